@@ -1,0 +1,85 @@
+"""The ``p4dp`` command line.
+
+Each command family lives in its own module of this package and exposes ``COMMANDS`` (a list
+of click commands added at the top level) and/or ``DATA_COMMANDS`` (added under ``p4dp data``).
+User errors print one ``Error: ...`` line and exit with status 1; no traceback is shown unless
+``P4DP_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from matcher import __version__
+from matcher.cli._common import run_guarded
+
+# Command modules, in the order their commands appear in ``p4dp --help``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "matcher.cli.data_cmd",
+    "matcher.cli.synth_cmd",
+    "matcher.cli.import_cmd",
+    "matcher.cli.terms_cmd",
+    "matcher.cli.criteria_cmd",
+    "matcher.cli.evaluate_cmd",
+    "matcher.cli.count_cmd",
+)
+
+
+class _GuardedGroup(click.Group):
+    """A click group whose commands turn user errors into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        return run_guarded(lambda: super(_GuardedGroup, self).invoke(ctx))
+
+
+@click.group(
+    cls=_GuardedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="p4dp")
+def main() -> None:
+    """p4dp: clinical-trial eligibility matching over pseudonymised primary-care data.
+
+    \b
+    Examples:
+      p4dp synth --patients 10000 --seed 1 --out data/
+      p4dp data check data/
+      p4dp check examples/t2d_glp1.p4dp
+      p4dp count examples/*.p4dp --data data/
+    """
+
+
+@main.group("data")
+def data_group() -> None:
+    """Check, summarise and ingest pseudonymised data directories.
+
+    \b
+    Example:
+      p4dp data check data/
+    """
+
+
+def _register() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # family not built yet
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+        for command in getattr(module, "DATA_COMMANDS", ()):
+            data_group.add_command(command)
+
+
+_register()
+
+
+def entry() -> None:  # pragma: no cover - thin wrapper for debugging
+    os.environ.setdefault("P4DP_DEBUG", "0")
+    sys.exit(main())

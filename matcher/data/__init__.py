@@ -1,0 +1,1 @@
+"""The pseudonymised data contract: schema, loading and validation."""

@@ -1,0 +1,130 @@
+"""The pseudonymised data contract: which tables, which columns, which types.
+
+This module is the single source of truth for the contract described in
+``docs/data-contract.md``. Loaders, the synthetic generator, the OMOP importer and the
+engine all read their table and column names from here.
+
+    >>> TABLES["patients"].required_names()[:3]
+    ('patient_id', 'birth_year', 'birth_month')
+    >>> sorted(TABLES)
+    ['diagnoses', 'encounters', 'observations', 'patients', 'prescriptions']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+SEX_VALUES: tuple[str, ...] = ("F", "M", "U")
+"""Allowed values of ``patients.sex``: female, male, unknown."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column: its name, Polars type, whether nulls are allowed, and meaning."""
+
+    name: str
+    dtype: pl.DataType
+    nullable: bool
+    description: str
+    default: object | None = None
+    """Value used when an optional column is absent from the file (``None``: required)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One contract table: the file stem (``patients`` → ``patients.parquet``) and columns."""
+
+    name: str
+    columns: tuple[Column, ...]
+    description: str
+
+    def required_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.dtype for c in self.columns}
+
+
+PATIENTS = Table(
+    "patients",
+    (
+        Column("patient_id", pl.String(), False, "unique platform pseudonym"),
+        Column("birth_year", pl.Int32(), False, "year of birth"),
+        Column("birth_month", pl.Int8(), True, "month of birth 1-12; null when only the year is kept"),
+        Column("sex", pl.String(), False, "'F', 'M' or 'U' (unknown)"),
+        Column("practice_id", pl.String(), False, "the patient's general practice"),
+        Column("centre_id", pl.String(), False, "the university centre of the practice"),
+        Column("registered_from", pl.Date(), True, "start of registration; null when unknown"),
+        Column("registered_to", pl.Date(), True, "end of registration; null while still registered"),
+        Column("death_date", pl.Date(), True, "date of death; null when alive"),
+        Column("opted_out", pl.Boolean(), False, "objected to research use", default=False),
+        Column(
+            "practice_token",
+            pl.String(),
+            True,
+            "token only the patient's practice can map back to its local record",
+            default=None,
+        ),
+    ),
+    "one row per patient",
+)
+
+DIAGNOSES = Table(
+    "diagnoses",
+    (
+        Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
+        Column("date", pl.Date(), False, "date the diagnosis was recorded"),
+        Column("system", pl.String(), False, "'icd10', 'icpc2', or another system name"),
+        Column("code", pl.String(), False, "the code in that system"),
+    ),
+    "one row per recorded diagnosis",
+)
+
+PRESCRIPTIONS = Table(
+    "prescriptions",
+    (
+        Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
+        Column("date", pl.Date(), False, "prescription date"),
+        Column("system", pl.String(), False, "'atc', or another system such as 'cip13'"),
+        Column("code", pl.String(), False, "the code in that system"),
+        Column("duration_days", pl.Int32(), True, "prescribed duration in days", default=None),
+    ),
+    "one row per prescription line",
+)
+
+OBSERVATIONS = Table(
+    "observations",
+    (
+        Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
+        Column("date", pl.Date(), False, "date of the measurement"),
+        Column("system", pl.String(), False, "'loinc', or another system"),
+        Column("code", pl.String(), False, "the code in that system"),
+        Column("value", pl.Float64(), True, "numeric result", default=None),
+        Column("unit", pl.String(), True, "UCUM unit of the value", default=None),
+    ),
+    "one row per lab result or vital sign",
+)
+
+ENCOUNTERS = Table(
+    "encounters",
+    (
+        Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
+        Column("date", pl.Date(), False, "date of the contact"),
+        Column("practice_id", pl.String(), False, "practice where the contact took place"),
+        Column("kind", pl.String(), False, "'office', 'home', 'tele', ..."),
+    ),
+    "one row per contact with the practice",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (PATIENTS, DIAGNOSES, PRESCRIPTIONS, OBSERVATIONS, ENCOUNTERS)
+}
+EVENT_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations", "encounters")
