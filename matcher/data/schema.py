@@ -58,12 +58,12 @@ PATIENTS = Table(
     (
         Column("patient_id", pl.String(), False, "unique platform pseudonym"),
         Column("birth_year", pl.Int32(), False, "year of birth"),
-        Column("birth_month", pl.Int8(), True, "month of birth 1-12; null when only the year is kept"),
+        Column("birth_month", pl.Int8(), True, "birth month 1-12; null when only the year is kept"),
         Column("sex", pl.String(), False, "'F', 'M' or 'U' (unknown)"),
         Column("practice_id", pl.String(), False, "the patient's general practice"),
         Column("centre_id", pl.String(), False, "the university centre of the practice"),
         Column("registered_from", pl.Date(), True, "start of registration; null when unknown"),
-        Column("registered_to", pl.Date(), True, "end of registration; null while still registered"),
+        Column("registered_to", pl.Date(), True, "end of registration; null: still registered"),
         Column("death_date", pl.Date(), True, "date of death; null when alive"),
         Column("opted_out", pl.Boolean(), False, "objected to research use", default=False),
         Column(

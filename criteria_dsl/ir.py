@@ -1,0 +1,654 @@
+"""The typed, frozen intermediate representation (IR) of a study.
+
+The IR is what a criteria file means, independent of Lark (how it was written) and of Polars
+(how it runs). Every node is a frozen, hashable dataclass that checks its own fields when it is
+built, so nonsense ("the latest value of a diagnosis", "age before index") is rejected before it
+reaches an engine. Source spans are kept for error messages but take no part in equality or
+hashing: two files that differ only in layout compile to equal IR.
+
+Two kinds of values
+-------------------
+*Event-level* values have many rows per patient: an :class:`EventSet` is "the rows of one
+table that match a code set, a time window and maybe a value condition". *Patient-level*
+values have one value per patient: a number (:class:`Age`, :class:`Count`,
+:class:`ValueAggregate`), a date (:class:`IndexDate`, :class:`CalendarDate`,
+:class:`EventDate`) or a truth value (every :data:`Predicate`). Event-level values only ever
+appear inside a patient-level node that reduces them (``Exists``, ``Count``, ``EventDate``,
+``ValueAggregate``); the types below make any other use impossible.
+
+Three-valued logic
+------------------
+Every predicate is true, false or unknown (``None``) per patient. Unknown arises only where
+the data cannot decide:
+
+* :class:`Age` comparisons when the birth month (or the day, always) is unknown and the two
+  possible ages give different answers;
+* :class:`SexIs` when the recorded sex is ``'U'``;
+* :class:`Compare` over a :class:`ValueAggregate` when no event of the set carries a value in a
+  unit convertible to the comparison's unit;
+* :class:`RegisteredFor` when ``registered_from`` is null.
+
+Counts and existence are never unknown: a missing record is absence. ``And``, ``Or``, ``Not``
+and ``AtLeast`` follow Kleene's strong logic. A :class:`Rule` may say how its unknowns count.
+
+Time
+----
+Windows are explicit in the IR (a criteria file's defaults are filled in by the compiler).
+A :class:`Bound` is ``anchor ± offset``; months and years are calendar months and years, and a
+day that does not exist in the target month is clipped to the month's last day (31 March
+minus one month is 28 or 29 February). Day and week offsets are exact numbers of days. An event
+is inside a :class:`Window` when its date is after the start (or equal, when the start is
+inclusive) and before the end (or equal, when inclusive). A bound whose anchor is unknown for a
+patient (:class:`EventDate` of a patient with no such event) selects no event for that patient.
+
+    >>> w = Window.relative_to_index(before=Duration(6, TimeUnit.MONTH))
+    >>> w.start.offset, w.start.direction, w.end.offset
+    (Duration(amount=6, unit=<TimeUnit.MONTH: 'month'>), 'before', None)
+    >>> ev = EventSet(Domain.PRESCRIPTION, CodeSetRef("metformin"), w)
+    >>> rule = Rule("on_metformin", Section.INCLUSION, Compare(Count(ev), ">=", Quantity(2)))
+    >>> rule.predicate.right.value
+    2.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from terminology.model import CodeSetSpec, ResolvedCodeSet
+
+
+class IRError(ValueError):
+    """An IR node was built with fields that make no sense together."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node came from in its criteria file (1-based lines and columns, end exclusive)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+# --------------------------------------------------------------------------------------------
+# Time
+# --------------------------------------------------------------------------------------------
+
+
+class TimeUnit(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A non-negative length of time: ``Duration(6, TimeUnit.MONTH)`` is six calendar months."""
+
+    amount: int
+    unit: TimeUnit
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount < 0:
+            raise IRError(f"a duration needs a whole non-negative amount, not {self.amount!r}")
+        object.__setattr__(self, "unit", TimeUnit(self.unit))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDate:
+    """The study's index date (fixed in the file, or the day of the run)."""
+
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarDate:
+    """A fixed calendar date, the same for every patient."""
+
+    value: dt.date
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EventDate:
+    """The date of the first or latest event of a set, per patient (unknown when none)."""
+
+    events: EventSet
+    which: Literal["first", "latest"]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "EventDate.events")
+        if self.which not in ("first", "latest"):
+            raise IRError(f"EventDate.which must be 'first' or 'latest', not {self.which!r}")
+
+
+Anchor = IndexDate | CalendarDate | EventDate
+"""A patient-level date that windows are measured from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One end of a window: ``anchor`` moved ``offset`` in ``direction``, inclusive or not."""
+
+    anchor: Anchor
+    offset: Duration | None = None
+    direction: Literal["before", "after"] = "before"
+    inclusive: bool = True
+
+    def __post_init__(self) -> None:
+        _expect(self.anchor, (IndexDate, CalendarDate, EventDate), "Bound.anchor")
+        if self.offset is not None:
+            _expect(self.offset, Duration, "Bound.offset")
+        if self.direction not in ("before", "after"):
+            raise IRError(f"Bound.direction must be 'before' or 'after', not {self.direction!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Event dates between ``start`` and ``end``; ``None`` leaves that side open.
+
+    ``Window()`` is "ever": every date in the data.
+    """
+
+    start: Bound | None = None
+    end: Bound | None = None
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None:
+                _expect(value, Bound, f"Window.{name}")
+
+    @staticmethod
+    def relative_to_index(
+        *, before: Duration | None = None, after: Duration | None = None
+    ) -> Window:
+        """``within <before> before index`` and/or ``within <after> after index``, inclusive.
+
+        With only ``before``, the window ends at the index date; with only ``after`` it starts
+        there; with both it spans from ``index - before`` to ``index + after``.
+        """
+        index = IndexDate()
+        start = Bound(index, before, "before") if before is not None else Bound(index)
+        end = Bound(index, after, "after") if after is not None else Bound(index)
+        return Window(start, end)
+
+    @staticmethod
+    def up_to_index() -> Window:
+        """Every event on or before the index date (the default history window)."""
+        return Window(None, Bound(IndexDate()))
+
+
+# --------------------------------------------------------------------------------------------
+# Events (many rows per patient)
+# --------------------------------------------------------------------------------------------
+
+
+class Domain(StrEnum):
+    """The event table a set of events is drawn from (names of the data contract's tables)."""
+
+    DIAGNOSIS = "diagnoses"
+    PRESCRIPTION = "prescriptions"
+    OBSERVATION = "observations"
+    ENCOUNTER = "encounters"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSetRef:
+    """A reference to one of the study's named code sets."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+Comparator = Literal["<", "<=", ">", ">=", "==", "!="]
+COMPARATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number with an optional UCUM unit (``None`` for plain numbers: ages, counts)."""
+
+    value: float
+    unit: str | None = None
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            raise IRError(f"a quantity needs a number, not {self.value!r}")
+        object.__setattr__(self, "value", float(self.value))
+
+
+@dataclass(frozen=True, slots=True)
+class ValueCondition:
+    """Keep only observation rows whose value, converted to ``right.unit``, satisfies ``op``.
+
+    Rows without a value, or in a unit that cannot be converted, do not satisfy it.
+    """
+
+    op: Comparator
+    right: Quantity
+
+    def __post_init__(self) -> None:
+        if self.op not in COMPARATORS:
+            raise IRError(f"unknown comparison {self.op!r}")
+        _expect(self.right, Quantity, "ValueCondition.right")
+
+
+@dataclass(frozen=True, slots=True)
+class EventSet:
+    """Rows of ``domain`` whose code is in ``codes``, dated inside ``window``.
+
+    ``codes`` may be ``None`` only for encounters ("any encounter"). ``value`` filters
+    observations by their value; ``kinds`` filters encounters by kind ('office', 'home', ...).
+    """
+
+    domain: Domain
+    codes: CodeSetRef | None
+    window: Window
+    value: ValueCondition | None = None
+    kinds: tuple[str, ...] = ()
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domain", Domain(self.domain))
+        if self.codes is None and self.domain is not Domain.ENCOUNTER:
+            raise IRError(f"events of {self.domain.value} need a code set")
+        if self.codes is not None:
+            _expect(self.codes, CodeSetRef, "EventSet.codes")
+        _expect(self.window, Window, "EventSet.window")
+        if self.value is not None:
+            if self.domain is not Domain.OBSERVATION:
+                raise IRError("only observations (labs, vital signs) have values to compare")
+            _expect(self.value, ValueCondition, "EventSet.value")
+        if self.kinds and self.domain is not Domain.ENCOUNTER:
+            raise IRError("only encounters have kinds")
+        object.__setattr__(self, "kinds", tuple(sorted(set(self.kinds))))
+
+
+# --------------------------------------------------------------------------------------------
+# Patient-level numbers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Age:
+    """Age in whole years at the index date.
+
+    With the full birth date unknown, a patient born in year ``y`` (month ``m``) may have one
+    of two ages at the index date; a comparison is true when it holds for both, false when for
+    neither, and unknown otherwise. With the birth month known, the ages differ only when the
+    index date falls in the birth month.
+    """
+
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Number of events in the set (never unknown); ``distinct_days`` counts dates, not rows."""
+
+    events: EventSet
+    distinct_days: bool = False
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "Count.events")
+
+
+AggregateFunction = Literal["latest", "first", "min", "max", "mean"]
+AGGREGATE_FUNCTIONS: tuple[str, ...] = ("latest", "first", "min", "max", "mean")
+
+
+@dataclass(frozen=True, slots=True)
+class ValueAggregate:
+    """An aggregate of observation values converted to ``unit`` (unknown when none usable).
+
+    Only rows whose value is present and whose unit converts to ``unit`` take part (``unit``
+    ``None``: only rows without a unit). ``latest``/``first`` take the value on the latest/first
+    date; when several usable rows share that date, the largest value is taken (documented, so
+    the result does not depend on row order).
+    """
+
+    events: EventSet
+    function: AggregateFunction
+    unit: str | None
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "ValueAggregate.events")
+        if self.events.domain is not Domain.OBSERVATION:
+            raise IRError(f"only observations have values; {self.events.domain.value} do not")
+        if self.function not in AGGREGATE_FUNCTIONS:
+            raise IRError(f"unknown aggregate {self.function!r}")
+
+
+NumericValue = Age | Count | ValueAggregate
+
+
+# --------------------------------------------------------------------------------------------
+# Predicates (one truth value per patient: true, false or unknown)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A fixed truth value: ``True``, ``False`` or ``None`` (unknown)."""
+
+    value: bool | None
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """True when the patient has at least one event in the set (never unknown)."""
+
+    events: EventSet
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "Exists.events")
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``left op right``; unknown when ``left`` is unknown (see :class:`Age`)."""
+
+    left: NumericValue
+    op: Comparator
+    right: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.left, (Age, Count, ValueAggregate), "Compare.left")
+        if self.op not in COMPARATORS:
+            raise IRError(f"unknown comparison {self.op!r}")
+        _expect(self.right, Quantity, "Compare.right")
+        if isinstance(self.left, Age | Count) and self.right.unit is not None:
+            raise IRError("ages and counts are plain numbers and take no unit")
+        if isinstance(self.left, ValueAggregate) and self.left.unit != self.right.unit:
+            raise IRError("a value aggregate must be converted to the unit it is compared in")
+
+
+@dataclass(frozen=True, slots=True)
+class SexIs:
+    """The recorded sex is ``sex`` ('F' or 'M'); unknown when recorded as 'U'."""
+
+    sex: Literal["F", "M"]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sex not in ("F", "M"):
+            raise IRError(f"sex must be 'F' or 'M', not {self.sex!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredFor:
+    """Registered with the practice, without interruption, for ``duration`` up to the index date.
+
+    True when ``registered_from <= index - duration``; false when later; unknown when
+    ``registered_from`` is null. (Every patient of the base population is registered at the
+    index date.)
+    """
+
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.duration, Duration, "RegisteredFor.duration")
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Predicate, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_items(self.items, "And", minimum=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Predicate, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_items(self.items, "Or", minimum=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Predicate
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.item, PREDICATE_TYPES, "Not.item")
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast:
+    """True when at least ``k`` items are true; false when fewer than ``k`` can be true."""
+
+    k: int
+    items: tuple[Predicate, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_items(self.items, "AtLeast", minimum=1)
+        if not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1:
+            raise IRError(f"'at least K of' needs a whole K of at least 1, not {self.k!r}")
+        if self.k > len(self.items):
+            raise IRError(f"'at least {self.k} of' has only {len(self.items)} items")
+
+
+Predicate = Constant | Exists | Compare | SexIs | RegisteredFor | And | Or | Not | AtLeast
+PREDICATE_TYPES: tuple[type, ...] = (
+    Constant,
+    Exists,
+    Compare,
+    SexIs,
+    RegisteredFor,
+    And,
+    Or,
+    Not,
+    AtLeast,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The study
+# --------------------------------------------------------------------------------------------
+
+
+class Section(StrEnum):
+    INCLUSION = "inclusion"
+    EXCLUSION = "exclusion"
+
+
+class Verdict(StrEnum):
+    """A patient's overall result.
+
+    * ``eligible``: every inclusion rule true and every exclusion rule false;
+    * ``not_eligible``: some inclusion rule false or some exclusion rule true;
+    * ``possibly_eligible``: neither, i.e. some rule unknown and none failing (to verify).
+
+    Rules are taken after their ``unknown_as`` treatment.
+    """
+
+    ELIGIBLE = "eligible"
+    POSSIBLY_ELIGIBLE = "possibly_eligible"
+    NOT_ELIGIBLE = "not_eligible"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A named inclusion or exclusion criterion.
+
+    ``unknown_as`` says how an unknown result counts: ``None`` keeps it unknown (the patient
+    is then at best "possibly eligible"); ``True``/``False`` replace it.
+    """
+
+    name: str
+    section: Section
+    predicate: Predicate
+    unknown_as: bool | None = None
+    description: str | None = None
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "section", Section(self.section))
+        _expect(self.predicate, PREDICATE_TYPES, f"rule {self.name!r}")
+        if not self.name.isidentifier():
+            raise IRError(f"rule name {self.name!r} must be an identifier")
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSetDef:
+    """A named code set as written (``spec``, free-text ``terms``) and as resolved, frozen."""
+
+    name: str
+    spec: CodeSetSpec
+    resolved: ResolvedCodeSet
+    terms: tuple[str, ...] = ()
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A study parameter with its default and the value this compilation used."""
+
+    name: str
+    default: float | int | str
+    value: float | int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Study:
+    """A compiled study: header, frozen code sets and rules in file order.
+
+    ``index_date`` ``None`` means "the day of the run": the engine is then given the date.
+    """
+
+    id: str
+    version: int | str
+    title: str | None
+    index_date: dt.date | None
+    terminology: tuple[tuple[str, str], ...]
+    codesets: tuple[CodeSetDef, ...]
+    inclusion: tuple[Rule, ...]
+    exclusion: tuple[Rule, ...]
+    parameters: tuple[Parameter, ...] = ()
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.codesets]
+        if len(names) != len(set(names)):
+            raise IRError("code set names must be unique")
+        rule_names = [r.name for r in self.rules]
+        if len(rule_names) != len(set(rule_names)):
+            raise IRError("rule names must be unique across inclusion and exclusion")
+        for rule in self.inclusion:
+            if rule.section is not Section.INCLUSION:
+                raise IRError(f"rule {rule.name!r} is listed under inclusion")
+        for rule in self.exclusion:
+            if rule.section is not Section.EXCLUSION:
+                raise IRError(f"rule {rule.name!r} is listed under exclusion")
+        known = set(names)
+        for ref in iter_codeset_refs(self):
+            if ref.name not in known:
+                raise IRError(f"unknown code set {ref.name!r}")
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Inclusion then exclusion rules, in file order."""
+        return self.inclusion + self.exclusion
+
+    def codeset(self, name: str) -> CodeSetDef:
+        for c in self.codesets:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Walking the tree
+# --------------------------------------------------------------------------------------------
+
+Node = (
+    Predicate
+    | NumericValue
+    | EventSet
+    | Window
+    | Bound
+    | IndexDate
+    | CalendarDate
+    | EventDate
+    | CodeSetRef
+    | Quantity
+    | ValueCondition
+    | Duration
+)
+
+
+def children(node: object) -> tuple[object, ...]:
+    """The IR nodes directly inside ``node`` (in field order), for generic walks."""
+    from dataclasses import fields, is_dataclass
+
+    if not is_dataclass(node):
+        return ()
+    out: list[object] = []
+    for f in fields(node):
+        if f.name == "span":
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, tuple):
+            out.extend(v for v in value if is_dataclass(v))
+        elif is_dataclass(value):
+            out.append(value)
+    return tuple(out)
+
+
+def walk(node: object):  # type: ignore[no-untyped-def]
+    """Yield ``node`` and every IR node below it, depth first, parents before children."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def iter_codeset_refs(study: Study):  # type: ignore[no-untyped-def]
+    """Every :class:`CodeSetRef` used by the study's rules."""
+    for rule in study.rules:
+        for node in walk(rule.predicate):
+            if isinstance(node, CodeSetRef):
+                yield node
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _expect(value: object, types: type | tuple[type, ...], where: str) -> None:
+    if not isinstance(value, types):
+        expected = (
+            types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        )
+        raise IRError(f"{where} must be {expected}, not {type(value).__name__}")
+
+
+def _check_items(items: tuple[object, ...], where: str, *, minimum: int) -> None:
+    if not isinstance(items, tuple):
+        raise IRError(f"{where}.items must be a tuple")
+    if len(items) < minimum:
+        raise IRError(f"{where} needs at least {minimum} items")
+    for item in items:
+        _expect(item, PREDICATE_TYPES, f"{where} item")

@@ -1,0 +1,93 @@
+"""Serialise the IR to JSON and back, and hash it.
+
+Every dataclass becomes an object tagged with its class name under ``"node"``; tuples become
+lists; dates become ``{"date": "YYYY-MM-DD"}``; enums their values. Source spans are left out by
+default, so the JSON (and the hash computed from it) depends only on what the study means.
+
+    >>> from criteria_dsl.ir import Age, Compare, Quantity
+    >>> node = Compare(Age(), ">=", Quantity(18))
+    >>> to_jsonable(node)["right"]
+    {'node': 'Quantity', 'value': 18.0, 'unit': None}
+    >>> from_jsonable(to_jsonable(node)) == node
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import fields, is_dataclass
+from enum import Enum
+from typing import Any
+
+from criteria_dsl import ir
+from terminology import model as terminology_model
+
+_CLASSES: dict[str, type] = {}
+for _module in (ir, terminology_model):
+    for _name in dir(_module):
+        _obj = getattr(_module, _name)
+        if isinstance(_obj, type) and is_dataclass(_obj) and _obj.__module__ == _module.__name__:
+            _CLASSES[_name] = _obj
+
+HASH_PREFIX = "sha256:"
+
+
+def to_jsonable(node: Any, *, spans: bool = False) -> Any:
+    """Turn an IR node (or any value inside one) into JSON-compatible Python values."""
+    if is_dataclass(node) and not isinstance(node, type):
+        out: dict[str, Any] = {"node": type(node).__name__}
+        for f in fields(node):
+            if f.name == "span" and not spans:
+                continue
+            out[f.name] = to_jsonable(getattr(node, f.name), spans=spans)
+        return out
+    if isinstance(node, Enum):
+        return node.value
+    if isinstance(node, dt.date):
+        return {"date": node.isoformat()}
+    if isinstance(node, tuple | list):
+        return [to_jsonable(v, spans=spans) for v in node]
+    if node is None or isinstance(node, bool | int | float | str):
+        return node
+    raise TypeError(f"cannot serialise {type(node).__name__}")
+
+
+def from_jsonable(data: Any) -> Any:
+    """Rebuild IR nodes from :func:`to_jsonable` output (validating every node again)."""
+    if isinstance(data, list):
+        return tuple(from_jsonable(v) for v in data)
+    if isinstance(data, dict):
+        if set(data) == {"date"}:
+            return dt.date.fromisoformat(data["date"])
+        name = data.get("node")
+        cls = _CLASSES.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(f"unknown IR node {name!r}")
+        kwargs = {k: from_jsonable(v) for k, v in data.items() if k != "node"}
+        return cls(**kwargs)
+    return data
+
+
+def to_json(study: ir.Study, *, spans: bool = False, indent: int | None = None) -> str:
+    """The study as a JSON document (keys in field order)."""
+    return json.dumps(to_jsonable(study, spans=spans), ensure_ascii=False, indent=indent)
+
+
+def from_json(text: str) -> ir.Study:
+    """Rebuild a study from :func:`to_json`; raises ``ValueError`` on anything else."""
+    study = from_jsonable(json.loads(text))
+    if not isinstance(study, ir.Study):
+        raise ValueError("the JSON document is not a study")
+    return study
+
+
+def study_hash(study: ir.Study) -> str:
+    """The criteria hash: SHA-256 of the canonical JSON (spans excluded), prefixed ``sha256:``.
+
+    Two files that mean the same thing (same rules, same frozen codes, same parameters) have
+    the same hash whatever their layout; any change of meaning changes it.
+    """
+    canonical = json.dumps(to_jsonable(study), sort_keys=True, separators=(",", ":"))
+    return HASH_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
