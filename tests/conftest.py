@@ -43,3 +43,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of the real PostgreSQL server that ``.ci/run`` starts (``.ci/postgres.sh``)."""
+    url = os.environ.get("P4DP_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set P4DP_TEST_POSTGRES_URL (.ci/run starts one)")
+    return url
