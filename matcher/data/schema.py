@@ -29,7 +29,9 @@ class Column:
     nullable: bool
     description: str
     default: object | None = None
-    """Value used when an optional column is absent from the file (``None``: required)."""
+    """Value used when an optional column is absent from the file."""
+    optional: bool = False
+    """True when the column may be absent from a file (it is then filled with ``default``)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class Table:
                 return c
         raise KeyError(name)
 
+    def optional_names(self) -> tuple[str, ...]:
+        """Columns a file may omit (filled with their default when loaded)."""
+        return tuple(c.name for c in self.columns if c.optional)
+
     def schema(self) -> dict[str, pl.DataType]:
         return {c.name: c.dtype for c in self.columns}
 
@@ -65,13 +71,21 @@ PATIENTS = Table(
         Column("registered_from", pl.Date(), True, "start of registration; null when unknown"),
         Column("registered_to", pl.Date(), True, "end of registration; null: still registered"),
         Column("death_date", pl.Date(), True, "date of death; null when alive"),
-        Column("opted_out", pl.Boolean(), False, "objected to research use", default=False),
+        Column(
+            "opted_out",
+            pl.Boolean(),
+            False,
+            "objected to research use",
+            default=False,
+            optional=True,
+        ),
         Column(
             "practice_token",
             pl.String(),
             True,
             "token only the patient's practice can map back to its local record",
             default=None,
+            optional=True,
         ),
     ),
     "one row per patient",
@@ -95,7 +109,14 @@ PRESCRIPTIONS = Table(
         Column("date", pl.Date(), False, "prescription date"),
         Column("system", pl.String(), False, "'atc', or another system such as 'cip13'"),
         Column("code", pl.String(), False, "the code in that system"),
-        Column("duration_days", pl.Int32(), True, "prescribed duration in days", default=None),
+        Column(
+            "duration_days",
+            pl.Int32(),
+            True,
+            "prescribed duration in days",
+            default=None,
+            optional=True,
+        ),
     ),
     "one row per prescription line",
 )
@@ -107,8 +128,8 @@ OBSERVATIONS = Table(
         Column("date", pl.Date(), False, "date of the measurement"),
         Column("system", pl.String(), False, "'loinc', or another system"),
         Column("code", pl.String(), False, "the code in that system"),
-        Column("value", pl.Float64(), True, "numeric result", default=None),
-        Column("unit", pl.String(), True, "UCUM unit of the value", default=None),
+        Column("value", pl.Float64(), True, "numeric result", default=None, optional=True),
+        Column("unit", pl.String(), True, "UCUM unit of the value", default=None, optional=True),
     ),
     "one row per lab result or vital sign",
 )

@@ -1,0 +1,153 @@
+"""Loading a data set: one lazy frame per contract table, in the contract types.
+
+``load_dataset`` opens a data directory (``<table>.parquet``, ``<table>.csv`` or a directory
+``<table>/`` of Parquet parts; all five tables are required), validates it (every problem is
+reported in one :class:`~matcher.errors.DataError`) and returns a :class:`Dataset` of lazy
+scans, so the engine keeps projection and predicate pushdown. ``Dataset.from_frames`` does the
+same for in-memory frames.
+
+Only contract columns are kept (extra columns are ignored), in contract order and types;
+optional columns absent from a file are filled with their default (``opted_out`` false, the
+others null).
+
+    >>> import polars as pl
+    >>> ds = Dataset.from_frames(patients=pl.DataFrame({
+    ...     "patient_id": ["a"], "birth_year": [1950], "birth_month": [None], "sex": ["F"],
+    ...     "practice_id": ["p1"], "centre_id": ["c1"], "registered_from": ["2001-02-03"],
+    ...     "registered_to": [None], "death_date": [None], "extra": [1]}))
+    >>> ds.patients.collect_schema()["registered_from"], ds.patients.collect()["opted_out"][0]
+    (Date, False)
+    >>> ds.diagnoses.collect().height
+    0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from matcher.data.convert import conversion, expected_text, type_name
+from matcher.data.schema import TABLES
+from matcher.data.sources import TableSource, frame_source, locate_sources
+from matcher.data.validate import Problem, ValidationReport, validate_sources
+from matcher.errors import DataError
+
+FrameLike = pl.DataFrame | pl.LazyFrame
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The five contract tables as lazy frames in contract types (see ``docs/data-contract.md``).
+
+    Opted-out patients are still in ``patients``: the engine removes them itself.
+    """
+
+    path: Path | None
+    patients: pl.LazyFrame
+    diagnoses: pl.LazyFrame
+    prescriptions: pl.LazyFrame
+    observations: pl.LazyFrame
+    encounters: pl.LazyFrame
+
+    def table(self, name: str) -> pl.LazyFrame:
+        """The frame of table ``name`` (``KeyError`` for a name outside the contract)."""
+        if name not in TABLES:
+            raise KeyError(name)
+        frame: pl.LazyFrame = getattr(self, name)
+        return frame
+
+    @classmethod
+    def from_frames(
+        cls,
+        *,
+        patients: FrameLike,
+        diagnoses: FrameLike | None = None,
+        prescriptions: FrameLike | None = None,
+        observations: FrameLike | None = None,
+        encounters: FrameLike | None = None,
+        validate: bool = True,
+    ) -> Dataset:
+        """Build a data set from in-memory frames; missing event tables become empty frames.
+
+        Frames go through the same conversions and (unless ``validate=False``) the same checks
+        as files: dates may be ``pl.Date`` or ISO strings, integers any integer type.
+        """
+        given = {
+            "patients": patients,
+            "diagnoses": diagnoses,
+            "prescriptions": prescriptions,
+            "observations": observations,
+            "encounters": encounters,
+        }
+        sources = {
+            name: frame_source(name, frame if frame is not None else empty_frame(name))
+            for name, frame in given.items()
+        }
+        return _build(sources, None, validate=validate, label="in-memory frames")
+
+
+def empty_frame(table: str) -> pl.DataFrame:
+    """An empty frame with the contract schema of ``table``.
+
+    >>> empty_frame("encounters").columns
+    ['patient_id', 'date', 'practice_id', 'kind']
+    """
+    return pl.DataFrame(schema=TABLES[table].schema())
+
+
+def typed_frame(source: TableSource) -> pl.LazyFrame:
+    """The contract columns of ``source`` in contract types (strict: bad values raise later).
+
+    Raises :class:`DataError` for a missing required column or a stored type that cannot be
+    converted; row-level problems are the validator's job.
+    """
+    table = TABLES[source.table]
+    schema = source.frame.collect_schema()
+    exprs = []
+    for col in table.columns:
+        if col.name not in schema:
+            if not col.optional:
+                raise DataError(f"{source.label}: column '{col.name}': missing column")
+            exprs.append(pl.lit(col.default, dtype=col.dtype).alias(col.name))
+            continue
+        conv = conversion(col.name, schema[col.name], col.dtype, strict=True)
+        if conv is None:
+            stored = type_name(schema[col.name])
+            raise DataError(
+                f"{source.label}: column '{col.name}': wrong type: stored as {stored}, "
+                f"expected {expected_text(col.dtype)}"
+            )
+        exprs.append(conv.value)
+    return source.frame.select(exprs)
+
+
+def _build(
+    sources: dict[str, TableSource], path: Path | None, *, validate: bool, label: str
+) -> Dataset:
+    if validate:
+        validate_sources(sources, label=label).raise_for_errors()
+    frames = {name: typed_frame(sources[name]) for name in TABLES}
+    return Dataset(path=path, **frames)
+
+
+def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
+    """Open the data directory ``path`` as a :class:`Dataset` (lazy scans, contract types).
+
+    With ``validate`` (the default) every table is checked first and all problems are raised
+    together in one :class:`DataError`; without it only the files and columns are checked and
+    a bad value raises when the frame is collected.
+    """
+    path = Path(path)
+    sources, missing = locate_sources(path)
+    if missing:
+        report = ValidationReport(str(path))
+        report.errors.extend(Problem(m.label, m.message) for m in missing)
+        if validate and sources:
+            report.errors.extend(validate_sources(sources, label=str(path)).errors)
+        report.raise_for_errors()
+    return _build(sources, path, validate=validate, label=str(path))
+
+
+__all__ = ["Dataset", "empty_frame", "load_dataset", "typed_frame"]

@@ -1,0 +1,344 @@
+"""Checking a data directory against the contract, reporting every problem in one pass.
+
+Each table is read once for its checks: all row-level checks are sums of boolean columns in one
+aggregate (grouped by ``system, code`` for event tables, which also yields the summary and the
+code-format warnings), and event rows are matched to ``patients`` with ``is_in`` against the
+set of known pseudonyms (a hash set built once, streaming-friendly). Only when a check fails is
+the table scanned again, to find its first rows.
+
+Messages name the file, the column, the number of rows and the first row numbers (data rows
+counted from 1, the header excluded: row N of a CSV file is on line N + 1). They never show a
+pseudonym or a value; code-format warnings show example codes, which are not patient data.
+
+    >>> import polars as pl
+    >>> from matcher.data.sources import frame_source
+    >>> report = validate_sources({"patients": frame_source("patients", pl.DataFrame(
+    ...     {"patient_id": ["a", "a"], "sex": ["F", "X"]}))}, label="memory")
+    >>> print(report.errors[1])
+    patients (in-memory frame): column 'birth_year': missing column
+    >>> [str(e) for e in report.errors if "sex" in str(e)]
+    ["patients (in-memory frame): column 'sex': 1 row with a sex outside F, M, U (row 2)"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from matcher.data.codeformats import well_formed
+from matcher.data.convert import conversion, expected_text, type_name
+from matcher.data.schema import SEX_VALUES, TABLES
+from matcher.data.sources import TableSource, locate_sources
+from matcher.data.summary import (
+    DataSummary,
+    TableSummary,
+    event_aggregates,
+    patient_aggregates,
+    table_from_groups,
+)
+from matcher.errors import DataError
+
+ROWS_SHOWN = 5
+"""How many offending row numbers a message lists."""
+EXAMPLES_SHOWN = 5
+"""How many example codes a code-format warning lists."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: where (file, column), what, and the first offending rows."""
+
+    file: str
+    message: str
+    column: str | None = None
+    rows: str = ""
+
+    def __str__(self) -> str:
+        where = self.file + (f": column '{self.column}'" if self.column else "")
+        return f"{where}: {self.message}" + (f" ({self.rows})" if self.rows else "")
+
+
+@dataclass
+class ValidationReport:
+    """Every error and warning found in a data set, and its summary when it is valid."""
+
+    source: str
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    summary: DataSummary | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error_text(self) -> str:
+        """All errors, one per line, after a header line."""
+        n = len(self.errors)
+        head = f"{self.source}: {n} problem{'s' if n != 1 else ''} found, data refused:"
+        return "\n".join([head, *(f"  - {e}" for e in self.errors)])
+
+    def raise_for_errors(self) -> None:
+        """Raise :class:`DataError` listing every error, if there is any."""
+        if self.errors:
+            raise DataError(self.error_text())
+
+
+@dataclass(frozen=True)
+class _Check:
+    column: str
+    expr: pl.Expr
+    phrase: str
+
+
+@dataclass
+class _Prepared:
+    source: TableSource
+    exprs: list[pl.Expr]
+    usable: set[str]
+    checks: list[_Check]
+
+    @property
+    def typed(self) -> pl.LazyFrame:
+        """Converted columns and bad-value flags (what the checks read)."""
+        return self.source.frame.select(self.exprs)
+
+    @property
+    def numbered(self) -> pl.LazyFrame:
+        """:attr:`typed` with ``__row``, the 1-based row number (only to name offending rows)."""
+        return self.source.frame.with_row_index("__row", offset=1).select(
+            pl.col("__row"), *self.exprs
+        )
+
+
+_BAD_PHRASES = {
+    "integers": "with a value that is not an integer in range",
+    "numbers": "with a value that is not a number",
+    "dates YYYY-MM-DD": "with an unparseable date (expected YYYY-MM-DD)",
+    "booleans (true/false)": "with a value that is not a boolean (true/false)",
+}
+
+
+def _rows_text(source: TableSource, count: int, rows: list[int]) -> str:
+    listed = source.describe_rows(rows)
+    if count > len(rows):
+        return f"first rows {listed}"
+    return f"row{'s' if len(rows) != 1 else ''} {listed}"
+
+
+def _count_text(count: int, phrase: str) -> str:
+    return f"{count:,} row{'s' if count != 1 else ''} {phrase}"
+
+
+def _prepare(source: TableSource, errors: list[Problem]) -> _Prepared:
+    """Convert the contract columns (non-strict) and list the row checks of one table."""
+    table = TABLES[source.table]
+    schema = source.frame.collect_schema()
+    exprs: list[pl.Expr] = []
+    checks: list[_Check] = []
+    usable: set[str] = set()
+    for col in table.columns:
+        if col.name not in schema:
+            if col.optional:
+                exprs.append(pl.lit(col.default, dtype=col.dtype).alias(col.name))
+                usable.add(col.name)
+            else:
+                errors.append(Problem(source.label, "missing column", col.name))
+            continue
+        conv = conversion(col.name, schema[col.name], col.dtype, strict=False)
+        if conv is None:
+            stored = type_name(schema[col.name])
+            msg = f"wrong type: stored as {stored}, expected {expected_text(col.dtype)}"
+            errors.append(Problem(source.label, msg, col.name))
+            continue
+        usable.add(col.name)
+        exprs.append(conv.value)
+        not_bad: pl.Expr = pl.lit(True)
+        if conv.bad is not None:
+            flag = f"__bad__{col.name}"
+            exprs.append(conv.bad.alias(flag))
+            checks.append(_Check(col.name, pl.col(flag), _BAD_PHRASES[conv.expected]))
+            not_bad = ~pl.col(flag)
+        if not col.nullable:
+            phrase = "with an empty (null) value in a required column"
+            checks.append(_Check(col.name, pl.col(col.name).is_null() & not_bad, phrase))
+    if source.table == "patients":
+        checks += _patient_checks(usable)
+    return _Prepared(source, exprs, usable, checks)
+
+
+def _patient_checks(usable: set[str]) -> list[_Check]:
+    checks = []
+    if "sex" in usable:
+        sex = pl.col("sex")
+        allowed = ", ".join(SEX_VALUES)
+        phrase = f"with a sex outside {allowed}"
+        checks.append(_Check("sex", sex.is_not_null() & ~sex.is_in(SEX_VALUES), phrase))
+    if "birth_month" in usable:
+        month = pl.col("birth_month")
+        phrase = "with a birth_month outside 1-12"
+        checks.append(_Check("birth_month", ~month.is_between(1, 12), phrase))
+    if {"registered_from", "registered_to"} <= usable:
+        before = pl.col("registered_to") < pl.col("registered_from")
+        checks.append(_Check("registered_to", before, "with registered_to before registered_from"))
+    return checks
+
+
+def _first_rows(frame: pl.LazyFrame, expr: pl.Expr) -> list[int]:
+    rows = frame.filter(expr).select("__row").sort("__row").head(ROWS_SHOWN).collect()
+    return rows["__row"].to_list()
+
+
+def _report_checks(p: _Prepared, counts: list[int], errors: list[Problem]) -> None:
+    for check, count in zip(p.checks, counts, strict=True):
+        if count:
+            rows = _first_rows(p.numbered, check.expr)
+            text = _count_text(count, check.phrase)
+            errors.append(
+                Problem(p.source.label, text, check.column, _rows_text(p.source, count, rows))
+            )
+
+
+def _check_patients(p: _Prepared, errors: list[Problem]) -> dict[str, int] | None:
+    """Run the patients checks; return the patient aggregates when they could be computed."""
+    aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
+    with_stats = {"opted_out", "centre_id", "practice_id"} <= p.usable
+    if with_stats:
+        aggs += patient_aggregates()
+    result = p.typed.select(aggs).collect(engine="streaming")
+    _report_checks(p, [int(result[f"__check{i}"][0]) for i in range(len(p.checks))], errors)
+    if "patient_id" in p.usable:
+        pid = pl.col("patient_id")
+        dup = (
+            p.typed.filter(pid.is_not_null())
+            .group_by("patient_id")
+            .agg(pl.len().alias("n"))
+            .filter(pl.col("n") > 1)
+            .select(pl.col("n").sum())
+            .collect(engine="streaming")
+        )
+        count = int(dup["n"][0] or 0)
+        if count:
+            rows = _first_rows(p.numbered, pid.is_not_null() & pid.is_duplicated())
+            phrase = "with a patient_id that another row also has (duplicate pseudonyms)"
+            rows_text = _rows_text(p.source, count, rows)
+            errors.append(
+                Problem(p.source.label, _count_text(count, phrase), "patient_id", rows_text)
+            )
+    if not with_stats:
+        return None
+    return {k: int(result[f"__{k}"][0]) for k in ("rows", "opted_out", "centres", "practices")}
+
+
+def _check_events(
+    p: _Prepared, known: pl.Series | None, errors: list[Problem], warnings: list[Problem]
+) -> TableSummary:
+    if known is not None and "patient_id" in p.usable:
+        pid = pl.col("patient_id")
+        orphan = pid.is_not_null() & ~pid.is_in(known.implode())
+        p.checks.append(_Check("patient_id", orphan, "whose patient_id is not in patients"))
+    aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
+    aggs += event_aggregates(has_date="date" in p.usable)
+    keys = [k for k in ("system", "code") if k in p.usable]
+    if keys:
+        groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
+    else:
+        groups = p.typed.select(aggs).collect(engine="streaming")
+    counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
+    _report_checks(p, counts, errors)
+    if keys == ["system", "code"]:
+        warnings.extend(_code_warnings(p.source, groups))
+    return table_from_groups(groups)
+
+
+def _code_warnings(source: TableSource, groups: pl.DataFrame) -> list[Problem]:
+    """Codes that do not fit their system's format, counted per system, with examples."""
+    bad = groups.filter(
+        pl.col("code").is_not_null() & ~well_formed(pl.col("system"), pl.col("code"))
+    )
+    out = []
+    for (system,), part in sorted(bad.group_by("system"), key=lambda kv: str(kv[0][0])):
+        codes = sorted(part["code"].to_list())
+        rows = int(part["__rows"].sum())
+        examples = ", ".join(repr(c) for c in codes[:EXAMPLES_SHOWN])
+        msg = (
+            f"{_count_text(rows, f'with a code that does not fit the {system} format')} "
+            f"({len(codes):,} distinct code{'s' if len(codes) != 1 else ''}, e.g. {examples})"
+        )
+        out.append(Problem(source.label, msg, "code"))
+    return out
+
+
+def _column_order(table: str) -> Callable[[Problem], int]:
+    names = TABLES[table].required_names()
+
+    def key(problem: Problem) -> int:
+        return names.index(problem.column) + 1 if problem.column in names else 0
+
+    return key
+
+
+def _unreadable(source: TableSource, exc: Exception) -> Problem:
+    kind = {"csv": "CSV", "parquet": "Parquet"}.get(source.fmt, "a data frame")
+    return Problem(
+        source.label,
+        f"cannot be read as {kind} ({type(exc).__name__}); check that every line has the "
+        "same number of fields and the file is complete",
+    )
+
+
+def validate_sources(sources: dict[str, TableSource], *, label: str) -> ValidationReport:
+    """Validate opened tables (see :func:`validate_dataset`); tables absent are not reported."""
+    report = ValidationReport(label)
+    errors, warnings = report.errors, report.warnings
+    patient_stats = None
+    known: pl.Series | None = None
+    tables: dict[str, TableSummary] = {}
+    for name in TABLES:
+        if name not in sources:
+            continue
+        source = sources[name]
+        start = len(errors)
+        try:
+            prepared = _prepare(source, errors)
+            if name == "patients":
+                patient_stats = _check_patients(prepared, errors)
+                if "patient_id" in prepared.usable:
+                    known = (
+                        prepared.typed.select(pl.col("patient_id").drop_nulls().unique())
+                        .collect(engine="streaming")
+                        .to_series()
+                    )
+            else:
+                tables[name] = _check_events(prepared, known, errors, warnings)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            errors.append(_unreadable(source, exc))
+        errors[start:] = sorted(errors[start:], key=_column_order(name))
+    if not errors and patient_stats is not None and len(tables) == len(TABLES) - 1:
+        tables = {"patients": TableSummary(patient_stats["rows"]), **tables}
+        report.summary = DataSummary(
+            patients=patient_stats["rows"],
+            opted_out=patient_stats["opted_out"],
+            centres=patient_stats["centres"],
+            practices=patient_stats["practices"],
+            tables=tables,
+            source=label,
+        )
+    return report
+
+
+def validate_dataset(path: Path | str) -> ValidationReport:
+    """Check every table of the data directory ``path``; collect all problems, raise nothing.
+
+    Use :meth:`ValidationReport.raise_for_errors` to turn errors into one :class:`DataError`.
+    """
+    path = Path(path)
+    sources, missing = locate_sources(path)
+    report = validate_sources(sources, label=str(path))
+    located = [Problem(m.label, m.message) for m in missing]
+    report.errors[:0] = located
+    if located:
+        report.summary = None
+    return report
