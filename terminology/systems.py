@@ -1,0 +1,229 @@
+"""Code systems as distinct types: names, format checks and normal forms.
+
+Each known system has a format check and a normal form, so that ``e119`` written by an author
+and ``E11.9`` stored in the data are recognised as the same ICD-10 code, and so that a LOINC code
+with a wrong check digit is caught before it silently matches nothing:
+
+    >>> normalise_code("icd10", "e119")
+    'E11.9'
+    >>> validate_code("loinc", "4548-4") is None
+    True
+    >>> validate_code("loinc", "4548-5")
+    "LOINC code '4548-5' has a wrong check digit (expected 4548-4)"
+    >>> validate_code("atc", "A10BA02") is None
+    True
+    >>> validate_code("snomed", "44054006") is None  # other systems: no format check
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KNOWN_SYSTEMS: tuple[str, ...] = ("icd10", "icd10cm", "icpc2", "atc", "loinc")
+"""Systems whose codes the service checks, expands and labels."""
+
+OTHER_SYSTEMS: tuple[str, ...] = ("snomed", "rxnorm", "cip13", "cip7", "ucd", "ccam", "nabm")
+"""Examples of systems matched exactly, without a format check (any other name works too)."""
+
+ICPC2_CHAPTERS: str = "ABDFHKLNPRSTUWXYZ"
+ATC_GROUPS: str = "ABCDGHJLMNPRSV"
+
+_SYSTEM_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_ICD10_RE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z+]{1,3})?$")
+_ICD10CM_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_ICPC2_RE = re.compile(rf"^([{ICPC2_CHAPTERS}][0-9]{{2}}|-[0-9]{{2}})$")
+_ATC_RE = re.compile(rf"^[{ATC_GROUPS}]([0-9]{{2}}([A-Z]([A-Z]([0-9]{{2}})?)?)?)?$")
+_LOINC_RE = re.compile(r"^([0-9]{1,7})-([0-9])$")
+
+
+@dataclass(frozen=True, slots=True)
+class SystemInfo:
+    """Display name and an example code of a known system, for messages and docs."""
+
+    name: str
+    display: str
+    example: str
+
+
+SYSTEM_INFO: dict[str, SystemInfo] = {
+    "icd10": SystemInfo("icd10", "ICD-10", "E11.9"),
+    "icd10cm": SystemInfo("icd10cm", "ICD-10-CM", "E11.9"),
+    "icpc2": SystemInfo("icpc2", "ICPC-2", "T90"),
+    "atc": SystemInfo("atc", "ATC", "A10BA02"),
+    "loinc": SystemInfo("loinc", "LOINC", "4548-4"),
+}
+
+
+def display_name(system: str) -> str:
+    """Human name of a system: ``display_name('icd10') == 'ICD-10'``; others upper-cased."""
+    info = SYSTEM_INFO.get(system)
+    return info.display if info else system.upper()
+
+
+def is_known(system: str) -> bool:
+    """True for the systems with a format check (icd10, icd10cm, icpc2, atc, loinc)."""
+    return system in SYSTEM_INFO
+
+
+def check_system_name(system: str) -> None:
+    """Reject system names that cannot be right (empty, spaces, upper case...).
+
+    >>> check_system_name("ICD10")
+    Traceback (most recent call last):
+    ...
+    terminology.errors.TerminologyError: invalid code system name 'ICD10': use lower case ...
+    """
+    from terminology.errors import TerminologyError
+
+    if not _SYSTEM_RE.match(system):
+        raise TerminologyError(
+            f"invalid code system name {system!r}: use lower case letters, digits, '-' or '_' "
+            f"(known systems: {', '.join(KNOWN_SYSTEMS)})"
+        )
+
+
+def loinc_check_digit(number: str) -> int:
+    """The LOINC mod-10 check digit of the part before the dash.
+
+    >>> loinc_check_digit("4548"), loinc_check_digit("2160"), loinc_check_digit("62238")
+    (4, 0, 1)
+    """
+    total = 0
+    for position, char in enumerate(reversed(number)):
+        digit = int(char)
+        if position % 2 == 0:  # 1st, 3rd... digit from the right is doubled
+            digit *= 2
+            digit = digit // 10 + digit % 10
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def _dotted(code: str) -> str:
+    """``E119`` → ``E11.9``; codes already dotted or of three characters are kept."""
+    if "." not in code and len(code) > 3 and code.isalnum():
+        return f"{code[:3]}.{code[3:]}"
+    return code
+
+
+def normalise_code(system: str, code: str) -> str:
+    """The normal form of a code in its system (case, dots, spaces).
+
+    ICD-10 and ICD-10-CM use the dotted form (``E11.9``); the undotted form used by PMSI and
+    US files (``E119``) is accepted on input. Other systems are only stripped of spaces.
+
+    >>> normalise_code("icd10cm", "e1165"), normalise_code("atc", " a10ba02 ")
+    ('E11.65', 'A10BA02')
+    >>> normalise_code("icpc2", "t 90"), normalise_code("snomed", " 44054006 ")
+    ('T90', '44054006')
+    """
+    text = code.strip()
+    if system in ("icd10", "icd10cm"):
+        return _dotted(text.upper().replace(" ", "").rstrip("."))
+    if system in ("icpc2", "atc"):
+        return text.upper().replace(" ", "")
+    if system == "loinc":
+        return text.replace(" ", "")
+    return text
+
+
+def validate_code(system: str, code: str) -> str | None:
+    """An error message when ``code`` is not well formed for ``system``, else None.
+
+    The code is checked in its normal form (see :func:`normalise_code`). Systems other than
+    the known ones accept any non-empty code.
+
+    >>> validate_code("icd10", "E11.9") is None, validate_code("icpc2", "-30") is None
+    (True, True)
+    >>> validate_code("icpc2", "Q90")
+    "ICPC-2 code 'Q90' is not well formed (expected a chapter letter and two digits, e.g. T90)"
+    """
+    if not code or not code.strip():
+        return f"empty {display_name(system)} code"
+    norm = normalise_code(system, code)
+    if system == "icd10":
+        if not _ICD10_RE.match(norm):
+            return (
+                f"ICD-10 code {code!r} is not well formed (expected a letter, two digits and an "
+                "optional '.' with one or two characters, e.g. E11 or E11.9)"
+            )
+    elif system == "icd10cm":
+        if not _ICD10CM_RE.match(norm):
+            return (
+                f"ICD-10-CM code {code!r} is not well formed (expected e.g. E11.9, E119 or N18.30)"
+            )
+    elif system == "icpc2":
+        if not _ICPC2_RE.match(norm):
+            return (
+                f"ICPC-2 code {code!r} is not well formed (expected a chapter letter and two "
+                "digits, e.g. T90)"
+            )
+    elif system == "atc":
+        if not _ATC_RE.match(norm):
+            return (
+                f"ATC code {code!r} is not well formed (expected one of the five levels, "
+                "e.g. A, A10, A10B, A10BA or A10BA02)"
+            )
+    elif system == "loinc":
+        match = _LOINC_RE.match(norm)
+        if not match:
+            return f"LOINC code {code!r} is not well formed (expected digits, '-', check digit)"
+        number, check = match.groups()
+        expected = loinc_check_digit(number)
+        if int(check) != expected:
+            return f"LOINC code {code!r} has a wrong check digit (expected {number}-{expected})"
+    return None
+
+
+def atc_level(code: str) -> int:
+    """ATC level (1-5) from the code length: ``atc_level('A10BA02') == 5``."""
+    return {1: 1, 3: 2, 4: 3, 5: 4, 7: 5}[len(code)]
+
+
+def atc_parent(code: str) -> str | None:
+    """The ATC code one level up: ``atc_parent('A10BA02') == 'A10BA'``; None at level 1."""
+    return {1: None, 3: code[:1], 4: code[:3], 5: code[:4], 7: code[:5]}[len(code)]
+
+
+ICPC2_COMPONENTS: dict[int, str] = {
+    1: "Symptoms and complaints",
+    2: "Diagnostic, screening and prevention",
+    3: "Medication, treatment, procedures",
+    4: "Test results",
+    5: "Administrative",
+    6: "Referrals and other reasons for encounter",
+    7: "Diseases",
+}
+
+ICPC2_COMPONENTS_FR: dict[int, str] = {
+    1: "Symptômes et plaintes",
+    2: "Procédures diagnostiques et préventives",
+    3: "Médication, traitements, procédures thérapeutiques",
+    4: "Résultats d'examens",
+    5: "Administratif",
+    6: "Références et autres motifs de rencontre",
+    7: "Maladies",
+}
+
+
+def icpc2_component(code: str) -> int:
+    """ICPC-2 component (1-7) of a rubric from its two digits.
+
+    >>> icpc2_component("T90"), icpc2_component("K01"), icpc2_component("-30")
+    (7, 1, 2)
+    """
+    number = int(code[1:3])
+    if number < 30:
+        return 1
+    if number < 50:
+        return 2
+    if number < 60:
+        return 3
+    if number < 62:
+        return 4
+    if number == 62:
+        return 5
+    if number < 70:
+        return 6
+    return 7

@@ -1,0 +1,363 @@
+"""Lab units: UCUM spelling and conversions between the units French labs really use.
+
+A small, tested table (no heavy dependency): generic conversions within one dimension (kg/g,
+cm/m, mg/dL/g/L, µmol/L/mmol/L...) and analyte-specific ones that need a molar mass or a
+formula (creatinine µmol/L ↔ mg/dL, glucose and cholesterol mmol/L ↔ g/L, HbA1c % ↔ mmol/mol).
+Every conversion is affine: ``to = from * factor + offset``.
+
+    >>> canonical_unit("µmol/l"), canonical_unit("mmHg"), canonical_unit("mL/min/1.73m2")
+    ('umol/L', 'mm[Hg]', 'mL/min/{1.73_m2}')
+    >>> round(convert(7.0, "%", "mmol/mol", analyte="4548-4"), 1)
+    53.0
+    >>> round(convert(88.42, "umol/L", "mg/dL", analyte="creatinine"), 3)
+    1.0
+    >>> convert(1.5, "kg", "g")
+    1500.0
+    >>> compatible("%", "mg", analyte="4548-4")  # convert() raises UnitConversionError
+    False
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from terminology.errors import UnitConversionError
+
+# canonical UCUM unit → (dimension, factor to the dimension's base unit)
+_UNITS: dict[str, tuple[str, float]] = {
+    "kg": ("mass", 1000.0),
+    "g": ("mass", 1.0),
+    "mg": ("mass", 1e-3),
+    "ug": ("mass", 1e-6),
+    "m": ("length", 1.0),
+    "cm": ("length", 1e-2),
+    "mm": ("length", 1e-3),
+    "g/L": ("mass_conc", 1.0),
+    "g/dL": ("mass_conc", 10.0),
+    "mg/dL": ("mass_conc", 1e-2),
+    "mg/L": ("mass_conc", 1e-3),
+    "ug/L": ("mass_conc", 1e-6),
+    "mol/L": ("subst_conc", 1.0),
+    "mmol/L": ("subst_conc", 1e-3),
+    "umol/L": ("subst_conc", 1e-6),
+    "nmol/L": ("subst_conc", 1e-9),
+    "%": ("hba1c_ngsp", 1.0),
+    "mmol/mol": ("hba1c_ifcc", 1.0),
+    "mL/min/{1.73_m2}": ("gfr", 1.0),
+    "mL/min": ("clearance", 1.0),
+    "mm[Hg]": ("pressure", 1.0),
+    "kg/m2": ("bmi", 1.0),
+    "mg/g": ("mass_ratio", 1.0),
+    "mg/mmol": ("acr_molar", 1.0),
+    "g/d": ("mass_rate", 1.0),
+    "mg/d": ("mass_rate", 1e-3),
+    "m[IU]/L": ("iu_conc", 1.0),
+    "/min": ("rate", 1.0),
+}
+
+# lower-cased spellings seen in lab feeds → canonical UCUM
+_ALIASES: dict[str, str] = {
+    "umol/l": "umol/L",
+    "micromol/l": "umol/L",
+    "mmol/l": "mmol/L",
+    "mol/l": "mol/L",
+    "nmol/l": "nmol/L",
+    "g/l": "g/L",
+    "g/dl": "g/dL",
+    "mg/dl": "mg/dL",
+    "mg/l": "mg/L",
+    "ug/l": "ug/L",
+    "mmhg": "mm[Hg]",
+    "mm[hg]": "mm[Hg]",
+    "mm hg": "mm[Hg]",
+    "ml/min/1.73m2": "mL/min/{1.73_m2}",
+    "ml/min/1,73m2": "mL/min/{1.73_m2}",
+    "ml/min/1.73m^2": "mL/min/{1.73_m2}",
+    "ml/min/{1.73_m2}": "mL/min/{1.73_m2}",
+    "ml/min/1.73": "mL/min/{1.73_m2}",
+    "ml/min": "mL/min",
+    "%": "%",
+    "pct": "%",
+    "mmol/mol": "mmol/mol",
+    "kg": "kg",
+    "g": "g",
+    "mg": "mg",
+    "ug": "ug",
+    "m": "m",
+    "cm": "cm",
+    "mm": "mm",
+    "kg/m2": "kg/m2",
+    "kg/m^2": "kg/m2",
+    "mg/g": "mg/g",
+    "mg/mmol": "mg/mmol",
+    "g/d": "g/d",
+    "g/24h": "g/d",
+    "g/(24.h)": "g/d",
+    "mg/d": "mg/d",
+    "mg/24h": "mg/d",
+    "mg/(24.h)": "mg/d",
+    "miu/l": "m[IU]/L",
+    "mui/l": "m[IU]/L",
+    "mu/l": "m[IU]/L",
+    "m[iu]/l": "m[IU]/L",
+    "/min": "/min",
+    "bpm": "/min",
+    "{beats}/min": "/min",
+}
+
+# analyte → molar mass (g/mol) for mass ↔ substance concentration
+_MOLAR_MASS: dict[str, float] = {
+    "creatinine": 10_000 / 88.42,  # 1 mg/dL = 88.42 umol/L (113.1 g/mol)
+    "glucose": 180.16,  # 1 g/L = 5.551 mmol/L
+    "cholesterol": 386.65,  # 1 g/L = 2.586 mmol/L (total, HDL, LDL)
+    "triglycerides": 885.7,  # 1 g/L = 1.129 mmol/L
+    "potassium": 39.098,
+    "sodium": 22.99,
+}
+
+_ANALYTE_NAMES: dict[str, str] = {
+    "hba1c": "HbA1c",
+    "creatinine": "creatinine",
+    "glucose": "glucose",
+    "cholesterol": "cholesterol",
+    "triglycerides": "triglycerides",
+    "egfr": "eGFR",
+    "potassium": "potassium",
+    "sodium": "sodium",
+    "blood_pressure": "blood pressure",
+    "bmi": "BMI",
+    "weight": "body weight",
+    "height": "body height",
+    "acr": "urine albumin/creatinine ratio",
+    "hemoglobin": "haemoglobin",
+    "protein_24h": "24-hour urine protein",
+    "tsh": "TSH",
+}
+
+LOINC_ANALYTES: dict[str, str] = {
+    "4548-4": "hba1c",
+    "17856-6": "hba1c",
+    "59261-8": "hba1c",
+    "2160-0": "creatinine",
+    "14682-9": "creatinine",
+    "38483-4": "creatinine",
+    "2345-7": "glucose",
+    "2339-0": "glucose",
+    "14749-6": "glucose",
+    "15074-8": "glucose",
+    "2093-3": "cholesterol",
+    "2085-9": "cholesterol",
+    "13457-7": "cholesterol",
+    "18262-6": "cholesterol",
+    "2089-1": "cholesterol",
+    "2571-8": "triglycerides",
+    "62238-1": "egfr",
+    "33914-3": "egfr",
+    "48642-3": "egfr",
+    "48643-1": "egfr",
+    "77147-7": "egfr",
+    "2823-3": "potassium",
+    "2951-2": "sodium",
+    "8480-6": "blood_pressure",
+    "8462-4": "blood_pressure",
+    "39156-5": "bmi",
+    "29463-7": "weight",
+    "8302-2": "height",
+    "14959-1": "acr",
+    "9318-7": "acr",
+    "718-7": "hemoglobin",
+    "2889-4": "protein_24h",
+    "3016-3": "tsh",
+}
+
+_ANALYTE_ALIASES: dict[str, str] = {
+    "hemoglobin a1c": "hba1c",
+    "haemoglobin a1c": "hba1c",
+    "a1c": "hba1c",
+    "hemoglobine glyquee": "hba1c",
+    "glycated hemoglobin": "hba1c",
+    "glycated haemoglobin": "hba1c",
+    "glycemie": "glucose",
+    "glycaemia": "glucose",
+    "ldl": "cholesterol",
+    "hdl": "cholesterol",
+    "ldl-c": "cholesterol",
+    "hdl-c": "cholesterol",
+    "ldl cholesterol": "cholesterol",
+    "hdl cholesterol": "cholesterol",
+    "triglyceride": "triglycerides",
+    "dfg": "egfr",
+    "gfr": "egfr",
+    "kaliemie": "potassium",
+    "natremie": "sodium",
+    "imc": "bmi",
+}
+
+# usual units per analyte, the first being the one French labs report most
+_USUAL_UNITS: dict[str, tuple[str, ...]] = {
+    "hba1c": ("%", "mmol/mol"),
+    "creatinine": ("umol/L", "mg/dL", "mg/L"),
+    "glucose": ("mmol/L", "g/L", "mg/dL"),
+    "cholesterol": ("mmol/L", "g/L", "mg/dL"),
+    "triglycerides": ("mmol/L", "g/L", "mg/dL"),
+    "egfr": ("mL/min/{1.73_m2}",),
+    "potassium": ("mmol/L",),
+    "sodium": ("mmol/L",),
+    "blood_pressure": ("mm[Hg]",),
+    "bmi": ("kg/m2",),
+    "weight": ("kg", "g"),
+    "height": ("cm", "m"),
+    "acr": ("mg/mmol", "mg/g"),
+    "hemoglobin": ("g/dL", "g/L"),
+    "protein_24h": ("g/d", "mg/d"),
+    "tsh": ("m[IU]/L",),
+}
+
+_HBA1C_FACTOR = 10.929  # IFCC mmol/mol = (NGSP % - 2.15) * 10.929
+_HBA1C_SHIFT = 2.15
+_CREATININE_MG_G_PER_MG_MMOL = 8.84  # albumin/creatinine: 1 mg/mmol = 8.84 mg/g
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.replace("µ", "u").replace("μ", "u"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().lower()
+
+
+def canonical_unit(unit: str) -> str:
+    """The UCUM spelling of a unit; an unknown unit is returned stripped, with µ written u.
+
+    >>> canonical_unit(" MG/DL "), canonical_unit("mmol/L"), canonical_unit("{copies}/mL")
+    ('mg/dL', 'mmol/L', '{copies}/mL')
+    """
+    stripped = unit.strip().replace("µ", "u").replace("μ", "u").replace("²", "2")
+    if stripped in _UNITS:
+        return stripped
+    key = _fold(stripped)
+    return _ALIASES.get(key) or _ALIASES.get(key.replace(" ", "")) or stripped
+
+
+def analyte_key(analyte: str | None) -> str | None:
+    """Normalised analyte of a LOINC code or a name (``'4548-4'`` and ``'HbA1c'`` → 'hba1c')."""
+    if analyte is None:
+        return None
+    text = analyte.strip()
+    if text in LOINC_ANALYTES:
+        return LOINC_ANALYTES[text]
+    key = _fold(text)
+    if key in _USUAL_UNITS:
+        return key
+    return _ANALYTE_ALIASES.get(key)
+
+
+def _describe(analyte: str | None) -> str:
+    key = analyte_key(analyte)
+    if key is None:
+        return f" for {analyte}" if analyte else ""
+    return f" for {_ANALYTE_NAMES[key]}"
+
+
+def _error(
+    from_unit: str, to_unit: str, analyte: str | None, reason: str = ""
+) -> UnitConversionError:
+    message = f"unit {from_unit!r} cannot be converted to {to_unit!r}{_describe(analyte)}"
+    key = analyte_key(analyte)
+    if key is not None:
+        message += f", measured in {' or '.join(_USUAL_UNITS[key])}"
+    if reason:
+        message += f" ({reason})"
+    return UnitConversionError(message)
+
+
+def conversion(from_unit: str, to_unit: str, *, analyte: str | None = None) -> tuple[float, float]:
+    """(factor, offset) such that ``to = from * factor + offset``.
+
+    >>> round(conversion("g/L", "mmol/L", analyte="glucose")[0], 3)
+    5.551
+    """
+    src, dst = canonical_unit(from_unit), canonical_unit(to_unit)
+    if src == dst:
+        return (1.0, 0.0)
+    if src not in _UNITS:
+        raise _error(from_unit, to_unit, analyte, f"unknown unit {from_unit!r}")
+    if dst not in _UNITS:
+        raise _error(from_unit, to_unit, analyte, f"unknown unit {to_unit!r}")
+    (src_dim, src_f), (dst_dim, dst_f) = _UNITS[src], _UNITS[dst]
+    key = analyte_key(analyte)
+    if src_dim == dst_dim:
+        return (src_f / dst_f, 0.0)
+    dims = {src_dim, dst_dim}
+    if dims == {"hba1c_ngsp", "hba1c_ifcc"}:
+        if key != "hba1c":
+            raise _error(from_unit, to_unit, analyte, "% and mmol/mol convert only for HbA1c")
+        if src_dim == "hba1c_ngsp":
+            return (_HBA1C_FACTOR, -_HBA1C_SHIFT * _HBA1C_FACTOR)
+        return (1.0 / _HBA1C_FACTOR, _HBA1C_SHIFT)
+    if dims == {"mass_conc", "subst_conc"}:
+        molar_mass = _MOLAR_MASS.get(key or "")
+        if molar_mass is None:
+            raise _error(from_unit, to_unit, analyte, "needs the analyte's molar mass")
+        if src_dim == "mass_conc":  # g/L → mol/L: divide by g/mol
+            return (src_f / molar_mass / dst_f, 0.0)
+        return (src_f * molar_mass / dst_f, 0.0)
+    if dims == {"mass_ratio", "acr_molar"}:
+        if src_dim == "acr_molar":
+            return (_CREATININE_MG_G_PER_MG_MMOL, 0.0)
+        return (1.0 / _CREATININE_MG_G_PER_MG_MMOL, 0.0)
+    raise _error(from_unit, to_unit, analyte)
+
+
+def convert(value: float, from_unit: str, to_unit: str, *, analyte: str | None = None) -> float:
+    """Convert one value (see :func:`conversion`)."""
+    factor, offset = conversion(from_unit, to_unit, analyte=analyte)
+    return value * factor + offset
+
+
+def _tidy(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+def compatible(from_unit: str, to_unit: str, analyte: str | None = None) -> bool:
+    """True when :func:`conversion` would succeed."""
+    try:
+        conversion(from_unit, to_unit, analyte=analyte)
+    except UnitConversionError:
+        return False
+    return True
+
+
+def units_for_loinc(code: str) -> tuple[str, ...]:
+    """The units a lab is usually reported in, for messages ("measured in % or mmol/mol")."""
+    key = LOINC_ANALYTES.get(code.strip())
+    return _USUAL_UNITS.get(key, ()) if key else ()
+
+
+def known_units(*, include_aliases: bool = False) -> tuple[str, ...]:
+    """Canonical UCUM units of the table (and the accepted spellings when asked), sorted."""
+    units = set(_UNITS)
+    if include_aliases:
+        units.update(_ALIASES)
+        units.update("µ" + u[1:] for u in list(units) if u.startswith("u"))
+        units.update(("mmHg", "mL/min/1.73m2", "mL/min/1.73 m2"))
+    return tuple(sorted(units))
+
+
+def conversion_table(
+    analyte: str | None, target_unit: str, *, include_aliases: bool = False
+) -> list[tuple[str, float, float]]:
+    """Every unit convertible to ``target_unit`` for ``analyte``: (unit, factor, offset), sorted.
+
+    The engine joins this small table on the ``unit`` column to convert a whole column at
+    once. With ``include_aliases`` the accepted non-UCUM spellings (``umol/l``, ``mmHg``...)
+    are listed too, each with the factor of its canonical unit.
+
+    >>> [u for u, _, _ in conversion_table("4548-4", "%")]
+    ['%', 'mmol/mol']
+    """
+    out: list[tuple[str, float, float]] = []
+    for unit in known_units(include_aliases=include_aliases):
+        try:
+            factor, offset = conversion(unit, target_unit, analyte=analyte)
+        except UnitConversionError:
+            continue
+        out.append((unit, _tidy(factor), _tidy(offset)))
+    return out
