@@ -100,7 +100,7 @@ class LedgerRelease(SQLModel, table=True):
     released_at: datetime
 
 
-_TABLES = [LedgerRequester.__table__, LedgerQuery.__table__, LedgerRelease.__table__]
+LEDGER_TABLES = [LedgerRequester.__table__, LedgerQuery.__table__, LedgerRelease.__table__]
 
 
 def ledger_url(location: str | os.PathLike[str] | None = None) -> str:
@@ -128,7 +128,7 @@ def create_ledger_engine(location: str | os.PathLike[str] | None = None) -> Engi
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": 30}
     engine = create_engine(url, connect_args=connect_args)
-    SQLModel.metadata.create_all(engine, tables=_TABLES)
+    SQLModel.metadata.create_all(engine, tables=LEDGER_TABLES)
     return engine
 
 

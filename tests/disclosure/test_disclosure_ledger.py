@@ -1,4 +1,8 @@
-"""The query ledger: budget, repeat freeze, steward unfreeze, records. One SQLite per test."""
+"""The query ledger: budget, repeat freeze, steward unfreeze, records.
+
+Every ledger test runs twice: on a fresh SQLite file, and on the real PostgreSQL server that
+``.ci/run`` starts (tables dropped and recreated for each test).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import SQLModel
 
 from matcher.disclosure import DisclosurePolicy, RawFeasibility
 from matcher.disclosure.ledger import (
+    LEDGER_TABLES,
     BudgetExceededError,
     Ledger,
     QueryFrozenError,
+    create_ledger_engine,
     ledger_url,
 )
 from matcher.errors import MatcherError
@@ -20,9 +27,16 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 META = {"study_id": "S1", "criteria_hash": "h", "data_snapshot": "snap-1"}
 
 
-@pytest.fixture
-def ledger(tmp_path) -> Ledger:
-    return Ledger.open(tmp_path / "ledger.sqlite", DisclosurePolicy(budget=5, repeat_alert=3))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request, tmp_path) -> Ledger:
+    policy = DisclosurePolicy(budget=5, repeat_alert=3)
+    if request.param == "sqlite":
+        return Ledger.open(tmp_path / "ledger.sqlite", policy)
+    url = request.getfixturevalue("postgres_url")
+    engine = create_ledger_engine(url)
+    SQLModel.metadata.drop_all(engine, tables=LEDGER_TABLES)
+    SQLModel.metadata.create_all(engine, tables=LEDGER_TABLES)
+    return Ledger(engine, policy)
 
 
 def _raw(eligible: int) -> RawFeasibility:
