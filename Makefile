@@ -16,9 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo counts as requester "demo" in a throwaway ledger, recreated at every run (synthetic
+# data, sandbox only): a real deployment keeps one ledger, where the budget applies.
+DEMO_LEDGER := .cache/demo-ledger.sqlite
+DEMO_INDEX ?= 2026-06-30# the last day of the synthetic data: the demo gives the same counts every day
+
 demo: $(STAMP)
 	@test -f $(DEMO_DATA)/patients.parquet || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA)
 	$(BIN)/p4dp data check $(DEMO_DATA)
+	@rm -f $(DEMO_LEDGER)
+	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --index-date $(DEMO_INDEX) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,3 +42,13 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info .pytest_cache .ruff_cache .hypothesis
+
+gentest: $(STAMP)
+	HYPOTHESIS_PROFILE=gentest $(BIN)/python -m pytest tests/engine/test_engine_differential.py -q
+
+# Benchmarks (docs/benchmarks.md): `make bench`, or e.g. `make bench BENCH_ARGS=--quick`.
+BENCH_DATA ?= .cache/bench
+BENCH_ARGS ?=
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --data-root $(BENCH_DATA) $(BENCH_ARGS)

@@ -115,6 +115,10 @@ def conversion(
     expected = expected_text(target)
     if kind == "null":
         return Conversion(pl.lit(None, dtype=target).alias(name), None, expected)
+    if strict and stored == target:
+        # Already validated and stored in the contract type: pass the column through untouched
+        # so the engine keeps projection and predicate pushdown (no per-row string work).
+        return Conversion(src, None, expected)
     if kind in ("categorical",):
         src = src.cast(pl.String)
         kind = "string"

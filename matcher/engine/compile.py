@@ -1,0 +1,312 @@
+"""IR → Polars: predicates become Boolean expressions over one row per patient.
+
+``compile_many`` turns several studies into ONE lazy frame: the patients not opted out, the
+per-patient reductions of every event set (one ``group_by`` per event table and window level,
+see :mod:`matcher.engine.plan`), and for each study its base-population flag, one column per
+rule (true / false / null = unknown), the failed/unknown bitmasks and the verdict.
+``compile_study`` selects one study's base population and columns from it.
+
+Predicates compile through :func:`predicate`, one ``singledispatch`` function over IR node
+types; numeric values and dates through :func:`numeric`. Kleene logic comes from Polars'
+own ``&``/``|``/``~`` on nullable Booleans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import singledispatch
+
+import polars as pl
+
+from criteria_dsl import ir
+from matcher.engine.dates import shift_date
+from matcher.engine.plan import FILLS, Plan, ResolvedEvents, resolve_events, table_pass
+from matcher.errors import MatcherError
+
+VERDICTS = pl.Enum([v.value for v in ir.Verdict])
+FIXED_COLUMNS = (
+    "patient_id",
+    "practice_id",
+    "centre_id",
+    "practice_token",
+    "sex",
+    "age_low",
+    "age_high",
+)
+RESERVED = frozenset((*FIXED_COLUMNS, "rule_bits", "unknown_bits", "verdict"))
+MAX_RULES = 64
+
+
+@dataclass
+class Context:
+    """What predicate compilation needs: the study, its index date and the shared plan."""
+
+    study: ir.Study
+    index: dt.date
+    plan: Plan
+
+    def events(self, events: ir.EventSet, need: tuple) -> str:
+        resolved = resolve_events(self.study, events, self.index, self.plan)
+        return self.plan.add(resolved, need)
+
+
+def _cmp(left: pl.Expr, op: str, right: float) -> pl.Expr:
+    value = pl.lit(right, dtype=pl.Float64)
+    match op:
+        case "<":
+            return left < value
+        case "<=":
+            return left <= value
+        case ">":
+            return left > value
+        case ">=":
+            return left >= value
+        case "==":
+            return left == value
+        case "!=":
+            return left != value
+    raise MatcherError(f"no translation for comparison {op!r}")
+
+
+def _both(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """True when both hold, false when neither, unknown otherwise."""
+    return pl.when(a & b).then(True).when(~a & ~b).then(False).otherwise(None)
+
+
+def age_bounds(index: dt.date) -> tuple[pl.Expr, pl.Expr]:
+    """The lowest and highest whole age a patient can have at ``index``."""
+    diff = pl.lit(index.year) - pl.col("birth_year").cast(pl.Int32)
+    month = pl.col("birth_month")
+    passed = month.is_not_null() & (month < index.month)
+    before = month.is_not_null() & (month > index.month)
+    low = pl.when(passed).then(diff).otherwise(diff - 1)
+    high = pl.when(before).then(diff - 1).otherwise(diff)
+    return low.cast(pl.Int32), high.cast(pl.Int32)
+
+
+@singledispatch
+def predicate(node: object, ctx: Context) -> pl.Expr:
+    raise MatcherError(f"no translation for {type(node).__name__}")
+
+
+@predicate.register
+def _(node: ir.Constant, ctx: Context) -> pl.Expr:
+    return pl.lit(node.value, dtype=pl.Boolean)
+
+
+@predicate.register
+def _(node: ir.Exists, ctx: Context) -> pl.Expr:
+    return pl.col(ctx.events(node.events, ("any",)))
+
+
+@predicate.register
+def _(node: ir.Compare, ctx: Context) -> pl.Expr:
+    if isinstance(node.left, ir.Age):
+        low, high = age_bounds(ctx.index)
+        return _both(_cmp(low, node.op, node.right.value), _cmp(high, node.op, node.right.value))
+    return _cmp(numeric(node.left, ctx), node.op, node.right.value)
+
+
+@predicate.register
+def _(node: ir.SexIs, ctx: Context) -> pl.Expr:
+    sex = pl.col("sex")
+    return pl.when(sex == "U").then(None).otherwise(sex == node.sex)
+
+
+@predicate.register
+def _(node: ir.RegisteredFor, ctx: Context) -> pl.Expr:
+    limit = shift_date(ctx.index, node.duration, "before")
+    return pl.col("registered_from") <= pl.lit(limit, dtype=pl.Date)
+
+
+@predicate.register
+def _(node: ir.And, ctx: Context) -> pl.Expr:
+    exprs = [predicate(item, ctx) for item in node.items]
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = out & e
+    return out
+
+
+@predicate.register
+def _(node: ir.Or, ctx: Context) -> pl.Expr:
+    exprs = [predicate(item, ctx) for item in node.items]
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = out | e
+    return out
+
+
+@predicate.register
+def _(node: ir.Not, ctx: Context) -> pl.Expr:
+    return ~predicate(node.item, ctx)
+
+
+@predicate.register
+def _(node: ir.AtLeast, ctx: Context) -> pl.Expr:
+    exprs = [predicate(item, ctx) for item in node.items]
+    true = pl.sum_horizontal([e.fill_null(False).cast(pl.Int32) for e in exprs])
+    unknown = pl.sum_horizontal([e.is_null().cast(pl.Int32) for e in exprs])
+    return (
+        pl.when(true >= node.k).then(True).when(true + unknown < node.k).then(False).otherwise(None)
+    )
+
+
+@singledispatch
+def numeric(node: object, ctx: Context) -> pl.Expr:
+    raise MatcherError(f"no translation for {type(node).__name__}")
+
+
+@numeric.register
+def _(node: ir.Count, ctx: Context) -> pl.Expr:
+    return pl.col(ctx.events(node.events, ("ndays",) if node.distinct_days else ("count",)))
+
+
+@numeric.register
+def _(node: ir.ValueAggregate, ctx: Context) -> pl.Expr:
+    resolved = resolve_events(ctx.study, node.events, ctx.index, ctx.plan)
+    key = ctx.plan.units.add_target(node.unit, resolved.codes)
+    return pl.col(ctx.plan.add(resolved, ("v", node.function, key)))
+
+
+# --------------------------------------------------------------------------------------------
+# Studies → one lazy frame
+# --------------------------------------------------------------------------------------------
+
+
+def base_population(index: dt.date) -> pl.Expr:
+    """Registered and alive at ``index`` (``opted_out`` is filtered out before)."""
+    day = pl.lit(index, dtype=pl.Date)
+    return (
+        (pl.col("registered_from").is_null() | (pl.col("registered_from") <= day))
+        & (pl.col("registered_to").is_null() | (pl.col("registered_to") >= day))
+        & (pl.col("death_date").is_null() | (pl.col("death_date") > day))
+    )
+
+
+@dataclass(frozen=True)
+class StudyColumns:
+    """Where one study's results live in the shared frame (prefix ``__s<n>:``)."""
+
+    study: ir.Study
+    index: dt.date
+    prefix: str
+
+    def output(self) -> list[pl.Expr]:
+        """Expressions selecting this study's per-patient table from the shared frame."""
+        low, high = age_bounds(self.index)
+        exprs = [pl.col(c) for c in FIXED_COLUMNS[:5]]
+        exprs += [low.alias("age_low"), high.alias("age_high")]
+        exprs += [pl.col(self.prefix + r.name).alias(r.name) for r in self.study.rules]
+        for name in ("rule_bits", "unknown_bits", "verdict"):
+            exprs.append(pl.col(self.prefix + name).alias(name))
+        return exprs
+
+
+def _rule_columns(study: ir.Study, prefix: str) -> list[pl.Expr]:
+    """Bitmasks and verdict after ``unknown_as``, from the raw rule columns."""
+    failed: list[pl.Expr] = []
+    unknown: list[pl.Expr] = []
+    for rule in study.rules:
+        value = pl.col(prefix + rule.name)
+        if rule.unknown_as is not None:
+            value = value.fill_null(rule.unknown_as)
+        bad = ~value if rule.section is ir.Section.INCLUSION else value
+        failed.append(bad.fill_null(False))
+        unknown.append(value.is_null())
+    return _bits_and_verdict(prefix, failed, unknown)
+
+
+def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]) -> list:
+    def bits(flags: list[pl.Expr]) -> pl.Expr:
+        if not flags:
+            return pl.lit(0, dtype=pl.UInt64)
+        terms = [f.cast(pl.UInt64) * pl.lit(1 << i, dtype=pl.UInt64) for i, f in enumerate(flags)]
+        return pl.sum_horizontal(terms).cast(pl.UInt64)
+
+    any_failed = pl.any_horizontal(failed) if failed else pl.lit(False)
+    any_unknown = pl.any_horizontal(unknown) if unknown else pl.lit(False)
+    verdict = (
+        pl.when(any_failed)
+        .then(pl.lit(ir.Verdict.NOT_ELIGIBLE.value))
+        .when(any_unknown)
+        .then(pl.lit(ir.Verdict.POSSIBLY_ELIGIBLE.value))
+        .otherwise(pl.lit(ir.Verdict.ELIGIBLE.value))
+        .cast(VERDICTS)
+    )
+    return [
+        bits(failed).alias(prefix + "rule_bits"),
+        bits(unknown).alias(prefix + "unknown_bits"),
+        verdict.alias(prefix + "verdict"),
+    ]
+
+
+def check_study(study: ir.Study) -> None:
+    """Refuse what the result table cannot hold (reserved names, too many rules)."""
+    for rule in study.rules:
+        if rule.name in RESERVED:
+            raise MatcherError(
+                f"study {study.id}: rule name {rule.name!r} is reserved for a result column; "
+                "rename the rule"
+            )
+    if len(study.rules) > MAX_RULES:
+        raise MatcherError(f"study {study.id}: more than {MAX_RULES} rules")
+
+
+def compile_many(
+    studies: list[tuple[ir.Study, dt.date]], tables: dict[str, pl.LazyFrame]
+) -> tuple[pl.LazyFrame, list[StudyColumns]]:
+    """One lazy frame holding every study's results, and where each study's columns are."""
+    plan = Plan()
+    raw_by_study: list[dict[str, pl.Expr]] = []
+    layout: list[StudyColumns] = []
+    for n, (study, index) in enumerate(studies):
+        check_study(study)
+        ctx = Context(study, index, plan)
+        raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
+        layout.append(StudyColumns(study, index, f"__s{n}:"))
+
+    patients = tables["patients"].filter(~pl.col("opted_out"))
+    aggregated = _aggregate(plan, tables)
+    for frame, fills in aggregated:
+        patients = patients.join(frame, on="patient_id", how="left")
+        if fills:
+            patients = patients.with_columns(pl.col(c).fill_null(v) for c, v in fills.items())
+    raw_columns: list[pl.Expr] = []
+    derived: list[pl.Expr] = []
+    for spec, raw in zip(layout, raw_by_study, strict=True):
+        raw_columns.append(base_population(spec.index).alias(spec.prefix + "base"))
+        raw_columns.extend(expr.alias(spec.prefix + name) for name, expr in raw.items())
+        derived.extend(_rule_columns(spec.study, spec.prefix))
+    return patients.with_columns(raw_columns).with_columns(derived), layout
+
+
+def _aggregate(
+    plan: Plan, tables: dict[str, pl.LazyFrame]
+) -> list[tuple[pl.LazyFrame, dict[str, object]]]:
+    """The per-(table, level) aggregate frames, lower levels first, with their null fills."""
+    by_key: dict[tuple[int, str], list[ResolvedEvents]] = {}
+    for events in plan.sets:
+        by_key.setdefault((plan.level(events), events.domain.value), []).append(events)
+    frames: dict[ResolvedEvents, pl.LazyFrame] = {}
+    out = []
+    for level, table in sorted(by_key):
+        sets = by_key[(level, table)]
+        frame = table_pass(plan, tables[table], sets, frames)
+        for s in sets:
+            frames[s] = frame
+        fills = {
+            plan.column(s, need): FILLS[need[0]]
+            for s in sets
+            for need in plan.needs[s]
+            if need[0] in FILLS
+        }
+        out.append((frame, fills))
+    return out
+
+
+def compile_study(study: ir.Study, tables: dict[str, pl.LazyFrame], index: dt.date) -> pl.LazyFrame:
+    """The per-patient lazy frame of one study: its base population and its columns."""
+    frame, (spec,) = compile_many([(study, index)], tables)
+    return frame.filter(pl.col(spec.prefix + "base")).select(spec.output())

@@ -1,0 +1,98 @@
+"""Unit conversion for observation values, vectorised by joining a small conversion table.
+
+For every observation code of the studies' code sets and every unit spelling known to
+``terminology.units`` (``known_units(include_aliases=True)``, plus the target unit itself),
+the factor and offset converting that unit to
+each target unit are computed once in Python (``terminology.units.conversion`` with the code
+as analyte, so HbA1c % converts to mmol/mol); the table is then joined on
+``(system, code, unit)``. Rows whose unit does not convert get a null value for that target.
+A target unit ``None`` keeps only rows without a unit, unconverted.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from terminology import units
+from terminology.errors import UnitConversionError
+
+
+@functools.lru_cache(maxsize=256)
+def candidate_units(target: str) -> tuple[str, ...]:
+    """Row units considered for ``target``: every spelling terminology knows, and ``target``."""
+    return tuple(sorted(set(units.known_units(include_aliases=True)) | {target}))
+
+
+def convert_factor(unit: str, target: str, code: str) -> tuple[float, float] | None:
+    """``(factor, offset)`` turning ``unit`` into ``target`` for analyte ``code``, or ``None``."""
+    try:
+        factor, offset = units.conversion(unit, target, analyte=code)
+    except UnitConversionError:
+        return None
+    return float(factor), float(offset)
+
+
+@dataclass
+class ConversionPlan:
+    """The target units in use and the observation codes whose values may be converted."""
+
+    targets: dict[str, int] = field(default_factory=dict)
+    codes: set[tuple[str, str]] = field(default_factory=set)
+
+    def add_target(self, unit: str | None, codes: tuple | None) -> str:
+        """Register a target unit for the rows of ``codes``; returns its key (``none``, ``u0``)."""
+        for system, values in codes or ():
+            self.codes.update((system, v) for v in values)
+        if unit is None:
+            return "none"
+        if unit not in self.targets:
+            self.targets[unit] = len(self.targets)
+        return f"u{self.targets[unit]}"
+
+    def unit_of(self, key: str) -> str | None:
+        if key == "none":
+            return None
+        index = int(key[1:])
+        return next(u for u, k in self.targets.items() if k == index)
+
+    def value_expr(self, unit: str | None) -> pl.Expr:
+        """The row's value converted to ``unit`` (null when it does not convert)."""
+        if unit is None:
+            return pl.when(pl.col("unit").is_null()).then(pl.col("value"))
+        k = self.targets[unit]
+        return pl.col("value") * pl.col(f"__f{k}") + pl.col(f"__o{k}")
+
+    def table(self) -> pl.DataFrame:
+        """One row per (system, code, unit) that converts to at least one target unit."""
+        candidates = {t: set(candidate_units(t)) for t in self.targets}
+        all_units = sorted(set().union(*candidates.values()))
+        rows: dict[str, list] = {"system": [], "code": [], "unit": []}
+        for k in self.targets.values():
+            rows[f"__f{k}"] = []
+            rows[f"__o{k}"] = []
+        for system, code in sorted(self.codes):
+            for unit in all_units:
+                found = {
+                    k: convert_factor(unit, t, code) if unit in candidates[t] else None
+                    for t, k in self.targets.items()
+                }
+                if all(v is None for v in found.values()):
+                    continue
+                rows["system"].append(system)
+                rows["code"].append(code)
+                rows["unit"].append(unit)
+                for k, value in found.items():
+                    rows[f"__f{k}"].append(None if value is None else value[0])
+                    rows[f"__o{k}"].append(None if value is None else value[1])
+        schema = {"system": pl.String, "code": pl.String, "unit": pl.String}
+        schema.update({c: pl.Float64 for c in rows if c.startswith("__")})
+        return pl.DataFrame(rows, schema=schema)
+
+    def attach(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """``rows`` with the factor/offset columns of every target unit (left join)."""
+        if not self.targets:
+            return rows
+        return rows.join(self.table().lazy(), on=["system", "code", "unit"], how="left")

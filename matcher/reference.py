@@ -1,0 +1,299 @@
+"""The reference evaluator: a deliberately slow, obviously correct per-patient interpreter.
+
+It reads the data into plain Python dicts and lists and walks the IR once per patient with
+``visit_<Node>`` methods. It shares no code with the Polars compiler (only the IR, the
+terminology service and the data loader), so the compiler can be tested against it patient by
+patient, unknowns included. Use it on small data sets only.
+
+    >>> import datetime as dt, polars as pl
+    >>> from criteria_dsl import ir
+    >>> study = ir.Study("demo", 1, None, dt.date(2024, 1, 15), (), (), (
+    ...     ir.Rule("woman", ir.Section.INCLUSION, ir.SexIs("F")),), ())
+    >>> patients = pl.DataFrame({
+    ...     "patient_id": ["a", "b"], "birth_year": [1990, 2010], "birth_month": [5, None],
+    ...     "sex": ["F", "U"], "practice_id": ["p1", "p1"], "centre_id": ["c1", "c1"],
+    ...     "registered_from": [None, None], "registered_to": [None, None],
+    ...     "death_date": [None, None]})
+    >>> [(r["patient_id"], r["woman"], r["verdict"]) for r in reference_evaluate(
+    ...     study, {"patients": patients})]
+    [('a', True, 'eligible'), ('b', None, 'possibly_eligible')]
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from criteria_dsl import ir
+from terminology import units
+from terminology.errors import UnitConversionError
+
+TABLE_NAMES = ("patients", "diagnoses", "prescriptions", "observations", "encounters")
+
+
+def _load(data: Any) -> dict[str, list[dict[str, Any]]]:
+    from matcher.data.loader import Dataset, load_dataset
+
+    if isinstance(data, str | Path):
+        data = load_dataset(Path(data))
+    elif isinstance(data, dict):
+        data = Dataset.from_frames(**data)
+    return {name: getattr(data, name).collect().to_dicts() for name in TABLE_NAMES}
+
+
+def _move(day: dt.date, duration: ir.Duration | None, direction: str) -> dt.date:
+    """Calendar arithmetic written out by hand (end of month clipped)."""
+    if duration is None:
+        return day
+    step = duration.amount if direction == "after" else -duration.amount
+    if duration.unit is ir.TimeUnit.DAY:
+        return day + dt.timedelta(days=step)
+    if duration.unit is ir.TimeUnit.WEEK:
+        return day + dt.timedelta(weeks=step)
+    months = step * (12 if duration.unit is ir.TimeUnit.YEAR else 1)
+    month_index = day.month - 1 + months
+    year = day.year + month_index // 12
+    month = month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _compare(left: float, op: str, right: float) -> bool:
+    if op == "<":
+        return left < right
+    if op == "<=":
+        return left <= right
+    if op == ">":
+        return left > right
+    if op == ">=":
+        return left >= right
+    if op == "==":
+        return left == right
+    return left != right
+
+
+class ReferenceEvaluator:
+    """Evaluates one study for one patient at a time."""
+
+    def __init__(self, study: ir.Study, tables: dict[str, list[dict]], index: dt.date) -> None:
+        self.study = study
+        self.index = index
+        self.events: dict[str, dict[str, list[dict]]] = {}
+        for name in TABLE_NAMES[1:]:
+            per_patient: dict[str, list[dict]] = defaultdict(list)
+            for row in tables[name]:
+                per_patient[row["patient_id"]].append(row)
+            self.events[name] = per_patient
+        self.spellings = set(units.known_units(include_aliases=True))
+        self.patient: dict[str, Any] = {}
+        self.memo: dict[int, Any] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def run(self, patient: dict[str, Any]) -> dict[str, Any]:
+        self.patient = patient
+        self.memo = {}
+        row: dict[str, Any] = {"patient_id": patient["patient_id"]}
+        failed = unknown = False
+        for rule in self.study.rules:
+            value = self.visit(rule.predicate)
+            row[rule.name] = value
+            if value is None and rule.unknown_as is not None:
+                value = rule.unknown_as
+            if value is None:
+                unknown = True
+            elif value is (rule.section is ir.Section.EXCLUSION):
+                failed = True
+        if failed:
+            row["verdict"] = "not_eligible"
+        elif unknown:
+            row["verdict"] = "possibly_eligible"
+        else:
+            row["verdict"] = "eligible"
+        return row
+
+    def visit(self, node: Any) -> Any:
+        key = id(node)
+        if key not in self.memo:
+            self.memo[key] = getattr(self, "visit_" + type(node).__name__)(node)
+        return self.memo[key]
+
+    # -- predicates --------------------------------------------------------------------------
+
+    def visit_Constant(self, node: ir.Constant) -> bool | None:
+        return node.value
+
+    def visit_Exists(self, node: ir.Exists) -> bool:
+        return len(self.visit(node.events)) > 0
+
+    def visit_Compare(self, node: ir.Compare) -> bool | None:
+        if isinstance(node.left, ir.Age):
+            answers = {_compare(age, node.op, node.right.value) for age in self.visit(node.left)}
+            return answers.pop() if len(answers) == 1 else None
+        value = self.visit(node.left)
+        if value is None:
+            return None
+        return _compare(value, node.op, node.right.value)
+
+    def visit_SexIs(self, node: ir.SexIs) -> bool | None:
+        sex = self.patient["sex"]
+        return None if sex == "U" else sex == node.sex
+
+    def visit_RegisteredFor(self, node: ir.RegisteredFor) -> bool | None:
+        start = self.patient["registered_from"]
+        if start is None:
+            return None
+        return start <= _move(self.index, node.duration, "before")
+
+    def visit_And(self, node: ir.And) -> bool | None:
+        values = [self.visit(item) for item in node.items]
+        if False in values:
+            return False
+        return None if None in values else True
+
+    def visit_Or(self, node: ir.Or) -> bool | None:
+        values = [self.visit(item) for item in node.items]
+        if True in values:
+            return True
+        return None if None in values else False
+
+    def visit_Not(self, node: ir.Not) -> bool | None:
+        value = self.visit(node.item)
+        return None if value is None else not value
+
+    def visit_AtLeast(self, node: ir.AtLeast) -> bool | None:
+        values = [self.visit(item) for item in node.items]
+        true = sum(1 for v in values if v is True)
+        unknown = sum(1 for v in values if v is None)
+        if true >= node.k:
+            return True
+        if true + unknown < node.k:
+            return False
+        return None
+
+    # -- numbers -----------------------------------------------------------------------------
+
+    def visit_Age(self, node: ir.Age) -> tuple[int, ...]:
+        years = self.index.year - self.patient["birth_year"]
+        month = self.patient["birth_month"]
+        if month is None or month == self.index.month:
+            return (years - 1, years)
+        return (years,) if month < self.index.month else (years - 1,)
+
+    def visit_Count(self, node: ir.Count) -> int:
+        rows = self.visit(node.events)
+        return len({r["date"] for r in rows}) if node.distinct_days else len(rows)
+
+    def visit_ValueAggregate(self, node: ir.ValueAggregate) -> float | None:
+        usable = []
+        for row in self.visit(node.events):
+            value = self.convert(row, node.unit)
+            if value is not None:
+                usable.append((row["date"], value))
+        if not usable:
+            return None
+        values = [v for _, v in usable]
+        if node.function == "min":
+            return min(values)
+        if node.function == "max":
+            return max(values)
+        if node.function == "mean":
+            return sum(values) / len(values)
+        dates = [d for d, _ in usable]
+        day = max(dates) if node.function == "latest" else min(dates)
+        return max(v for d, v in usable if d == day)
+
+    def convert(self, row: dict, unit: str | None) -> float | None:
+        """The row's value in ``unit``, or ``None`` (no value, or a unit that won't convert)."""
+        value, row_unit = row.get("value"), row.get("unit")
+        if value is None:
+            return None
+        if unit is None:
+            return value if row_unit is None else None
+        # a unit spelling terminology does not know converts only to itself
+        if row_unit is None or (row_unit not in self.spellings and row_unit != unit):
+            return None
+        try:
+            factor, offset = units.conversion(row_unit, unit, analyte=row["code"])
+        except UnitConversionError:
+            return None
+        return value * float(factor) + float(offset)
+
+    # -- events and dates --------------------------------------------------------------------
+
+    def visit_EventSet(self, node: ir.EventSet) -> list[dict]:
+        rows = self.events[node.domain.value].get(self.patient["patient_id"], [])
+        codes = None
+        if node.codes is not None:
+            resolved = self.study.codeset(node.codes.name).resolved
+            codes = {(c.system, c.code) for c in resolved.codes}
+        out = []
+        for row in rows:
+            if codes is not None and (row.get("system"), row.get("code")) not in codes:
+                continue
+            if node.kinds and row["kind"] not in node.kinds:
+                continue
+            if not self.in_window(row["date"], node.window):
+                continue
+            if node.value is not None:
+                value = self.convert(row, node.value.right.unit)
+                if value is None or not _compare(value, node.value.op, node.value.right.value):
+                    continue
+            out.append(row)
+        return out
+
+    def in_window(self, day: dt.date, window: ir.Window) -> bool:
+        if window.start is not None:
+            start = self.bound(window.start)
+            if start is None or day < start or (day == start and not window.start.inclusive):
+                return False
+        if window.end is not None:
+            end = self.bound(window.end)
+            if end is None or day > end or (day == end and not window.end.inclusive):
+                return False
+        return True
+
+    def bound(self, bound: ir.Bound) -> dt.date | None:
+        anchor = self.visit(bound.anchor)
+        return None if anchor is None else _move(anchor, bound.offset, bound.direction)
+
+    def visit_IndexDate(self, node: ir.IndexDate) -> dt.date:
+        return self.index
+
+    def visit_CalendarDate(self, node: ir.CalendarDate) -> dt.date:
+        return node.value
+
+    def visit_EventDate(self, node: ir.EventDate) -> dt.date | None:
+        dates = [r["date"] for r in self.visit(node.events)]
+        if not dates:
+            return None
+        return min(dates) if node.which == "first" else max(dates)
+
+
+def reference_evaluate(
+    study: ir.Study, data: Any, *, index_date: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """One dict per base-population patient (sorted by pseudonym): rule values and verdict."""
+    if index_date is None:
+        index_date = study.index_date or dt.date.today()
+    tables = _load(data)
+    evaluator = ReferenceEvaluator(study, tables, index_date)
+    out = []
+    for patient in sorted(tables["patients"], key=lambda p: p["patient_id"]):
+        if patient["opted_out"] is not False:
+            continue
+        start, end, death = (
+            patient["registered_from"],
+            patient["registered_to"],
+            patient["death_date"],
+        )
+        if start is not None and start > index_date:
+            continue
+        if end is not None and end < index_date:
+            continue
+        if death is not None and death <= index_date:
+            continue
+        out.append(evaluator.run(patient))
+    return out

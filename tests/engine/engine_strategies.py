@@ -1,0 +1,239 @@
+"""Hypothesis strategies: random valid IR trees over every node type, and small random
+tables with colliding dates and values, boundary dates, leap days, nulls and duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from engine_helpers import codeset
+from hypothesis import strategies as st
+
+from criteria_dsl import ir
+from matcher.data.loader import Dataset
+from matcher.data.schema import TABLES
+from matcher.engine.dates import shift_date
+
+D = dt.date
+INDEXES = (D(2024, 2, 29), D(2024, 3, 31), D(2023, 12, 31), D(2024, 6, 15))
+DURATIONS = (
+    ir.Duration(0, ir.TimeUnit.DAY),
+    ir.Duration(10, ir.TimeUnit.DAY),
+    ir.Duration(2, ir.TimeUnit.WEEK),
+    ir.Duration(1, ir.TimeUnit.MONTH),
+    ir.Duration(6, ir.TimeUnit.MONTH),
+    ir.Duration(1, ir.TimeUnit.YEAR),
+)
+CODES = (
+    ("icd10", "E11"),
+    ("icd10", "I10"),
+    ("icpc2", "T90"),
+    ("atc", "A10BA02"),
+    ("atc", "C09AA05"),
+    ("loinc", "4548-4"),
+    ("loinc", "2345-7"),
+    ("loinc", "39156-5"),
+)
+CODESETS = (
+    codeset("cs_a", ("icd10", "E11"), ("icpc2", "T90"), ("atc", "A10BA02"), ("loinc", "4548-4")),
+    codeset("cs_b", ("icd10", "I10"), ("atc", "C09AA05"), ("loinc", "2345-7"), ("loinc", "4548-4")),
+    codeset("cs_c", ("icd10", "E11"), ("loinc", "39156-5"), ("loinc", "2345-7")),
+)
+ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", None)
+TARGET_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "{odd}", None)
+NUMBERS = (0.0, 1.0, 5.5, 6.5, 7.0, 7.5, 53.0, 60.0)
+KINDS = ("office", "home", "tele")
+
+
+def date_pool(index: dt.date) -> list[dt.date]:
+    """Dates that hit window boundaries, their neighbours, month ends and leap days."""
+    pool = {index, D(2024, 2, 29), D(2020, 2, 29), D(2023, 2, 28), D(2023, 9, 30)}
+    for d in DURATIONS:
+        for direction in ("before", "after"):
+            edge = shift_date(index, d, direction)
+            pool.update({edge, edge - dt.timedelta(days=1), edge + dt.timedelta(days=1)})
+    return sorted(pool)
+
+
+# -- IR -----------------------------------------------------------------------------------------
+
+durations = st.sampled_from(DURATIONS)
+calendar_dates = st.sampled_from(date_pool(D(2024, 2, 29))).map(ir.CalendarDate)
+
+
+def anchors(depth: int) -> st.SearchStrategy:
+    options = [st.just(ir.IndexDate()), calendar_dates]
+    if depth > 0:
+        options.append(
+            st.builds(ir.EventDate, event_sets(depth - 1), st.sampled_from(["first", "latest"]))
+        )
+    return st.one_of(options)
+
+
+def bounds(depth: int) -> st.SearchStrategy:
+    return st.builds(
+        ir.Bound,
+        anchors(depth),
+        st.none() | durations,
+        st.sampled_from(["before", "after"]),
+        st.booleans(),
+    )
+
+
+@st.composite
+def windows(draw, depth: int) -> ir.Window:
+    """Windows where at most one side is measured from an event date (keeps trees small)."""
+    deep = draw(st.booleans())
+    start = draw(st.none() | bounds(depth if deep else 0))
+    end = draw(st.none() | bounds(0 if deep else depth))
+    return ir.Window(start, end)
+
+
+def quantities(unit: str | None) -> st.SearchStrategy:
+    return st.sampled_from(NUMBERS).map(lambda v: ir.Quantity(v, unit))
+
+
+codeset_refs = st.sampled_from(CODESETS).map(lambda c: ir.CodeSetRef(c.name))
+comparators = st.sampled_from(ir.COMPARATORS)
+
+
+@st.composite
+def event_sets(draw, depth: int, domain: ir.Domain | None = None) -> ir.EventSet:
+    domain = domain or draw(st.sampled_from(list(ir.Domain)))
+    window = draw(windows(depth))
+    if domain is ir.Domain.ENCOUNTER:
+        kinds = tuple(draw(st.lists(st.sampled_from(KINDS), max_size=2)))
+        return ir.EventSet(domain, None, window, kinds=kinds)
+    value = None
+    if domain is ir.Domain.OBSERVATION and draw(st.booleans()):
+        unit = draw(st.sampled_from(TARGET_UNITS))
+        value = ir.ValueCondition(draw(comparators), draw(quantities(unit)))
+    return ir.EventSet(domain, draw(codeset_refs), window, value)
+
+
+@st.composite
+def compares(draw, depth: int) -> ir.Compare:
+    kind = draw(st.sampled_from(["age", "count", "value", "value"]))
+    op = draw(comparators)
+    if kind == "age":
+        return ir.Compare(ir.Age(), op, ir.Quantity(draw(st.sampled_from([17, 18, 59, 60, 64]))))
+    if kind == "count":
+        count = ir.Count(draw(event_sets(depth)), draw(st.booleans()))
+        return ir.Compare(count, op, ir.Quantity(draw(st.integers(0, 3))))
+    unit = draw(st.sampled_from(TARGET_UNITS))
+    function = draw(st.sampled_from(ir.AGGREGATE_FUNCTIONS))
+    aggregate = ir.ValueAggregate(draw(event_sets(depth, ir.Domain.OBSERVATION)), function, unit)
+    return ir.Compare(aggregate, op, draw(quantities(unit)))
+
+
+def leaves(depth: int) -> st.SearchStrategy:
+    return st.one_of(
+        st.sampled_from([True, False, None]).map(ir.Constant),
+        event_sets(depth).map(ir.Exists),
+        compares(depth),
+        compares(depth),
+        st.sampled_from(["F", "M"]).map(ir.SexIs),
+        durations.map(ir.RegisteredFor),
+    )
+
+
+def predicates(max_leaves: int = 4, window_depth: int = 2) -> st.SearchStrategy:
+    """Predicate trees with at most ``max_leaves`` leaves; windows nest ``window_depth`` deep."""
+
+    def extend(inner: st.SearchStrategy) -> st.SearchStrategy:
+        items = st.lists(inner, min_size=2, max_size=3).map(tuple)
+        return st.one_of(
+            items.map(ir.And),
+            items.map(ir.Or),
+            inner.map(ir.Not),
+            st.lists(inner, min_size=1, max_size=3).flatmap(
+                lambda xs: st.integers(1, len(xs)).map(lambda k: ir.AtLeast(k, tuple(xs)))
+            ),
+        )
+
+    return st.recursive(leaves(window_depth), extend, max_leaves=max_leaves)
+
+
+@st.composite
+def studies(draw, sid: str = "s") -> ir.Study:
+    n = draw(st.integers(1, 3))
+    rules = []
+    leaves_per_rule = 3 if n > 1 else 4
+    for i in range(n):
+        section = draw(st.sampled_from(list(ir.Section)))
+        unknown_as = draw(st.sampled_from([None, True, False]))
+        rules.append(ir.Rule(f"rule_{i}", section, draw(predicates(leaves_per_rule)), unknown_as))
+    index = draw(st.sampled_from(INDEXES))
+    inclusion = tuple(r for r in rules if r.section is ir.Section.INCLUSION)
+    exclusion = tuple(r for r in rules if r.section is ir.Section.EXCLUSION)
+    return ir.Study(sid, 1, None, index, (), CODESETS, inclusion, exclusion)
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+@st.composite
+def datasets(draw, index: dt.date) -> Dataset:
+    pool = date_pool(index)
+    days = st.sampled_from(pool)
+    n = draw(st.integers(1, 6))
+    pids = [f"p{i}" for i in range(n)]
+    maybe_day = st.none() | days
+    patients = [
+        {
+            "patient_id": pid,
+            "birth_year": draw(st.sampled_from([1960, 1964, 2006, 2007])),
+            "birth_month": draw(st.none() | st.integers(1, 12) | st.just(index.month)),
+            "sex": draw(st.sampled_from("FMU")),
+            "practice_id": "pr1",
+            "centre_id": "c1",
+            "registered_from": draw(st.none() | days),
+            "registered_to": draw(st.none() | st.none() | days),
+            "death_date": draw(st.none() | st.none() | maybe_day),
+            "opted_out": draw(st.sampled_from([False, False, False, True])),
+            "practice_token": None,
+        }
+        for pid in pids
+    ]
+    patient_ids = st.sampled_from(pids)
+    codes = st.sampled_from(CODES)
+
+    def coded(extra: dict) -> st.SearchStrategy:
+        return st.builds(
+            lambda p, d, c, x: {"patient_id": p, "date": d, "system": c[0], "code": c[1], **x},
+            patient_ids,
+            days,
+            codes,
+            st.fixed_dictionaries(extra),
+        )
+
+    observation = coded(
+        {
+            "value": st.none() | st.sampled_from(NUMBERS),
+            "unit": st.sampled_from(ROW_UNITS),
+        }
+    )
+    encounter = st.builds(
+        lambda p, d, k: {"patient_id": p, "date": d, "practice_id": "pr1", "kind": k},
+        patient_ids,
+        days,
+        st.sampled_from(KINDS),
+    )
+    tables = {
+        "patients": patients,
+        "diagnoses": draw(st.lists(coded({}), max_size=8)),
+        "prescriptions": draw(st.lists(coded({"duration_days": st.none()}), max_size=6)),
+        "observations": draw(st.lists(observation, max_size=10)),
+        "encounters": draw(st.lists(encounter, max_size=6)),
+    }
+    # duplicate some rows exactly
+    for name in ("diagnoses", "observations"):
+        rows = tables[name]
+        if rows and draw(st.booleans()):
+            rows.append(dict(rows[0]))
+    frames = {}
+    for name, rows in tables.items():
+        schema = TABLES[name].schema()
+        full = [{c: r.get(c) for c in schema} for r in rows]
+        frames[name] = pl.DataFrame(full, schema=schema, orient="row")
+    return Dataset.from_frames(validate=False, **frames)

@@ -1,0 +1,107 @@
+"""``p4dp evaluate``: per-patient results to Parquet, refusal to overwrite, counts printed."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from engine_helpers import D, frames, patient
+
+from matcher.cli import main
+
+CRITERIA = """\
+study "CLI-TEST" version 1
+index date 2024-06-15
+
+codes t2d = icd10 E11 and descendants
+
+inclusion
+  adult:    age at index >= 18
+  diabetes: has diagnosis t2d
+exclusion
+  woman:    sex is female
+"""
+
+
+@pytest.fixture()
+def workspace(tmp_path):
+    data = frames(
+        patients=[
+            patient("a", sex="M"),
+            patient("b", sex="F"),
+            patient("c", sex="U"),
+            patient("opted", sex="M", opted_out=True),
+        ],
+        diagnoses=[
+            {"patient_id": pid, "date": D(2020, 1, 1), "system": "icd10", "code": "E11.9"}
+            for pid in ("a", "b", "c", "opted")
+        ],
+    )
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name, frame in data.items():
+        frame.write_parquet(data_dir / f"{name}.parquet")
+    for name in ("prescriptions", "observations", "encounters"):
+        from matcher.data.loader import empty_frame
+
+        empty_frame(name).write_parquet(data_dir / f"{name}.parquet")
+    criteria = tmp_path / "study.p4dp"
+    criteria.write_text(CRITERIA, encoding="utf-8")
+    return tmp_path, criteria, data_dir
+
+
+def test_evaluate_writes_results_and_counts(workspace):
+    tmp, criteria, data_dir = workspace
+    out = tmp / "results.parquet"
+    res = CliRunner().invoke(
+        main, ["evaluate", str(criteria), "--data", str(data_dir), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "base 3  eligible 1  possibly eligible 1  not eligible 1" in res.output
+    table = pl.read_parquet(out)
+    assert table.columns == [
+        "patient_id",
+        "practice_id",
+        "centre_id",
+        "adult",
+        "diabetes",
+        "woman",
+        "verdict",
+    ]
+    assert table.sort("patient_id")["woman"].to_list() == [False, True, None]
+    meta = pl.read_parquet_metadata(out)
+    assert meta["criteria_hash"].startswith("sha256:")
+    assert meta["data_snapshot"].startswith("files:sha256:")
+    assert meta["index_date"] == "2024-06-15"
+
+
+def test_evaluate_refuses_to_overwrite(workspace):
+    tmp, criteria, data_dir = workspace
+    out = tmp / "results.parquet"
+    out.write_bytes(b"keep me")
+    args = ["evaluate", str(criteria), "--data", str(data_dir), "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1
+    assert "already exists" in res.output and "--overwrite" in res.output
+    assert out.read_bytes() == b"keep me"
+    res = CliRunner().invoke(main, [*args, "--overwrite", "--index-date", "2024-01-01"])
+    assert res.exit_code == 0, res.output
+    assert pl.read_parquet_metadata(out)["index_date"] == "2024-01-01"
+
+
+def test_evaluate_bad_criteria_is_one_error_line(workspace):
+    tmp, _, data_dir = workspace
+    bad = tmp / "bad.p4dp"
+    bad.write_text("study nonsense\n", encoding="utf-8")
+    out = tmp / "r.parquet"
+    res = CliRunner().invoke(
+        main, ["evaluate", str(bad), "--data", str(data_dir), "--out", str(out)]
+    )
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_evaluate_help_has_examples():
+    res = CliRunner().invoke(main, ["evaluate", "--help"])
+    assert res.exit_code == 0 and "Examples:" in res.output
