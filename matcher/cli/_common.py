@@ -1,13 +1,13 @@
 """Shared CLI plumbing: error handling, output safety and progress display.
 
-    >>> from matcher.errors import DataError
-    >>> def boom():
-    ...     raise DataError("patients.csv: missing column 'sex'")
-    >>> try:
-    ...     run_guarded(boom)
-    ... except SystemExit as exc:
-    ...     exc.code
-    1
+>>> from matcher.errors import DataError
+>>> def boom():
+...     raise DataError("patients.csv: missing column 'sex'")
+>>> try:
+...     run_guarded(boom)
+... except SystemExit as exc:
+...     exc.code
+1
 """
 
 from __future__ import annotations
