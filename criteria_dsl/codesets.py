@@ -1,0 +1,272 @@
+"""Code sets: from what the author wrote (``icd10 E11 and descendants, icpc2 T90``) to a
+:class:`~terminology.model.CodeSetSpec`, then to frozen concrete codes through the service.
+
+Free-text terms (``"grossesse"``) are resolved through the search index once, at compile
+time: the hits kept become ``descendants`` patterns of the spec, so the compiled study holds
+the exact codes and never re-resolves the text. The rule for keeping hits, per system: every
+hit whose score is at least :data:`TERM_MIN_SCORE` and within :data:`TERM_SPREAD` points of the
+best one, at most :data:`TERM_MAX_HITS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from criteria_dsl import ast as A
+from criteria_dsl.errors import Diagnostic
+from criteria_dsl.ir import Span
+from terminology.errors import TerminologyError, UnknownVersionError
+from terminology.model import CodePattern, CodeSetSpec, ResolvedCodeSet
+from terminology.systems import display_name, normalise_code, validate_code
+
+TERM_MIN_SCORE = 70.0
+TERM_SPREAD = 3.0
+TERM_MAX_HITS = 5
+
+DOMAIN_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "diagnosis": ("icd10", "icpc2"),
+    "prescription": ("atc",),
+    "lab": ("loinc",),
+    "observation": ("loinc",),
+}
+"""Systems whose codes each kind of event carries (the data contract), used to search terms
+written inline and to reject a code set that can never match."""
+
+SEARCH_SYSTEMS: tuple[str, ...] = ("icd10", "icpc2", "atc", "loinc")
+
+
+@dataclass
+class TermResolution:
+    """How one quoted term was resolved (shown by ``check`` and ``explain``)."""
+
+    term: str
+    span: Span | None
+    hits: list[tuple[str, str, str, float]] = field(default_factory=list)
+    """(system, code, label, score) of the hits kept."""
+
+
+@dataclass
+class BuiltSpec:
+    spec: CodeSetSpec | None
+    terms: tuple[str, ...]
+    resolutions: list[TermResolution]
+
+
+Report = Callable[[Span | None, str, str, str | None], None]
+
+
+def _pattern(system: str, raw: str, descendants: bool) -> tuple[CodePattern | None, str | None]:
+    """One pattern from a written code, or an error message."""
+    if raw.endswith("*"):
+        if descendants:
+            return None, f"'{raw} and descendants': a wildcard already selects every code below"
+        return CodePattern(system, raw, "wildcard"), None
+    if "-" in raw[1:] and system != "loinc":
+        first, _, last = raw.partition("-")
+        for part in (first, last):
+            problem = validate_code(system, part)
+            if problem:
+                return None, problem
+        if descendants:
+            return None, f"'{raw} and descendants': a range already includes the codes below"
+        return (
+            CodePattern(
+                system, normalise_code(system, first), "range", normalise_code(system, last)
+            ),
+            None,
+        )
+    problem = validate_code(system, raw)
+    if problem:
+        return None, problem
+    kind = "descendants" if descendants else "exact"
+    return CodePattern(system, normalise_code(system, raw), kind), None
+
+
+class CodeSetBuilder:
+    """Builds and resolves code sets, reporting problems through ``report``."""
+
+    def __init__(
+        self,
+        service: Any,
+        versions: Mapping[str, str],
+        report: Report,
+        search: Callable[[], Any],
+    ) -> None:
+        self.service = service
+        self.versions = dict(versions)
+        self.report = report
+        self._search = search
+        self._bad_versions: set[str] = set()
+
+    # ---- systems and versions ------------------------------------------------------------
+    def check_system(self, system: str, span: Span | None) -> bool:
+        has = getattr(self.service, "has_system", None)
+        if has is not None and not has(system):
+            known = ", ".join(getattr(self.service, "systems", lambda: ())())
+            self.report(
+                span,
+                "E103 unknown-system",
+                f"unknown code system '{system}'",
+                f"known systems: {known}" if known else None,
+            )
+            return False
+        return True
+
+    def check_version(self, system: str, version: str, span: Span | None) -> None:
+        if not self.check_system(system, span):
+            self._bad_versions.add(system)
+            return
+        versions = getattr(self.service, "versions", None)
+        if versions is None:
+            return
+        loaded = tuple(versions(system))
+        if version not in loaded:
+            self._bad_versions.add(system)
+            self.report(
+                span,
+                "E105 unknown-version",
+                f"{display_name(system)} version '{version}' is not loaded "
+                f"(loaded: {', '.join(loaded) or 'none'})",
+                "install it with 'p4dp terms load' or pin a loaded version",
+            )
+
+    def version_of(self, system: str) -> str | None:
+        if system in self.versions:
+            return self.versions[system]
+        default = getattr(self.service, "default_version", None)
+        try:
+            return default(system) if default else None
+        except TerminologyError:
+            return None
+
+    # ---- building ------------------------------------------------------------------------
+    def build(self, expr: A.CodeExpr, default_systems: tuple[str, ...] | None) -> BuiltSpec:
+        """The spec of a code expression (``None`` when an item had an error)."""
+        ok = True
+        include: list[CodePattern] = []
+        exclude: list[CodePattern] = []
+        terms: list[str] = []
+        resolutions: list[TermResolution] = []
+        system: str | None = None  # carried from item to item, into 'except' too
+        for items, out, excluding in ((expr.items, include, False), (expr.excludes, exclude, True)):
+            for item in items:
+                system = item.system or system
+                if item.term is not None:
+                    if excluding:
+                        self.report(
+                            item.span,
+                            "E108 term-in-except",
+                            "a quoted term cannot follow 'except'; write the codes to leave out",
+                            None,
+                        )
+                        ok = False
+                        continue
+                    systems = (item.system,) if item.system else default_systems
+                    found = self._resolve_term(item, systems)
+                    if found is None:
+                        ok = False
+                        continue
+                    terms.append(item.term)
+                    resolutions.append(found)
+                    out.extend(CodePattern(s, c, "descendants") for s, c, _, _ in found.hits)
+                    continue
+                if system is None:
+                    self.report(
+                        item.span,
+                        "E103 missing-system",
+                        f"code '{item.code}' needs a code system before it",
+                        f"write e.g. 'icd10 {item.code}'",
+                    )
+                    ok = False
+                    continue
+                if system in self._bad_versions or not self.check_system(system, item.span):
+                    ok = False
+                    continue
+                pattern, problem = _pattern(system, item.code or "", item.descendants)
+                if pattern is None:
+                    self.report(item.span, "E104 bad-code", problem or "bad code", None)
+                    ok = False
+                    continue
+                if not self._check_pattern(pattern, item.span):
+                    ok = False
+                    continue
+                out.append(pattern)
+        for target in expr.map_to:
+            if not self.check_system(target, expr.span):
+                ok = False
+        if not ok:
+            return BuiltSpec(None, tuple(terms), resolutions)
+        spec = CodeSetSpec(tuple(include), tuple(exclude), tuple(expr.map_to))
+        return BuiltSpec(spec, tuple(terms), resolutions)
+
+    def _check_pattern(self, pattern: CodePattern, span: Span | None) -> bool:
+        """Resolve one pattern alone so its error points at the code that caused it."""
+        try:
+            self.service.resolve(CodeSetSpec((pattern,)), self._pins(pattern.system))
+        except UnknownVersionError:
+            return False  # reported once, at the terminology line
+        except TerminologyError as exc:
+            message, _, hint = str(exc).partition("; ")
+            self.report(span, "E102 unknown-code", message, hint or None)
+            return False
+        return True
+
+    def _pins(self, system: str) -> dict[str, str]:
+        return {system: self.versions[system]} if system in self.versions else {}
+
+    def resolve(self, spec: CodeSetSpec, span: Span | None) -> ResolvedCodeSet | None:
+        try:
+            return self.service.resolve(spec, self.versions)  # type: ignore[no-any-return]
+        except TerminologyError as exc:
+            message, _, hint = str(exc).partition("; ")
+            self.report(span, "E109 codeset", message, hint or None)
+            return None
+
+    # ---- free-text terms -----------------------------------------------------------------
+    def _resolve_term(
+        self, item: A.CodeItem, systems: tuple[str, ...] | None
+    ) -> TermResolution | None:
+        term = item.term or ""
+        index = self._search()
+        if index is None:
+            self.report(item.span, "E107 term-not-found", "no search index is available", None)
+            return None
+        found = TermResolution(term, item.span)
+        closest: list[str] = []
+        for system in systems or SEARCH_SYSTEMS:
+            if system in self._bad_versions:
+                continue
+            hits = index.search(term, system=system, limit=TERM_MAX_HITS * 4)
+            if not hits:
+                continue
+            best = hits[0].score
+            kept = [h for h in hits if h.score >= max(TERM_MIN_SCORE, best - TERM_SPREAD)]
+            for h in kept[:TERM_MAX_HITS]:
+                found.hits.append((h.system, h.code, h.label, h.score))
+            if not kept:
+                closest.append(f"{hits[0].system} {hits[0].code} {hits[0].label!r}")
+        if not found.hits:
+            where = " or ".join(display_name(s) for s in (systems or SEARCH_SYSTEMS))
+            self.report(
+                item.span,
+                "E107 term-not-found",
+                f'no {where} code matches "{term}" well enough',
+                "write the codes instead"
+                + (f" (closest: {', '.join(closest)})" if closest else ""),
+            )
+            return None
+        return found
+
+
+def systems_of(spec: CodeSetSpec) -> set[str]:
+    """Code systems a spec can hold codes of (included and mapped)."""
+    return {p.system for p in spec.include} | set(spec.map_to)
+
+
+def diagnostic_reporter(filename: str, sink: list[Diagnostic]) -> Report:
+    def report(span: Span | None, code: str, message: str, suggestion: str | None) -> None:
+        sink.append(Diagnostic.at(filename, span, code, message, suggestion))
+
+    return report

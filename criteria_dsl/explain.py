@@ -1,0 +1,190 @@
+"""A compiled study in plain language, every code set expanded (``p4dp explain``).
+
+The text is produced from the IR, not from the file, so it says exactly what will run:
+windows with their bounds, how unknowns count, and every concrete code with its label and
+terminology version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from criteria_dsl import ir
+from terminology.systems import display_name
+
+_OPS = {
+    ">=": "at least",
+    ">": "more than",
+    "<=": "at most",
+    "<": "less than",
+    "==": "exactly",
+    "!=": "not",
+}
+_EVENT_WORDS = {
+    ir.Domain.DIAGNOSIS: "diagnosis",
+    ir.Domain.PRESCRIPTION: "prescription",
+    ir.Domain.OBSERVATION: "measurement",
+    ir.Domain.ENCOUNTER: "encounter",
+}
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def duration(d: ir.Duration) -> str:
+    unit = d.unit.value + ("s" if d.amount != 1 else "")
+    return f"{d.amount} {unit}"
+
+
+def anchor(a: ir.Anchor) -> str:
+    if isinstance(a, ir.IndexDate):
+        return "the index date"
+    if isinstance(a, ir.CalendarDate):
+        return a.value.isoformat()
+    return f"the date of the {a.which} {events(a.events)}"
+
+
+def bound(b: ir.Bound) -> str:
+    base = anchor(b.anchor)
+    if b.offset is None:
+        return base
+    return f"{duration(b.offset)} {b.direction} {base}"
+
+
+def window(w: ir.Window) -> str:
+    if w.start is None and w.end is None:
+        return "at any time"
+    if w.start is None:
+        assert w.end is not None
+        return ("on or before " if w.end.inclusive else "strictly before ") + bound(w.end)
+    if w.end is None:
+        return ("on or after " if w.start.inclusive else "strictly after ") + bound(w.start)
+    left = "from" if w.start.inclusive else "strictly after"
+    right = "to" if w.end.inclusive else "and strictly before"
+    tail = " (both included)" if w.start.inclusive and w.end.inclusive else ""
+    return f"{left} {bound(w.start)} {right} {bound(w.end)}{tail}"
+
+
+def events(e: ir.EventSet, *, plural: bool = False) -> str:
+    word = _EVENT_WORDS[e.domain]
+    if plural:
+        word = "diagnoses" if word == "diagnosis" else word + "s"
+    text = word
+    if e.codes is not None:
+        text += f" from code set '{e.codes.name}'"
+    if e.kinds:
+        text += f" of kind {' or '.join(e.kinds)}"
+    if e.value is not None:
+        text += f" with a value {_OPS[e.value.op]} {quantity(e.value.right)}"
+    return f"{text}, dated {window(e.window)}"
+
+
+def quantity(q: ir.Quantity) -> str:
+    return _num(q.value) + (f" {q.unit}" if q.unit else "")
+
+
+def predicate(p: ir.Predicate, depth: int = 0) -> str:
+    """One predicate in words (nested ones in brackets)."""
+    if isinstance(p, ir.Constant):
+        if p.value is True:
+            return "always true (alive at the index date: every patient of the base population)"
+        return "always false" if p.value is False else "always unknown"
+    if isinstance(p, ir.Exists):
+        return f"has at least one {events(p.events)}"
+    if isinstance(p, ir.SexIs):
+        return f"recorded sex is {'female' if p.sex == 'F' else 'male'}"
+    if isinstance(p, ir.RegisteredFor):
+        return (
+            f"registered with the practice for at least {duration(p.duration)} "
+            "before the index date"
+        )
+    if isinstance(p, ir.Compare):
+        op = _OPS[p.op]
+        if isinstance(p.left, ir.Age):
+            return f"age at the index date is {op} {_num(p.right.value)} years"
+        if isinstance(p.left, ir.Count):
+            days = " (counting distinct days)" if p.left.distinct_days else ""
+            counted = events(p.left.events, plural=True)
+            return f"number of {counted}{days} is {op} {_num(p.right.value)}"
+        agg = p.left
+        return f"the {agg.function} value of {events(agg.events)} is {op} {quantity(p.right)}"
+    if isinstance(p, ir.Not):
+        return f"NOT [{predicate(p.item, depth + 1)}]"
+    if isinstance(p, ir.And | ir.Or):
+        joiner = " AND " if isinstance(p, ir.And) else " OR "
+        return joiner.join(f"[{predicate(i, depth + 1)}]" for i in p.items)
+    if isinstance(p, ir.AtLeast):
+        inner = "; ".join(f"[{predicate(i, depth + 1)}]" for i in p.items)
+        return f"at least {p.k} of: {inner}"
+    raise TypeError(type(p).__name__)  # pragma: no cover
+
+
+def _unknown(rule: ir.Rule) -> str:
+    if rule.unknown_as is None:
+        return "when the data cannot decide, the patient is 'possibly eligible (to verify)'"
+    return f"when the data cannot decide, the rule counts as {str(rule.unknown_as).lower()}"
+
+
+def _label(service: Any, system: str, code: str, version: str) -> str:
+    if service is None:
+        return ""
+    try:
+        label = service.label(system, code, "en", version) if version != "unversioned" else None
+    except Exception:  # a label is a nicety; a missing one must not stop the rendering
+        label = None
+    return f" {label}" if label else ""
+
+
+def explain(study: ir.Study, *, service: Any = None) -> str:
+    """The study in plain language; ``service`` (default: the default service) gives labels."""
+    if service is None:
+        from terminology.service import default_service
+
+        service = default_service()
+    out = [f"Study {study.id}, version {study.version}"]
+    if study.title:
+        out.append(f"  {study.title}")
+    out.append(
+        "Index date: "
+        + (study.index_date.isoformat() if study.index_date else "the day of the run")
+    )
+    versions = sorted({v for c in study.codesets for v in c.resolved.versions})
+    if versions:
+        out.append("Terminologies: " + ", ".join(f"{display_name(s)} {v}" for s, v in versions))
+    if study.parameters:
+        out.append("Parameters:")
+        for prm in study.parameters:
+            out.append(f"  {prm.name} = {prm.value} (default {prm.default})")
+    out.append("")
+    out.append("Base population: patients alive and registered with a practice at the index date.")
+    for title, rules in (
+        ("Inclusion criteria (all must be true):", study.inclusion),
+        ("Exclusion criteria (any true excludes the patient):", study.exclusion),
+    ):
+        if not rules:
+            continue
+        out.append("")
+        out.append(title)
+        for n, rule in enumerate(rules, start=1):
+            head = f"  {n}. {rule.name}" + (f" ({rule.description})" if rule.description else "")
+            out.append(head)
+            out.append(f"     {predicate(rule.predicate)}")
+            out.append(f"     {_unknown(rule)}")
+    out.append("")
+    out.append(
+        "Verdict: eligible when every inclusion rule is true and every exclusion rule false; "
+        "not eligible when an inclusion rule is false or an exclusion rule true; otherwise "
+        "possibly eligible (to verify)."
+    )
+    out.append("")
+    out.append("Code sets:")
+    for c in study.codesets:
+        terms = f' (from the text "{", ".join(c.terms)}")' if c.terms else ""
+        out.append(f"  {c.name}{terms}: {len(c.resolved.codes)} codes")
+        for rc in c.resolved.codes:
+            label = _label(service, rc.system, rc.code, rc.version)
+            out.append(
+                f"    {display_name(rc.system)} {rc.version} {rc.code}{label}  [{rc.provenance}]"
+            )
+    return "\n".join(out) + "\n"

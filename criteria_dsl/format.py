@@ -1,0 +1,307 @@
+"""The canonical form of a criteria file (``p4dp fmt``).
+
+Canonical form: one statement or rule per line, single spaces, rules indented by two spaces
+with their conditions aligned, code set names aligned in a block of ``codes`` lines, one blank
+line between groups of statements (header, parameters, code sets, definitions, sections).
+Comments are kept: a comment on its own line stays above the statement or rule that follows
+it; a comment at the end of a line stays at the end of that statement's line (a comment
+inside a rule written over several lines moves to the end of the rule's line). Long rules are
+not wrapped. Formatting is idempotent and never changes meaning: ``parse(format_text(x)) ==
+parse(x)``.
+
+    >>> print(format_text('study  "S"\\ninclusion\\nadult:age at index>=18  # grown-ups'), end="")
+    study "S"
+    <BLANKLINE>
+    inclusion
+      adult: age at index >= 18  # grown-ups
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from criteria_dsl import ast as A
+from criteria_dsl.parser import parse
+
+_VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+_NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_PLURAL = {
+    "diagnosis": "diagnoses",
+    "prescription": "prescriptions",
+    "lab": "labs",
+    "observation": "observations",
+    "encounter": "encounters",
+}
+
+
+# ---- printing the AST ---------------------------------------------------------------------
+
+
+def number(n: A.Number) -> str:
+    return f"${n.name}" if isinstance(n, A.ParamRef) else n.text
+
+
+def duration(d: A.Duration) -> str:
+    return f"{number(d.number)} {d.unit}"
+
+
+def quantity(q: A.Quantity) -> str:
+    return number(q.number) + (f" {q.unit}" if q.unit else "")
+
+
+def code_item(item: A.CodeItem) -> str:
+    prefix = f"{item.system} " if item.system else ""
+    if item.term is not None:
+        return f'{prefix}"{item.term}"'
+    return prefix + (item.code or "") + (" and descendants" if item.descendants else "")
+
+
+def code_expr(expr: A.CodeExpr) -> str:
+    text = ", ".join(code_item(i) for i in expr.items)
+    if expr.excludes:
+        text += " except " + ", ".join(code_item(i) for i in expr.excludes)
+    if expr.map_style == "with":
+        text += f" with {expr.map_to[0]} mapping"
+    elif expr.map_to:
+        text += " mapped to " + ", ".join(expr.map_to)
+    return text
+
+
+def code_use(use: A.CodeUse) -> str:
+    return use.name if isinstance(use, A.CodeRef) else code_item(use.item)
+
+
+def anchor(a: A.Anchor) -> str:
+    if isinstance(a, A.IndexAnchor):
+        return "index"
+    if isinstance(a, A.DateAnchor):
+        return a.date.isoformat()
+    if a.parenthesised:
+        return f"{a.which} ({event(a.event)})"
+    return f"{a.which} {event(a.event)}"
+
+
+def window(w: A.WindowNode | A.ValueFilter) -> str:
+    if isinstance(w, A.ValueFilter):
+        return f"with value {w.op} {quantity(w.quantity)}"
+    if isinstance(w, A.Within):
+        return f"within {duration(w.duration)} {w.direction} {anchor(w.anchor)}"
+    if isinstance(w, A.BetweenOffsets):
+        return f"between {number(w.low)} and {duration(w.high)} {w.direction} {anchor(w.anchor)}"
+    if isinstance(w, A.BetweenDates):
+        return f"between {w.start.isoformat()} and {w.end.isoformat()}"
+    if isinstance(w, A.Ever):
+        return "ever"
+    return f"{w.relation} {anchor(w.anchor)}"
+
+
+def event(e: A.Event, *, plural: bool = False) -> str:
+    word = _PLURAL[e.word] if plural else e.word
+    parts = [word]
+    if e.codes is not None:
+        if plural:
+            parts.append("of")
+        parts.append(code_use(e.codes))
+    if e.kinds:
+        kinds = e.kinds[0] if len(e.kinds) == 1 else "(" + ", ".join(e.kinds) + ")"
+        parts.append(f"of kind {kinds}")
+    parts.extend(window(o) for o in e.options)
+    return " ".join(parts)
+
+
+def condition(c: A.Condition) -> str:
+    if isinstance(c, A.OrC):
+        return " or ".join(_wrap(i, (A.OrC,)) for i in c.items)
+    if isinstance(c, A.AndC):
+        return " and ".join(_wrap(i, (A.OrC, A.AndC)) for i in c.items)
+    if isinstance(c, A.NotC):
+        return "not " + _wrap(c.item, (A.OrC, A.AndC))
+    if isinstance(c, A.AtLeastOf):
+        return f"at least {number(c.k)} of (" + ", ".join(condition(i) for i in c.items) + ")"
+    if isinstance(c, A.AgeCompare):
+        return f"age at index {c.op} {number(c.value)}"
+    if isinstance(c, A.AgeBetween):
+        return f"age at index between {number(c.low)} and {number(c.high)}"
+    if isinstance(c, A.SexIs):
+        return f"sex is {c.sex}"
+    if isinstance(c, A.Registered):
+        return f"registered for at least {duration(c.duration)} {c.direction} index"
+    if isinstance(c, A.Alive):
+        return "alive at index"
+    if isinstance(c, A.Has):
+        return ("has no " if c.negated else "has ") + event(c.event)
+    if isinstance(c, A.CountC):
+        plural = not (isinstance(c.n, A.Literal_) and c.n.text == "1")
+        text = f"{c.kind} {number(c.n)} {event(c.event, plural=plural)}"
+        return text + (" on distinct days" if c.distinct_days else "")
+    if isinstance(c, A.NumberOf):
+        days = " on distinct days" if c.distinct_days else ""
+        return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"
+    if isinstance(c, A.Aggregate):
+        return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
+    return c.name  # DefinitionRef
+
+
+def _wrap(c: A.Condition, needs: tuple[type, ...]) -> str:
+    text = condition(c)
+    return f"({text})" if isinstance(c, needs) else text
+
+
+def _quote_if_needed(value: str, pattern: re.Pattern[str]) -> str:
+    return value if pattern.match(value) else f'"{value}"'
+
+
+def statement_text(s: A.Statement) -> str:
+    if isinstance(s, A.StudyLine):
+        text = f'study "{s.id}"'
+        if s.version is not None:
+            text += f" version {_quote_if_needed(s.version, _NUMBER_RE)}"
+        return text
+    if isinstance(s, A.TitleLine):
+        return f'title "{s.title}"'
+    if isinstance(s, A.IndexDateLine):
+        return "index date " + (s.date.isoformat() if s.date else "today")
+    if isinstance(s, A.TerminologyLine):
+        pins = (f"{p.system} {_quote_if_needed(p.version, _VERSION_RE)}" for p in s.pins)
+        return "terminology " + ", ".join(pins)
+    if isinstance(s, A.ParamLine):
+        value = f'"{s.value}"' if s.is_text else s.value
+        return f"param {s.name} = {value}"
+    raise TypeError(type(s).__name__)  # pragma: no cover
+
+
+def rule_label(r: A.RuleNode) -> str:
+    return r.name + (f' "{r.description}"' if r.description is not None else "") + ":"
+
+
+def rule_text(r: A.RuleNode, width: int) -> str:
+    text = f"  {rule_label(r).ljust(width)} {condition(r.condition)}"
+    if r.unknown is not None:
+        text += f" [unknown as {r.unknown}]"
+    return text
+
+
+# ---- comments and layout -------------------------------------------------------------------
+
+
+@dataclass
+class _Comment:
+    line: int
+    text: str
+    own_line: bool
+
+
+def find_comments(source: str) -> list[_Comment]:
+    """Comments of ``source`` (a ``#`` outside a quoted text, to the end of the line)."""
+    out: list[_Comment] = []
+    for number_, line in enumerate(source.split("\n"), start=1):
+        in_string = False
+        for i, ch in enumerate(line):
+            if ch == '"':
+                in_string = not in_string
+            elif ch == "#" and not in_string:
+                out.append(_Comment(number_, line[i:].rstrip(), not line[:i].strip()))
+                break
+    return out
+
+
+@dataclass
+class _Item:
+    first: int
+    last: int
+    text: str
+    group: str
+    indent: str = ""
+
+
+def _group(s: A.Statement) -> str:
+    if isinstance(s, A.StudyLine | A.TitleLine | A.IndexDateLine | A.TerminologyLine):
+        return "header"
+    return type(s).__name__
+
+
+def _items(file: A.StudyFile) -> list[_Item]:
+    items: list[_Item] = []
+    statements = list(file.statements)
+    i = 0
+    while i < len(statements):
+        s = statements[i]
+        span = s.span
+        first, last = (span.line, span.end_line) if span else (0, 0)
+        if isinstance(s, A.CodesLine | A.DefineLine):
+            kind = type(s)
+            block = [s]
+            while i + 1 < len(statements) and isinstance(statements[i + 1], kind):
+                i += 1
+                block.append(statements[i])  # type: ignore[arg-type]
+            width = max(len(c.name) for c in block)  # type: ignore[union-attr]
+            for c in block:
+                sp = c.span
+                if isinstance(c, A.CodesLine):
+                    text = f"codes {c.name.ljust(width)} = {code_expr(c.expr)}"
+                else:
+                    text = f"define {c.name.ljust(width)} = {condition(c.condition)}"  # type: ignore[union-attr]
+                items.append(
+                    _Item(sp.line if sp else 0, sp.end_line if sp else 0, text, kind.__name__)
+                )
+        elif isinstance(s, A.SectionNode):
+            items.append(_Item(first, first, s.kind, "section"))
+            width = max((len(rule_label(r)) for r in s.rules), default=0)
+            for r in s.rules:
+                sp = r.span
+                items.append(
+                    _Item(
+                        sp.line if sp else 0,
+                        sp.end_line if sp else 0,
+                        rule_text(r, width),
+                        "section",
+                        "  ",
+                    )
+                )
+        else:
+            items.append(_Item(first, last, statement_text(s), _group(s)))
+        i += 1
+    return items
+
+
+def format_ast(file: A.StudyFile, source: str = "") -> str:
+    """Print a parsed file in canonical form, with the comments found in ``source``."""
+    comments = find_comments(source)
+    items = _items(file)
+    out: list[str] = []
+    pending = [c for c in comments if c.own_line]
+    trailing = {c.line: c for c in comments if not c.own_line}
+    previous_group: str | None = None
+    used_trailing: set[int] = set()
+    for item in items:
+        before = [c for c in pending if c.line < item.first]
+        pending = [c for c in pending if c.line >= item.first]
+        inside = [c for c in pending if c.line <= item.last]
+        pending = [c for c in pending if c.line > item.last]
+        if previous_group not in (None, item.group):
+            out.append("")
+        previous_group = item.group
+        out.extend(item.indent + c.text for c in before)
+        text = item.text
+        lines = range(item.first, item.last + 1)
+        notes = [trailing[n].text for n in lines if n in trailing] + [c.text for c in inside]
+        for n in range(item.first, item.last + 1):
+            used_trailing.add(n)
+        if notes:
+            text += "  " + " ".join(notes)
+        out.append(text)
+    leftovers = pending + [c for n, c in sorted(trailing.items()) if n not in used_trailing]
+    if leftovers:
+        if out:
+            out.append("")
+        out.extend(c.text for c in sorted(leftovers, key=lambda c: c.line))
+    return "\n".join(out).strip("\n") + "\n" if out else ""
+
+
+def format_text(text: str, *, filename: str = "<string>") -> str:
+    """The canonical form of ``text``; raises :class:`~criteria_dsl.errors.CriteriaError` on
+    syntax errors (the text is then left as it is)."""
+    file = parse(text, filename=filename)
+    source = text.replace("\r\n", "\n").replace("\r", "\n")
+    return format_ast(file, source)

@@ -1,0 +1,320 @@
+"""Lint warnings: things that are valid but very likely not what the author meant.
+
+Warnings never fail ``p4dp check``. Each has a stable code:
+
+* ``W501 contradiction``: age bounds that cannot all hold (``age > 70 and age < 60``), in
+  one rule or across the inclusion rules;
+* ``W502 never-true``: a rule that can never be true (a count below zero, a window that ends
+  before it starts, an empty code set, ``at least K of`` with fewer than K possible items);
+* ``W503 empty-codeset``: a code set without any code;
+* ``W504 unused``: a code set or a definition that no rule uses;
+* ``W505 same-rule``: an exclusion rule identical to an inclusion rule (nobody can qualify);
+* ``W506 future-window``: a window that ends after the index date while the index date is the
+  day of the run (or later): the data after it does not exist yet;
+* ``W507 overlap``: an inclusion and an exclusion rule select the same codes of one table;
+* ``W508 suspicious-value``: a threshold outside the plausible range of the lab in its unit
+  (``HbA1c > 53 %`` was probably meant in mmol/mol).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from criteria_dsl import ast as A
+from criteria_dsl import ir
+from criteria_dsl.errors import Diagnostic
+from criteria_dsl.ir import Span
+
+# Plausible ranges of values per analyte, in the analyte's first usual unit.
+_PLAUSIBLE: dict[str, tuple[float, float, str]] = {
+    "hba1c": (3.0, 20.0, "%"),
+    "egfr": (1.0, 200.0, "mL/min/{1.73_m2}"),
+    "creatinine": (10.0, 2000.0, "umol/L"),
+    "blood_pressure": (30.0, 300.0, "mm[Hg]"),
+    "bmi": (10.0, 80.0, "kg/m2"),
+    "glucose": (1.0, 50.0, "mmol/L"),
+    "ldl": (0.1, 20.0, "mmol/L"),
+    "cholesterol": (0.5, 25.0, "mmol/L"),
+    "weight": (1.0, 400.0, "kg"),
+    "height": (30.0, 250.0, "cm"),
+}
+
+
+class _Linter:
+    def __init__(self, study: ir.Study, file: A.StudyFile, filename: str) -> None:
+        self.study = study
+        self.file = file
+        self.filename = filename
+        self.out: list[Diagnostic] = []
+
+    def warn(self, span: Span | None, code: str, message: str, hint: str | None = None) -> None:
+        self.out.append(Diagnostic.at(self.filename, span, code, message, hint, "warning"))
+
+    def run(self) -> list[Diagnostic]:
+        for rule in self.study.rules:
+            self.contradictions(rule)
+            self.never_true(rule)
+            self.future_windows(rule)
+            self.suspicious_values(rule)
+        self.across_inclusion()
+        self.codesets()
+        self.same_rules()
+        self.overlaps()
+        return self.out
+
+    # ---- ages -------------------------------------------------------------------------------
+    def contradictions(self, rule: ir.Rule) -> None:
+        for node in ir.walk(rule.predicate):
+            if isinstance(node, ir.And):
+                low, high = _age_interval(node.items)
+                if low > high:
+                    self.warn(
+                        node.span or rule.span,
+                        "W501 contradiction",
+                        f"rule '{rule.name}': these age bounds cannot all hold",
+                    )
+                    return
+
+    def across_inclusion(self) -> None:
+        items: list[ir.Predicate] = []
+        for rule in self.study.inclusion:
+            own_low, own_high = _age_interval((rule.predicate,))
+            if own_low > own_high:
+                continue  # reported for the rule itself
+            items.extend(_conjuncts(rule.predicate))
+            low, high = _age_interval(tuple(items))
+            if low > high:
+                self.warn(
+                    rule.span,
+                    "W501 contradiction",
+                    f"inclusion rule '{rule.name}' contradicts the age bounds of the rules "
+                    "before it: no patient can meet them all",
+                )
+                return
+
+    # ---- rules that cannot be true ----------------------------------------------------------
+    def never_true(self, rule: ir.Rule) -> None:
+        if not _can_be_true(rule.predicate, self.study):
+            self.warn(rule.span, "W502 never-true", f"rule '{rule.name}' can never be true")
+
+    def future_windows(self, rule: ir.Rule) -> None:
+        today = dt.date.today()
+        if self.study.index_date is not None and self.study.index_date < today:
+            return
+        for node in ir.walk(rule.predicate):
+            if isinstance(node, ir.Window) and _ends_after_index(node):
+                self.warn(
+                    node.span or rule.span,
+                    "W506 future-window",
+                    f"rule '{rule.name}' looks at dates after the index date, which is the day "
+                    "of the run (or later): no data exists there yet",
+                )
+                return
+
+    def suspicious_values(self, rule: ir.Rule) -> None:
+        for node in ir.walk(rule.predicate):
+            if isinstance(node, ir.Compare) and isinstance(node.left, ir.ValueAggregate):
+                self._check_value(rule, node.left.events, node.right)
+            elif isinstance(node, ir.EventSet) and node.value is not None:
+                self._check_value(rule, node, node.value.right)
+
+    def _check_value(self, rule: ir.Rule, events: ir.EventSet, q: ir.Quantity) -> None:
+        from terminology.errors import TerminologyError
+        from terminology.units import analyte_key, convert
+
+        if events.codes is None or q.unit is None:
+            return
+        loincs = self.study.codeset(events.codes.name).resolved.by_system().get("loinc", ())
+        for code in loincs:
+            key = analyte_key(code)
+            if key not in _PLAUSIBLE:
+                continue
+            low, high, unit = _PLAUSIBLE[key]
+            try:
+                value = convert(q.value, q.unit, unit, analyte=code)
+            except TerminologyError:
+                continue
+            if not low <= value <= high:
+                self.warn(
+                    q.span or rule.span,
+                    "W508 suspicious-value",
+                    f"{q.value:g} {q.unit} is not a plausible value of lab {code} "
+                    f"(plausible: {low:g} to {high:g} {unit})",
+                    "check the number and its unit",
+                )
+                return
+
+    # ---- code sets ----------------------------------------------------------------------------
+    def codesets(self) -> None:
+        used = {ref.name for ref in ir.iter_codeset_refs(self.study)}
+        named = {s.name: s for s in self.file.statements if isinstance(s, A.CodesLine)}
+        for c in self.study.codesets:
+            if not c.resolved.codes:
+                self.warn(c.span, "W503 empty-codeset", f"code set '{c.name}' has no code")
+            if c.name in named and c.name not in used:
+                self.warn(named[c.name].span, "W504 unused", f"code set '{c.name}' is not used")
+        referenced = set()
+        for node in _ast_nodes(self.file):
+            if isinstance(node, A.DefinitionRef):
+                referenced.add(node.name)
+        for s in self.file.statements:
+            if isinstance(s, A.DefineLine) and s.name not in referenced:
+                self.warn(s.span, "W504 unused", f"definition '{s.name}' is not used")
+
+    def same_rules(self) -> None:
+        for ex in self.study.exclusion:
+            for inc in self.study.inclusion:
+                if ex.predicate == inc.predicate:
+                    self.warn(
+                        ex.span,
+                        "W505 same-rule",
+                        f"exclusion '{ex.name}' is the same as inclusion '{inc.name}': "
+                        "no patient can be eligible",
+                    )
+
+    def overlaps(self) -> None:
+        def positive_sets(p: ir.Predicate) -> Iterator[ir.EventSet]:
+            if isinstance(p, ir.Exists):
+                yield p.events
+            elif isinstance(p, ir.Compare) and isinstance(p.left, ir.Count):
+                if p.op in (">=", ">", "==") and p.right.value >= 1:
+                    yield p.left.events
+            elif isinstance(p, ir.And | ir.Or | ir.AtLeast):
+                for item in p.items:
+                    yield from positive_sets(item)
+
+        def codes(e: ir.EventSet) -> set[tuple[str, str]]:
+            if e.codes is None:
+                return set()
+            return {(c.system, c.code) for c in self.study.codeset(e.codes.name).resolved.codes}
+
+        for ex in self.study.exclusion:
+            for inc in self.study.inclusion:
+                if ex.predicate == inc.predicate:
+                    continue  # W505 already says more
+                shared: set[tuple[str, str]] = set()
+                domain = ""
+                for a in positive_sets(inc.predicate):
+                    for b in positive_sets(ex.predicate):
+                        if a.domain is b.domain:
+                            shared |= codes(a) & codes(b)
+                            domain = a.domain.value
+                if shared:
+                    sample = ", ".join(c for _, c in sorted(shared)[:3])
+                    more = ", ..." if len(shared) > 3 else ""
+                    self.warn(
+                        ex.span,
+                        "W507 overlap",
+                        f"exclusion '{ex.name}' and inclusion '{inc.name}' select the same "
+                        f"{domain} codes ({sample}{more})",
+                    )
+
+
+def _conjuncts(p: ir.Predicate) -> tuple[ir.Predicate, ...]:
+    if isinstance(p, ir.And):
+        return tuple(x for item in p.items for x in _conjuncts(item))
+    return (p,)
+
+
+def _age_interval(items: tuple[ir.Predicate, ...]) -> tuple[float, float]:
+    """The ages allowed by the top-level age comparisons of a conjunction."""
+    low, high = float("-inf"), float("inf")
+    for item in (x for i in items for x in _conjuncts(i)):
+        if isinstance(item, ir.Compare) and isinstance(item.left, ir.Age):
+            v = item.right.value
+            if item.op == ">":
+                low = max(low, v + 1)
+            elif item.op == ">=":
+                low = max(low, v)
+            elif item.op == "<":
+                high = min(high, v - 1)
+            elif item.op == "<=":
+                high = min(high, v)
+            elif item.op == "==":
+                low, high = max(low, v), min(high, v)
+    return low, high
+
+
+def _days(b: ir.Bound) -> float | None:
+    """Approximate signed days from the index date of an index-anchored bound."""
+    if not isinstance(b.anchor, ir.IndexDate):
+        return None
+    if b.offset is None:
+        return 0.0
+    per = {"day": 1, "week": 7, "month": 30.44, "year": 365.25}[b.offset.unit.value]
+    days = b.offset.amount * per
+    return -days if b.direction == "before" else days
+
+
+def _window_empty(w: ir.Window) -> bool:
+    if w.start is None or w.end is None:
+        return False
+    a, b = _days(w.start), _days(w.end)
+    if a is None or b is None:
+        if isinstance(w.start.anchor, ir.CalendarDate) and isinstance(
+            w.end.anchor, ir.CalendarDate
+        ):
+            return w.start.anchor.value > w.end.anchor.value
+        return False
+    return a > b or (a == b and not (w.start.inclusive and w.end.inclusive))
+
+
+def _ends_after_index(w: ir.Window) -> bool:
+    if w.end is None:
+        return w.start is not None and isinstance(w.start.anchor, ir.IndexDate)
+    days = _days(w.end)
+    return days is not None and days > 0
+
+
+def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
+    def empty(e: ir.EventSet) -> bool:
+        if _window_empty(e.window):
+            return True
+        return e.codes is not None and not study.codeset(e.codes.name).resolved.codes
+
+    if isinstance(p, ir.Constant):
+        return p.value is not False
+    if isinstance(p, ir.Exists):
+        return not empty(p.events)
+    if isinstance(p, ir.Compare) and isinstance(p.left, ir.Count):
+        n, op = p.right.value, p.op
+        if (op == "<" and n <= 0) or (op in ("<=", "==") and n < 0):
+            return False
+        if empty(p.left.events):
+            return (op in ("<=", "==") and n >= 0) or (op == "<" and n > 0) or op == "!="
+        return True
+    if isinstance(p, ir.Compare) and isinstance(p.left, ir.ValueAggregate):
+        return not empty(p.left.events)
+    if isinstance(p, ir.And):
+        return all(_can_be_true(i, study) for i in p.items)
+    if isinstance(p, ir.Or):
+        return any(_can_be_true(i, study) for i in p.items)
+    if isinstance(p, ir.AtLeast):
+        return sum(_can_be_true(i, study) for i in p.items) >= p.k
+    return True
+
+
+def _ast_nodes(node: Any) -> Iterator[Any]:
+    from dataclasses import fields, is_dataclass
+
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not is_dataclass(current):
+            continue
+        for f in fields(current):
+            value = getattr(current, f.name)
+            if isinstance(value, tuple):
+                stack.extend(v for v in value if is_dataclass(v))
+            elif is_dataclass(value):
+                stack.append(value)
+
+
+def lint_study(
+    study: ir.Study, file: A.StudyFile, *, filename: str, service: Any = None
+) -> list[Diagnostic]:
+    """Every lint warning of a compiled study (``file`` is its AST, for names and spans)."""
+    return _Linter(study, file, filename).run()

@@ -1,0 +1,312 @@
+"""Lark parse tree → AST (:mod:`criteria_dsl.ast`), keeping a source span on every node."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from lark import Token, Transformer, Tree, v_args
+from lark.tree import Meta
+
+from criteria_dsl import ast as A
+from criteria_dsl.ir import Span
+
+_SPACES = re.compile(r"[ \t]+")
+
+
+def span_of(meta: Meta | Token) -> Span | None:
+    """The span of a tree node (``propagate_positions``) or of a token."""
+    if isinstance(meta, Token):
+        if meta.line is None:
+            return None
+        return Span(meta.line, meta.column, meta.end_line or meta.line, meta.end_column or 0)
+    if getattr(meta, "empty", True):
+        return None
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def words(token: Token) -> str:
+    """A multi-word keyword with single spaces: ``'on  or\\tbefore'`` → ``'on or before'``."""
+    return _SPACES.sub(" ", str(token))
+
+
+def _string(token: Token) -> str:
+    return str(token)[1:-1]
+
+
+class DateFormatError(ValueError):
+    """A date such as 2026-02-30 that does not exist (reported by the parser as an error)."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__(str(token))
+        self.token = token
+
+
+def _date(token: Token) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(token))
+    except ValueError:
+        raise DateFormatError(token) from None
+
+
+def _number(node: Any) -> A.Number:
+    return node  # already a Literal_ or ParamRef
+
+
+_PLURALS = {
+    "diagnoses": "diagnosis",
+    "prescriptions": "prescription",
+    "labs": "lab",
+    "observations": "observation",
+    "encounters": "encounter",
+}
+
+
+@v_args(meta=True)
+class ToAst(Transformer):  # type: ignore[type-arg]
+    """Build AST nodes bottom-up; every method receives the node's ``meta`` for its span."""
+
+    # ---- statements ---------------------------------------------------------------------
+    def start(self, meta: Meta, children: list[Any]) -> A.StudyFile:
+        return A.StudyFile(tuple(children), span=span_of(meta))
+
+    def study_line(self, meta: Meta, c: list[Any]) -> A.StudyLine:
+        version = c[1] if len(c) > 1 else None
+        return A.StudyLine(_string(c[0]), version, span=span_of(meta))
+
+    def version_value(self, meta: Meta, c: list[Token]) -> str:
+        tok = c[0]
+        return str(tok) if tok.type == "NUMBER" else _string(tok)
+
+    def title_line(self, meta: Meta, c: list[Token]) -> A.TitleLine:
+        return A.TitleLine(_string(c[0]), span=span_of(meta))
+
+    def index_line(self, meta: Meta, c: list[Token]) -> A.IndexDateLine:
+        tok = c[1]
+        date = None if tok.type == "TODAY" else _date(tok)
+        return A.IndexDateLine(date, span=span_of(meta))
+
+    def terminology_line(self, meta: Meta, c: list[A.Pin]) -> A.TerminologyLine:
+        return A.TerminologyLine(tuple(c), span=span_of(meta))
+
+    def pin(self, meta: Meta, c: list[Token]) -> A.Pin:
+        version = _string(c[1]) if c[1].type == "STRING" else str(c[1])
+        return A.Pin(str(c[0]), version, span=span_of(meta))
+
+    def param_line(self, meta: Meta, c: list[Any]) -> A.ParamLine:
+        value = c[1]
+        if isinstance(value, Token) and value.type == "STRING":
+            return A.ParamLine(str(c[0]), _string(value), True, span=span_of(meta))
+        return A.ParamLine(str(c[0]), value, span=span_of(meta))
+
+    def signed_number(self, meta: Meta, c: list[Token]) -> str:
+        return "".join(str(t) for t in c)
+
+    def codes_line(self, meta: Meta, c: list[Any]) -> A.CodesLine:
+        return A.CodesLine(str(c[0]), c[1], span=span_of(meta))
+
+    def define_line(self, meta: Meta, c: list[Any]) -> A.DefineLine:
+        return A.DefineLine(str(c[0]), c[1], span=span_of(meta))
+
+    def section(self, meta: Meta, c: list[Any]) -> A.SectionNode:
+        return A.SectionNode(str(c[0]), tuple(c[1:]), span=span_of(meta))  # type: ignore[arg-type]
+
+    def rule(self, meta: Meta, c: list[Any]) -> A.RuleNode:
+        name = str(c[0])
+        rest = c[1:]
+        description = None
+        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
+            description = _string(rest[0])
+            rest = rest[1:]
+        unknown = rest[1] if len(rest) > 1 else None
+        return A.RuleNode(name, rest[0], description, unknown, span=span_of(meta))
+
+    def unknown_clause(self, meta: Meta, c: list[Any]) -> str:
+        return c[1]
+
+    def unknown_choice(self, meta: Meta, c: list[Token]) -> str:
+        return words(c[0])
+
+    # ---- code sets ----------------------------------------------------------------------
+    def code_expr(self, meta: Meta, c: list[Any]) -> A.CodeExpr:
+        items: list[A.CodeItem] = []
+        excludes: tuple[A.CodeItem, ...] = ()
+        map_to: tuple[str, ...] = ()
+        style = None
+        for child in c:
+            if isinstance(child, A.CodeItem):
+                items.append(child)
+            elif isinstance(child, tuple) and child and child[0] == "except":
+                excludes = child[1]
+            elif isinstance(child, tuple):
+                style, map_to = child
+        return A.CodeExpr(tuple(items), excludes, map_to, style, span=span_of(meta))
+
+    def except_part(self, meta: Meta, c: list[A.CodeItem]) -> tuple[str, tuple[A.CodeItem, ...]]:
+        return ("except", tuple(c))
+
+    def code_item(self, meta: Meta, c: list[Token]) -> A.CodeItem:
+        system = None
+        descendants = False
+        code = None
+        for tok in c:
+            if tok.type == "NAME":
+                system = str(tok)
+            elif tok.type == "CODE":
+                code = str(tok)
+            elif tok.type == "AND_DESCENDANTS":
+                descendants = True
+        return A.CodeItem(system, code=code, descendants=descendants, span=span_of(meta))
+
+    def term_item(self, meta: Meta, c: list[Token]) -> A.CodeItem:
+        system = str(c[0]) if len(c) > 1 else None
+        return A.CodeItem(system, term=_string(c[-1]), span=span_of(meta))
+
+    def mapped_to(self, meta: Meta, c: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return ("mapped to", tuple(str(t) for t in c[1:]))
+
+    def with_mapping(self, meta: Meta, c: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return ("with", (str(c[0]),))
+
+    # ---- conditions ---------------------------------------------------------------------
+    def or_cond(self, meta: Meta, c: list[Any]) -> A.OrC:
+        return A.OrC(tuple(c), span=span_of(meta))
+
+    def and_cond(self, meta: Meta, c: list[Any]) -> A.AndC:
+        return A.AndC(tuple(c), span=span_of(meta))
+
+    def not_cond(self, meta: Meta, c: list[Any]) -> A.NotC:
+        return A.NotC(c[0], span=span_of(meta))
+
+    def at_least_of(self, meta: Meta, c: list[Any]) -> A.AtLeastOf:
+        return A.AtLeastOf(c[1], tuple(c[2:]), span=span_of(meta))
+
+    def age_compare(self, meta: Meta, c: list[Any]) -> A.AgeCompare:
+        return A.AgeCompare(str(c[1]), c[2], span=span_of(meta))
+
+    def age_between(self, meta: Meta, c: list[Any]) -> A.AgeBetween:
+        return A.AgeBetween(c[1], c[2], span=span_of(meta))
+
+    def sex_is(self, meta: Meta, c: list[Token]) -> A.SexIs:
+        return A.SexIs(str(c[1]), span=span_of(meta))  # type: ignore[arg-type]
+
+    def registered(self, meta: Meta, c: list[Any]) -> A.Registered:
+        return A.Registered(c[2], str(c[3]), span=span_of(meta))
+
+    def alive(self, meta: Meta, c: list[Any]) -> A.Alive:
+        return A.Alive(span=span_of(meta))
+
+    def has(self, meta: Meta, c: list[Any]) -> A.Has:
+        return A.Has(c[0], False, span=span_of(meta))
+
+    def has_no(self, meta: Meta, c: list[Any]) -> A.Has:
+        return A.Has(c[1], True, span=span_of(meta))
+
+    def _count(self, kind: str, meta: Meta, c: list[Any]) -> A.CountC:
+        offset = 0 if kind == "exactly" else 1
+        distinct = len(c) > offset + 2
+        return A.CountC(kind, c[offset], c[offset + 1], distinct, span=span_of(meta))  # type: ignore[arg-type]
+
+    def count_at_least(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._count("at least", meta, c)
+
+    def count_at_most(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._count("at most", meta, c)
+
+    def count_exactly(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._count("exactly", meta, c)
+
+    def number_of(self, meta: Meta, c: list[Any]) -> A.NumberOf:
+        distinct = len(c) == 5
+        return A.NumberOf(c[1], distinct, str(c[-2]), c[-1], span=span_of(meta))
+
+    def aggregate(self, meta: Meta, c: list[Any]) -> A.Aggregate:
+        return A.Aggregate(str(c[0]), c[1], str(c[2]), c[3], span=span_of(meta))
+
+    def definition_ref(self, meta: Meta, c: list[Token]) -> A.DefinitionRef:
+        return A.DefinitionRef(str(c[0]), span=span_of(meta))
+
+    # ---- events -------------------------------------------------------------------------
+    def coded_event(self, meta: Meta, c: list[Any]) -> A.Event:
+        word = _PLURALS.get(str(c[0]), str(c[0]))
+        return A.Event(word, c[1], (), tuple(c[2:]), span=span_of(meta))
+
+    def encounter_event(self, meta: Meta, c: list[Any]) -> A.Event:
+        kinds: tuple[str, ...] = ()
+        options = []
+        for child in c[1:]:
+            if isinstance(child, tuple):
+                kinds = child
+            else:
+                options.append(child)
+        return A.Event("encounter", None, kinds, tuple(options), span=span_of(meta))
+
+    def kind_filter(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in c)
+
+    def value_filter(self, meta: Meta, c: list[Any]) -> A.ValueFilter:
+        return A.ValueFilter(str(c[0]), c[1], span=span_of(meta))
+
+    def code_ref(self, meta: Meta, c: list[Token]) -> A.CodeRef:
+        return A.CodeRef(str(c[0]), span=span_of(meta))
+
+    def inline_code(self, meta: Meta, c: list[Token]) -> A.InlineCodes:
+        item = A.CodeItem(str(c[0]), code=str(c[1]), descendants=len(c) > 2, span=span_of(meta))
+        return A.InlineCodes(item, span=span_of(meta))
+
+    def inline_term(self, meta: Meta, c: list[Token]) -> A.InlineCodes:
+        system = str(c[0]) if len(c) > 1 else None
+        item = A.CodeItem(system, term=_string(c[-1]), span=span_of(meta))
+        return A.InlineCodes(item, span=span_of(meta))
+
+    # ---- time ---------------------------------------------------------------------------
+    def within(self, meta: Meta, c: list[Any]) -> A.Within:
+        return A.Within(c[0], str(c[1]), c[2], span=span_of(meta))  # type: ignore[arg-type]
+
+    def between_offsets(self, meta: Meta, c: list[Any]) -> A.BetweenOffsets:
+        return A.BetweenOffsets(c[0], c[1], str(c[2]), c[3], span=span_of(meta))  # type: ignore[arg-type]
+
+    def between_dates(self, meta: Meta, c: list[Token]) -> A.BetweenDates:
+        return A.BetweenDates(_date(c[0]), _date(c[1]), span=span_of(meta))
+
+    def ever(self, meta: Meta, c: list[Any]) -> A.Ever:
+        return A.Ever(span=span_of(meta))
+
+    def relative(self, meta: Meta, c: list[Any]) -> A.Relative:
+        return A.Relative(words(c[0]), c[1], span=span_of(meta))  # type: ignore[arg-type]
+
+    def index_anchor(self, meta: Meta, c: list[Any]) -> A.IndexAnchor:
+        return A.IndexAnchor(span=span_of(meta))
+
+    def date_anchor(self, meta: Meta, c: list[Token]) -> A.DateAnchor:
+        return A.DateAnchor(_date(c[0]), span=span_of(meta))
+
+    def event_anchor(self, meta: Meta, c: list[Any]) -> A.EventAnchor:
+        word = _PLURALS.get(str(c[1]), str(c[1]))
+        event = A.Event(word, c[2], span=span_of(meta))
+        return A.EventAnchor(str(c[0]), event, span=span_of(meta))  # type: ignore[arg-type]
+
+    def encounter_anchor(self, meta: Meta, c: list[Any]) -> A.EventAnchor:
+        kinds = c[2] if len(c) > 2 else ()
+        event = A.Event("encounter", None, kinds, span=span_of(meta))
+        return A.EventAnchor(str(c[0]), event, span=span_of(meta))  # type: ignore[arg-type]
+
+    def event_anchor_paren(self, meta: Meta, c: list[Any]) -> A.EventAnchor:
+        return A.EventAnchor(str(c[0]), c[1], True, span=span_of(meta))  # type: ignore[arg-type]
+
+    def duration(self, meta: Meta, c: list[Any]) -> A.Duration:
+        return A.Duration(c[0], str(c[1]), span=span_of(meta))
+
+    def quantity(self, meta: Meta, c: list[Any]) -> A.Quantity:
+        unit = str(c[1]) if len(c) > 1 else None
+        return A.Quantity(c[0], unit, span=span_of(meta))
+
+    def literal(self, meta: Meta, c: list[Token]) -> A.Literal_:
+        return A.Literal_(str(c[0]), span=span_of(c[0]))
+
+    def param_ref(self, meta: Meta, c: list[Token]) -> A.ParamRef:
+        return A.ParamRef(str(c[0])[1:], span=span_of(c[0]))
+
+    def __default__(self, data: Any, children: Any, meta: Any) -> Any:  # pragma: no cover
+        return Tree(data, children, meta)
