@@ -1,0 +1,152 @@
+r"""Conditions and named definitions: the predicates of rules.
+
+Each condition of the language becomes one IR predicate:
+
+* ``a and b``, ``a or b``, ``not a``, ``at least K of (a, b, c)`` (``1 <= K <= 3``, else
+  ``E403 bad-at-least``);
+* ``age at index > 40``; ``age at index between X and Y`` is ``X <= age <= Y`` (``X > Y`` is
+  ``E404 bad-range``);
+* ``sex is female``; ``registered for at least 6 months before index``;
+* ``alive at index`` is always true: the base population is the patients alive and
+  registered at the index date;
+* ``has [no] <event>``, ``at least|at most|exactly N <events>``, ``number of <events> > N``
+  (optionally ``on distinct days``);
+* ``latest|first|min|max|mean lab ... > 7 %``: a value of labs and observations only
+  (``E304 no-value``), its unit checked against the lab's;
+* a name given by ``define name = <condition>``: compiled once, on first use, shared by every
+  rule that uses it; definitions that use each other are ``E203 definition-cycle``.
+
+>>> from criteria_dsl import compile_text
+>>> study = compile_text('study "S"\ninclusion\n  adult: age at index between 18 and 74\n')
+>>> [(c.op, c.right.value) for c in study.inclusion[0].predicate.items]
+[('>=', 18.0), ('<=', 74.0)]
+"""
+
+from __future__ import annotations
+
+from criteria_dsl import ast as A
+from criteria_dsl import ir
+from criteria_dsl.ir import Span
+from criteria_dsl.names import Failed, did_you_mean
+from criteria_dsl.quantities import OPS
+from criteria_dsl.windows import EventCompiler
+
+
+class ConditionCompiler(EventCompiler):
+    """Conditions and definitions (see the module docstring)."""
+
+    def condition(self, node: A.Condition, owner: str) -> ir.Predicate:
+        """The predicate of a condition in rule or definition ``owner``."""
+        span = node.span
+        if isinstance(node, A.AndC | A.OrC | A.AtLeastOf):
+            items: list[ir.Predicate] = []
+            failed = False
+            for item in node.items:
+                try:
+                    items.append(self.condition(item, owner))
+                except Failed:
+                    failed = True
+            if isinstance(node, A.AtLeastOf):
+                k = self.number(node.k, whole=True, what="K in 'at least K of'")
+                if failed:
+                    raise Failed
+                if not 1 <= k <= len(items):
+                    self.error(
+                        node.k.span or span,
+                        "E403 bad-at-least",
+                        f"'at least {k} of' needs between 1 and {len(items)} (the number of "
+                        "conditions listed)",
+                    )
+                    raise Failed
+                return ir.AtLeast(int(k), tuple(items), span=span)
+            if failed:
+                raise Failed
+            cls = ir.And if isinstance(node, A.AndC) else ir.Or
+            return cls(tuple(items), span=span)
+        if isinstance(node, A.NotC):
+            return ir.Not(self.condition(node.item, owner), span=span)
+        if isinstance(node, A.AgeCompare):
+            value = self.number(node.value)
+            return ir.Compare(ir.Age(span=span), OPS[node.op], ir.Quantity(value), span=span)  # type: ignore[arg-type]
+        if isinstance(node, A.AgeBetween):
+            low, high = self.number(node.low), self.number(node.high)
+            if low > high:
+                self.error(span, "E404 bad-range", f"the age range is reversed: {low:g} > {high:g}")
+                raise Failed
+            return ir.And(
+                (
+                    ir.Compare(ir.Age(span=span), ">=", ir.Quantity(low), span=span),
+                    ir.Compare(ir.Age(span=span), "<=", ir.Quantity(high), span=span),
+                ),
+                span=span,
+            )
+        if isinstance(node, A.SexIs):
+            return ir.SexIs("F" if node.sex == "female" else "M", span=span)
+        if isinstance(node, A.Registered):
+            if node.direction != "before":
+                self.error(span, "E404 bad-window", "registration is counted before the index date")
+                raise Failed
+            return ir.RegisteredFor(self.duration(node.duration), span=span)
+        if isinstance(node, A.Alive):
+            return ir.Constant(True, span=span)
+        if isinstance(node, A.Has):
+            exists = ir.Exists(self.event(node.event, owner), span=span)
+            return ir.Not(exists, span=span) if node.negated else exists
+        if isinstance(node, A.CountC):
+            n = self.number(node.n, whole=True, what="a count")
+            op = {"at least": ">=", "at most": "<=", "exactly": "=="}[node.kind]
+            count = ir.Count(self.event(node.event, owner), node.distinct_days, span=span)
+            return ir.Compare(count, op, ir.Quantity(n), span=span)  # type: ignore[arg-type]
+        if isinstance(node, A.NumberOf):
+            value = self.number(node.value)
+            count = ir.Count(self.event(node.event, owner), node.distinct_days, span=span)
+            return ir.Compare(count, OPS[node.op], ir.Quantity(value), span=span)  # type: ignore[arg-type]
+        if isinstance(node, A.Aggregate):
+            events = self.event(node.event, owner)
+            if events.domain is not ir.Domain.OBSERVATION:
+                self.error(
+                    node.event.span,
+                    "E304 no-value",
+                    f"only labs and observations have values; '{node.function} "
+                    f"{node.event.word}' has none",
+                    "use 'has', 'at least N' or 'number of' for other events",
+                )
+                raise Failed
+            q = self.quantity(node.quantity)
+            self.check_unit(events.codes, q, node.quantity.span)
+            agg = ir.ValueAggregate(events, node.function, q.unit, span=span)  # type: ignore[arg-type]
+            return ir.Compare(agg, OPS[node.op], q, span=span)  # type: ignore[arg-type]
+        if isinstance(node, A.DefinitionRef):
+            return self.definition(node.name, span)
+        raise AssertionError(f"unknown condition {type(node).__name__}")  # pragma: no cover
+
+    def definition(self, name: str, span: Span | None) -> ir.Predicate:
+        """The predicate of ``define name = ...``, compiled once; ``span`` is where it is used."""
+        line = self.defines.get(name)
+        if line is None:
+            if name not in self.skip_names:
+                hint = did_you_mean(name, sorted(self.defines))
+                if name in self.codes:
+                    hint = f"'{name}' is a code set: write e.g. 'has diagnosis {name}'"
+                self.error(span, "E202 unknown-definition", f"unknown condition '{name}'", hint)
+            raise Failed
+        if name in self.compiled_defines:
+            compiled = self.compiled_defines[name]
+            if compiled is None:
+                raise Failed
+            return compiled
+        if name in self.in_progress:
+            cycle = " → ".join([*self.in_progress[self.in_progress.index(name) :], name])
+            self.error(line.span, "E203 definition-cycle", f"definitions use each other: {cycle}")
+            self.compiled_defines[name] = None
+            raise Failed
+        self.in_progress.append(name)
+        try:
+            compiled = self.condition(line.condition, name)
+        except Failed:
+            self.compiled_defines[name] = None
+            raise
+        finally:
+            self.in_progress.pop()
+        self.compiled_defines[name] = compiled
+        return compiled
