@@ -2,10 +2,19 @@
 :class:`~terminology.model.CodeSetSpec`, then to frozen concrete codes through the service.
 
 Free-text terms (``"grossesse"``) are resolved through the search index once, at compile
-time: the hits kept become ``descendants`` patterns of the spec, so the compiled study holds
-the exact codes and never re-resolves the text. The rule for keeping hits, per system: every
-hit whose score is at least :data:`TERM_MIN_SCORE` and within :data:`TERM_SPREAD` points of the
-best one, at most :data:`TERM_MAX_HITS`.
+time: the codes kept become ``descendants`` patterns of the spec, so the compiled study holds
+the exact codes and never re-resolves the text. The rule, per system searched:
+
+1. hits scoring at least :data:`TERM_MEANS_SCORE` (their label *is* the term, give or take
+   words like "unspecified" or "confirmed") and within :data:`TERM_SPREAD` points of the best
+   mean the term: they are kept (at most :data:`TERM_MAX_HITS`);
+2. between ICD-10 and ICPC-2, the codes that the hits of step 1 map to (the ICPC-2 ↔ ICD-10
+   conversion) are added: ``grossesse`` is ICPC-2 W78, hence ICD-10 Z32.1, Z33, Z34;
+3. a system with no hit of step 1 and no mapped code keeps, as before, every hit scoring at
+   least :data:`TERM_MIN_SCORE` and within :data:`TERM_SPREAD` points of its best (at most
+   :data:`TERM_MAX_HITS`); with mapped codes, its weaker hits (``O00 Ectopic pregnancy``) are
+   left out;
+4. a code below another kept code of the same system is dropped (descendants are included).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from terminology.systems import display_name, normalise_code, validate_code
 TERM_MIN_SCORE = 70.0
 TERM_SPREAD = 3.0
 TERM_MAX_HITS = 5
+TERM_MEANS_SCORE = 90.0
+"""A hit scoring this much means the term (see :mod:`terminology.search`)."""
 
 DOMAIN_SYSTEMS: dict[str, tuple[str, ...]] = {
     "diagnosis": ("icd10", "icpc2"),
@@ -44,7 +55,33 @@ class TermResolution:
     term: str
     span: Span | None
     hits: list[tuple[str, str, str, float]] = field(default_factory=list)
-    """(system, code, label, score) of the hits kept."""
+    """(system, code, label, score) of the codes kept (a mapped code has its source's score)."""
+    versions: dict[str, str] = field(default_factory=dict)
+    """Version of each system the codes belong to."""
+    via: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(system, code) → where a cross-mapped code comes from (``icpc2 W78``)."""
+
+    def note(self) -> str:
+        """What the term resolved to, per system, with versions, labels and mappings.
+
+        >>> r = TermResolution("grossesse", None, [("icpc2", "W78", "Grossesse", 94.6)],
+        ...                    {"icpc2": "p4dp-defaults"})
+        >>> r.note()
+        '"grossesse" resolved to icpc2 p4dp-defaults: W78 (Grossesse)'
+        """
+        parts: list[str] = []
+        for system in dict.fromkeys(s for s, _, _, _ in self.hits):
+            codes = []
+            for s, code, label, _ in self.hits:
+                if s != system:
+                    continue
+                via = self.via.get((s, code))
+                detail = "; ".join(x for x in (label, f"via {via}" if via else "") if x)
+                codes.append(f"{code} ({detail})" if detail else code)
+            version = self.versions.get(system)
+            head = f"{system} {version}" if version else system
+            parts.append(f"{head}: {', '.join(codes)}")
+        return f'"{self.term}" resolved to ' + "; ".join(parts)
 
 
 @dataclass
@@ -233,20 +270,30 @@ class CodeSetBuilder:
         if index is None:
             self.report(item.span, "E107 term-not-found", "no search index is available", None)
             return None
+        searched = [s for s in (systems or SEARCH_SYSTEMS) if s not in self._bad_versions]
+        found_hits = {s: index.search(term, system=s, limit=TERM_MAX_HITS * 4) for s in searched}
+        meaning = {s: _meaning_hits(hits) for s, hits in found_hits.items()}
+        mapped = self._mapped_codes(meaning, searched)
         found = TermResolution(term, item.span)
         closest: list[str] = []
-        for system in systems or SEARCH_SYSTEMS:
-            if system in self._bad_versions:
-                continue
-            hits = index.search(term, system=system, limit=TERM_MAX_HITS * 4)
-            if not hits:
-                continue
-            best = hits[0].score
-            kept = [h for h in hits if h.score >= max(TERM_MIN_SCORE, best - TERM_SPREAD)]
-            for h in kept[:TERM_MAX_HITS]:
-                found.hits.append((h.system, h.code, h.label, h.score))
-            if not kept:
-                closest.append(f"{hits[0].system} {hits[0].code} {hits[0].label!r}")
+        for system in searched:
+            hits = found_hits[system]
+            kept = meaning[system]
+            if not kept and not mapped.get(system) and hits:
+                best = hits[0].score
+                kept = [h for h in hits if h.score >= max(TERM_MIN_SCORE, best - TERM_SPREAD)]
+                kept = kept[:TERM_MAX_HITS]
+                if not kept:
+                    closest.append(f"{hits[0].system} {hits[0].code} {hits[0].label!r}")
+            rows = [(h.code, h.label, h.score, "") for h in kept]
+            rows += [row for row in mapped.get(system, []) if row[0] not in {r[0] for r in rows}]
+            for code, label, score, via in self._top_level(system, rows):
+                found.hits.append((system, code, label, score))
+                if via:
+                    found.via[(system, code)] = via
+            version = self.version_of(system)
+            if version and any(s == system for s, _, _, _ in found.hits):
+                found.versions[system] = version
         if not found.hits:
             where = " or ".join(display_name(s) for s in (systems or SEARCH_SYSTEMS))
             self.report(
@@ -258,6 +305,71 @@ class CodeSetBuilder:
             )
             return None
         return found
+
+    def _mapped_codes(
+        self, meaning: dict[str, list[Any]], searched: list[str]
+    ) -> dict[str, list[tuple[str, str, float, str]]]:
+        """Codes of each searched system that the meaning hits of another one map to."""
+        crossmap = getattr(self.service, "crossmap", None)
+        out: dict[str, list[tuple[str, str, float, str]]] = {}
+        if crossmap is None:
+            return out
+        for source, hits in meaning.items():
+            for target in searched:
+                if target == source or {source, target} != {"icd10", "icpc2"}:
+                    continue
+                for hit in hits:
+                    try:
+                        codes = crossmap(
+                            source,
+                            hit.code,
+                            target,
+                            from_version=self.version_of(source),
+                            to_version=self.version_of(target),
+                        )
+                    except TerminologyError:
+                        continue
+                    for rc in codes:
+                        label = self._label(target, rc.code)
+                        out.setdefault(target, []).append(
+                            (rc.code, label, hit.score, f"{source} {hit.code}")
+                        )
+        return out
+
+    def _label(self, system: str, code: str) -> str:
+        label = getattr(self.service, "label", None)
+        try:
+            return (label(system, code, version=self.version_of(system)) if label else "") or ""
+        except TerminologyError:
+            return ""
+
+    def _top_level(
+        self, system: str, rows: list[tuple[str, str, float, str]]
+    ) -> list[tuple[str, str, float, str]]:
+        """``rows`` without the codes that sit below another row's code (and duplicates)."""
+        ancestors = getattr(self.service, "ancestors", None)
+        codes = {row[0] for row in rows}
+        out: list[tuple[str, str, float, str]] = []
+        seen: set[str] = set()
+        for row in rows:
+            if row[0] in seen:
+                continue
+            seen.add(row[0])
+            try:
+                above = ancestors(system, row[0], self.version_of(system)) if ancestors else set()
+            except TerminologyError:
+                above = set()
+            if not codes.intersection(above):
+                out.append(row)
+        return out
+
+
+def _meaning_hits(hits: list[Any]) -> list[Any]:
+    """The hits that mean the term: scoring at least TERM_MEANS_SCORE, close to the best."""
+    if not hits or hits[0].score < TERM_MEANS_SCORE:
+        return []
+    best = hits[0].score
+    return [h for h in hits if h.score >= max(TERM_MEANS_SCORE, best - TERM_SPREAD)][:TERM_MAX_HITS]
 
 
 def systems_of(spec: CodeSetSpec) -> set[str]:

@@ -187,11 +187,14 @@ LOW_INFORMATION_WORDS: frozenset[str] = frozenset(
     for word in """
     unspecified specified other autre nos precision precise precisee sans primary primitive
     essential essentielle idiopathic idiopathique mellitus sucre
+    confirmed confirme confirmee uncomplicated
     """.strip().splitlines()
     for word in word.split()
 )
-"""Label words (after :func:`~terminology.normalise.tokens`) that say "the ordinary kind":
-a label made of the query and such words is as good as the query itself."""
+"""Label words (after :func:`~terminology.normalise.tokens`) that say "the ordinary kind" (or
+only state that the diagnosis is certain): a label made of the query and such words means
+what the query means (``Pregnancy confirmed`` for ``grossesse``, ``Hypertension
+uncomplicated`` for ``hypertension``)."""
 
 
 def expansions(token: str) -> tuple[str, ...]:

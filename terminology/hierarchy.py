@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
-
-import networkx as nx
+from typing import TYPE_CHECKING, NamedTuple
 
 from terminology.model import Concept
+
+if TYPE_CHECKING:  # imported where graphs are made: a cached search index never needs it
+    import networkx as nx
 
 
 class ConceptRow(NamedTuple):
@@ -71,6 +72,8 @@ class Hierarchy:
         licence: str = "",
     ) -> Hierarchy:
         """Build from rows; a parent that is not itself a row is added as a bare node."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         edges: list[tuple[str, str]] = []
         for row in rows:
@@ -85,6 +88,8 @@ class Hierarchy:
 
     def copy(self) -> Hierarchy:
         """An independent copy (labels can then be changed without touching the original)."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         graph.add_nodes_from((n, dict(d)) for n, d in self.graph.nodes(data=True))
         graph.add_edges_from(self.graph.edges())
@@ -137,6 +142,8 @@ class Hierarchy:
         """Concrete codes below ``code`` (not ``code`` itself), cached per code."""
         cached = self._descendants.get(code)
         if cached is None:
+            import networkx as nx
+
             found = nx.descendants(self.graph, code)
             nodes = self.graph.nodes
             cached = frozenset(n for n in found if not nodes[n].get("group"))
@@ -145,6 +152,8 @@ class Hierarchy:
 
     def ancestors(self, code: str) -> frozenset[str]:
         """Every node above ``code``, grouping nodes included."""
+        import networkx as nx
+
         return frozenset(nx.ancestors(self.graph, code))
 
     def wildcard(self, prefix: str) -> tuple[str, ...]:

@@ -13,7 +13,14 @@ is answered in four steps, all on pre-normalised data (see :mod:`terminology.nor
    distinct words, never on the labels themselves);
 4. **relevance**: the share of query words a label covers (numbers must agree: ``type 2`` is
    not ``type 1``), the share of the label the query explains (general labels beat long
-   sub-category labels), then rapidfuzz similarity and the code's depth to break ties.
+   sub-category labels), then rapidfuzz similarity and the code's depth to break ties. A
+   label that *means* the query (every query word found, and nothing else in the label but
+   words like "unspecified", "other", "confirmed") counts as fully explained, so ``Asthma``
+   and ``Pregnancy confirmed`` score 90 or more while ``Ectopic pregnancy`` stays below.
+
+An index is a set of flat arrays (:meth:`SearchIndex.to_arrays`), so it can be saved and
+loaded again without rebuilding (:mod:`terminology.search_cache` does this for the default
+index, one file per code system).
 
     >>> from terminology.model import Concept
     >>> index = SearchIndex([
@@ -34,8 +41,9 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -49,31 +57,21 @@ from terminology.abbreviations import (
 from terminology.errors import TerminologyError
 from terminology.model import Concept, SearchHit
 from terminology.normalise import is_number, tokens
+from terminology.search_arrays import build_arrays, code_key
 
-__all__ = ["SearchIndex", "code_key", "default_index"]
+if TYPE_CHECKING:
+    from terminology.search_cache import LazyIndex
+
+__all__ = ["SearchIndex", "build_arrays", "code_key", "default_index"]
 
 _MAX_VARIANTS = 16
 _PREFIX_LIMIT = 40
 _FUZZY_LIMIT = 6
 _RERANK = 60
-_LOW_INFO_WEIGHT = 0.3
+_EXACT_MIN_COVERAGE = 0.85
+_CATEGORY_MARGIN = 3.0
+_MEANS_SCORE = 90.0
 _CODE_CHARS = re.compile(r"^-?[0-9A-Z][0-9A-Z.\-]*$")
-_ICD_LIKE = re.compile(r"^[A-Z][0-9]{2}[0-9A-Z]*$")
-_ATC_SUBSTANCE = re.compile(r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$")
-
-
-def code_key(code: str) -> str:
-    """Comparable form of a code: upper case, no dots or spaces (``e11.9`` → ``E119``)."""
-    return code.strip().upper().replace(".", "").replace(" ", "")
-
-
-def _depth(key: str) -> int:
-    """How far below the category level a code sits (0 for categories, ATC substances...)."""
-    if _ATC_SUBSTANCE.match(key):
-        return 0
-    if _ICD_LIKE.match(key):
-        return len(key) - 3
-    return 0
 
 
 def _fuzzy_cutoff(token: str) -> float:
@@ -99,85 +97,101 @@ class SearchIndex:
 
     def __init__(self, concepts: Iterable[Concept]) -> None:
         started = time.perf_counter()
-        by_key: dict[tuple[str, str, str], Concept] = {}
-        for concept in concepts:
-            by_key.setdefault((concept.system, concept.code, concept.version), concept)
-        self._concepts: list[Concept] = list(by_key.values())
-        systems = sorted({c.system for c in self._concepts})
-        self.systems: tuple[str, ...] = tuple(systems)
-        system_id = {s: i for i, s in enumerate(systems)}
-
-        entry_concept: list[int] = []
-        entry_ntok: list[float] = []
-        entry_has_number: list[bool] = []
-        self._entry_text: list[str] = []
-        self._entry_label: list[str] = []
-        postings: dict[str, list[int]] = {}
-        self._code_keys: dict[str, list[int]] = {}
-        depth = np.zeros(len(self._concepts), dtype=np.int16)
-        concept_system = np.zeros(len(self._concepts), dtype=np.int16)
-        for cid, concept in enumerate(self._concepts):
-            key = code_key(concept.code)
-            self._code_keys.setdefault(key, []).append(cid)
-            depth[cid] = _depth(key)
-            concept_system[cid] = system_id[concept.system]
-            seen: set[tuple[str, ...]] = set()
-            for label in (concept.label_fr, concept.label_en, *concept.synonyms):
-                if not label or not label.strip():
-                    continue
-                toks = tokens(label)
-                if not toks or tuple(toks) in seen:
-                    continue
-                seen.add(tuple(toks))
-                eid = len(entry_concept)
-                entry_concept.append(cid)
-                distinct = set(toks)
-                entry_ntok.append(
-                    sum(_LOW_INFO_WEIGHT if t in LOW_INFORMATION_WORDS else 1.0 for t in distinct)
-                )
-                entry_has_number.append(any(is_number(t) for t in distinct))
-                self._entry_text.append(" ".join(toks))
-                self._entry_label.append(label.strip())
-                for tok in distinct:
-                    postings.setdefault(tok, []).append(eid)
-
-        self._entry_concept = np.asarray(entry_concept, dtype=np.int32)
-        self._entry_ntok = np.asarray(entry_ntok, dtype=np.float32)
-        self._entry_has_number = np.asarray(entry_has_number, dtype=bool)
-        self._entry_system = concept_system[self._entry_concept]
-        self._concept_depth = depth
-        self._postings = {t: np.asarray(ids, dtype=np.int32) for t, ids in postings.items()}
-        self._vocab_sorted = sorted(self._postings)
-        self._buckets: dict[tuple[str, int], list[str]] = {}
-        for tok in self._vocab_sorted:
-            if not is_number(tok):
-                self._buckets.setdefault((tok[0], len(tok)), []).append(tok)
-        self._code_sorted = sorted(self._code_keys)
-        self._parent = self._parents()
-        self._system_id = system_id
-        self._match_cache: dict[str, tuple[tuple[str, float], ...]] = {}
-        self._term_cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._setup(build_arrays(concepts))
         self.build_seconds: float = time.perf_counter() - started
 
-    def _parents(self) -> np.ndarray:
-        """For each concept, the nearest concept of the same system and version whose code is
-        a shorter prefix of its code (``E11.9`` → ``E11``), or -1."""
-        parent = np.full(len(self._concepts), -1, dtype=np.int32)
-        for cid, concept in enumerate(self._concepts):
-            key = code_key(concept.code)
-            for cut in range(len(key) - 1, 2, -1):
-                for other in self._code_keys.get(key[:cut], ()):
-                    candidate = self._concepts[other]
-                    if (candidate.system, candidate.version) == (concept.system, concept.version):
-                        parent[cid] = other
-                        break
-                if parent[cid] >= 0:
-                    break
-        return parent
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any]) -> SearchIndex:
+        """An index from the arrays of :meth:`to_arrays` (or :func:`build_arrays`), no rebuild.
+
+        >>> index = SearchIndex([Concept("atc", "A10BA02", "1", "metformin")])
+        >>> SearchIndex.from_arrays(index.to_arrays()).search("metformin")[0].code
+        'A10BA02'
+        """
+        started = time.perf_counter()
+        index = cls.__new__(cls)
+        index._setup(dict(arrays))
+        index.build_seconds = time.perf_counter() - started
+        return index
+
+    def to_arrays(self) -> dict[str, Any]:
+        """The flat arrays this index is made of (see :func:`build_arrays`)."""
+        return dict(self._arrays)
+
+    def _setup(self, a: dict[str, Any]) -> None:
+        n_concepts = len(a["c_code"])
+        if not (
+            len(a["c_system"]) == len(a["c_version"]) == len(a["c_label"]) == n_concepts
+            and len(a["c_depth"]) == len(a["c_parent"]) == n_concepts
+            and len(a["e_concept"]) == len(a["e_ntok"]) == len(a["e_nsig"]) == len(a["e_text"])
+            and len(a["e_label"]) == len(a["e_has_number"]) == len(a["e_concept"])
+            and len(a["post_offsets"]) == len(a["vocab"]) + 1
+            and int(a["post_offsets"][-1]) == len(a["post_ids"])
+        ):
+            raise ValueError("inconsistent search index arrays")
+        self._arrays = a
+        self._c_system: list[str] = a["c_system"]
+        self._c_code: list[str] = a["c_code"]
+        self._c_version: list[str] = a["c_version"]
+        self._c_label: list[str] = a["c_label"]
+        self._entry_text: list[str] = a["e_text"]
+        self._entry_label: list[str] = a["e_label"]
+        self._entry_concept: np.ndarray = a["e_concept"]
+        self._entry_ntok: np.ndarray = a["e_ntok"]
+        self._entry_nsig: np.ndarray = a["e_nsig"]
+        self._entry_has_number: np.ndarray = a["e_has_number"]
+        self._concept_depth: np.ndarray = a["c_depth"]
+        self._parent: np.ndarray = a["c_parent"]
+        systems = sorted(set(self._c_system))
+        self.systems: tuple[str, ...] = tuple(systems)
+        self._system_id = {s: i for i, s in enumerate(systems)}
+        concept_system = np.asarray([self._system_id[s] for s in self._c_system], dtype=np.int16)
+        self._entry_system = concept_system[self._entry_concept]
+        self._vocab_sorted: list[str] = a["vocab"]
+        self._vocab_pos = dict(zip(self._vocab_sorted, range(len(self._vocab_sorted)), strict=True))
+        self._offsets: np.ndarray = a["post_offsets"]
+        self._post_ids: np.ndarray = a["post_ids"]
+        self._buckets_cache: dict[tuple[str, int], list[str]] | None = None
+        self._code_keys_cache: dict[str, list[int]] | None = None
+        self._code_sorted_cache: list[str] = []
+        self._match_cache: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._term_cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def _posting(self, tok: str) -> np.ndarray:
+        """Entries whose label contains the vocabulary word ``tok``."""
+        i = self._vocab_pos[tok]
+        return self._post_ids[int(self._offsets[i]) : int(self._offsets[i + 1])]
+
+    @property
+    def _buckets(self) -> dict[tuple[str, int], list[str]]:
+        """Vocabulary words by (first letter, length), for typo matching (built on first use)."""
+        if self._buckets_cache is None:
+            buckets: dict[tuple[str, int], list[str]] = {}
+            for tok in self._vocab_sorted:
+                if not tok.isdigit():
+                    buckets.setdefault((tok[0], len(tok)), []).append(tok)
+            self._buckets_cache = buckets
+        return self._buckets_cache
+
+    @property
+    def _code_keys(self) -> dict[str, list[int]]:
+        """Concepts by :func:`code_key` of their code (built on first use)."""
+        if self._code_keys_cache is None:
+            keys: dict[str, list[int]] = {}
+            for cid, code in enumerate(self._c_code):
+                keys.setdefault(code_key(code), []).append(cid)
+            self._code_keys_cache = keys
+            self._code_sorted_cache = sorted(keys)
+        return self._code_keys_cache
+
+    @property
+    def _code_sorted(self) -> list[str]:
+        self._code_keys  # noqa: B018 - builds both
+        return self._code_sorted_cache
 
     def __len__(self) -> int:
         """Number of distinct concepts (system, code, version) in the index."""
-        return len(self._concepts)
+        return len(self._c_code)
 
     @property
     def n_labels(self) -> int:
@@ -191,7 +205,7 @@ class SearchIndex:
         if cached is not None:
             return cached
         found: dict[str, float] = {}
-        if tok in self._postings:
+        if tok in self._vocab_pos:
             found[tok] = 1.0
         if not is_number(tok) and len(tok) >= 4:
             start = bisect.bisect_right(self._vocab_sorted, tok)
@@ -221,7 +235,7 @@ class SearchIndex:
         """Each unknown word replaced by its closest known word (for phrase synonyms)."""
         out = []
         for tok in toks:
-            if tok in self._postings or tok in _EXTRA_VOCAB or is_number(tok) or len(tok) < 4:
+            if tok in self._vocab_pos or tok in _EXTRA_VOCAB or is_number(tok) or len(tok) < 4:
                 out.append(tok)
                 continue
             best = process.extractOne(
@@ -274,12 +288,12 @@ class SearchIndex:
         result: tuple[np.ndarray, np.ndarray] | None = None
         if len(matches) == 1:
             tok, w = matches[0]
-            ids = self._postings[tok]
+            ids = self._posting(tok)
             result = ids, np.full(len(ids), w, dtype=np.float32)
         elif matches:
-            ids = np.concatenate([self._postings[t] for t, _ in matches])
+            ids = np.concatenate([self._posting(t) for t, _ in matches])
             ws = np.concatenate(
-                [np.full(len(self._postings[t]), w, dtype=np.float32) for t, w in matches]
+                [np.full(len(self._posting(t)), w, dtype=np.float32) for t, w in matches]
             )
             order = np.lexsort((-ws, ids))
             ids, ws = ids[order], ws[order]
@@ -297,6 +311,7 @@ class SearchIndex:
         n = len(self._entry_ntok)
         weight = np.zeros(n, dtype=np.float32)
         count = np.zeros(n, dtype=np.float32)
+        significant = np.zeros(n, dtype=np.int16)
         numbers: np.ndarray | None = None
         n_numbers = 0
         for term in distinct:
@@ -310,12 +325,23 @@ class SearchIndex:
             ids, ws = found
             weight[ids] += ws  # ids are unique within one term
             count[ids] += 1.0
+            if term not in LOW_INFORMATION_WORDS:
+                significant[ids] += 1
             if numbers is not None and is_number(term):
                 numbers[ids] += 1
         w, c = weight[candidates], count[candidates]
         query_cov = w / len(distinct)
         label_cov = np.minimum(c / self._entry_ntok[candidates], 1.0)
         score = 0.65 * query_cov + 0.35 * label_cov
+        # the label means the query: every query word found, nothing else but "unspecified"...
+        nsig = self._entry_nsig[candidates]
+        exact = (
+            (c >= len(distinct))
+            & (query_cov >= _EXACT_MIN_COVERAGE)
+            & (significant[candidates] >= nsig)
+            & (nsig > 0)
+        )
+        score = np.where(exact, np.maximum(score, 1.0), score)
         if numbers is not None:
             conflict = (numbers[candidates] < n_numbers) & self._entry_has_number[candidates]
             score = np.where(conflict, score * 0.55, score)
@@ -344,7 +370,7 @@ class SearchIndex:
             hits = {
                 cid: s
                 for cid, s in hits.items()
-                if self._system_id[self._concepts[cid].system] == system_id
+                if self._system_id[self._c_system[cid]] == system_id
             }
         return hits
 
@@ -368,8 +394,7 @@ class SearchIndex:
 
         best: dict[int, tuple[float, str]] = {}
         for cid, score in self._code_hits(query, system_id).items():
-            concept = self._concepts[cid]
-            best[cid] = (score, concept.label_fr or concept.label_en or "")
+            best[cid] = (score, self._c_label[cid])
 
         toks = tokens(query)
         if toks:
@@ -380,15 +405,15 @@ class SearchIndex:
             key=lambda item: (
                 -item[1][0],
                 self._concept_depth[item[0]],
-                self._concepts[item[0]].system,
-                self._concepts[item[0]].code,
+                self._c_system[item[0]],
+                self._c_code[item[0]],
             ),
         )[:limit]
         return [
             SearchHit(
-                system=self._concepts[cid].system,
-                code=self._concepts[cid].code,
-                version=self._concepts[cid].version,
+                system=self._c_system[cid],
+                code=self._c_code[cid],
+                version=self._c_version[cid],
                 label=label,
                 score=round(score, 1),
             )
@@ -441,7 +466,10 @@ class SearchIndex:
     def _inherit_from_children(self, scores: dict[int, tuple[float, str]]) -> None:
         """A category whose sub-categories match well is relevant too (``M81`` for
         ``ostéoporose`` when ``M81.8``, ``M81.5``... match): it gets the mean of its two best
-        children, less 2 points, when that beats its own label."""
+        children, less 2 points, when that beats its own label. A category ranks just above its
+        best child when two children mean the query (``Other osteoporosis``, ``Osteoporosis,
+        unspecified``: ``M81`` means ``ostéoporose``) or when its own label scores within 3
+        points of that child."""
         children: dict[int, list[float]] = {}
         for cid, (value, _) in scores.items():
             parent = int(self._parent[cid])
@@ -453,9 +481,10 @@ class SearchIndex:
             top = sorted(values, reverse=True)[:2]
             inherited = sum(top) / 2.0 - 2.0
             own = scores.get(parent)
+            if top[1] >= _MEANS_SCORE or (own is not None and own[0] >= top[0] - _CATEGORY_MARGIN):
+                inherited = top[0] + 0.1  # the category means the query as well: it comes first
             if own is None or inherited > own[0]:
-                concept = self._concepts[parent]
-                label = own[1] if own else (concept.label_fr or concept.label_en or "")
+                label = own[1] if own else self._c_label[parent]
                 scores[parent] = (inherited, label)
 
 
@@ -478,17 +507,19 @@ def _find(seq: tuple[str, ...], phrase: tuple[str, ...]) -> int:
 
 
 @lru_cache(maxsize=8)
-def default_index(system: str | None = None) -> SearchIndex:
-    """The index over the concepts the default terminology service knows, built once.
+def default_index(system: str | None = None) -> LazyIndex:
+    """The index over the concepts the default terminology service knows.
 
-    With ``system``, only that system's concepts are indexed (much faster to build).
+    Each code system gets its own index, built on first use and saved in the cache folder
+    (``$P4DP_CACHE_DIR`` or ``~/.cache/p4dp``), so a later process loads it in milliseconds;
+    a search limited to one system (``system=`` here or in ``search``) never touches the
+    others. See :mod:`terminology.search_cache`.
     """
-    try:
-        from terminology.service import default_service
-    except ImportError as exc:  # pragma: no cover - only while the service is missing
-        raise TerminologyError("the terminology service is not available") from exc
+    from terminology.search_cache import LazyIndex
+    from terminology.service import default_service
+
     service = default_service()
     if system is not None and system not in service.systems():
         known = ", ".join(service.systems())
         raise TerminologyError(f"unknown system {system!r} for search (loaded: {known})")
-    return SearchIndex(service.concepts(system))
+    return LazyIndex(service, (system,) if system else None)

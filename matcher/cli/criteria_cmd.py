@@ -79,8 +79,7 @@ def check(files: tuple[Path, ...], output_format: str, params: tuple[str, ...]) 
             click.echo(d.render(source))
         for term in result.terms:
             line = term.span.line if term.span else 1
-            codes = ", ".join(f"{s} {c} ({label})" for s, c, label, _ in term.hits)
-            click.echo(f'{path}:{line}: note: "{term.term}" resolved to {codes}')
+            click.echo(f"{path}:{line}: note: {term.note()}")
         if result.ok:
             n = len(result.warnings)
             tail = f", {n} warning{'s' if n != 1 else ''}" if n else ""

@@ -137,3 +137,32 @@ def test_synonyms_are_searched() -> None:
     )
     hit = index.search("crise cardiaque", limit=1)[0]
     assert (hit.code, hit.label) == ("SCT1", "Crise cardiaque")
+
+
+def test_a_label_that_means_the_query_scores_90_and_a_narrower_one_does_not() -> None:
+    index = SearchIndex(
+        [
+            Concept("icd10", "O00", "2019", "Ectopic pregnancy"),
+            Concept("icd10", "O30.0", "2019", "Twin pregnancy"),
+            Concept("icd10", "Z32.1", "2019", "Pregnancy confirmed"),
+            Concept("icpc2", "W78", "2", "Pregnancy confirmed", "Grossesse confirmée"),
+            Concept("icpc2", "W84", "2", "Pregnancy high risk", "Grossesse à haut risque"),
+        ]
+    )
+    for query in ["grossesse", "pregnancy"]:
+        scores = {h.code: h.score for h in index.search(query)}
+        assert scores["W78"] >= 90 > max(scores["O00"], scores["O30.0"], scores["W84"]), scores
+    assert index.search("pregnancy", system="icd10")[0].code == "Z32.1"
+
+
+def test_category_whose_sub_categories_mean_the_query_comes_first() -> None:
+    index = SearchIndex(
+        [
+            Concept("icd10", "M81", "2019", "Osteoporosis without pathological fracture"),
+            Concept("icd10", "M81.0", "2019", "Postmenopausal osteoporosis"),
+            Concept("icd10", "M81.8", "2019", "Other osteoporosis"),
+            Concept("icd10", "M81.9", "2019", "Osteoporosis, unspecified"),
+        ]
+    )
+    codes = [h.code for h in index.search("osteoporosis")]
+    assert codes[:2] == ["M81", "M81.8"], codes
