@@ -1,0 +1,209 @@
+"""The benchmark stages beyond the per-study comparison: memory, 50 studies, growth, streaming."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from benchmarks import datasets, snapshots
+from benchmarks.harness import BenchmarkError, Worker, alternate, checked
+
+
+def _baselined(files: list[str]) -> str:
+    """The first study with hand-written baselines (the T2D study), else the first file."""
+    from benchmarks.baselines import baseline_for
+    from criteria_dsl import compile_file
+
+    for f in files:
+        if baseline_for(compile_file(Path(f)).id) is not None and "t2d" in Path(f).stem:
+            return f
+    for f in files:
+        if baseline_for(compile_file(Path(f)).id) is not None:
+            return f
+    return files[0]
+
+
+def memory_stage(files: list[str], raw: Path, *, log: Any) -> dict[str, Any]:
+    """In-memory size of every contract column, and of the columns each study touches."""
+    log("memory: in-memory size of the columns (Polars estimated_size)")
+    worker = Worker({"kind": "column_sizes", "data": str(raw), "studies": files})
+    try:
+        answer = checked(worker.run(), "column sizes")
+    finally:
+        worker.close()
+    for name, mb in answer["touched_mb"].items():
+        log(f"  {name:<32} touches {mb:9.0f} MiB of columns")
+    return {
+        "columns_mb": answer["columns_mb"],
+        "touched_mb": answer["touched_mb"],
+        "all_mb": answer["all_mb"],
+    }
+
+
+def many_stage(
+    files: list[str], snap: Path | None, args: argparse.Namespace, *, log: Any
+) -> dict[str, Any]:
+    """Fifty studies: ``evaluate_many`` vs one by one, alternated, over the warm snapshot.
+
+    If the engine cannot run on the snapshot, the comparison falls back to the raw files of
+    a 100,000-patient population held in memory (recorded as such in the results).
+    """
+    big = args.patients > 1_000_000
+    reps = max(1, min(args.reps, 2)) if big else args.reps
+    attempts = []
+    if snap is not None:
+        attempts.append(("warm snapshot", "warm", str(snap), args.patients))
+    fallback = min(args.patients, 100_000)
+    attempts.append(("raw frames in memory", "frames", None, fallback))
+    out: dict[str, Any] = {}
+    for label_, source, data, patients in attempts:
+        if data is None:
+            data = datasets.ensure_population(args.data_root, patients, args.seed, log=log)["path"]
+        log(f"50 studies over {label_} ({patients:,} patients): evaluate_many vs one by one")
+        task = {
+            "kind": "engine_many",
+            "data": data,
+            "source": source,
+            "index_date": args.index_date,
+            "studies": {"files": files, "total": 50},
+        }
+        out = alternate({"fifty": task}, reps=reps, warmup=0 if big else 1, fresh=False, log=log)[
+            "fifty"
+        ].to_json()
+        if "error" not in out:
+            out.update(source=label_, patients=patients)
+            break
+    if "error" in out:
+        return out
+    many, one = out["many_ms"], out["one_by_one_ms"]
+    out["per_study_ms"] = one / 50
+    out["many_over_one_study"] = many / (one / 50)
+    out["many_over_one_by_one"] = many / one
+    log(
+        f"  evaluate_many {many / 1000:.1f} s, one by one {one / 1000:.1f} s "
+        f"({out['many_over_one_study']:.1f} x the time of one study)"
+    )
+    return out
+
+
+def growth_stage(
+    files: list[str], args: argparse.Namespace, main: dict[str, Any], *, log: Any
+) -> dict[str, Any]:
+    """The T2D study at 0.1M, 0.3M, 1M, 3M patients (sizes up to ``--patients``).
+
+    The point at ``--patients`` itself is taken from the per-study stage (``main``).
+    """
+    study = _baselined(files)
+    sizes = sorted(int(s) for s in args.growth.split(",") if int(s) <= args.patients)
+    log(f"growth curve of {Path(study).name}: {', '.join(datasets.label(n) for n in sizes)}")
+    points = []
+    for n in sizes:
+        if n == args.patients:
+            done = [s for s in main.get("studies", []) if s["file"] == Path(study).name]
+            if done:
+                point = {
+                    "patients": n,
+                    "event_rows": main["data"]["raw"]["event_rows"],
+                    "ingest_seconds": main["data"]["snapshot"].get("ingest_seconds"),
+                }
+                for name, j in done[0]["series"].items():
+                    if "median" in j:
+                        point[name] = {"median": j["median"], "peak_mb": j["peak_mb"]}
+                points.append(point)
+                continue
+        raw_info = datasets.ensure_population(args.data_root, n, args.seed, log=log)
+        raw = Path(raw_info["path"])
+        snap = None
+        if snapshots.available():
+            snap_info = datasets.ensure_snapshot(args.data_root, raw, n, log=log)
+            snap = Path(snap_info["path"])
+        else:
+            snap_info = {}
+        from benchmarks.baselines import baseline_for
+        from benchmarks.run import study_id, study_index, study_tasks
+
+        groups = study_tasks(
+            study,
+            raw,
+            snap,
+            baseline_for(study_id(study)) is not None,
+            args.threads,
+            study_index(study, args.index_date),
+        )
+        point: dict[str, Any] = {
+            "patients": n,
+            "event_rows": raw_info["event_rows"],
+            "ingest_seconds": snap_info.get("ingest_seconds"),
+        }
+        for group, tasks in groups.items():
+            out = alternate(tasks, reps=args.reps, warmup=1, fresh=group != "warm", log=log)
+            for name, s in out.items():
+                j = s.to_json()
+                if "median" in j:
+                    point[name] = {"median": j["median"], "peak_mb": j["peak_mb"]}
+                else:
+                    point[name + "_error"] = j.get("error")
+        points.append(point)
+    return {"study": Path(study).name, "points": points}
+
+
+def streaming_stage(
+    files: list[str],
+    raw: Path,
+    snap: Path | None,
+    args: argparse.Namespace,
+    *,
+    touched_mb: dict[str, float],
+    log: Any,
+) -> dict[str, Any]:
+    """The T2D study with Polars' streaming engine under an address-space limit (RLIMIT_AS).
+
+    The limit defaults to a quarter of the in-memory size of the raw event tables (at least
+    2 GiB, below which Polars cannot start its thread pool). The same run without streaming
+    under the same limit is recorded too (it is expected to fail at scale).
+    """
+    study = _baselined(files)
+    touched = touched_mb[Path(study).name]
+    limit = args.stream_limit_mb or max(2048, int(touched / 4))
+    log(
+        f"streaming: {Path(study).name}, columns touched {touched:.0f} MiB in memory, "
+        f"address space limited to {limit} MiB"
+    )
+    out: dict[str, Any] = {"study": Path(study).name, "touched_mb": touched, "limit_mb": limit}
+    runs = [("raw_streaming", "raw", raw, True), ("raw_in_memory", "raw", raw, False)]
+    if snap is not None:
+        runs += [
+            ("snapshot_streaming", "snapshot", snap, True),
+            ("snapshot_in_memory", "snapshot", snap, False),
+        ]
+    for name, source, data, streaming in runs:
+        from benchmarks.run import study_index
+
+        task = {
+            "kind": "engine",
+            "source": source,
+            "data": str(data),
+            "study": study,
+            "index_date": study_index(study, args.index_date),
+            "streaming": streaming,
+            "validate": False,
+        }
+        worker = Worker(task, threads=args.threads, address_space_mb=limit)
+        try:
+            answer = worker.prepared if not worker.prepared.get("ok") else worker.run()
+        finally:
+            worker.close()
+        if answer.get("ok"):
+            out[name] = {"ok": True, "seconds": answer["seconds"], "peak_mb": answer["peak_mb"]}
+            log(f"  {name}: ok in {answer['seconds']:.1f} s, peak {answer['peak_mb']:.0f} MiB")
+        else:
+            error = str(answer.get("error", ""))[:300]
+            out[name] = {"ok": False, "error": error, "peak_mb": answer.get("peak_mb")}
+            log(f"  {name}: failed under the limit ({error[:120]})")
+    if not out["raw_streaming"]["ok"] and not out.get("snapshot_streaming", {}).get("ok"):
+        log("  no streaming run succeeded under the limit")
+    return out
+
+
+__all__ = ["BenchmarkError", "growth_stage", "many_stage", "memory_stage", "streaming_stage"]
