@@ -20,6 +20,7 @@ from matcher.cli._common import run_guarded
 # Command modules, in the order their commands appear in ``p4dp --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.data_cmd",
+    "matcher.cli.ingest_cmd",
     "matcher.cli.synth_cmd",
     "matcher.cli.import_cmd",
     "matcher.cli.terms_cmd",

@@ -23,6 +23,7 @@ others null).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,10 @@ class Dataset:
     prescriptions: pl.LazyFrame
     observations: pl.LazyFrame
     encounters: pl.LazyFrame
+    patient_key: str = "patient_id"
+    """The column linking event rows to ``patients`` (``patient_key`` in a snapshot)."""
+    snapshot_id: str | None = None
+    """The snapshot's ``data_snapshot`` id (``snap:...``); None for raw files and frames."""
 
     def table(self, name: str) -> pl.LazyFrame:
         """The frame of table ``name`` (``KeyError`` for a name outside the contract)."""
@@ -57,6 +62,35 @@ class Dataset:
             raise KeyError(name)
         frame: pl.LazyFrame = getattr(self, name)
         return frame
+
+    def events(
+        self, table: str, codes: Mapping[str, Collection[str]] | None = None
+    ) -> pl.LazyFrame:
+        """The rows of event table ``table`` whose (system, code) is in ``codes``.
+
+        ``codes`` maps a system to its wanted codes; ``None`` means every row (the only
+        choice for ``encounters``, which has no codes). A snapshot answers from its code
+        index (row ranges, no scan); here it is a filter.
+
+            >>> import polars as pl
+            >>> ds = Dataset.from_frames(patients=empty_frame("patients"),
+            ...     diagnoses=pl.DataFrame({"patient_id": ["a", "a"], "date": ["2020-01-01"] * 2,
+            ...         "system": ["icd10", "icpc2"], "code": ["E11", "T90"]}), validate=False)
+            >>> ds.events("diagnoses", {"icpc2": ["T90", "T89"]}).collect()["code"].to_list()
+            ['T90']
+        """
+        frame = self.table(table)
+        if codes is None:
+            return frame
+        if "code" not in TABLES[table].required_names():
+            raise ValueError(f"{table} has no codes: call events({table!r}) without codes")
+        wanted = pl.lit(False)
+        for system, values in codes.items():
+            if values:
+                wanted = wanted | (
+                    (pl.col("system") == system) & pl.col("code").is_in(sorted(set(values)))
+                )
+        return frame.filter(wanted)
 
     @classmethod
     def from_frames(

@@ -14,6 +14,7 @@ own ``&``/``|``/``~`` on nullable Booleans.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import singledispatch
 
@@ -21,7 +22,14 @@ import polars as pl
 
 from criteria_dsl import ir
 from matcher.engine.dates import shift_date
-from matcher.engine.plan import FILLS, Plan, ResolvedEvents, resolve_events, table_pass
+from matcher.engine.plan import (
+    FILLS,
+    Plan,
+    ResolvedEvents,
+    resolve_events,
+    table_pass,
+    wanted_codes,
+)
 from matcher.errors import MatcherError
 
 VERDICTS = pl.Enum([v.value for v in ir.Verdict])
@@ -254,10 +262,23 @@ def check_study(study: ir.Study) -> None:
         raise MatcherError(f"study {study.id}: more than {MAX_RULES} rules")
 
 
+EventReader = Callable[[str, Mapping[str, Collection[str]] | None], pl.LazyFrame]
+"""``Dataset.events``: the rows of a table with the wanted codes (None: every row)."""
+
+
 def compile_many(
-    studies: list[tuple[ir.Study, dt.date]], tables: dict[str, pl.LazyFrame]
+    studies: list[tuple[ir.Study, dt.date]],
+    tables: dict[str, pl.LazyFrame],
+    *,
+    key: str = "patient_id",
+    events: EventReader | None = None,
 ) -> tuple[pl.LazyFrame, list[StudyColumns]]:
-    """One lazy frame holding every study's results, and where each study's columns are."""
+    """One lazy frame holding every study's results, and where each study's columns are.
+
+    ``key`` links event rows to patients (``Dataset.patient_key``); ``events`` (a data set's
+    ``events`` method) reads each table given the union of the codes its sets want, which a
+    snapshot answers with row ranges instead of a scan.
+    """
     plan = Plan()
     raw_by_study: list[dict[str, pl.Expr]] = []
     layout: list[StudyColumns] = []
@@ -268,9 +289,9 @@ def compile_many(
         layout.append(StudyColumns(study, index, f"__s{n}:"))
 
     patients = tables["patients"].filter(~pl.col("opted_out"))
-    aggregated = _aggregate(plan, tables)
+    aggregated = _aggregate(plan, tables, key, read=events)
     for frame, fills in aggregated:
-        patients = patients.join(frame, on="patient_id", how="left")
+        patients = patients.join(frame, on=key, how="left")
         if fills:
             patients = patients.with_columns(pl.col(c).fill_null(v) for c, v in fills.items())
     raw_columns: list[pl.Expr] = []
@@ -283,7 +304,7 @@ def compile_many(
 
 
 def _aggregate(
-    plan: Plan, tables: dict[str, pl.LazyFrame]
+    plan: Plan, tables: dict[str, pl.LazyFrame], key: str, *, read: EventReader | None
 ) -> list[tuple[pl.LazyFrame, dict[str, object]]]:
     """The per-(table, level) aggregate frames, lower levels first, with their null fills."""
     by_key: dict[tuple[int, str], list[ResolvedEvents]] = {}
@@ -293,7 +314,8 @@ def _aggregate(
     out = []
     for level, table in sorted(by_key):
         sets = by_key[(level, table)]
-        frame = table_pass(plan, tables[table], sets, frames)
+        source = tables[table] if read is None else read(table, wanted_codes(sets))
+        frame = table_pass(plan, source, sets, frames, key)
         for s in sets:
             frames[s] = frame
         fills = {

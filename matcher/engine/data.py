@@ -47,6 +47,11 @@ def resolve_data(data: DataInput, *, validate: bool = True) -> tuple[DatasetLike
         path = Path(data)
         if not path.is_dir():
             raise DataError(f"{path}: not a data directory")
+        from matcher.snapshot import is_snapshot, open_snapshot
+
+        if is_snapshot(path):
+            opened = open_snapshot(path)
+            return opened, opened.snapshot_id or ""
         return load_dataset(path, validate=validate), directory_snapshot(path)
     if isinstance(data, Mapping):
         unknown = sorted(set(data) - set(TABLES))
@@ -57,7 +62,11 @@ def resolve_data(data: DataInput, *, validate: bool = True) -> tuple[DatasetLike
         dataset = Dataset.from_frames(validate=validate, **dict(data))
         return dataset, frames_snapshot(dataset)
     if all(hasattr(data, name) for name in TABLES):
-        snapshot = getattr(data, "snapshot", None) or getattr(data, "data_snapshot", None)
+        snapshot = (
+            getattr(data, "snapshot_id", None)
+            or getattr(data, "snapshot", None)
+            or getattr(data, "data_snapshot", None)
+        )
         if isinstance(snapshot, str):
             return data, snapshot
         path = getattr(data, "path", None)

@@ -67,8 +67,16 @@ def evaluate_many(
     dataset, snapshot = resolve_data(data, validate=validate)
     tables = {name: getattr(dataset, name) for name in TABLES}
     pairs = [(s, study_index(s, index_date)) for s in studies]
-    frame, layout = compile_many(pairs, tables)
+    key = getattr(dataset, "patient_key", "patient_id")
+    events = getattr(dataset, "events", None)
+    frame, layout = compile_many(pairs, tables, key=key, events=events)
     wide = frame.collect(engine="streaming" if streaming else "auto")
+    # a snapshot stores sex, practice and centre as enums: results hold them as strings
+    wide = wide.with_columns(
+        pl.col(c).cast(pl.String)
+        for c in ("sex", "practice_id", "centre_id")
+        if isinstance(wide.schema.get(c), pl.Enum)
+    )
     results = []
     for spec in layout:
         patients = wide.filter(pl.col(spec.prefix + "base")).select(spec.output())

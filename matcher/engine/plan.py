@@ -179,14 +179,22 @@ def _compare(left: pl.Expr, op: str, number: float) -> pl.Expr:
     }[op]
 
 
+def wanted_codes(sets: list[ResolvedEvents]) -> dict[str, set[str]] | None:
+    """Union of the sets' codes by system; None when one set wants every row."""
+    if not all(s.codes is not None for s in sets):
+        return None
+    merged: dict[str, set[str]] = {}
+    for s in sets:
+        for system, values in s.codes or ():
+            merged.setdefault(system, set()).update(values)
+    return merged
+
+
 def prefilter(sets: list[ResolvedEvents]) -> pl.Expr | None:
     """Union of the sets' codes and hull of their constant date bounds (predicate pushdown)."""
     parts: list[pl.Expr] = []
-    if all(s.codes is not None for s in sets):
-        merged: dict[str, set[str]] = {}
-        for s in sets:
-            for system, values in s.codes or ():
-                merged.setdefault(system, set()).update(values)
+    merged = wanted_codes(sets)
+    if merged is not None:
         parts.append(codes_expr(tuple((k, tuple(sorted(v))) for k, v in sorted(merged.items()))))
     starts = [s.start.date if s.start is not None else None for s in sets]
     if all(d is not None for d in starts):
@@ -239,8 +247,11 @@ def table_pass(
     frame: pl.LazyFrame,
     sets: list[ResolvedEvents],
     anchor_frames: dict[ResolvedEvents, pl.LazyFrame],
+    key: str = "patient_id",
 ) -> pl.LazyFrame:
-    """One read of an event table for ``sets`` (all of one table and level): one group_by."""
+    """One read of an event table for ``sets`` (all of one table and level): one group_by.
+
+    ``key`` is the column linking events to patients (``patient_key`` in a snapshot)."""
     condition = prefilter(sets)
     rows = frame.filter(condition) if condition is not None else frame
     if any(s.domain is ir.Domain.OBSERVATION for s in sets):
@@ -252,8 +263,8 @@ def table_pass(
             if col in joined:
                 continue
             joined.add(col)
-            source = anchor_frames[anchor].select("patient_id", col)
-            rows = rows.join(source, on="patient_id", how="left")
+            source = anchor_frames[anchor].select(key, col)
+            rows = rows.join(source, on=key, how="left")
     rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
     aggs = [reduction(plan, s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
-    return rows.group_by("patient_id").agg(aggs)
+    return rows.group_by(key).agg(aggs)

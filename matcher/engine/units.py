@@ -95,4 +95,11 @@ class ConversionPlan:
         """``rows`` with the factor/offset columns of every target unit (left join)."""
         if not self.targets:
             return rows
-        return rows.join(self.table().lazy(), on=["system", "code", "unit"], how="left")
+        table = self.table()
+        schema = rows.collect_schema()
+        for column in ("system", "code", "unit"):
+            dtype = schema[column]
+            if isinstance(dtype, pl.Enum):  # a snapshot: match its enums (unknown keys: drop)
+                table = table.with_columns(pl.col(column).cast(dtype, strict=False))
+                table = table.filter(pl.col(column).is_not_null())
+        return rows.join(table.lazy(), on=["system", "code", "unit"], how="left")

@@ -1,0 +1,249 @@
+"""``ingest``: validate a data directory and write it as a snapshot, atomically.
+
+Steps: validate (the checks of ``p4dp data check``), write ``patients`` sorted by pseudonym
+with its dense key, then each event table re-keyed, dictionary-encoded and sorted (one table
+at a time, so peak memory is that of the largest table), then hash every file and write
+``manifest.json``. Everything goes to a temporary directory beside ``out`` that is renamed into
+place at the end: a failed or interrupted ingest leaves no half-written snapshot.
+
+    >>> import tempfile, pathlib
+    >>> from matcher.synth import generate
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = generate(50, seed=1, out=root / "raw")
+    >>> manifest = ingest(root / "raw", root / "snap")
+    >>> manifest.data_snapshot.startswith("snap:"), manifest.tables["patients"].rows
+    (True, 50)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from matcher.data.loader import Dataset, load_dataset
+from matcher.data.schema import EVENT_TABLES
+from matcher.errors import DataError, OutputExistsError
+from matcher.snapshot.encode import (
+    CODED_TABLES,
+    KEY,
+    encode_events,
+    encode_patients,
+    sort_order,
+    sorted_enum,
+)
+from matcher.snapshot.manifest import (
+    Manifest,
+    TableEntry,
+    content_hash,
+    file_hash,
+    is_snapshot,
+)
+
+COMPRESSION = "uncompressed"
+"""IPC compression: none, so files are memory-mapped zero-copy (see docs/snapshots.md)."""
+
+
+def table_file(table: str) -> str:
+    return f"{table}.arrow"
+
+
+def index_file(table: str) -> str:
+    return f"{table}.codes.arrow"
+
+
+class _Steps:
+    """Progress display: one line per step when enabled, nothing otherwise."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._progress = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]ingest[/bold] {task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self._task = self._progress.add_task("", total=total)
+
+    @contextlib.contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        if self._progress is None:
+            yield
+            return
+        self._progress.update(self._task, description=label)
+        yield
+        self._progress.advance(self._task)
+
+    def __enter__(self) -> _Steps:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _check_out(out: Path, source: Path | None, *, overwrite: bool) -> None:
+    if source is not None:
+        src, dst = source.resolve(), out.resolve()
+        if dst == src or src in dst.parents:
+            raise DataError(f"{out}: the snapshot cannot be written inside the data directory")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    if not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it")
+    if not is_snapshot(out):
+        raise OutputExistsError(
+            f"{out}: is not empty and holds no snapshot (no manifest.json); refusing to replace it"
+        )
+
+
+def _date_range(frame: pl.DataFrame) -> tuple[str | None, str | None]:
+    if frame.height == 0:
+        return None, None
+    low, high = frame["date"].min(), frame["date"].max()
+    return (
+        low.isoformat() if isinstance(low, dt.date) else None,
+        high.isoformat() if isinstance(high, dt.date) else None,
+    )
+
+
+RECORD_BATCH_ROWS = 1 << 22
+"""Rows per IPC record batch: few chunks keep opening a snapshot cheap."""
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    """Write one table. String columns are first rebuilt from a contiguous copy: Polars' string
+    views keep pointing into the buffers the rows came from, so without this the bytes (and
+    the content hash) would depend on the input row order."""
+    if any(dtype == pl.String for dtype in frame.schema.values()):
+        fresh = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        assert isinstance(fresh, pl.DataFrame)
+        frame = fresh
+    frame.write_ipc(path, compression=COMPRESSION, record_batch_size=RECORD_BATCH_ROWS)
+
+
+def _practice_enum(dataset: Dataset) -> pl.Enum:
+    """One practice enum for ``patients`` and ``encounters`` (so they compare directly)."""
+    both = pl.concat(
+        [dataset.patients.select("practice_id"), dataset.encounters.select("practice_id")]
+    ).unique()
+    return sorted_enum(both.collect(engine="streaming").to_series())
+
+
+def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, TableEntry]:
+    entries: dict[str, TableEntry] = {}
+    with steps.step("patients"):
+        practice = _practice_enum(dataset)
+        patients = encode_patients(dataset.patients, practice)
+        _write(patients, tmp / table_file("patients"))
+        entries["patients"] = TableEntry(
+            table_file("patients"), patients.height, sort_order("patients")
+        )
+        keys = pl.Enum(patients["patient_id"])
+        del patients
+    for table in EVENT_TABLES:
+        with steps.step(table):
+            encoded = encode_events(table, dataset.table(table), keys, practice)
+            frame = encoded.frame
+            _write(frame, tmp / table_file(table))
+            first, last = _date_range(frame)
+            systems: dict[str, int] = {}
+            index_name = None
+            if encoded.index is not None:
+                index_name = index_file(table)
+                _write(encoded.index, tmp / index_name)
+                per_system = encoded.index.group_by("system").agg(pl.col("n_rows").sum())
+                systems = dict(sorted(per_system.iter_rows()))
+            entries[table] = TableEntry(
+                table_file(table),
+                frame.height,
+                sort_order(table),
+                first_date=first,
+                last_date=last,
+                systems={str(k): int(v) for k, v in systems.items()},
+                codes=encoded.index.height if encoded.index is not None else 0,
+                code_index=index_name,
+            )
+            del encoded, frame
+    return entries
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move ``tmp`` to ``out``; an existing snapshot there is removed only after the move."""
+    if out.exists() and any(out.iterdir()):
+        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, trash / "old")
+        os.replace(tmp, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+
+
+def ingest(
+    source: Path | str | Dataset,
+    out: Path | str,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+    validate: bool = True,
+) -> Manifest:
+    """Write the data directory (or loaded :class:`Dataset`) ``source`` as a snapshot at ``out``.
+
+    Raises :class:`DataError` listing every contract problem when the data is invalid, and
+    :class:`OutputExistsError` when ``out`` exists (unless ``overwrite``, which only ever
+    replaces an existing snapshot). Returns the written manifest.
+    """
+    out = Path(out)
+    src_path = None if isinstance(source, Dataset) else Path(source)
+    _check_out(out, src_path, overwrite=overwrite)
+    steps_total = 3 + len(EVENT_TABLES)
+    with _Steps(steps_total, progress) as steps:
+        with steps.step("validating"):
+            if isinstance(source, Dataset):
+                dataset = source
+                label = str(source.path) if source.path is not None else "in-memory frames"
+            else:
+                dataset = load_dataset(src_path or Path(source), validate=validate)
+                label = str((src_path or Path(source)).resolve())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            entries = _write_tables(dataset, tmp, steps)
+            with steps.step("hashing"):
+                files = {p.name: file_hash(p) for p in sorted(tmp.iterdir())}
+                manifest = Manifest(
+                    content_hash=content_hash(files),
+                    created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    source=label,
+                    patient_key=KEY,
+                    tables=entries,
+                    files=files,
+                )
+                manifest.write(tmp)
+            _check_out(out, None, overwrite=overwrite)
+            _replace(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+__all__ = ["CODED_TABLES", "COMPRESSION", "index_file", "ingest", "table_file"]
