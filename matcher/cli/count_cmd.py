@@ -278,10 +278,18 @@ def _release_all(results, query, ledger, who: str, role: str, steps: _Steps):
     from matcher.feasibility import StudyFeasibility, build_raw
 
     secret = os.environ.get(NOISE_SECRET_ENV, "").encode() or None
+    # Sponsors: sketches of every counted set, for the ledger's sticky answers (they stay there).
+    sketch_secret = ledger.sketch_secret() if role == "sponsor" else None
     items = []
     with steps.step("counting"):
         for n, result in enumerate(results):
-            raw = build_raw(result, query, with_keys=ledger.policy.noise, secret=secret)
+            raw = build_raw(
+                result,
+                query,
+                with_keys=ledger.policy.noise,
+                secret=secret,
+                sketch_secret=sketch_secret,
+            )
             recorded_hash = result.criteria_hash
             if query.without:
                 recorded_hash += ";without=" + ",".join(sorted(query.without))

@@ -1,45 +1,76 @@
-"""A simulated differencing attacker, to measure what disclosure control really protects.
+"""Simulated differencing attackers, run end to end against a real :class:`Ledger`.
 
-The target patient ``t`` is in the queried population (``x = 1``) or not (``x = 0``), each
-with probability 1/2. The attacker asks pairs of feasibility queries: ``count(S)`` and
-``count(S ∪ {t})``, whose true counts are ``n`` and ``n + x``, and guesses ``x`` from the two
-released values. Two attackers:
+The target patient ``t`` is in the data (``x = 1``) or not (``x = 0``), each with probability
+1/2. The attacker sends feasibility requests to a real ledger (a temporary SQLite file, the
+policy's budget and repeat alert, sticky answers from keyed sketches) and guesses ``x``.
 
-* ``knowledge="released"``: knows only the released values (``n`` is unknown to them);
-* ``knowledge="exact"``: knows ``n`` exactly (knows everything but ``t``'s membership) and
-  picks ``S`` so that ``n`` sits where the release is most sensitive (a rounding boundary).
+Every query is a patient set the attacker controls exactly (they know every patient but
+``t``); the ledger counts it as it would count the eligible set of a study. Attackers:
 
-With per-set noise the same patient set always gets the same noise: when ``x = 0`` both
-queries select the same set, so both answers are identical; the attacker exploits exactly
-that (guess ``x = 0`` iff every pair came back equal). With ``noise_mode="per_query"``
-(fresh noise for every query, as in i2b2) the exact attacker uses the likelihood ratio of
-the second answer. Pairs are limited by the ledger: ``policy.budget`` requests (two per
-pair) and the repeat alert (a true count coming back ``policy.repeat_alert`` times freezes
-the attacker, who then guesses from what they saw).
+* ``pairs``: ``count(S)`` then ``count(S ∪ {t})``, on ``pairs`` fresh sets ``S`` (up to the
+  whole weekly budget, 2 requests per pair);
+* ``knowledge="exact"``: the attacker knows ``n = |S|`` and picks it at a rounding boundary;
+  ``"released"``: ``n`` is random in 20..2000 and the attacker only compares the two answers;
+* ``same_set``: every pair on one ``S`` (averaging);
+* ``cell``: differencing through a breakdown cell: ``S = A ∪ B``, then ``A ∪ {t} ∪ B'`` with
+  ``A`` in centre C1 (``t``'s centre) and ``B``, ``B'`` different sets of centre C2, so the
+  eligible sets are far apart but cell C1 differs by ``t`` only; only cell C1 is read;
+* ``padding``: ``S`` then ``S ∪ T ∪ {t}`` with ``T`` known patients (an adaptive attacker who
+  knows the stickiness rule); ``skip_first``: only ``S ∪ {t}`` is asked (the attacker knew
+  ``count(S)`` without asking). Both are reported as residual risks.
+
+Decision rule (the strongest for these models): the attacker computes the transcript the
+ledger would give if ``x = 0`` (deterministic: under ``x = 0`` every second set equals the
+first, and the attacker knows the algorithm), by running the same requests against a shadow
+ledger; they guess ``x = 1`` iff the real transcript differs: released values (exact
+knowledge) or only whether the two answers of a pair are equal (released knowledge), and the
+step of any refusal (the freeze-timing channel). Success is then
+``1/2 + P(transcript differs | x = 1) / 2``.
 
     >>> from matcher.disclosure.policy import DisclosurePolicy
-    >>> r = simulate(DisclosurePolicy(), trials=2000, seed=1)
-    >>> 0.5 < r.success_rate < 0.7
-    True
+    >>> r = simulate(DisclosurePolicy(), Scenario("exact"), trials=40, seed=1)
+    >>> r.success_rate
+    0.5
 
 Run ``python -m matcher.disclosure.attack`` for the table in ``docs/disclosure-control.md``.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections import Counter
+import secrets
+import tempfile
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
+from sqlalchemy import event
+
+from matcher.disclosure.ledger import Ledger
 from matcher.disclosure.policy import DisclosurePolicy
-from matcher.disclosure.release import release_count
+from matcher.disclosure.release import RawFeasibility
 from matcher.disclosure.rounding import Released, mask_and_round
+from matcher.disclosure.sketch import bottom_k, hash_key, keyed_hashes
+from matcher.errors import MatcherError
 
 Knowledge = Literal["released", "exact"]
-NoiseMode = Literal["per_set", "per_query"]
+T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One attacker model (see the module docstring)."""
+
+    name: str
+    knowledge: Knowledge = "exact"
+    pairs: int = 1
+    same_set: bool = False
+    cell: bool = False
+    padding: int = 0
+    skip_first: bool = False
+    sticky: bool = True
+    n_range: tuple[int, int] = (20, 2000)
 
 
 @dataclass(frozen=True)
@@ -53,129 +84,270 @@ class AttackResult:
     frozen_rate: float
 
 
-def _best_n(policy: DisclosurePolicy, rng: random.Random) -> int:
-    """A count where adding one patient changes the rounded release (a rounding boundary)."""
-    n = rng.randrange(policy.smallest_number + policy.rounding, 2000)
-    while mask_and_round(n, policy) == mask_and_round(n + 1, policy):
-        n += 1
+def _pick_n(policy: DisclosurePolicy, rng: random.Random, sc: Scenario) -> int:
+    """The size of ``S``: random, or (exact knowledge) where ``t`` flips the release."""
+    lo, hi = sc.n_range
+    n = rng.randrange(lo, hi)
+    if sc.knowledge != "exact":
+        return n
+    j = sc.padding
+    r = lambda m: mask_and_round(m, policy)  # noqa: E731
+    for start in range(n, n + 10 * policy.rounding):
+        if j < policy.rounding and r(start) == r(start + j) != r(start + j + 1):
+            return start  # x = 0 leaves the release unchanged, x = 1 moves it
+        if j >= policy.rounding and r(start + j) != r(start + j + 1):
+            return start  # a fresh answer tells n + j from n + j + 1
     return n
 
 
-@lru_cache(maxsize=4096)
-def _pmf(n: int, policy: DisclosurePolicy) -> dict[Released, float]:
-    """Distribution of the release of a true count ``n`` under fresh Gaussian noise."""
-    if not policy.noise or policy.noise_sigma == 0:
-        return {mask_and_round(n, policy): 1.0}
-    sigma = policy.noise_sigma
-    span = int(8 * sigma) + 1
-    out: dict[Released, float] = {}
-    cdf = lambda z: 0.5 * (1 + math.erf(z / (sigma * math.sqrt(2))))  # noqa: E731
-    for k in range(-span, span + 1):
-        p = cdf(k + 0.5) - cdf(k - 0.5)
-        value = mask_and_round(n + k, policy, true=n)
-        out[value] = out.get(value, 0.0) + p
-    return out
+def _fast_sqlite(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA journal_mode=MEMORY")
+    cursor.close()
 
 
-def _release(n: int, policy: DisclosurePolicy, key: bytes) -> Released:
-    return release_count(n, policy, key=key, cell="eligible")
+class _World:
+    """One ledger and the attackers' patient universes (disjoint per trial and per run)."""
+
+    def __init__(self, policy: DisclosurePolicy, folder: Path, sticky: bool) -> None:
+        self.ledger = Ledger.open(folder / "ledger.sqlite", policy)
+        # A throw-away simulation file: no need to wait for the disk at every commit.
+        event.listen(self.ledger.engine, "connect", _fast_sqlite)
+        self.ledger.engine.dispose()
+        self.key = hash_key(secrets.token_bytes(32))
+        self.sticky = sticky
+        self.clock = 0
+
+    def ask(
+        self, who: str, cells: dict[str, list[str]], read: str
+    ) -> tuple[Released, ...] | tuple[str, int]:
+        """Release the count of the set ``cells["eligible"]`` (and the C1/C2 breakdown when
+        given); return the value read by the attacker, or the refusal."""
+        self.clock += 1
+        counts = {c: len(ids) for c, ids in cells.items()}
+        breakdown = {}
+        if "C1" in cells:
+            breakdown = {"centre": {"C1": counts["C1"], "C2": counts["C2"]}}
+        sketches = {}
+        if self.sticky:
+            names = {
+                "eligible": "eligible",
+                "C1": "breakdown:centre=C1",
+                "C2": "breakdown:centre=C2",
+            }
+            sketches = {names[c]: bottom_k(keyed_hashes(ids, self.key)) for c, ids in cells.items()}
+        raw = RawFeasibility(
+            base=100_000,
+            eligible=counts["eligible"],
+            possibly_eligible=0,
+            breakdowns=breakdown,
+            sketches=sketches,
+        )
+        try:
+            out = self.ledger.release(
+                raw,
+                requester=who,
+                role="sponsor",
+                study_id="attack",
+                criteria_hash=f"q{self.clock}",
+                data_snapshot="sim",
+                now=T0 + timedelta(minutes=self.clock),
+            )
+        except MatcherError as exc:
+            return (type(exc).__name__,)
+        if read == "C1":
+            return (out.breakdown["centre"]["C1"],)
+        return (out.counts["eligible"],)
+
+
+def _run(
+    world: _World, policy: DisclosurePolicy, sc: Scenario, x: int, who: str, plan: list
+) -> list[tuple]:
+    """Play the attacker's plan; ``x`` says whether ``t`` is in the data."""
+    target = [f"{who}-t"] if x else []
+    transcript: list[tuple] = []
+    for p, (n, m, extra) in enumerate(plan):
+        a = [f"{who}-a{p if not sc.same_set else 0}-{i}" for i in range(n)]
+        pad = [f"{who}-pad{p}-{i}" for i in range(sc.padding)]
+        if sc.cell:
+            first = {"C1": a, "C2": [f"{who}-b{p}-{i}" for i in range(m)]}
+            second = {"C1": a + target, "C2": [f"{who}-c{p}-{i}" for i in range(extra)]}
+            for q in (first, second):
+                q["eligible"] = q["C1"] + q["C2"]
+        else:
+            first = {"eligible": a}
+            second = {"eligible": a + pad + target}
+        queries = [second] if sc.skip_first else [first, second]
+        answers = []
+        for q in queries:
+            answers.append(world.ask(who, q, "C1" if sc.cell else "eligible"))
+            if _refused(answers[-1]):
+                break
+        transcript.append(tuple(answers))
+        if _refused(answers[-1]):
+            break
+    return transcript
+
+
+def _refused(answer: tuple) -> bool:
+    return isinstance(answer[0], str) and answer[0].endswith("Error")
+
+
+def _view(transcript: list[tuple], knowledge: Knowledge) -> list:
+    """What the attacker compares: values (exact) or the pair pattern and refusals."""
+    if knowledge == "exact":
+        return transcript
+    view = []
+    for answers in transcript:
+        refused = [a for a in answers if _refused(a)]
+        view.append((len(set(answers)) == 1, len(answers), refused))
+    return view
+
+
+def _read_fresh(policy: DisclosurePolicy, sc: Scenario, plan: list, seen: list[tuple]) -> int:
+    """Large padding: ``S ∪ T`` and ``S ∪ T ∪ {t}`` may each be sticky or not (random to the
+    attacker), so the x = 0 transcript is not fixed. A non-sticky (fresh) answer is read
+    directly: it is ``r(n + j)`` (x = 0) or ``r(n + j + 1)`` (x = 1), two different values."""
+    j = sc.padding
+    for (n, _, _), answers in zip(plan, seen, strict=False):
+        if len(answers) < 2 or _refused(answers[1]):
+            break
+        value = answers[1][0]
+        if value == mask_and_round(n + j + 1, policy):
+            return 1
+        if value == mask_and_round(n + j, policy):
+            return 0
+    return 0  # every answer sticky: x = 0 is the likelier
+
+
+def _read_shift(sc: Scenario, seen: list[tuple]) -> int:
+    """Released knowledge, padding ``j`` a multiple of the rounding base: under x = 0 the
+    second answer is the first (sticky) or the first plus ``j`` (fresh: rounding commutes with
+    a shift by a multiple of the base); anything else means x = 1."""
+    for answers in seen:
+        if len(answers) < 2 or any(_refused(a) for a in answers):
+            break
+        first, second = answers[0][0], answers[1][0]
+        numbers = isinstance(first, int) and isinstance(second, int)
+        if numbers and second - first not in (0, sc.padding):
+            return 1
+    return 0
 
 
 def simulate(
-    policy: DisclosurePolicy,
-    *,
-    trials: int = 20_000,
-    seed: int = 0,
-    knowledge: Knowledge = "released",
-    pairs: int = 1,
-    noise_mode: NoiseMode | None = None,
-    same_set: bool = False,
+    policy: DisclosurePolicy, scenario: Scenario, *, trials: int = 2000, seed: int = 0
 ) -> AttackResult:
-    """Run ``trials`` independent attacks and return the share of correct guesses.
-
-    ``noise_mode`` defaults to the policy's ``noise_scope`` (``"set"`` → per set, ``"query"``
-    → fresh noise for every query); ``same_set`` makes every pair reuse the same ``S``
-    (an averaging attack, which the repeat alert stops).
-    """
-    if noise_mode is None:
-        noise_mode = "per_set" if policy.noise_scope == "set" else "per_query"
+    """Run ``trials`` independent attacks against a real ledger; share of correct guesses."""
     rng = random.Random(seed)
-    pairs = max(1, min(pairs, policy.budget // 2))
+    sc = scenario
+    pairs = max(1, min(sc.pairs, policy.budget // (1 if sc.skip_first else 2)))
     wins = frozen = 0
-    for _ in range(trials):
-        x = int(rng.random() < 0.5)
-        seen: list[Counter[int]] = [Counter(), Counter()]  # ledger counts under x=0 / x=1
-        froze_at: list[int | None] = [None, None]
-        log_lr = 0.0  # log P(obs | x=1) - log P(obs | x=0)
-        all_equal = True
-        step = 0
-        fixed = _best_n(policy, rng) if knowledge == "exact" else rng.randrange(20, 2000)
-        for _pair in range(pairs):
-            if same_set:
-                n = fixed
-            else:
-                n = _best_n(policy, rng) if knowledge == "exact" else rng.randrange(20, 2000)
-            for with_t in (0, 1):  # query S, then S ∪ {t}
-                step += 1
-                for h in (0, 1):
-                    c = n + h * with_t
-                    if froze_at[h] is None and c >= policy.threshold:
-                        seen[h][c] += 1
-                        if seen[h][c] >= policy.repeat_alert:
-                            froze_at[h] = step
-            if froze_at[x] is not None:
-                frozen += 1
-                break
-            key_s = rng.randbytes(16)
-            if noise_mode == "per_set":
-                key_b = key_s if not x else rng.randbytes(16)
-            else:
-                key_b = rng.randbytes(16)
-            a, b = _release(n, policy, key_s), _release(n + x, policy, key_b)
-            all_equal &= a == b
-            if knowledge == "exact" and noise_mode == "per_query":
-                p1 = _pmf(n + 1, policy).get(b, 0.0)
-                p0 = _pmf(n, policy).get(b, 0.0)
-                log_lr += math.log(p1 or 1e-300) - math.log(p0 or 1e-300)
-        if knowledge == "exact" and froze_at[0] != froze_at[1] and froze_at[x] is not None:
-            guess = x  # the refusal itself came when only one hypothesis predicts it
-        elif knowledge == "exact" and noise_mode == "per_query":
-            guess = int(log_lr > 0 or (log_lr == 0 and rng.random() < 0.5))
-        else:
-            guess = int(not all_equal)
-        wins += guess == x
-    name = f"{knowledge} knowledge, {pairs} pair(s)" + (" of one set S" if same_set else "")
-    if policy.noise:
-        name += f", noise sigma {policy.noise_sigma} {noise_mode.replace('_', ' ')}"
-    if policy != DisclosurePolicy() and not policy.noise:
-        name += " (non-default policy)"
-    return AttackResult(name, trials, wins / trials, pairs, frozen / trials)
+    with tempfile.TemporaryDirectory(prefix="p4dp-attack-") as tmp:
+        real = _World(policy, Path(tmp) / "real", sc.sticky)
+        shadow = _World(policy, Path(tmp) / "shadow", sc.sticky)
+        for trial in range(trials):
+            x = trial % 2  # prior 1/2, balanced so the rate's noise comes from the attack only
+            plan = []
+            n0 = _pick_n(policy, rng, sc)
+            for _ in range(pairs):
+                n = n0 if sc.same_set else _pick_n(policy, rng, sc)
+                plan.append((n, rng.randrange(200, 2000), rng.randrange(200, 2000)))
+            seen = _run(real, policy, sc, x, f"r{trial}", plan)
+            expected = _run(shadow, policy, sc, 0, f"s{trial}", plan)
+            guess = int(_view(seen, sc.knowledge) != _view(expected, sc.knowledge))
+            if sc.padding >= policy.rounding and sc.knowledge == "exact":
+                guess = _read_fresh(policy, sc, plan, seen)
+            elif sc.padding >= policy.rounding:
+                guess = _read_shift(sc, seen)
+            wins += guess == x
+            frozen += any(a[0] == "QueryFrozenError" for ans in seen for a in ans)
+    return AttackResult(sc.name, trials, wins / trials, pairs, frozen / trials)
 
 
-def measure_all(trials: int = 20_000, seed: int = 0) -> list[AttackResult]:
-    """The scenarios reported in ``docs/disclosure-control.md``."""
-    default = DisclosurePolicy()
-    noisy = replace(default, noise=True)
-    shrine = replace(default, noise=True, noise_sigma=6.5, noise_scope="query")
-    few = max(200, trials // 10)
-    return [
-        simulate(default, trials=trials, seed=seed),
-        simulate(default, trials=trials, seed=seed, knowledge="exact"),
-        simulate(default, trials=few, seed=seed, pairs=default.budget // 2),
-        simulate(noisy, trials=trials, seed=seed),
-        simulate(noisy, trials=trials, seed=seed, knowledge="exact"),
-        simulate(replace(noisy, noise_scope="query"), trials=trials, seed=seed, knowledge="exact"),
-        simulate(shrine, trials=trials, seed=seed, knowledge="exact"),
-        simulate(shrine, trials=few, seed=seed, knowledge="exact", pairs=25),
-        simulate(shrine, trials=few, seed=seed, knowledge="exact", pairs=25, same_set=True),
-    ]
+SCENARIOS: tuple[tuple[Scenario, bool], ...] = (
+    # (scenario, few trials: the long 25-pair runs)
+    (Scenario("released values only", "released"), False),
+    (Scenario("exact knowledge of n, rounding boundary"), False),
+    (Scenario("released values only, whole weekly budget", "released", pairs=25), True),
+    (Scenario("exact knowledge, whole weekly budget", pairs=25), True),
+    (
+        Scenario("exact, 25 pairs on one set (averaging, freeze timing)", pairs=25, same_set=True),
+        True,
+    ),
+    (Scenario("exact, through a breakdown cell", cell=True), False),
+    (Scenario("exact, through a breakdown cell, whole weekly budget", pairs=25, cell=True), True),
+)
+RESIDUAL: tuple[tuple[Scenario, bool], ...] = (
+    (
+        Scenario("residual: released values, padding 100 known patients", "released", padding=100),
+        False,
+    ),
+    (
+        Scenario(
+            "residual: released values, padding 100, whole budget",
+            "released",
+            pairs=25,
+            padding=100,
+        ),
+        True,
+    ),
+    (Scenario("residual: count(S) known without asking, 1 query", skip_first=True), False),
+    (
+        Scenario("residual: padding 1 known patient, small sets", padding=1, n_range=(20, 200)),
+        False,
+    ),
+    (
+        Scenario(
+            "residual: padding 1 known patient, |S| 2000-5000", padding=1, n_range=(2000, 5000)
+        ),
+        False,
+    ),
+    (
+        Scenario(
+            "residual: padding 10 known patients, |S| 2000-5000", padding=10, n_range=(2000, 5000)
+        ),
+        False,
+    ),
+    (
+        Scenario(
+            "residual: padding 10 known patients, |S| 2000-5000, whole budget",
+            pairs=25,
+            padding=10,
+            n_range=(2000, 5000),
+        ),
+        True,
+    ),
+)
+
+
+def measure_all(trials: int = 400, few: int = 40, seed: int = 0) -> list[tuple[str, AttackResult]]:
+    """Before (no sketches: the ledger without sticky answers) and after, per scenario."""
+    policy = DisclosurePolicy()
+    out = []
+    for sc, long in SCENARIOS + RESIDUAL:
+        n = few if long else trials
+        if (sc, long) in SCENARIOS:
+            before = simulate(policy, replace(sc, sticky=False), trials=n, seed=seed)
+            out.append(("before", before))
+        out.append(("after", simulate(policy, sc, trials=n, seed=seed)))
+    return out
 
 
 def main() -> None:  # pragma: no cover - prints the docs table
-    print("| scenario | pairs | success | frozen |")
-    print("|---|---|---|---|")
-    for r in measure_all():
-        print(f"| {r.scenario} | {r.pairs} | {r.success_rate:.1%} | {r.frozen_rate:.1%} |")
+    print("| scenario | pairs | before | after | frozen (after) |")
+    print("|---|---|---|---|---|")
+    rows: dict[str, dict[str, AttackResult]] = {}
+    for when, r in measure_all():
+        rows.setdefault(r.scenario, {})[when] = r
+    for name, got in rows.items():
+        after = got["after"]
+        before = f"{got['before'].success_rate:.1%}" if "before" in got else "—"
+        print(
+            f"| {name} | {after.pairs} | {before} | {after.success_rate:.1%} "
+            f"| {after.frozen_rate:.1%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

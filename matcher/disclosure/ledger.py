@@ -8,7 +8,11 @@ released, in the same transaction:
 * a frozen requester is refused (:class:`QueryFrozenError`) until a steward unfreezes them;
 * a requester who already ran ``policy.budget`` queries in the last ``policy.budget_days``
   days is refused (:class:`BudgetExceededError`); the budget counts requests, not cells;
-* if the eligible true count (at or above the threshold) already came back
+* **sticky answers** (:mod:`matcher.disclosure.sticky`): every count whose patient set comes
+  with a sketch (``RawFeasibility.sketches``) and is near-identical to a set already released
+  to anyone gets the value released then, so ``S`` and ``S ∪ {t}`` get the same answer;
+* **repeat alert**: if the eligible set's cluster of near-identical sets (with sketches), or
+  else the eligible true count (at or above the threshold), already came back
   ``policy.repeat_alert - 1`` times to this requester in the last ``policy.repeat_days`` days,
   whatever the criteria, the requester is frozen and the request refused.
 
@@ -42,6 +46,15 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from matcher.disclosure.policy import DisclosurePolicy, check_role
 from matcher.disclosure.release import RawFeasibility, ReleasedFeasibility, release_feasibility
+from matcher.disclosure.sticky import (
+    STICKY_TABLES,
+    LedgerSketch,
+    Match,
+    cluster_hits,
+    find_matches,
+    record_sketches,
+    sketch_secret,
+)
 from matcher.errors import MatcherError
 
 DEFAULT_LEDGER = Path("~/.local/share/p4dp/ledger.sqlite")
@@ -100,7 +113,12 @@ class LedgerRelease(SQLModel, table=True):
     released_at: datetime
 
 
-LEDGER_TABLES = [LedgerRequester.__table__, LedgerQuery.__table__, LedgerRelease.__table__]
+LEDGER_TABLES = [
+    LedgerRequester.__table__,
+    LedgerQuery.__table__,
+    LedgerRelease.__table__,
+    *STICKY_TABLES,
+]
 
 
 def ledger_url(location: str | os.PathLike[str] | None = None) -> str:
@@ -212,17 +230,46 @@ class Ledger:
             row.frozen, row.unfrozen_at, row.unfrozen_by = False, now, by
             session.add(row)
 
+    def sketch_secret(self) -> bytes:
+        """The secret keying the patient-set sketches (``$P4DP_SKETCH_SECRET`` or this
+        ledger's own); give it to :func:`matcher.feasibility.build_raw`. Never show it."""
+        return sketch_secret(self.engine)
+
     # -- releasing ---------------------------------------------------------------------
-    def _repeats(self, session: Session, row: LedgerRequester, eligible: int, now: datetime) -> int:
+    def _repeats(
+        self,
+        session: Session,
+        row: LedgerRequester,
+        raw: RawFeasibility,
+        matches: dict[str, Match],
+        now: datetime,
+    ) -> int | None:
+        """Earlier repeats of this result (None: this result does not count as a repeat).
+
+        With a sketch of the eligible set: the requester's requests whose eligible set was in
+        the same cluster of near-identical sets (whatever its count: the count of ``S ∪ {t}``
+        must not decide it), plus earlier requests *without* a sketch with the same true count.
+        Without: the legacy rule, equal true counts at or above the threshold.
+        """
         since = now - timedelta(days=self.policy.repeat_days)
         if row.unfrozen_at is not None and row.unfrozen_at > since:
             since = row.unfrozen_at
         stmt = select(func.count()).where(
             LedgerQuery.requester == row.requester,
             LedgerQuery.role == "sponsor",
-            LedgerQuery.eligible_true == eligible,
+            LedgerQuery.eligible_true == raw.eligible,
             LedgerQuery.created_at > since,
         )
+        if "eligible" in raw.sketches:
+            match = matches.get("eligible")
+            hits = cluster_hits(session, row.requester, match.root_id, since) if match else 0
+            sketched = select(LedgerSketch.query_id).where(LedgerSketch.cell == "eligible")
+            legacy = 0
+            if raw.eligible >= self.policy.threshold:
+                legacy = session.exec(stmt.where(LedgerQuery.id.not_in(sketched))).one()
+            return hits + legacy
+        if raw.eligible < self.policy.threshold:
+            return None
         return session.exec(stmt).one()
 
     def release(
@@ -241,26 +288,38 @@ class Ledger:
         if not requester:
             raise MatcherError("a feasibility request needs a requester name")
         now = _utc(now)
-        released = release_feasibility(raw, self.policy, role)
         frozen: str | None = None
         with Session(self.engine) as session, session.begin():
             row = self._touch(session, requester, now)
+            matches: dict[str, Match] = {}
             if role == "sponsor":
                 self._check(session, row, now)
-                if raw.eligible >= self.policy.threshold:
-                    seen = self._repeats(session, row, raw.eligible, now)
-                    if seen + 1 >= self.policy.repeat_alert:
-                        row.frozen, row.frozen_at = True, now
-                        row.frozen_reason = (
-                            f"the same result came back {seen + 1} times in "
-                            f"{self.policy.repeat_days} days"
-                        )
-                        session.add(row)
-                        frozen = row.frozen_reason
+                matches = find_matches(session, raw)
+                seen = self._repeats(session, row, raw, matches, now)
+                if seen is not None and seen + 1 >= self.policy.repeat_alert:
+                    row.frozen, row.frozen_at = True, now
+                    row.frozen_reason = (
+                        f"the same result came back {seen + 1} times in "
+                        f"{self.policy.repeat_days} days"
+                    )
+                    session.add(row)
+                    frozen = row.frozen_reason
+            sticky = {cell: m.released for cell, m in matches.items()}
+            released = release_feasibility(raw, self.policy, role, sticky=sticky)
             if not frozen:
-                self._record(
+                query_id = self._record(
                     session, released, requester, role, study_id, criteria_hash, data_snapshot, now
                 )
+                if role == "sponsor":
+                    record_sketches(
+                        session,
+                        query_id=query_id,
+                        requester=requester,
+                        raw=raw,
+                        cell_values=released.cell_values,
+                        matches=matches,
+                        now=now,
+                    )
         if frozen:
             raise QueryFrozenError(
                 f"requester {requester!r} is now frozen: {frozen} "
@@ -279,7 +338,7 @@ class Ledger:
         criteria_hash: str,
         data_snapshot: str,
         now: datetime,
-    ) -> None:
+    ) -> str:
         query = LedgerQuery(
             id=uuid.uuid4().hex,
             requester=requester,
@@ -306,6 +365,8 @@ class Ledger:
                     released_at=now,
                 )
             )
+        session.flush()  # the query row exists before sketches refer to it
+        return query.id
 
     # -- reading -----------------------------------------------------------------------
     def releases(self, requester: str | None = None) -> list[LedgerRelease]:

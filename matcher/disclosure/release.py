@@ -88,7 +88,10 @@ class RawFeasibility:
     patient set; ``cell_keys`` may give the hash of the exact set behind any other count
     (``"base"``, ``"remaining:a+b"``...), which makes noise on that count independent of the
     study it appears in. ``query_key`` (e.g. the criteria hash) is mixed into every noise
-    key when the policy's ``noise_scope`` is ``"query"``.
+    key when the policy's ``noise_scope`` is ``"query"``. ``sketches`` maps the same cell
+    names (``"eligible"``, ``"base"``, ``"remaining:a+b"``, ``"breakdown:sex=F"``...) to the
+    keyed similarity sketch of the set behind the count (:mod:`matcher.disclosure.sketch`);
+    the ledger uses them for sticky answers and never shows them.
     """
 
     base: int
@@ -99,6 +102,7 @@ class RawFeasibility:
     patient_set_key: bytes = b""
     cell_keys: Mapping[str, bytes] = field(default_factory=dict)
     query_key: bytes = b""
+    sketches: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         steps = []
@@ -164,6 +168,8 @@ class ReleasedFeasibility:
     withheld: list[str]
     records: list[ReleaseRecord]
     true_eligible: int = field(repr=False, default=0)
+    #: Released value per cell name (``"eligible"``, ``"breakdown:sex=F"``...), for the ledger.
+    cell_values: dict[str, Released] = field(repr=False, default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         disclosure = {"role": self.role, **self.policy.to_dict()}
@@ -181,15 +187,37 @@ class ReleasedFeasibility:
 
 
 class _Releaser:
-    def __init__(self, raw: RawFeasibility, policy: DisclosurePolicy, role: str) -> None:
+    def __init__(
+        self,
+        raw: RawFeasibility,
+        policy: DisclosurePolicy,
+        role: str,
+        sticky: Mapping[str, Released] | None = None,
+    ) -> None:
         self.raw, self.policy, self.role = raw, policy, role
+        self.sticky = dict(sticky or {}) if role == "sponsor" else {}
         self.records: list[ReleaseRecord] = []
+        self.cells: dict[str, Released] = {}
 
-    def count(self, true: int, cell: str, what: str | None = None) -> Released:
-        value = release_count(
+    def value(self, true: int, cell: str) -> Released:
+        """The release of one cell: a sticky value from the ledger if given, else fresh.
+
+        A sticky value never breaks the threshold rule: a true count under the threshold is
+        masked whatever was released before for a near-identical set.
+        """
+        if cell in self.sticky:
+            _check_count(true, f"count {cell!r}")
+            if true < self.policy.threshold:
+                return self.policy.masked_label
+            return self.sticky[cell]
+        return release_count(
             true, self.policy, self.role, key=self.raw.key_for(cell, self.policy), cell=cell
         )
+
+    def count(self, true: int, cell: str, what: str | None = None) -> Released:
+        value = self.value(true, cell)
         self.records.append(ReleaseRecord(what or cell, true, value))
+        self.cells[cell] = value
         return value
 
     def record(self, what: str, true: int, value: Released) -> None:
@@ -207,19 +235,14 @@ def _release_attrition(r: _Releaser, released_base: Released, eligible: Released
     previous, so_far = released_base, []
     for i, step in enumerate(raw.attrition):
         so_far.append(step.rule)
+        cell = "remaining:" + "+".join(sorted(so_far))
         last = i == len(raw.attrition) - 1 and step.remaining == raw.eligible
         what = f"attrition:{step.rule}"
         if r.role == "steward":
             remaining: Released = step.remaining
             excluded: Released = step.excluded
         else:
-            if last:
-                remaining = eligible
-            else:
-                cell = "remaining:" + "+".join(sorted(so_far))
-                remaining = release_count(
-                    step.remaining, policy, key=raw.key_for(cell, policy), cell=cell
-                )
+            remaining = eligible if last else r.value(step.remaining, cell)
             if not isinstance(previous, int):
                 remaining = policy.masked_label
             elif isinstance(remaining, int):
@@ -227,6 +250,8 @@ def _release_attrition(r: _Releaser, released_base: Released, eligible: Released
             diff = as_number(previous) - as_number(remaining)
             excluded = diff if diff >= policy.threshold else policy.masked_label
         r.record(f"{what}:remaining", step.remaining, remaining)
+        if r.role == "sponsor":
+            r.cells[cell] = remaining
         r.record(f"{what}:excluded", step.excluded, excluded)
         alone = r.count(step.excluded_alone, f"excluded_alone:{step.rule}", f"{what}:alone")
         out.append(
@@ -291,8 +316,7 @@ def _release_breakdowns(r: _Releaser, eligible: Released) -> dict[str, Protected
 
     def releaser(dim: str):
         def release(key: str, n: int) -> Released:
-            cell = f"breakdown:{dim}={key}"
-            return release_count(n, policy, key=raw.key_for(cell, policy), cell=cell)
+            return r.value(n, f"breakdown:{dim}={key}")
 
         return release
 
@@ -329,11 +353,21 @@ def _release_breakdowns(r: _Releaser, eligible: Released) -> dict[str, Protected
 
 
 def release_feasibility(
-    raw: RawFeasibility, policy: DisclosurePolicy, role: str = "sponsor"
+    raw: RawFeasibility,
+    policy: DisclosurePolicy,
+    role: str = "sponsor",
+    *,
+    sticky: Mapping[str, Released] | None = None,
 ) -> ReleasedFeasibility:
-    """Apply ``policy`` to every count of ``raw`` for ``role`` (see module docstring)."""
+    """Apply ``policy`` to every count of ``raw`` for ``role`` (see module docstring).
+
+    ``sticky`` (from the ledger, sponsors only) maps cell names to the values already
+    released for near-identical patient sets; those cells are released with that value
+    (masked when their true count is under the threshold) instead of a fresh one, then go
+    through the same funnel and suppression rules.
+    """
     check_role(role)
-    r = _Releaser(raw, policy, role)
+    r = _Releaser(raw, policy, role, sticky)
     base = r.count(raw.base, "base")
     eligible = r.count(raw.eligible, "eligible")
     possibly = r.count(raw.possibly_eligible, "possibly_eligible")
@@ -347,6 +381,7 @@ def release_feasibility(
             withheld.append(dim)
         for category, value in table.values.items():
             r.record(f"breakdown:{dim}={category}", raw.breakdowns[dim][category], value)
+            r.cells[f"breakdown:{dim}={category}"] = value
     return ReleasedFeasibility(
         role=role,
         policy=policy,
@@ -357,4 +392,5 @@ def release_feasibility(
         withheld=withheld,
         records=r.records,
         true_eligible=raw.eligible,
+        cell_values=r.cells,
     )

@@ -89,7 +89,12 @@ def _primary(
         if n < 0:
             raise DisclosureError(f"breakdown cell {key!r}: negative count")
         values[key] = release(key, n)
-        status[key] = "shown" if isinstance(values[key], int) else "primary"
+        if isinstance(values[key], int):
+            status[key] = "shown"
+        elif n >= policy.threshold and not policy.noise:
+            status[key] = "secondary"  # a sticky "<10" (ledger): its true count is not small
+        else:
+            status[key] = "primary"
     return values, status
 
 
@@ -99,7 +104,9 @@ def _mask_smallest(
     shown = [k for k in keys if status[k] == "shown"]
     if not shown:
         return False
-    victim = min(shown, key=lambda k: (cells[k], k))
+    # Chosen from released values only (then the name), so the choice reveals nothing more
+    # than the released numbers, and near-identical sets get the same choice.
+    victim = min(shown, key=lambda k: (values[k], k))
     values[victim] = ""
     status[victim] = "secondary"
     return True

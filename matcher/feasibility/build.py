@@ -18,6 +18,8 @@ into what a requester may see.
 * Patient-set keys: ``sha256`` (or ``HMAC-SHA-256`` with a platform secret) of the sorted
   pseudonyms of the exact set behind each count, so deterministic noise gives the same answer
   for the same set whatever the query or the order.
+* Sketches (``sketch_secret``): the keyed bottom-k similarity sketch of the set behind each
+  count (:mod:`matcher.disclosure.sketch`), for the ledger's sticky answers.
 
     >>> import polars as pl
     >>> from criteria_dsl import ir
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from matcher.disclosure.release import AttritionStep, RawFeasibility
+from matcher.disclosure.sketch import SKETCH_SIZE, bottom_k, hash_key, keyed_hashes
 from matcher.errors import MatcherError
 from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
 
@@ -134,16 +137,63 @@ def _breakdowns(
     return out
 
 
+def _sketches(
+    frame: pl.DataFrame, steps: list[str], names: list[str], active: list[str], dims, secret
+) -> dict[str, bytes]:
+    """Keyed bottom-k sketch of the set behind every count (cell names as in the ledger)."""
+    hashed = frame.with_columns(
+        pl.Series("__h", keyed_hashes(frame["patient_id"], hash_key(secret)), dtype=pl.UInt64)
+    )
+
+    def sketch(part: pl.DataFrame) -> bytes:
+        return bottom_k(part["__h"].to_numpy())
+
+    out = {
+        "base": sketch(hashed),
+        "eligible": sketch(hashed.filter(pl.col("__eligible"))),
+        "possibly_eligible": sketch(hashed.filter(pl.col("__possibly"))),
+    }
+    bits, applied, all_active = pl.col("rule_bits"), 0, _mask(names, active)
+    for i, name in enumerate(steps, start=1):
+        bit = _mask(names, [name])
+        applied |= bit
+        kept = hashed.filter((bits & pl.lit(applied, dtype=pl.UInt64)) == 0)
+        out["remaining:" + "+".join(sorted(steps[:i]))] = sketch(kept)
+        alone = hashed.filter((bits & pl.lit(all_active, dtype=pl.UInt64)) == bit)
+        out[f"excluded_alone:{name}"] = sketch(alone)
+    if dims:
+        labelled = hashed.select("__h", "__eligible", *(category_expr(d) for d in dims))
+        eligible = labelled.filter(pl.col("__eligible"))
+        for name in breakdown_names(tuple(dims)):
+            parts = name.split(SEP)
+            column = pl.concat_str([pl.col(p) for p in parts], separator=SEP).alias("__cell")
+            every = set(labelled.select(column).to_series().unique().to_list())
+            if len(parts) == 2:
+                firsts = labelled[parts[0]].unique().to_list()
+                seconds = labelled[parts[1]].unique().to_list()
+                every = {f"{a}{SEP}{b}" for a in firsts for b in seconds}
+            groups = eligible.group_by(column).agg(pl.col("__h").bottom_k(SKETCH_SIZE))
+            members = dict(groups.rows())
+            for c in every:
+                out[f"breakdown:{name}={c}"] = bottom_k(
+                    pl.Series(members.get(c, []), dtype=pl.UInt64).to_numpy()
+                )
+    return out
+
+
 def build_raw(
     result,  # matcher.engine.result.Result (not imported: the engine may be optional)
     query: FeasibilityQuery = FeasibilityQuery(),
     *,
     with_keys: bool = True,
     secret: bytes | None = None,
+    sketch_secret: bytes | None = None,
 ) -> RawFeasibility:
     """The true counts, funnel and breakdowns of ``result`` for ``query`` (see module doc).
 
     ``with_keys=False`` skips the patient-set hashes (only noise needs them).
+    ``sketch_secret`` (the ledger's, :meth:`matcher.disclosure.ledger.Ledger.sketch_secret`)
+    adds the keyed similarity sketch of every count's patient set, for sticky answers.
     """
     names = list(result.rule_names)
     steps = resolve_order(names, order=query.order, without=query.without, study=result.study.id)
@@ -183,4 +233,7 @@ def build_raw(
         patient_set_key=set_key(eligible["patient_id"], secret) if keys is not None else b"",
         cell_keys=keys or {},
         query_key=query_key,
+        sketches=(
+            _sketches(frame, steps, names, active, query.by, sketch_secret) if sketch_secret else {}
+        ),
     )
