@@ -19,15 +19,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Literal
 
 import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
 from matcher.data.schema import TABLES
-from matcher.engine.compile import compile_many
+from matcher.engine.compile import StudyColumns, compile_many
 from matcher.engine.data import DataInput, resolve_data
 from matcher.engine.result import Result, counts_of
+from matcher.errors import MatcherError
+
+Validation = bool | Literal["full", "schema"]
+"""``"full"`` (or True): every row-level check of ``p4dp data check`` before evaluating raw
+files or frames; ``"schema"`` (or False): files, columns and types only (a bad value then
+raises during evaluation). A snapshot was validated when ingested: neither applies."""
+
+
+def full_validation(validate: Validation) -> bool:
+    """Whether ``validate`` asks for the row-level checks.
+
+    >>> full_validation("full"), full_validation(True), full_validation("schema")
+    (True, True, False)
+    """
+    if validate in (True, "full"):
+        return True
+    if validate in (False, "schema"):
+        return False
+    raise MatcherError(f"validate must be 'full', 'schema', True or False, not {validate!r}")
 
 
 def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
@@ -37,13 +57,44 @@ def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
     return study.index_date if study.index_date is not None else dt.date.today()
 
 
+def _fixed_part(wide: pl.DataFrame, spec: StudyColumns) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The base population's fixed columns, and the permutation sorting them by pseudonym
+    (None when already sorted, as in a snapshot whose patients are stored by pseudonym)."""
+    fixed = wide.select(*spec.fixed(), pl.col(spec.base)).filter(pl.col(spec.base))
+    # a snapshot stores sex, practice and centre as enums: results hold them as strings
+    fixed = fixed.drop(spec.base).with_columns(
+        pl.col(c).cast(pl.String)
+        for c in ("sex", "practice_id", "centre_id")
+        if isinstance(fixed.schema.get(c), pl.Enum)
+    )
+    if fixed["patient_id"].is_sorted():
+        return fixed, None
+    order = fixed["patient_id"].arg_sort()
+    return fixed.select(pl.all().gather(order)), order
+
+
+def key_is_row_number(patients: pl.LazyFrame, key: str) -> bool:
+    """Whether ``key`` numbers the rows of ``patients`` 0, 1, ... (a snapshot's ``patient_key``).
+
+    >>> key_is_row_number(pl.LazyFrame({"k": [0, 1, 2]}), "k")
+    True
+    >>> key_is_row_number(pl.LazyFrame({"patient_id": ["a"]}), "patient_id")
+    False
+    """
+    dtype = patients.collect_schema().get(key)
+    if dtype is None or not dtype.is_integer():
+        return False
+    check = (pl.col(key).cast(pl.Int64) == pl.int_range(pl.len(), dtype=pl.Int64)).all()
+    return bool(patients.select(check).collect().item())
+
+
 def evaluate(
     study: ir.Study,
     data: DataInput,
     *,
     index_date: dt.date | None = None,
     streaming: bool = False,
-    validate: bool = True,
+    validate: Validation = True,
 ) -> Result:
     """Evaluate one study; see :func:`evaluate_many`."""
     return evaluate_many(
@@ -57,30 +108,33 @@ def evaluate_many(
     *,
     index_date: dt.date | None = None,
     streaming: bool = False,
-    validate: bool = True,
+    validate: Validation = True,
 ) -> list[Result]:
     """Evaluate several studies in one plan: each event table is scanned once for all of them.
 
     ``index_date`` overrides every study's own; ``streaming`` runs Polars' streaming engine
-    (for data larger than memory); ``validate`` checks the data against the contract first.
+    (for data larger than memory); ``validate`` (see :data:`Validation`) chooses the contract
+    checks run on raw files and frames first: ``"full"`` (default) or ``"schema"``.
     """
-    dataset, snapshot = resolve_data(data, validate=validate)
+    dataset, snapshot = resolve_data(data, validate=full_validation(validate))
     tables = {name: getattr(dataset, name) for name in TABLES}
     pairs = [(s, study_index(s, index_date)) for s in studies]
     key = getattr(dataset, "patient_key", "patient_id")
     events = getattr(dataset, "events", None)
-    frame, layout = compile_many(pairs, tables, key=key, events=events)
+    dense = not streaming and key_is_row_number(tables["patients"], key)
+    frame, layout = compile_many(pairs, tables, key=key, events=events, dense=dense)
     wide = frame.collect(engine="streaming" if streaming else "auto")
-    # a snapshot stores sex, practice and centre as enums: results hold them as strings
-    wide = wide.with_columns(
-        pl.col(c).cast(pl.String)
-        for c in ("sex", "practice_id", "centre_id")
-        if isinstance(wide.schema.get(c), pl.Enum)
-    )
     results = []
+    shared: dict[dt.date, tuple[pl.DataFrame, pl.Series | None]] = {}
     for spec in layout:
-        patients = wide.filter(pl.col(spec.prefix + "base")).select(spec.output())
-        patients = patients.sort("patient_id")
+        if spec.index not in shared:  # the base population and fixed columns: once per date
+            shared[spec.index] = _fixed_part(wide, spec)
+        fixed, order = shared[spec.index]
+        own = wide.select(*spec.own(), pl.col(spec.base)).filter(pl.col(spec.base))
+        own = own.drop(spec.base)
+        if order is not None:
+            own = own.select(pl.all().gather(order))
+        patients = fixed.hstack(own.get_columns())
         results.append(
             Result(
                 study=spec.study,

@@ -9,7 +9,8 @@ Each event table is read once per *level*: level 0 holds the sets whose windows 
 constant bounds; a set whose window is measured from an :class:`~criteria_dsl.ir.EventDate`
 sits one level above the set that anchors it. Per table and level the plan builds the row
 masks of its sets and ONE ``group_by(patient_id)`` computing every reduction the predicates
-need (any, count, distinct days, first/latest date, value aggregates).
+need (any, count, distinct days, first/latest date, value aggregates). ``latest``/``first``
+values take a second, vectorised stage over the same rows (:func:`on_day_stages`).
 """
 
 from __future__ import annotations
@@ -190,10 +191,13 @@ def wanted_codes(sets: list[ResolvedEvents]) -> dict[str, set[str]] | None:
     return merged
 
 
-def prefilter(sets: list[ResolvedEvents]) -> pl.Expr | None:
-    """Union of the sets' codes and hull of their constant date bounds (predicate pushdown)."""
+def prefilter(sets: list[ResolvedEvents], *, codes: bool = True) -> pl.Expr | None:
+    """Union of the sets' codes and hull of their constant date bounds (predicate pushdown).
+
+    ``codes=False`` leaves the codes out (the rows were read by ``Dataset.events`` with the
+    union of the codes already)."""
     parts: list[pl.Expr] = []
-    merged = wanted_codes(sets)
+    merged = wanted_codes(sets) if codes else None
     if merged is not None:
         parts.append(codes_expr(tuple((k, tuple(sorted(v))) for k, v in sorted(merged.items()))))
     starts = [s.start.date if s.start is not None else None for s in sets]
@@ -210,6 +214,16 @@ def prefilter(sets: list[ResolvedEvents]) -> pl.Expr | None:
     return expr
 
 
+def only(mask: pl.Expr, column: pl.Expr) -> pl.Expr:
+    """``column`` where ``mask`` holds, null elsewhere: for min/max in a ``group_by``.
+
+    Same result as ``column.filter(mask).min()`` (min/max skip nulls), but an element-wise
+    expression followed by a plain aggregation, which Polars runs several times faster than
+    a filter inside the aggregation when there are many of them.
+    """
+    return pl.when(mask).then(column)
+
+
 def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
     """The ``group_by`` aggregation computing ``need`` over the rows of ``events``."""
     mask = pl.col(plan.mask(events))
@@ -222,21 +236,55 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
     if kind == "ndays":
         return pl.col("date").filter(mask).n_unique().cast(pl.Int64).alias(name)
     if kind in ("min", "max"):
-        dates = pl.col("date").filter(mask)
+        dates = only(mask, pl.col("date"))
         return (dates.min() if kind == "min" else dates.max()).alias(name)
     _, function, unit_key = need
     values = plan.units.value_expr(plan.units.unit_of(unit_key))
     usable = mask & values.is_not_null()
-    used = values.filter(usable)
     if function == "min":
-        return used.min().alias(name)
+        return only(usable, values).min().alias(name)
     if function == "max":
-        return used.max().alias(name)
-    if function == "mean":
-        return used.mean().alias(name)
-    dates = pl.col("date").filter(usable)
-    on_day = dates.max() if function == "latest" else dates.min()
-    return values.filter(usable & (pl.col("date") == on_day)).max().alias(name)
+        return only(usable, values).max().alias(name)
+    if function == "mean":  # a filter: the same summation as over the kept values alone
+        return values.filter(usable).mean().alias(name)
+    raise MatcherError(f"{function!r} is computed by on_day_stages, not by reduction")
+
+
+ON_DAY = ("latest", "first")
+"""Value functions taking the value on the latest/first usable date (ties: largest value)."""
+
+
+def _on_day(need: tuple) -> bool:
+    return need[0] == "v" and need[1] in ON_DAY
+
+
+def _usable(plan: Plan, events: ResolvedEvents, need: tuple) -> tuple[pl.Expr, pl.Expr]:
+    """The converted value of ``need`` and the mask of rows where it is usable."""
+    values = plan.units.value_expr(plan.units.unit_of(need[2]))
+    return values, pl.col(plan.mask(events)) & values.is_not_null()
+
+
+def on_day_stages(
+    plan: Plan, wanted: list[tuple[ResolvedEvents, tuple]]
+) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """``latest``/``first`` values, vectorised in two stages over the same rows.
+
+    A nested aggregation (``value.filter(date == date.filter(usable).max())`` inside a
+    ``group_by``) is evaluated group by group. Instead the first ``group_by`` computes each
+    need's latest (first) usable date (``__day<i>``, a plain filtered max/min); those dates are
+    joined back to the rows and a second ``group_by`` takes the largest usable value on them.
+    Returns the day aggregations (stage 1) and the value aggregations (stage 2).
+    """
+    days: list[pl.Expr] = []
+    values: list[pl.Expr] = []
+    for i, (events, need) in enumerate(wanted):
+        value, usable = _usable(plan, events, need)
+        dates = only(usable, pl.col("date"))
+        day = f"__day{i}"
+        days.append((dates.max() if need[1] == "latest" else dates.min()).alias(day))
+        on_day = usable & (pl.col("date") == pl.col(day))
+        values.append(only(on_day, value).max().alias(plan.column(events, need)))
+    return days, values
 
 
 FILLS = {"any": False, "count": 0, "ndays": 0}
@@ -248,11 +296,16 @@ def table_pass(
     sets: list[ResolvedEvents],
     anchor_frames: dict[ResolvedEvents, pl.LazyFrame],
     key: str = "patient_id",
-) -> pl.LazyFrame:
+    *,
+    codes_read: bool = False,
+) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
     """One read of an event table for ``sets`` (all of one table and level): one group_by.
 
-    ``key`` is the column linking events to patients (``patient_key`` in a snapshot)."""
-    condition = prefilter(sets)
+    ``key`` is the column linking events to patients (``patient_key`` in a snapshot).
+    Returns the per-patient aggregates and, when a set needs a ``latest``/``first`` value,
+    a second frame holding those values (see :func:`on_day_stages`). ``codes_read``: ``frame``
+    holds only the union of the sets' codes already (``Dataset.events``)."""
+    condition = prefilter(sets, codes=not codes_read)
     rows = frame.filter(condition) if condition is not None else frame
     if any(s.domain is ir.Domain.OBSERVATION for s in sets):
         rows = plan.units.attach(rows)
@@ -266,5 +319,16 @@ def table_pass(
             source = anchor_frames[anchor].select(key, col)
             rows = rows.join(source, on=key, how="left")
     rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
-    aggs = [reduction(plan, s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
-    return rows.group_by(key).agg(aggs)
+    wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
+    aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
+    days, values = on_day_stages(plan, [(s, need) for s, need in wanted if _on_day(need)])
+    if not days:
+        return rows.group_by(key).agg(aggs), None
+    rows = rows.cache()  # read once for both stages (the optimiser does not always share it)
+    out = rows.group_by(key).agg(aggs + days)
+    day_names = [f"__day{i}" for i in range(len(days))]
+    usable_any = pl.any_horizontal(_usable(plan, s, need)[1] for s, need in wanted if _on_day(need))
+    second = rows.filter(usable_any).join(out.select(key, *day_names), on=key, how="inner")
+    on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in day_names)
+    second = second.filter(on_any_day).group_by(key).agg(values)
+    return out.drop(day_names), second
