@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
         predicate(rule.predicate, ctx)
     print(f"engine: load_dataset + plan: {time.perf_counter() - t0:.3f} s")
     timed("patients (not opted out)", tables["patients"].filter(~pl.col("opted_out")))
-    for n, (frame, _) in enumerate(_aggregate(plan, tables)):
+    for n, (frame, _) in enumerate(_aggregate(plan, tables, ds.patient_key, read=None)):
         tables_used = sorted({s.domain.value for s in plan.sets})
         timed(f"aggregate {n} ({', '.join(tables_used)})", frame)
     timed("whole engine plan", compile_study(study, tables, index))
