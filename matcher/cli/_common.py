@@ -97,6 +97,16 @@ def atomic_write_path(path: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+data_option = click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Data directory following the data contract, or a snapshot (p4dp data ingest).",
+)
+"""The ``--data DIR`` option shared by the commands that evaluate studies."""
+
+
 def progress_enabled() -> bool:
     """Progress bars only when stderr is a terminal (silent in pipes, CI and tests)."""
     return sys.stderr.isatty()

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import click
 
-from matcher.cli._common import atomic_write_path, check_output_path, progress_enabled
+from matcher.cli._common import (
+    atomic_write_path,
+    check_output_path,
+    data_option,
+    progress_enabled,
+)
 from matcher.errors import MatcherError
 
 NOISE_SECRET_ENV = "P4DP_NOISE_SECRET"
@@ -106,24 +111,14 @@ def _open_ledger(location: str | None, policy):
 
 
 def _load(data_dir: Path):
-    try:
-        from matcher.data.open import open_data
-    except ImportError:
-        from matcher.data import load_dataset
+    from matcher.data.open import open_data
 
-        return load_dataset(data_dir)
     return open_data(data_dir)
 
 
 @click.command("count")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data directory following the data contract.",
-)
+@data_option
 @click.option(
     "--by",
     "by",

@@ -13,19 +13,13 @@ from pathlib import Path
 
 import click
 
-from matcher.cli._common import atomic_write_path, check_output_path
+from matcher.cli._common import atomic_write_path, check_output_path, data_option
 from matcher.errors import MatcherError
 
 
 @click.command("evaluate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data directory following the data contract.",
-)
+@data_option
 @click.option(
     "--out",
     required=True,
