@@ -10,14 +10,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from matcher.disclosure import DisclosurePolicy, RawFeasibility
 from matcher.disclosure.ledger import (
-    LEDGER_TABLES,
     Ledger,
     QueryFrozenError,
-    create_ledger_engine,
 )
 from matcher.disclosure.sketch import bottom_k, hash_key, keyed_hashes
 from matcher.disclosure.sticky import SKETCH_SECRET_ENV, LedgerSketch
@@ -26,16 +24,9 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 META = {"study_id": "S1", "criteria_hash": "h", "data_snapshot": "snap-1"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request, tmp_path) -> Ledger:
-    policy = DisclosurePolicy(budget=30, repeat_alert=4)
-    if request.param == "sqlite":
-        return Ledger.open(tmp_path / "ledger.sqlite", policy)
-    url = request.getfixturevalue("postgres_url")
-    engine = create_ledger_engine(url)
-    SQLModel.metadata.drop_all(engine, tables=LEDGER_TABLES)
-    SQLModel.metadata.create_all(engine, tables=LEDGER_TABLES)
-    return Ledger(engine, policy)
+@pytest.fixture
+def ledger(ledger_factory) -> Ledger:
+    return ledger_factory(DisclosurePolicy(budget=30, repeat_alert=4))
 
 
 def _raw(ledger: Ledger, women: list[str], men: list[str]) -> RawFeasibility:
