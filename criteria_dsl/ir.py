@@ -581,21 +581,6 @@ class Study:
 # Walking the tree
 # --------------------------------------------------------------------------------------------
 
-Node = (
-    Predicate
-    | NumericValue
-    | EventSet
-    | Window
-    | Bound
-    | IndexDate
-    | CalendarDate
-    | EventDate
-    | CodeSetRef
-    | Quantity
-    | ValueCondition
-    | Duration
-)
-
 
 def children(node: object) -> tuple[object, ...]:
     """The IR nodes directly inside ``node`` (in field order), for generic walks."""

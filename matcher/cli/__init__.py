@@ -9,8 +9,6 @@ User errors print one ``Error: ...`` line and exit with status 1; no traceback i
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 
 import click
 
@@ -79,8 +77,3 @@ def _register() -> None:
 
 
 _register()
-
-
-def entry() -> None:  # pragma: no cover - thin wrapper for debugging
-    os.environ.setdefault("P4DP_DEBUG", "0")
-    sys.exit(main())
