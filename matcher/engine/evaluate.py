@@ -57,16 +57,21 @@ def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
     return study.index_date if study.index_date is not None else dt.date.today()
 
 
-def _fixed_part(wide: pl.DataFrame, spec: StudyColumns) -> tuple[pl.DataFrame, pl.Series | None]:
+def _fixed_part(wide: pl.LazyFrame, spec: StudyColumns) -> tuple[pl.DataFrame, pl.Series | None]:
     """The base population's fixed columns, and the permutation sorting them by pseudonym
-    (None when already sorted, as in a snapshot whose patients are stored by pseudonym)."""
-    fixed = wide.select(*spec.fixed(), pl.col(spec.base)).filter(pl.col(spec.base))
+    (None when already sorted, as in a snapshot whose patients are stored by pseudonym).
+
+    ``wide`` is the collected shared frame seen lazily: an eager ``select`` on a frame with
+    hundreds of columns (fifty studies) costs a tenth of a second each, the lazy one nothing.
+    """
+    fixed = wide.filter(pl.col(spec.base)).select(spec.fixed())
     # a snapshot stores sex, practice and centre as enums: results hold them as strings
-    fixed = fixed.drop(spec.base).with_columns(
+    schema = fixed.collect_schema()
+    fixed = fixed.with_columns(
         pl.col(c).cast(pl.String)
         for c in ("sex", "practice_id", "centre_id")
-        if isinstance(fixed.schema.get(c), pl.Enum)
-    )
+        if isinstance(schema.get(c), pl.Enum)
+    ).collect()
     if fixed["patient_id"].is_sorted():
         return fixed, None
     order = fixed["patient_id"].arg_sort()
@@ -123,15 +128,15 @@ def evaluate_many(
     events = getattr(dataset, "events", None)
     dense = not streaming and key_is_row_number(tables["patients"], key)
     frame, layout = compile_many(pairs, tables, key=key, events=events, dense=dense)
-    wide = frame.collect(engine="streaming" if streaming else "auto")
-    results = []
+    wide = frame.collect(engine="streaming" if streaming else "auto").lazy()
     shared: dict[dt.date, tuple[pl.DataFrame, pl.Series | None]] = {}
-    for spec in layout:
-        if spec.index not in shared:  # the base population and fixed columns: once per date
+    for spec in layout:  # the base population and fixed columns: once per index date
+        if spec.index not in shared:
             shared[spec.index] = _fixed_part(wide, spec)
+    owns = pl.collect_all([wide.filter(pl.col(spec.base)).select(spec.own()) for spec in layout])
+    results = []
+    for spec, own in zip(layout, owns, strict=True):
         fixed, order = shared[spec.index]
-        own = wide.select(*spec.own(), pl.col(spec.base)).filter(pl.col(spec.base))
-        own = own.drop(spec.base)
         if order is not None:
             own = own.select(pl.all().gather(order))
         patients = fixed.hstack(own.get_columns())
