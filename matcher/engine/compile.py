@@ -34,16 +34,13 @@ from matcher.engine.plan import (
 from matcher.errors import MatcherError
 
 VERDICTS = pl.Enum([v.value for v in ir.Verdict])
-FIXED_COLUMNS = (
-    "patient_id",
-    "practice_id",
-    "centre_id",
-    "practice_token",
-    "sex",
-    "age_low",
-    "age_high",
-)
-RESERVED = frozenset((*FIXED_COLUMNS, "rule_bits", "unknown_bits", "verdict"))
+FIXED_COLUMNS = ("patient_id", "practice_id", "centre_id", "sex", "age_low", "age_high")
+"""Result columns that depend only on the patient and the index date. The practice token is
+not one of them: only a candidate list needs it, for its few patients, so results never carry
+a re-identification token for the whole population."""
+FIXED_INPUTS = (*FIXED_COLUMNS[:4], "birth_year", "birth_month")
+"""The patient columns the fixed result columns are computed from."""
+RESERVED = frozenset((*FIXED_COLUMNS, "practice_token", "rule_bits", "unknown_bits", "verdict"))
 MAX_RULES = 64
 
 
@@ -210,8 +207,13 @@ class StudyColumns:
     def fixed(self) -> list[pl.Expr]:
         """The columns that depend only on the index date (the same for studies sharing it)."""
         low, high = age_bounds(self.index)
-        exprs = [pl.col(c) for c in FIXED_COLUMNS[:5]]
+        exprs = [pl.col(c) for c in FIXED_COLUMNS[:4]]
         return [*exprs, low.alias("age_low"), high.alias("age_high")]
+
+    def columns(self) -> list[str]:
+        """This study's columns in the shared frame: base flag, rules, bitmasks, verdict."""
+        names = [r.name for r in self.study.rules] + ["rule_bits", "unknown_bits", "verdict"]
+        return [self.base, *(self.prefix + n for n in names)]
 
     def own(self) -> list[pl.Expr]:
         """This study's rule columns, bitmasks and verdict."""
@@ -317,7 +319,12 @@ def compile_many(
     if dense:
         patients = attach_dense(tables["patients"], aggregated, key)
     else:
-        patients = tables["patients"].filter(~pl.col("opted_out"))
+        # only the patients of some study's base population are joined to the aggregates
+        dates = sorted({spec.index for spec in layout})
+        in_a_base = pl.any_horizontal(base_population(d) for d in dates) if dates else None
+        patients = tables["patients"].filter(
+            in_a_base if in_a_base is not None else ~pl.col("opted_out")
+        )
         patients = _join_once(patients, aggregated, key)
     raw_columns: list[pl.Expr] = []
     derived: list[pl.Expr] = []
@@ -325,7 +332,10 @@ def compile_many(
         raw_columns.append(base_population(spec.index).alias(spec.prefix + "base"))
         raw_columns.extend(expr.alias(spec.prefix + name) for name, expr in raw.items())
         derived.extend(_rule_columns(spec.study, spec.prefix))
-    return patients.with_columns(raw_columns).with_columns(derived), layout
+    # keep what the results are made of: no patient column nor aggregate is materialised
+    # beyond what the studies' outputs need
+    keep = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
+    return patients.with_columns(raw_columns).with_columns(derived).select(keep), layout
 
 
 def attach_dense(
@@ -367,7 +377,7 @@ def _join_once(
     for frame, _ in aggregated[1:]:
         combined = combined.join(frame, on=key, how="full", coalesce=True)
     fills = {c: v for _, f in aggregated for c, v in f.items()}
-    patients = patients.join(combined, on=key, how="left")
+    patients = patients.join(combined, on=key, how="left", maintain_order="left")
     return patients.with_columns(pl.col(c).fill_null(v) for c, v in fills.items())
 
 

@@ -17,7 +17,7 @@ import pytest
 from benchmarks.baselines import modules
 from benchmarks.check import differences
 from benchmarks.run import study_id, study_index
-from benchmarks.tasks import make_task
+from benchmarks.tasks import make_task, normalised
 from matcher.snapshot import ingest
 from matcher.synth import generate
 
@@ -64,7 +64,7 @@ def run(kind: str, source: str, data: Path, study: Path) -> pl.DataFrame:
     }
     task = make_task(spec)
     task.prepare()
-    return task.run()
+    return normalised(task, task.run())
 
 
 def test_every_example_study_has_a_baseline() -> None:
