@@ -52,6 +52,20 @@ ICD10: tuple[str, ...] = (
     "Z34.9",
     "O24.4",
     "Z33",
+    # rare conditions (exclusion criteria of the examples): see events.RARE
+    "I05.0",
+    "Q61.2",
+    "Q61.3",
+    "F31.3",
+    "F31.6",
+    "F31.9",
+    "F20.0",
+    "F20.9",
+    "F25.9",
+    "F29",
+    "F00.9",
+    "F01.9",
+    "F03",
 )
 """ICD-10 (WHO, dotted) codes. F32.4/F32.5 and bare I48 are left out: not WHO 2019 leaves."""
 

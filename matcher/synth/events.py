@@ -47,6 +47,19 @@ DX_CODES = {
 }
 _DEPRESSION_PROBS = (0.15, 0.35, 0.1, 0.02, 0.03, 0.35)
 
+# rare conditions, coded in ICD-10 by every practice (specialist letters): ICD-10 variants and
+# their probabilities, lowest age, share of patients by age band <40, 40-59, 60-74, 75+ (at
+# the end of follow-up). Drawn from a random stream of their own, after everything else, so
+# the rest of a population does not change with them.
+RARE: dict[str, tuple[tuple[str, ...], tuple[float, ...], int, tuple[float, ...]]] = {
+    "mitral_stenosis": (("I05.0",), (1,), 18, (0.0002, 0.0005, 0.0015, 0.003)),
+    "polycystic_kidney": (("Q61.3", "Q61.2"), (0.7, 0.3), 18, (0.0008, 0.001, 0.001, 0.001)),
+    "bipolar": (("F31.9", "F31.3", "F31.6"), (0.6, 0.3, 0.1), 16, (0.01, 0.01, 0.007, 0.005)),
+    "psychosis": (("F20.9", "F20.0", "F25.9", "F29"), (0.4, 0.3, 0.1, 0.2), 16, (0.007,) * 4),
+    "dementia": (("F03", "F00.9", "F01.9"), (0.5, 0.35, 0.15), 60, (0.0, 0.0, 0.02, 0.1)),
+}
+_RARE_BANDS = np.array([40, 60, 75])
+
 
 @dataclass
 class Rows:
@@ -197,4 +210,30 @@ def build_diagnoses(
     enc_owner, enc_date, _ = encounters
     check = icpc_practice[enc_owner] & (rng.random(len(enc_owner)) < 0.04)
     rows.add(enc_owner[check], enc_date[check], code_index("A97"))
+    _rare_diagnoses(rows, pat, stream(seed, chunk, 41))
     return rows
+
+
+def _rare_diagnoses(rows: Rows, pat: Patients, rng: np.random.Generator) -> None:
+    """Diagnosis rows of the :data:`RARE` conditions: first coded at a uniform day of the
+    follow-up after the lowest age, then re-coded at about 0.7 visits a year."""
+    age_end = pat.age_at(pat.obs_end)
+    band = np.searchsorted(_RARE_BANDS, age_end, side="right")
+    for codes, probs, min_age, shares in RARE.values():
+        has = np.flatnonzero(
+            (rng.random(len(pat)) < np.asarray(shares)[band]) & (age_end >= min_age)
+        )
+        start = np.maximum(
+            pat.obs_start[has].astype(np.int64),
+            pat.birth[has].astype(np.int64) + int(min_age * YEAR),
+        )
+        start = np.minimum(start, pat.obs_end[has]).astype(np.int64)
+        first = uniform_days(rng, start, pat.obs_end[has])
+        years = (pat.obs_end[has] - first) / YEAR
+        owner_k, rank = expand(1 + rng.poisson(RECODE_PER_YEAR * years))
+        owner = has[owner_k]
+        date = np.where(
+            rank == 0, first[owner_k], uniform_days(rng, first[owner_k], pat.obs_end[owner])
+        )
+        index = np.array([code_index(c) for c in codes], dtype=np.int16)
+        rows.add(owner, date, index[_variant(rng, len(has), probs)][owner_k])

@@ -63,8 +63,24 @@ def test_other_conditions_plausible(population) -> None:
     men_old = old.filter(pl.col("sex") == "M")
     osteo = C.str.starts_with("M81") | (C == "L95")
     assert _share(population, women_old, osteo) > 2 * _share(population, men_old, osteo)
-    depression = C.str.starts_with("F3") | (C == "P76")
+    depression = C.str.starts_with("F32") | C.str.starts_with("F33") | (C == "P76")
     assert 0.04 <= _share(population, adults, depression) <= 0.15
+
+
+def test_rare_conditions_are_coded_so_exclusions_can_fire(population) -> None:
+    """Mitral stenosis, polycystic kidneys, bipolar disorder, psychoses and dementia (the
+    exclusion criteria of the examples) appear, rarely, and dementia only from age 60."""
+    p = _age(population)
+    adults, old = p.filter(pl.col("age") >= 18), p.filter(pl.col("age") >= 75)
+    assert 0.0002 <= _share(population, adults, C == "I05.0") <= 0.003
+    assert 0.0003 <= _share(population, adults, C.is_in(["Q61.2", "Q61.3"])) <= 0.003
+    assert 0.004 <= _share(population, adults, C.str.starts_with("F31")) <= 0.02
+    psychosis = C.str.starts_with("F20") | C.is_in(["F25.9", "F29"])
+    assert 0.003 <= _share(population, adults, psychosis) <= 0.015
+    dementia = C.is_in(["F00.9", "F01.9", "F03"])
+    assert 0.05 <= _share(population, old, dementia) <= 0.15
+    rows = population.diagnoses.filter(dementia).join(population.patients, on="patient_id")
+    assert (rows["date"].dt.year() - rows["birth_year"]).min() >= 59  # birth month unknown: 59
 
 
 def test_pregnancy_only_in_women_of_childbearing_age(population) -> None:
