@@ -12,6 +12,7 @@ Layout under the data root (``.cache/bench`` by default)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -39,9 +40,14 @@ def _manifest(path: Path) -> dict[str, Any] | None:
 
 
 def _matches(manifest: dict[str, Any], patients: int, seed: int) -> bool:
+    """Whether a cached population is the one asked for, by today's generator."""
+    from matcher.synth.writer import GENERATOR_VERSION
+
     params = manifest.get("parameters", manifest)
     return (
-        params.get("patients", params.get("n_patients")) == patients and params.get("seed") == seed
+        params.get("patients", params.get("n_patients")) == patients
+        and params.get("seed") == seed
+        and manifest.get("generator_version") == GENERATOR_VERSION
     )
 
 
@@ -89,17 +95,26 @@ def ensure_population(root: Path, patients: int, seed: int, log: Any = print) ->
     return info
 
 
+def source_id(raw: Path) -> str:
+    """What identifies a generated population: the SHA-256 of its synth manifest (seed,
+    size, generator version and row counts; the generator is deterministic)."""
+    manifest = raw / "synth-manifest.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else ""
+
+
 def ensure_snapshot(
     root: Path, raw: Path, patients: int, *, force: bool = False, log: Any = print
 ) -> dict[str, Any]:
     """The snapshot of ``raw`` (``p4dp data ingest``), built if absent; with its ingest timing."""
     path = root / f"snap-{label(patients)}"
     timing = root / f"snap-{label(patients)}.ingest.json"
+    source = source_id(raw)
     if path.exists() and timing.is_file() and not force:
-        log(f"  reusing {path}")
         info: dict[str, Any] = json.loads(timing.read_text())
-        info["reused"] = True
-        return info
+        if info.get("source") == source:  # ingested from this very population
+            log(f"  reusing {path}")
+            info["reused"] = True
+            return info
     if path.exists():
         shutil.rmtree(path)
     log(f"  ingesting {raw} into {path} (p4dp data ingest)")
@@ -110,6 +125,7 @@ def ensure_snapshot(
     run = run_command(ingest_command(raw, path, sys.executable), log=log)
     info = {
         "path": str(path),
+        "source": source,
         "ingest_seconds": run["seconds"],
         "ingest_peak_mb": run["peak_mb"],
         "disk_mb": disk_mb(path),

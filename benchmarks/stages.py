@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,19 @@ def memory_stage(files: list[str], raw: Path, *, log: Any) -> dict[str, Any]:
 
 
 def many_stage(
-    files: list[str], snap: Path | None, args: argparse.Namespace, *, log: Any
+    files: list[str],
+    snap: Path | None,
+    args: argparse.Namespace,
+    *,
+    raw: Path | None = None,
+    studies: list[dict] | None = None,
+    log: Any,
 ) -> dict[str, Any]:
     """Fifty studies: ``evaluate_many`` vs one by one, alternated, over the warm snapshot.
 
     If the engine cannot run on the snapshot, the comparison falls back to the raw files of
-    a 100,000-patient population held in memory (recorded as such in the results).
+    a 100,000-patient population held in memory (recorded as such in the results). With
+    ``raw``, :func:`many_raw` measures the fifty over the raw files too.
     """
     big = args.patients > 1_000_000
     reps = max(1, min(args.reps, 2)) if big else args.reps
@@ -84,7 +92,59 @@ def many_stage(
         f"  evaluate_many {many / 1000:.1f} s, one by one {one / 1000:.1f} s "
         f"({out['many_over_one_study']:.1f} x the time of one study)"
     )
+    if raw is not None:
+        out["raw"] = many_raw(files, raw, args, studies or [], log=log)
     return out
+
+
+def many_raw(
+    files: list[str], raw: Path, args: argparse.Namespace, studies: list[dict], *, log: Any
+) -> dict[str, Any]:
+    """``evaluate_many`` of the fifty over the raw files (one scan of each table for all).
+
+    Compared with the single-study ``engine_raw`` medians of the per-study stage: the median
+    example ("one study") and the sum over the fifty of their example's median ("one by one",
+    an estimate: fifty single evaluations from raw files would take most of the hour).
+    """
+    from benchmarks.variants import load_variants
+
+    singles = {
+        st["id"]: st["series"]["engine_raw"]["median"]
+        for st in studies
+        if "median" in st.get("series", {}).get("engine_raw", {})
+    }
+    if not singles:
+        return {"skipped": "no single-study engine_raw medians: run the studies stage too"}
+    big = args.patients > 1_000_000
+    log(f"50 studies over the raw files ({args.patients:,} patients): evaluate_many alone")
+    task = {
+        "kind": "engine_many",
+        "data": str(raw),
+        "source": "raw",
+        "index_date": args.index_date,
+        "studies": {"files": files, "total": 50},
+        "one_by_one": False,
+    }
+    out = alternate(
+        {"fifty_raw": task}, reps=1 if big else args.reps, warmup=0, fresh=True, log=log
+    )
+    got = out["fifty_raw"].to_json()
+    if "error" in got:
+        return got
+    ids = [s.id.split("~v")[0] for s in load_variants({"files": files, "total": 50})]
+    one = statistics.median(singles.values())
+    one_by_one = sum(singles.get(i, one) for i in ids)
+    got.update(
+        one_study_s=one,
+        one_by_one_estimate_s=one_by_one,
+        many_over_one_study=got["median"] / one,
+        many_over_one_by_one=got["median"] / one_by_one,
+    )
+    log(
+        f"  evaluate_many {got['median']:.1f} s from raw files; one study (median) {one:.1f} s "
+        f"({got['many_over_one_study']:.1f} x); one by one about {one_by_one:.0f} s"
+    )
+    return got
 
 
 def growth_stage(

@@ -47,9 +47,11 @@ def resolve_data(data: DataInput, *, validate: bool = True) -> tuple[DatasetLike
         path = Path(data)
         if not path.is_dir():
             raise DataError(f"{path}: not a data directory")
-        from matcher.snapshot import is_snapshot, open_snapshot
+        from matcher.snapshot import is_snapshot
 
-        if is_snapshot(path):
+        if is_snapshot(path):  # the snapshot reader (pyarrow) is imported only for one
+            from matcher.snapshot import open_snapshot
+
             opened = open_snapshot(path)
             return opened, opened.snapshot_id or ""
         return load_dataset(path, validate=validate), directory_snapshot(path)

@@ -47,7 +47,8 @@ from matcher.synth.population import (
 )
 from matcher.synth.treatments import build_courses, build_prescriptions, first_start
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
+"""Bumped whenever the same seed gives other data (2: rare conditions added)."""
 DEFAULT_CHUNK_SIZE = 200_000
 MANIFEST = "synth-manifest.json"
 ROW_GROUP = 1_000_000
