@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchmarks.limits import MemoryLimit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,22 +34,11 @@ def worker_env(threads: int) -> dict[str, str]:
     return env
 
 
-def _limit(address_space_mb: int | None):  # type: ignore[no-untyped-def]
-    if address_space_mb is None:
-        return None
-
-    def apply() -> None:
-        limit = address_space_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 class Worker:
     """One ``python -m benchmarks.worker`` subprocess holding one task."""
 
     def __init__(
-        self, task: dict[str, Any], *, threads: int = 2, address_space_mb: int | None = None
+        self, task: dict[str, Any], *, threads: int = 2, memory_limit: MemoryLimit | None = None
     ) -> None:
         self.task = task
         self.proc = subprocess.Popen(
@@ -59,7 +49,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=sys.stderr,
             text=True,
-            preexec_fn=_limit(address_space_mb),
+            preexec_fn=memory_limit.preexec() if memory_limit is not None else None,
         )
         self.prepared = self.call({"op": "prepare", "task": task})
 

@@ -231,17 +231,23 @@ def streaming_section(st: dict[str, Any]) -> list[str]:
         "## Streaming over data larger than the process may use",
         "",
         f"Study {st['study']}: the columns it touches take {fmt_mb(st['touched_mb'])} in memory;"
-        f" the process's address space is limited to {fmt_mb(st['limit_mb'])} (RLIMIT_AS, set"
-        " before the worker starts).",
+        f" the process may use {fmt_mb(st['limit_mb'])}, enforced by"
+        + (
+            " a memory cgroup (resident memory and page cache; the kernel kills the process"
+            " beyond it)."
+            if st.get("limit_kind", "address space").startswith("cgroup")
+            else " an address-space limit (RLIMIT_AS, set before the worker starts; memory-mapped"
+            " files and reserved thread stacks count against it although not resident)."
+        ),
         "",
         "| run | result | time | peak RSS |",
         "|---|---|---|---|",
     ]
     for key, text in (
         ("raw_streaming", "raw files, streaming engine"),
-        ("raw_in_memory", "raw files, in-memory engine"),
+        ("raw_in_memory", "raw files, default engine"),
         ("snapshot_streaming", "snapshot, streaming engine"),
-        ("snapshot_in_memory", "snapshot, in-memory engine"),
+        ("snapshot_in_memory", "snapshot, default engine"),
     ):
         if key not in st:
             continue
@@ -284,6 +290,30 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     return True
 
 
+def _duration_lines(results: dict[str, Any], raw: dict, snap: dict) -> list[str]:
+    """How long the whole run took, and whether it generated its data or reused it."""
+    total = results.get("total_seconds")
+    if total is None:
+        return []
+    made = [
+        what
+        for what, done in (
+            ("generated the population", raw.get("generated")),
+            ("built the snapshot", snap.get("reused") is False),
+        )
+        if done
+    ]
+    how = f"it {' and '.join(made)}" if made else "it reused a cached population and snapshot"
+    lines = [f"This run took {total / 60:.1f} min end to end ({how})."]
+    for rerun in results.get("reruns", []):
+        took = f", {rerun['seconds'] / 60:.1f} min" if "seconds" in rerun else ""
+        lines.append(
+            f"Stage(s) {', '.join(rerun['stages'])} re-run alone on {rerun['date']}{took};"
+            " their tables below come from that run."
+        )
+    return [" ".join(lines), ""]
+
+
 def write_report(results: dict[str, Any], doc: Path) -> None:
     """Rewrite ``doc`` (and the plot beside it in ``img/``) from ``results``."""
     m, stages = results["machine"], results["stages"]
@@ -298,11 +328,14 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
         f"Run of {m['date']} on {m['cpus']} CPUs and {m['memory_gib']} GiB of memory"
         f" ({m['platform']}); Python {m['python']}, Polars {m['polars']}, DuckDB {m['duckdb']},"
         f" p4dp {m['p4dp']}. DuckDB `threads` = POLARS_MAX_THREADS = {results['threads']};"
-        f" {results['reps']} timed runs per configuration after one warm-up run, alternating"
-        " between the systems; each cold configuration runs in a fresh process (the operating"
-        " system's page cache is warm), each warm one in a process that holds its data."
+        f" {results['reps']} timed runs per configuration, alternating between the systems,"
+        " after one warm-up round (above a million patients for the first study only: the"
+        " page cache is warm from then on); each cold configuration runs in a fresh process"
+        " (the operating system's page cache is warm), each warm one in a process that holds"
+        " its data."
         f" Load average at start: {', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}.",
         "",
+        *_duration_lines(results, raw, snap),
         "## Data",
         "",
         f"* synthetic population (`p4dp synth --seed {raw.get('seed')}`):"

@@ -282,9 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "stages": {},
     }
+    partial = set(args.stage_list) != set(ALL_STAGES)
     if args.out.is_file():  # keep the stages not re-run this time
         previous = json.loads(args.out.read_text())
         results["stages"] = previous.get("stages", {})
+        if partial and "machine" in previous:  # the full run's record stays the reference
+            rerun = {"stages": args.stage_list, **results["machine"]}
+            results["machine"] = previous["machine"]
+            results["total_seconds"] = previous.get("total_seconds")
+            results["reruns"] = [*previous.get("reruns", []), rerun]
     stages = results["stages"]
     try:
         log(f"data: {args.patients:,} patients under {args.data_root}")
@@ -297,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.data_root, raw, args.patients, force="data" in args.stage_list, log=log
             )
             snap = Path(snap_info["path"])
-        stages["data"] = {"raw": raw_info, "snapshot": snap_info}
+        if not partial or "data" in args.stage_list or "data" not in stages:
+            stages["data"] = {"raw": raw_info, "snapshot": snap_info}  # else: the full run's
         log(f"  {raw_info['event_rows']:,} event rows, {raw_info['disk_mb']:.0f} MiB of Parquet")
 
         if {"memory", "studies", "streaming"} & set(args.stage_list):
@@ -342,9 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         results["error"] = str(exc)
         _write(args, results)
         return 2
-    results["total_seconds"] = time.perf_counter() - started
+    if results.get("reruns") and partial:
+        results["reruns"][-1]["seconds"] = time.perf_counter() - started
+    else:
+        results["total_seconds"] = time.perf_counter() - started
     _write(args, results)
-    log(f"done in {results['total_seconds'] / 60:.1f} min; results in {args.out}")
+    log(f"done in {(time.perf_counter() - started) / 60:.1f} min; results in {args.out}")
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from benchmarks import datasets, snapshots
 from benchmarks.harness import BenchmarkError, Worker, alternate, checked
+from benchmarks.limits import MemoryLimit
 
 
 def _baselined(files: list[str]) -> str:
@@ -217,20 +218,29 @@ def streaming_stage(
     touched_mb: dict[str, float],
     log: Any,
 ) -> dict[str, Any]:
-    """The T2D study with Polars' streaming engine under an address-space limit (RLIMIT_AS).
+    """The T2D study over data larger than the memory the process may use.
 
-    The limit defaults to a quarter of the in-memory size of the raw event tables (at least
-    2 GiB, below which Polars cannot start its thread pool). The same run without streaming
-    under the same limit is recorded too (it is expected to fail at scale).
+    The cap defaults to a quarter of the in-memory size of the columns the study touches (at
+    least 2 GiB): a memory cgroup where one can be made, else an address-space limit (see
+    :mod:`benchmarks.limits`). Four runs: raw files and snapshot, each with Polars'
+    streaming engine and with the default one.
     """
     study = _baselined(files)
     touched = touched_mb[Path(study).name]
     limit = args.stream_limit_mb or max(2048, int(touched / 4))
+    probe = MemoryLimit(limit)
+    kind = probe.kind
+    probe.close()
     log(
         f"streaming: {Path(study).name}, columns touched {touched:.0f} MiB in memory, "
-        f"address space limited to {limit} MiB"
+        f"memory limited to {limit} MiB ({kind})"
     )
-    out: dict[str, Any] = {"study": Path(study).name, "touched_mb": touched, "limit_mb": limit}
+    out: dict[str, Any] = {
+        "study": Path(study).name,
+        "touched_mb": touched,
+        "limit_mb": limit,
+        "limit_kind": kind,
+    }
     runs = [("raw_streaming", "raw", raw, True), ("raw_in_memory", "raw", raw, False)]
     if snap is not None:
         runs += [
@@ -249,11 +259,13 @@ def streaming_stage(
             "streaming": streaming,
             "validate": False,
         }
-        worker = Worker(task, threads=args.threads, address_space_mb=limit)
+        cap = MemoryLimit(limit)
+        worker = Worker(task, threads=args.threads, memory_limit=cap)
         try:
             answer = worker.prepared if not worker.prepared.get("ok") else worker.run()
         finally:
             worker.close()
+            cap.close()
         if answer.get("ok"):
             out[name] = {"ok": True, "seconds": answer["seconds"], "peak_mb": answer["peak_mb"]}
             log(f"  {name}: ok in {answer['seconds']:.1f} s, peak {answer['peak_mb']:.0f} MiB")

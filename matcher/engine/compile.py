@@ -409,6 +409,12 @@ def _aggregate(
         for s in sets:
             frames[s] = frame
         if on_day is not None:
+            if frame.collect_schema().names() == [key]:
+                # every reduction of the pass is a latest/first value: the first stage's
+                # frame holds nothing of its own (no anchor reads it); computing it apart
+                # would run its group_by a second time
+                out.append((on_day, {}))
+                continue
             if separate:
                 out.append((on_day, {}))
             else:
