@@ -60,7 +60,7 @@ def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
 def _fixed_part(wide: pl.LazyFrame, spec: StudyColumns) -> pl.DataFrame:
     """The base population's fixed columns, in the order of the data's ``patients`` table.
 
-    Results are not sorted: sorting and gathering 2.5 million pseudonyms and tokens costs
+    Results are not sorted: sorting and gathering 2.5 million pseudonyms and their columns costs
     about a second at national scale, and a snapshot stores its patients sorted by pseudonym
     already. ``wide`` is the collected shared frame seen lazily: an eager ``select`` on a
     frame of hundreds of columns (fifty studies) costs a tenth of a second each.
