@@ -16,15 +16,16 @@ import polars as pl
 
 from benchmarks.baselines.common import (
     Ctx,
+    latest,
     months_before,
     pl_age_test,
     pl_base_filter,
     pl_verdict,
     sql_age_test,
     sql_base_where,
+    sql_latest,
     sql_verdict,
 )
-from benchmarks.baselines.t2d import latest
 
 STUDY_IDS = ("AF-ANTICOAG",)
 INCLUSION = ["af", "risk_factor"]
@@ -56,7 +57,7 @@ WITH base AS (
   SELECT DISTINCT patient_id FROM prescriptions WHERE date BETWEEN {m3} AND {day} AND {oac}
 ), labs AS (
   SELECT patient_id,
-         struct_extract(max({{'d': date, 'v': creat}}) FILTER (WHERE creat IS NOT NULL), 'v')
+         {sql_latest("creat")}
            AS creat_latest
   FROM (
     SELECT patient_id, date, {ctx.sql_value_in(CREAT, CREAT_UNIT)} AS creat

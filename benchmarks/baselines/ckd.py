@@ -16,15 +16,16 @@ import polars as pl
 
 from benchmarks.baselines.common import (
     Ctx,
+    latest,
     months_before,
     pl_age_test,
     pl_base_filter,
     pl_verdict,
     sql_age_test,
     sql_base_where,
+    sql_latest,
     sql_verdict,
 )
-from benchmarks.baselines.t2d import latest
 
 STUDY_IDS = ("CKD-SGLT2",)
 INCLUSION = ["adult", "ckd", "egfr_range", "on_ras"]
@@ -57,8 +58,7 @@ WITH base AS (
 ), labs AS (
   SELECT patient_id,
          count(*) FILTER (WHERE date <= {m3} AND egfr < 60.0) AS n_low,
-         struct_extract(max({{'d': date, 'v': egfr}}) FILTER (WHERE date >= {m6}
-           AND egfr IS NOT NULL), 'v') AS egfr_latest
+         {sql_latest("egfr", f"date >= {m6}")} AS egfr_latest
   FROM (
     SELECT patient_id, date, {ctx.sql_value_in(EGFR, EGFR_UNIT)} AS egfr
     FROM observations WHERE date BETWEEN {m24} AND {day} AND {egfr}

@@ -194,6 +194,20 @@ def pl_age_test(index: dt.date, op: str, value: float) -> pl.Expr:
     return pl.when(a == b).then(a).otherwise(None)
 
 
+def sql_latest(col: str, where: str | None = None) -> str:
+    """SQL aggregate: the value of ``col`` on its latest date (the largest on ties), over the
+    rows where ``col`` is not null (and ``where`` holds), as DuckDB's ``max`` of a struct."""
+    condition = f"{col} IS NOT NULL" + (f" AND {where}" if where else "")
+    return f"struct_extract(max({{'d': date, 'v': {col}}}) FILTER (WHERE {condition}), 'v')"
+
+
+def latest(col: str) -> pl.Expr:
+    """Polars version of :func:`sql_latest`, in a ``group_by``."""
+    date = pl.col("date")
+    last = date.filter(pl.col(col).is_not_null()).max()
+    return pl.col(col).filter(date == last).max()
+
+
 def sql_base_where(index: dt.date) -> str:
     """The base population: not opted out, registered and alive at ``index``."""
     day = f"DATE '{index.isoformat()}'"

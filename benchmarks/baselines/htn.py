@@ -15,15 +15,16 @@ import polars as pl
 
 from benchmarks.baselines.common import (
     Ctx,
+    latest,
     months_before,
     pl_age_test,
     pl_base_filter,
     pl_verdict,
     sql_age_test,
     sql_base_where,
+    sql_latest,
     sql_verdict,
 )
-from benchmarks.baselines.t2d import latest
 
 STUDY_IDS = ("HTN-SPRINT",)
 INCLUSION = ["age", "hypertensive", "systolic", "risk"]
@@ -57,9 +58,9 @@ WITH base AS (
   GROUP BY patient_id
 ), labs AS (
   SELECT patient_id,
-         struct_extract(max({{'d': date, 'v': sbp}}) FILTER (WHERE sbp IS NOT NULL), 'v')
+         {sql_latest("sbp")}
            AS sbp_latest,
-         struct_extract(max({{'d': date, 'v': egfr}}) FILTER (WHERE egfr IS NOT NULL), 'v')
+         {sql_latest("egfr")}
            AS egfr_latest
   FROM (
     SELECT patient_id, date,

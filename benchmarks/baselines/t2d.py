@@ -16,12 +16,14 @@ import polars as pl
 
 from benchmarks.baselines.common import (
     Ctx,
+    latest,
     months_before,
     pl_age_test,
     pl_base_filter,
     pl_verdict,
     sql_age_test,
     sql_base_where,
+    sql_latest,
     sql_verdict,
 )
 
@@ -64,9 +66,9 @@ WITH base AS (
   GROUP BY patient_id
 ), labs AS (
   SELECT patient_id,
-         struct_extract(max({{'d': date, 'v': hba1c}}) FILTER (WHERE hba1c IS NOT NULL), 'v')
+         {sql_latest("hba1c")}
            AS hba1c_latest,
-         struct_extract(max({{'d': date, 'v': egfr}}) FILTER (WHERE egfr IS NOT NULL), 'v')
+         {sql_latest("egfr")}
            AS egfr_latest
   FROM (
     SELECT patient_id, date,
@@ -92,13 +94,6 @@ WITH base AS (
 )
 SELECT *, {sql_verdict(INCLUSION, EXCLUSION, UNKNOWN_AS)} AS verdict FROM rules
 """
-
-
-def latest(col: str) -> pl.Expr:
-    """The value of ``col`` on its latest date (the largest on ties), in a group_by."""
-    date = pl.col("date")
-    last = date.filter(pl.col(col).is_not_null()).max()
-    return pl.col(col).filter(date == last).max()
 
 
 def polars_plan(ctx: Ctx, frames: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
