@@ -18,7 +18,7 @@ from typing import Any
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
-from criteria_dsl.codesets import TermResolution
+from criteria_dsl.codesets import TermResolution, partial_table_diagnostics
 from criteria_dsl.compile import ParamValue, compile_ast
 from criteria_dsl.errors import CriteriaError, Diagnostic, sort_diagnostics
 from criteria_dsl.parser import parse_collect
@@ -105,6 +105,8 @@ def check_text(
     diagnostics.extend(outcome.diagnostics)
     result.terms = outcome.terms
     result.study = outcome.study if not diagnostics else None
+    if result.study is not None:
+        diagnostics.extend(partial_table_diagnostics(result.study, filename))
     if lint and result.study is not None:
         from criteria_dsl.lint import lint_study
 

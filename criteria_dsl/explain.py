@@ -187,4 +187,5 @@ def explain(study: ir.Study, *, service: Any = None) -> str:
             out.append(
                 f"    {display_name(rc.system)} {rc.version} {rc.code}{label}  [{rc.provenance}]"
             )
+        out.extend(f"    warning: {w}" for w in c.resolved.warnings)
     return "\n".join(out) + "\n"

@@ -216,7 +216,7 @@ def _read_defaults() -> dict[str, list[tuple[str, str, str]]]:
 
 @functools.lru_cache(maxsize=1)
 def defaults() -> dict[str, Hierarchy]:
-    """The shipped ATC, ICPC-2 and LOINC tables (version ``p4dp-defaults``)."""
+    """The shipped ATC, ICPC-2 and LOINC tables (version ``p4dp-defaults``), all partial."""
     table = _read_defaults()
     atc = [ConceptRow(c, atc_parent(c), en, fr) for c, en, fr in table["atc"]]
     chapters = {c: (en, fr) for c, en, fr in table["icpc2"] if len(c) == 1}
@@ -224,7 +224,11 @@ def defaults() -> dict[str, Hierarchy]:
         ConceptRow(c, icpc2_parent(c), en, fr) for c, en, fr in table["icpc2"] if len(c) == 3
     ]
     loinc = [ConceptRow(c, None, en, fr) for c, en, fr in table["loinc"]]
-    kw = {"source": "p4dp defaults (terminology/data/defaults.csv)", "licence": DEFAULTS_LICENCE}
+    kw = {
+        "source": "p4dp defaults (terminology/data/defaults.csv)",
+        "licence": DEFAULTS_LICENCE,
+        "partial": True,
+    }
     return {
         "atc": Hierarchy.from_rows("atc", DEFAULTS_VERSION, atc, **kw),
         "icpc2": Hierarchy.from_rows("icpc2", DEFAULTS_VERSION, icpc2, **kw),

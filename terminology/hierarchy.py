@@ -49,8 +49,12 @@ class Hierarchy:
         *,
         source: str = "",
         licence: str = "",
+        partial: bool = False,
     ) -> None:
         self.system = system
+        self.partial = partial
+        """True for a table known to hold only some codes of the system (the shipped defaults):
+        wildcards, ranges and descendants expanded against it carry a warning."""
         self.version = version
         self.graph = graph
         self.source = source
@@ -70,6 +74,7 @@ class Hierarchy:
         *,
         source: str = "",
         licence: str = "",
+        partial: bool = False,
     ) -> Hierarchy:
         """Build from rows; a parent that is not itself a row is added as a bare node."""
         import networkx as nx
@@ -84,7 +89,7 @@ class Hierarchy:
             if parent not in graph:
                 graph.add_node(parent, en=None, fr=None, group=False)
             graph.add_edge(parent, child)
-        return cls(system, version, graph, source=source, licence=licence)
+        return cls(system, version, graph, source=source, licence=licence, partial=partial)
 
     def copy(self) -> Hierarchy:
         """An independent copy (labels can then be changed without touching the original)."""
@@ -93,7 +98,14 @@ class Hierarchy:
         graph = nx.DiGraph()
         graph.add_nodes_from((n, dict(d)) for n, d in self.graph.nodes(data=True))
         graph.add_edges_from(self.graph.edges())
-        return Hierarchy(self.system, self.version, graph, source=self.source, licence=self.licence)
+        return Hierarchy(
+            self.system,
+            self.version,
+            graph,
+            source=self.source,
+            licence=self.licence,
+            partial=self.partial,
+        )
 
     def __contains__(self, code: object) -> bool:
         return code in self.graph

@@ -78,6 +78,9 @@ class ResolvedCodeSet:
     codes: tuple[ResolvedCode, ...]
     versions: tuple[tuple[str, str], ...]
     """(system, version) pairs used for the resolution, sorted."""
+    warnings: tuple[str, ...] = ()
+    """Why the set may be incomplete: a wildcard, range, descendants or mapping expanded
+    against a table known to be partial (the shipped defaults), with how to load the full one."""
 
     def by_system(self) -> dict[str, tuple[str, ...]]:
         """Concrete codes grouped by system, each tuple sorted and without duplicates."""

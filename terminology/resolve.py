@@ -21,10 +21,21 @@ Rules:
   version ``unversioned``; pinning a version of such a system is an error.
 * ``map_to``: included codes are cross-mapped into each listed system, with provenance.
 * Exclusions are applied last, to included and mapped codes alike.
+* A wildcard, range, descendants or mapping expanded against a partial table (the shipped
+  ATC, ICPC-2 and LOINC defaults) adds a warning to the result (``warnings``); a loaded full
+  table never does:
+
+    >>> spec = CodeSetSpec(include=(CodePattern("atc", "N06A*", "wildcard"),))
+    >>> warning = default_service().resolve(spec, {"atc": "p4dp-defaults"}).warnings[0]
+    >>> warning.split(": ")[0]
+    'atc N06A* was expanded against ATC p4dp-defaults, a partial table (132 codes)'
+    >>> warning.split("; ")[1]
+    "load the full table with 'p4dp terms load atc FILE'"
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -44,10 +55,26 @@ def describe(pattern: CodePattern) -> str:
     if pattern.kind == "descendants":
         return f"{code} and descendants"
     if pattern.kind == "wildcard":
-        return code if code.endswith("*") else f"{code}*"
+        return code if code.endswith("*") or is_placeholder(pattern) else f"{code}*"
     if pattern.kind == "range":
         return f"{code}-{pattern.code_to}"
     return code
+
+
+def is_placeholder(pattern: CodePattern) -> bool:
+    """An ICD-9-CM wildcard whose ``X`` stands for any one digit: ``250.X0``, ``250.X*``."""
+    return pattern.system == "icd9cm" and "X" in pattern.code
+
+
+def _placeholder_codes(codes: tuple[str, ...], pattern: str) -> tuple[str, ...]:
+    """Codes matching ``250.X0`` (X: one digit; a final ``*``: anything after).
+
+    >>> _placeholder_codes(("250.00", "250.01", "250.10", "250.1"), "250.X0")
+    ('250.00', '250.10')
+    """
+    regex = re.escape(pattern.rstrip("*")).replace("X", "[0-9]")
+    compiled = re.compile(regex + (".*" if pattern.endswith("*") else ""))
+    return tuple(code for code in codes if compiled.fullmatch(code))
 
 
 def _version_for(
@@ -117,7 +144,10 @@ def expand_pattern(
         return dict.fromkeys(codes, provenance)
     if pattern.kind == "wildcard":
         prefix = normalise_code(system, pattern.code.rstrip("*"))
-        matched = h.wildcard(prefix)
+        if is_placeholder(pattern):
+            matched = _placeholder_codes(h.codes, normalise_code(system, pattern.code))
+        else:
+            matched = h.wildcard(prefix)
         if not matched:
             raise TerminologyError(f"{provenance!r} matches no {name} code")
         return dict.fromkeys(matched, provenance)
@@ -136,18 +166,49 @@ def expand_pattern(
     raise TerminologyError(f"unknown code pattern kind {pattern.kind!r}")
 
 
+LOAD_HINTS: dict[str, str] = {
+    "loinc": "p4dp terms load loinc Loinc.csv --version V",
+}
+
+
+def partial_warning(
+    service: TerminologyService, system: str, version: str, what: str
+) -> str | None:
+    """The warning for ``what`` (``atc N06A*``) expanded against a partial table, else None."""
+    if version == UNVERSIONED:
+        return None
+    h = service.hierarchy(system, version)
+    if not getattr(h, "partial", False):
+        return None
+    load = LOAD_HINTS.get(system, f"p4dp terms load {system} FILE")
+    return (
+        f"{what} was expanded against {display_name(system)} {version}, a partial table "
+        f"({len(h)} codes): codes it lacks are not selected; load the full table with '{load}'"
+    )
+
+
 def resolve_spec(
     service: TerminologyService, spec: CodeSetSpec, versions: Mapping[str, str]
 ) -> ResolvedCodeSet:
     """See the module docstring; called (and cached) by ``TerminologyService.resolve``."""
     used: dict[str, str] = {}
     included: dict[tuple[str, str], str] = {}
+    warnings: list[str] = []
     for pattern in spec.include:
         version = _version_for(service, pattern.system, versions, used)
         for code, provenance in sorted(expand_pattern(service, pattern, version).items()):
             included.setdefault((pattern.system, code), provenance)
+        if pattern.kind != "exact":
+            what = f"{pattern.system} {describe(pattern)}"
+            warnings.append(partial_warning(service, pattern.system, version, what) or "")
     for target in spec.map_to:
         to_version = _version_for(service, target, versions, used)
+        sources = sorted({s for s, _ in included if s != target and used.get(s) != UNVERSIONED})
+        for system in sources:
+            warnings.append(
+                partial_warning(service, system, used[system], f"the map to {target}") or ""
+            )
+        warnings.append(partial_warning(service, target, to_version, f"the map to {target}") or "")
         for (system, code), _ in sorted(included.items()):
             if system == target or used.get(system) == UNVERSIONED:
                 continue
@@ -166,4 +227,8 @@ def resolve_spec(
             for (system, code), provenance in included.items()
         )
     )
-    return ResolvedCodeSet(codes=codes, versions=tuple(sorted(used.items())))
+    return ResolvedCodeSet(
+        codes=codes,
+        versions=tuple(sorted(used.items())),
+        warnings=tuple(dict.fromkeys(w for w in warnings if w)),
+    )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from terminology import builtin
+from terminology import builtin, icd9cm
 from terminology.errors import TerminologyError, UnknownVersionError
 from terminology.hierarchy import Hierarchy
 from terminology.model import CodeSetSpec, Concept, ResolvedCode, ResolvedCodeSet
@@ -41,6 +41,8 @@ def _builtin_factories() -> dict[tuple[str, str], Callable[[], Hierarchy | None]
     cm_version = builtin.icd10cm_version()
     if cm_version is not None:
         factories[("icd10cm", cm_version)] = builtin.icd10cm
+    if icd9cm.package_version() is not None:
+        factories[("icd9cm", icd9cm.ICD9CM_VERSION)] = icd9cm.icd9cm_hierarchy
     return factories
 
 
@@ -61,6 +63,9 @@ class TerminologyService:
         self._builtin = _builtin_factories()
         self._hierarchies: dict[tuple[str, str], Hierarchy] = {}
         self._maps: dict[tuple[str, str, str], dict[str, tuple[str, ...]] | None] = {}
+        self._inverses: dict[tuple[str, ...], dict[str, set[str]]] = {}
+        self._map_names: dict[tuple[str, str], str] = {}
+        """(from, to) → name of a system-to-system map (GEMs), for provenance."""
         self._resolved: dict[object, ResolvedCodeSet] = {}
         self._defaults = dict(self.store.default_versions()) if self.store else {}
         self._defaults.update(default_versions or {})
@@ -244,8 +249,39 @@ class TerminologyService:
                 table = self.store.crossmap(system, version, target)
             elif (system, target) == ("icpc2", "icd10") and version == builtin.DEFAULTS_VERSION:
                 table = builtin.default_icpc2_icd10_map()
+            if table is None:
+                table = self._system_map(system, target)
             self._maps[key] = table
         return self._maps[key] or {}
+
+    def _inverse_map(self, system: str, version: str, target: str) -> dict[str, set[str]]:
+        """The map of ``system`` to ``target`` read backwards: target code → source codes."""
+        key = ("inverse", system, version, target)
+        cached = self._inverses.get(key)
+        if cached is None:
+            cached = {}
+            for source, targets in self._forward_map(system, version, target).items():
+                for mapped in targets:
+                    cached.setdefault(mapped, set()).add(source)
+            self._inverses[key] = cached
+        return cached
+
+    def _system_map(self, system: str, target: str) -> dict[str, tuple[str, ...]] | None:
+        """A map between two systems whatever their versions: a loaded GEM, else the shipped one."""
+        loaded = self.store.system_crossmap(system, target) if self.store else None
+        if loaded is not None:
+            table, info = loaded
+            self._map_names[(system, target)] = f"CMS GEM {info.version}"
+            return table
+        shipped = icd9cm.shipped_gem(system, target)
+        if shipped is not None:
+            self._map_names[(system, target)] = icd9cm.shipped_gem_name()
+        return shipped
+
+    def crossmap_name(self, from_system: str, to_system: str) -> str | None:
+        """The name of the system-to-system map used between two systems (a GEM), if any."""
+        self._system_map(from_system, to_system)
+        return self._map_names.get((from_system, to_system))
 
     def crossmap(
         self,
@@ -260,7 +296,9 @@ class TerminologyService:
 
         A map shipped or installed for ``from_system`` is used forwards; otherwise the map of
         ``to_system`` is used backwards (ICD-10 → ICPC-2 from the ICPC-2 → ICD-10 table), where a
-        code also maps through its ancestors (E11.9 → T90 because E11 → T90).
+        code also maps through its ancestors (E11.9 → T90 because E11 → T90). Between ICD-9-CM
+        and ICD-10-CM both GEMs are used (forward and backward, as CMS advises), and the
+        provenance names the GEM edition.
         """
         from_version = from_version or self.default_version(from_system)
         to_version = to_version or self.default_version(to_system)
@@ -270,17 +308,27 @@ class TerminologyService:
         target = self.hierarchy(to_system, to_version)
         found: set[str] = set()
         forward = self._forward_map(from_system, from_version, to_system)
+        both = {from_system, to_system} == {"icd9cm", "icd10cm"}
+        if both:
+            names = dict.fromkeys(
+                n
+                for n in (
+                    self.crossmap_name(from_system, to_system),
+                    self.crossmap_name(to_system, from_system),
+                )
+                if n
+            )
+            provenance += f" via {' and '.join(names)}" if names else ""
         if forward:
             for mapped in forward.get(norm, ()):
                 found.add(mapped)
                 if mapped in target:
                     found.update(target.descendants(mapped))
-        else:
-            backward = self._forward_map(to_system, to_version, from_system)
+        if not forward or both:
+            inverse = self._inverse_map(to_system, to_version, from_system)
             keys = {norm} | (source.ancestors(norm) if norm in source else frozenset())
-            for other, targets in backward.items():
-                if keys.intersection(targets):
-                    found.add(other)
+            for key in keys:
+                found.update(inverse.get(key, ()))
         return tuple(sorted(ResolvedCode(to_system, c, to_version, provenance) for c in found))
 
     # -------------------------------------------------------------- resolution

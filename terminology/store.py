@@ -8,6 +8,7 @@ who holds them installs them here. The store lives in ``$P4DP_TERMINOLOGY_HOME``
     <home>/<system>/<version>/map_<target>.csv from_code, to_code (cross-map to another system)
     <home>/<system>/<version>/meta.json       source, licence, kind, number of codes, date
     <home>/labels/<system>.csv                 extra labels for every version (e.g. French ICD-10)
+    <home>/crossmaps/<from>-<to>.csv           a cross-map between systems, all versions (GEMs)
     <home>/defaults.json                       {system: version} chosen as default
 
 Every write goes to a temporary folder first and is renamed into place, so an interrupted load
@@ -61,6 +62,20 @@ class LabelTable:
     system: str
     labels: tuple[tuple[str, str | None, str | None], ...]
     """(code, label_en, label_fr)."""
+    source: str
+    licence: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class CrossmapTable:
+    """A cross-map between two code systems, for every version of each (e.g. the CMS GEMs)."""
+
+    from_system: str
+    to_system: str
+    version: str
+    pairs: tuple[tuple[str, str], ...]
+    """(from_code, to_code) in normal form."""
     source: str
     licence: str
     kind: str
@@ -173,6 +188,29 @@ class Store:
                 for r in csv.DictReader(handle)
             }
 
+    def crossmap_tables(self) -> list[TableInfo]:
+        """Installed system-to-system cross-maps (``system`` is ``from->to``)."""
+        folder = self.home / "crossmaps"
+        return [
+            TableInfo(**json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted(folder.glob("*.json"))
+        ]
+
+    def system_crossmap(
+        self, from_system: str, to_system: str
+    ) -> tuple[dict[str, tuple[str, ...]], TableInfo] | None:
+        """The installed cross-map from one system to another (any version), with its info."""
+        path = self.home / "crossmaps" / f"{from_system}-{to_system}.csv"
+        meta = path.with_suffix(".json")
+        if not path.is_file() or not meta.is_file():
+            return None
+        out: dict[str, list[str]] = {}
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                out.setdefault(row["from_code"], []).append(row["to_code"])
+        info = TableInfo(**json.loads(meta.read_text(encoding="utf-8")))
+        return {code: tuple(sorted(set(t))) for code, t in out.items()}, info
+
     def default_versions(self) -> dict[str, str]:
         """Versions chosen as default by ``terms load`` (system → version)."""
         path = self.home / "defaults.json"
@@ -240,6 +278,29 @@ class Store:
         (folder / f"{table.system}.json").write_text(
             json.dumps(info.__dict__, indent=1), encoding="utf-8"
         )
+        return info
+
+    def install_crossmap(self, table: CrossmapTable) -> TableInfo:
+        """Install (or replace) the cross-map from one system to another."""
+        if not table.pairs:
+            raise TerminologyError(f"{table.kind}: no mappings found; nothing loaded")
+        folder = self.home / "crossmaps"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{table.from_system}-{table.to_system}"
+        info = TableInfo(
+            f"{table.from_system}->{table.to_system}",
+            table.version,
+            len(table.pairs),
+            table.source,
+            table.licence,
+            table.kind,
+            _now(),
+        )
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        self._write_pairs(Path(tmp), table.pairs)
+        os.replace(tmp, folder / f"{name}.csv")
+        (folder / f"{name}.json").write_text(json.dumps(info.__dict__, indent=1), encoding="utf-8")
         return info
 
     @staticmethod

@@ -14,14 +14,23 @@ with a wrong check digit is caught before it silently matches nothing:
     True
     >>> validate_code("snomed", "44054006") is None  # other systems: no format check
     True
+    >>> normalise_code("icd9cm", "25000"), normalise_code("icd9cm", "v4581")
+    ('250.00', 'V45.81')
+    >>> normal_form("icd9cm", "E8497"), normal_form("icd10", "E11.99.9") is None
+    ('E849.7', True)
+
+Data columns are normalised by :func:`normalise_code_expr` (one Polars expression, the same
+rules as :func:`normalise_code`); codes not valid in their system are found with
+:func:`normal_form` over the distinct codes of a column.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-KNOWN_SYSTEMS: tuple[str, ...] = ("icd10", "icd10cm", "icpc2", "atc", "loinc")
+KNOWN_SYSTEMS: tuple[str, ...] = ("icd10", "icd10cm", "icd9cm", "icpc2", "atc", "loinc")
 """Systems whose codes the service checks, expands and labels."""
 
 OTHER_SYSTEMS: tuple[str, ...] = ("snomed", "rxnorm", "cip13", "cip7", "ucd", "ccam", "nabm")
@@ -33,6 +42,7 @@ ATC_GROUPS: str = "ABCDGHJLMNPRSV"
 _SYSTEM_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ICD10_RE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z+]{1,3})?$")
 _ICD10CM_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_ICD9CM_RE = re.compile(r"^([0-9]{3}(\.[0-9]{1,2})?|V[0-9]{2}(\.[0-9]{1,2})?|E[0-9]{3}(\.[0-9])?)$")
 _ICPC2_RE = re.compile(rf"^([{ICPC2_CHAPTERS}][0-9]{{2}}|-[0-9]{{2}})$")
 _ATC_RE = re.compile(rf"^[{ATC_GROUPS}]([0-9]{{2}}([A-Z]([A-Z]([0-9]{{2}})?)?)?)?$")
 _LOINC_RE = re.compile(r"^([0-9]{1,7})-([0-9])$")
@@ -50,6 +60,7 @@ class SystemInfo:
 SYSTEM_INFO: dict[str, SystemInfo] = {
     "icd10": SystemInfo("icd10", "ICD-10", "E11.9"),
     "icd10cm": SystemInfo("icd10cm", "ICD-10-CM", "E11.9"),
+    "icd9cm": SystemInfo("icd9cm", "ICD-9-CM", "250.00"),
     "icpc2": SystemInfo("icpc2", "ICPC-2", "T90"),
     "atc": SystemInfo("atc", "ATC", "A10BA02"),
     "loinc": SystemInfo("loinc", "LOINC", "4548-4"),
@@ -63,7 +74,7 @@ def display_name(system: str) -> str:
 
 
 def is_known(system: str) -> bool:
-    """True for the systems with a format check (icd10, icd10cm, icpc2, atc, loinc)."""
+    """True for the systems with a format check (icd10, icd10cm, icd9cm, icpc2, atc, loinc)."""
     return system in SYSTEM_INFO
 
 
@@ -100,32 +111,146 @@ def loinc_check_digit(number: str) -> int:
     return (10 - total % 10) % 10
 
 
-def _dotted(code: str) -> str:
-    """``E119`` → ``E11.9``; codes already dotted or of three characters are kept."""
-    if "." not in code and len(code) > 3 and code.isalnum():
-        return f"{code[:3]}.{code[3:]}"
+_ICD10_FILLER_RE = re.compile(r"^([A-Z][0-9]{2}[0-9A-Z]*?)\.?[X-]+$")
+"""``I10X``, ``I10-``, ``I10.X``: a three-character ICD-10 code padded with fillers."""
+
+
+def _dotted(code: str, head: int = 3) -> str:
+    """``E119`` → ``E11.9``; codes already dotted or of ``head`` characters are kept."""
+    if "." not in code and len(code) > head and code.isalnum():
+        return f"{code[:head]}.{code[head:]}"
     return code
 
 
-def normalise_code(system: str, code: str) -> str:
-    """The normal form of a code in its system (case, dots, spaces).
+def _icd9cm(text: str) -> str:
+    """ICD-9-CM: ``25000`` → ``250.00``, ``E8497`` → ``E849.7``, ``V4581`` → ``V45.81``."""
+    if "." in text:
+        category, _, rest = text.partition(".")
+        if category.isdigit() and len(category) < 3:  # a lost leading zero: 1.0 → 001.0
+            return f"{category.zfill(3)}.{rest}"
+        return text
+    head = 4 if text.startswith("E") else 3
+    return _dotted(text, head) if text[1:].replace("X", "0").isdigit() else text
 
-    ICD-10 and ICD-10-CM use the dotted form (``E11.9``); the undotted form used by PMSI and
-    US files (``E119``) is accepted on input. Other systems are only stripped of spaces.
+
+def normalise_code(system: str, code: str) -> str:
+    """The normal form of a code in its system (case, dots, spaces, fillers).
+
+    ICD-10, ICD-10-CM and ICD-9-CM use the dotted form (``E11.9``, ``250.00``); the undotted
+    form used by PMSI and US files (``E119``, ``25000``) is accepted on input. An ICD-10 code
+    padded with fillers (``I10X``, ``I10-``) is the three-character code. Other systems are
+    only stripped of spaces. The result may still be invalid: see :func:`normal_form`.
 
     >>> normalise_code("icd10cm", "e1165"), normalise_code("atc", " a10ba02 ")
     ('E11.65', 'A10BA02')
     >>> normalise_code("icpc2", "t 90"), normalise_code("snomed", " 44054006 ")
     ('T90', '44054006')
+    >>> normalise_code("icd10", "I10X"), normalise_code("icd9cm", "4019")
+    ('I10', '401.9')
     """
     text = code.strip()
-    if system in ("icd10", "icd10cm"):
-        return _dotted(text.upper().replace(" ", "").rstrip("."))
+    if system in ("icd10", "icd10cm", "icd9cm"):
+        text = text.upper().replace(" ", "").rstrip(".")
+        if system == "icd9cm":
+            return _icd9cm(text)
+        if system == "icd10":
+            text = _ICD10_FILLER_RE.sub(r"\1", text)
+        return _dotted(text)
     if system in ("icpc2", "atc"):
         return text.upper().replace(" ", "")
     if system == "loinc":
         return text.replace(" ", "")
     return text
+
+
+def normal_form(system: str, code: str) -> str | None:
+    """The normal form of ``code`` when it is a well-formed code of ``system``, else None.
+
+    Existence in a table is not checked (see the terminology service); LOINC check digits are.
+
+    >>> normal_form("icd10", " e119 "), normal_form("icd9cm", "25000")
+    ('E11.9', '250.00')
+    >>> normal_form("icd10", "diabetes") is None, normal_form("loinc", "4548-5") is None
+    (True, True)
+    """
+    if validate_code(system, code) is not None:
+        return None
+    return normalise_code(system, code)
+
+
+def normalise_code_expr(code: Any, system: str | Any) -> Any:
+    """A Polars expression giving the normal form of a code column, row by row.
+
+    ``code`` is a ``pl.Expr`` (or a column name); ``system`` is one system name, or an
+    expression (a column name) holding each row's system. The result equals
+    :func:`normalise_code` on every row, without a Python call per row.
+
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"system": ["icd10", "icd9cm", "atc"], "code": ["e119", "25000", "a10"]})
+    >>> df.select(normalise_code_expr("code", "system"))["code"].to_list()
+    ['E11.9', '250.00', 'A10']
+    >>> df.select(normalise_code_expr(pl.col("code"), "icd10"))["code"].to_list()[0]
+    'E11.9'
+    """
+    import polars as pl
+
+    column = pl.col(code) if isinstance(code, str) else code
+    if isinstance(system, str) and system in _COLUMN_SYSTEMS:
+        return _normalise_system_expr(column, system)
+    if isinstance(system, str):
+        system = pl.col(system)
+    first, *others = _COLUMN_SYSTEMS
+    expr = pl.when(system == first).then(_normalise_system_expr(column, first))
+    for name in others:
+        expr = expr.when(system == name).then(_normalise_system_expr(column, name))
+    return expr.otherwise(column.str.strip_chars()).alias(column.meta.output_name())
+
+
+_COLUMN_SYSTEMS = ("icd10", "icd10cm", "icd9cm", "icpc2", "atc", "loinc")
+
+
+def _normalise_system_expr(column: Any, system: str) -> Any:
+    """:func:`normalise_code` for one system as a Polars expression (see the Python version)."""
+    import polars as pl
+
+    text = column.str.strip_chars()
+    if system == "loinc":
+        return text.str.replace_all(" ", "", literal=True)
+    text = text.str.to_uppercase().str.replace_all(" ", "", literal=True)
+    if system in ("icpc2", "atc"):
+        return text
+    text = text.str.strip_chars_end(".")
+
+    def dot_after(head: int, pattern: str) -> tuple[Any, Any]:
+        condition = text.str.contains(pattern)
+        dotted = pl.concat_str(text.str.slice(0, head), pl.lit("."), text.str.slice(head))
+        return condition, dotted
+
+    if system == "icd9cm":
+        e_code, e_dotted = dot_after(4, r"^E[0-9]{4,}$")
+        v_code, v_dotted = dot_after(3, r"^V[0-9]{3,}$")
+        n_code, n_dotted = dot_after(3, r"^[0-9]{4,}$")
+        short = text.str.contains(r"^[0-9]{1,2}\.")
+        padded = pl.concat_str(
+            text.str.extract(r"^([0-9]+)\.", 1).str.zfill(3),
+            pl.lit("."),
+            text.str.extract(r"^[0-9]+\.(.*)$", 1),
+        )
+        return (
+            pl.when(e_code)
+            .then(e_dotted)
+            .when(v_code)
+            .then(v_dotted)
+            .when(n_code)
+            .then(n_dotted)
+            .when(short)
+            .then(padded)
+            .otherwise(text)
+        )
+    if system == "icd10":
+        text = text.str.replace(_ICD10_FILLER_RE.pattern, "${1}")
+    dotted, with_dot = dot_after(3, r"^[0-9A-Z]{4,}$")
+    return pl.when(dotted).then(with_dot).otherwise(text)
 
 
 def validate_code(system: str, code: str) -> str | None:
@@ -152,6 +277,13 @@ def validate_code(system: str, code: str) -> str | None:
         if not _ICD10CM_RE.match(norm):
             return (
                 f"ICD-10-CM code {code!r} is not well formed (expected e.g. E11.9, E119 or N18.30)"
+            )
+    elif system == "icd9cm":
+        if not _ICD9CM_RE.match(norm):
+            return (
+                f"ICD-9-CM code {code!r} is not well formed (expected three digits with up to "
+                "two decimals, V and two digits, or E and three digits, e.g. 250.00, 25000, "
+                "V45.81 or E849.7)"
             )
     elif system == "icpc2":
         if not _ICPC2_RE.match(norm):

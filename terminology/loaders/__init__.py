@@ -1,7 +1,7 @@
 """Loaders for the official tables a platform receives; ``p4dp terms load KIND FILE``.
 
 >>> sorted(KINDS)
-['atc', 'cim10-atih', 'icd10-labels', 'icpc2', 'loinc', 'omop']
+['atc', 'cim10-atih', 'gem', 'icd10-labels', 'icpc2', 'loinc', 'omop']
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 from terminology.errors import TerminologyError
 from terminology.loaders.atc import load_atc
 from terminology.loaders.atih import load_atih
+from terminology.loaders.gem import load_gem
 from terminology.loaders.icd10_labels import load_icd10_labels
 from terminology.loaders.icpc2 import load_icpc2
 from terminology.loaders.loinc import load_loinc
 from terminology.loaders.omop import load_omop
-from terminology.store import LabelTable, LoadedTable, Store, TableInfo
+from terminology.store import CrossmapTable, LabelTable, LoadedTable, Store, TableInfo
 
 Loader = Callable[..., list]
 
@@ -27,6 +28,7 @@ KINDS: dict[str, Loader] = {
     "loinc": load_loinc,
     "omop": load_omop,
     "icd10-labels": load_icd10_labels,
+    "gem": load_gem,
 }
 
 SETS_DEFAULT = frozenset({"atc", "icpc2", "cim10-atih", "loinc"})
@@ -60,6 +62,8 @@ def install(
     for table in read(kind, path, version, **options):
         if isinstance(table, LabelTable):
             installed.append(store.install_labels(table))
+        elif isinstance(table, CrossmapTable):
+            installed.append(store.install_crossmap(table))
         else:
             assert isinstance(table, LoadedTable)
             installed.append(store.install(table, set_default=default))
