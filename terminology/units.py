@@ -15,11 +15,16 @@ Every conversion is affine: ``to = from * factor + offset``.
     1500.0
     >>> compatible("%", "mg", analyte="4548-4")  # convert() raises UnitConversionError
     False
+    >>> convert(4.1, "mEq/L", "mmol/L", analyte="2823-3")  # potassium: valence 1
+    4.1
+    >>> convert(5.0, "meq/l", "mmol/L", analyte="calcium")  # calcium: valence 2
+    2.5
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 from terminology.errors import UnitConversionError
 
@@ -41,6 +46,8 @@ _UNITS: dict[str, tuple[str, float]] = {
     "mmol/L": ("subst_conc", 1e-3),
     "umol/L": ("subst_conc", 1e-6),
     "nmol/L": ("subst_conc", 1e-9),
+    "eq/L": ("eq_conc", 1.0),
+    "meq/L": ("eq_conc", 1e-3),
     "%": ("hba1c_ngsp", 1.0),
     "mmol/mol": ("hba1c_ifcc", 1.0),
     "mL/min/{1.73_m2}": ("gfr", 1.0),
@@ -62,6 +69,11 @@ _ALIASES: dict[str, str] = {
     "mmol/l": "mmol/L",
     "mol/l": "mol/L",
     "nmol/l": "nmol/L",
+    "eq/l": "eq/L",
+    "meq/l": "meq/L",
+    "mequiv/l": "meq/L",
+    "meq/litre": "meq/L",
+    "mmol/litre": "mmol/L",
     "g/l": "g/L",
     "g/dl": "g/dL",
     "mg/dl": "mg/dL",
@@ -113,7 +125,22 @@ _MOLAR_MASS: dict[str, float] = {
     "triglycerides": 885.7,  # 1 g/L = 1.129 mmol/L
     "potassium": 39.098,
     "sodium": 22.99,
+    "chloride": 35.453,
+    "bicarbonate": 61.017,
+    "calcium": 40.078,
+    "magnesium": 24.305,
 }
+
+VALENCE: dict[str, int] = {
+    "sodium": 1,
+    "potassium": 1,
+    "chloride": 1,
+    "bicarbonate": 1,
+    "calcium": 2,
+    "magnesium": 2,
+}
+"""Charge of the ion, for milliequivalents: ``mmol/L = mEq/L / valence`` (potassium 4 mEq/L
+is 4 mmol/L; calcium 5 mEq/L is 2.5 mmol/L)."""
 
 _ANALYTE_NAMES: dict[str, str] = {
     "hba1c": "HbA1c",
@@ -124,6 +151,10 @@ _ANALYTE_NAMES: dict[str, str] = {
     "egfr": "eGFR",
     "potassium": "potassium",
     "sodium": "sodium",
+    "chloride": "chloride",
+    "bicarbonate": "bicarbonate",
+    "calcium": "calcium",
+    "magnesium": "magnesium",
     "blood_pressure": "blood pressure",
     "bmi": "BMI",
     "weight": "body weight",
@@ -157,7 +188,19 @@ LOINC_ANALYTES: dict[str, str] = {
     "48643-1": "egfr",
     "77147-7": "egfr",
     "2823-3": "potassium",
+    "6298-4": "potassium",
     "2951-2": "sodium",
+    "2947-0": "sodium",
+    "2075-0": "chloride",
+    "2069-3": "chloride",
+    "1963-8": "bicarbonate",
+    "1959-6": "bicarbonate",
+    "2028-9": "bicarbonate",
+    "17861-6": "calcium",
+    "2000-8": "calcium",
+    "1994-3": "calcium",
+    "19123-9": "magnesium",
+    "2601-3": "magnesium",
     "8480-6": "blood_pressure",
     "8462-4": "blood_pressure",
     "39156-5": "bmi",
@@ -190,6 +233,11 @@ _ANALYTE_ALIASES: dict[str, str] = {
     "gfr": "egfr",
     "kaliemie": "potassium",
     "natremie": "sodium",
+    "chloremie": "chloride",
+    "bicarbonates": "bicarbonate",
+    "hco3": "bicarbonate",
+    "calcemie": "calcium",
+    "magnesemie": "magnesium",
     "imc": "bmi",
 }
 
@@ -201,8 +249,12 @@ _USUAL_UNITS: dict[str, tuple[str, ...]] = {
     "cholesterol": ("mmol/L", "g/L", "mg/dL"),
     "triglycerides": ("mmol/L", "g/L", "mg/dL"),
     "egfr": ("mL/min/{1.73_m2}",),
-    "potassium": ("mmol/L",),
-    "sodium": ("mmol/L",),
+    "potassium": ("mmol/L", "meq/L"),
+    "sodium": ("mmol/L", "meq/L"),
+    "chloride": ("mmol/L", "meq/L"),
+    "bicarbonate": ("mmol/L", "meq/L"),
+    "calcium": ("mmol/L", "mg/dL", "meq/L"),
+    "magnesium": ("mmol/L", "mg/dL", "meq/L"),
     "blood_pressure": ("mm[Hg]",),
     "bmi": ("kg/m2",),
     "weight": ("kg", "g"),
@@ -212,6 +264,10 @@ _USUAL_UNITS: dict[str, tuple[str, ...]] = {
     "protein_24h": ("g/d", "mg/d"),
     "tsh": ("m[IU]/L",),
 }
+
+_REAL_SPELLINGS: tuple[str, ...] = ("mEq/L", "mEq/l", "MEQ/L", "MMOL/L", "mmol/l", "MG/DL", "G/DL")
+"""Spellings real feeds use that are neither UCUM nor lower case (``canonical_unit`` reads any
+case; these are listed for the engine, which joins on the stored spelling)."""
 
 _HBA1C_FACTOR = 10.929  # IFCC mmol/mol = (NGSP % - 2.15) * 10.929
 _HBA1C_SHIFT = 2.15
@@ -299,11 +355,32 @@ def conversion(from_unit: str, to_unit: str, *, analyte: str | None = None) -> t
         if src_dim == "mass_conc":  # g/L → mol/L: divide by g/mol
             return (src_f / molar_mass / dst_f, 0.0)
         return (src_f * molar_mass / dst_f, 0.0)
+    if "eq_conc" in dims and dims <= {"eq_conc", "subst_conc", "mass_conc"}:
+        return _equivalents(src, dst, key, from_unit, to_unit, analyte)
     if dims == {"mass_ratio", "acr_molar"}:
         if src_dim == "acr_molar":
             return (_CREATININE_MG_G_PER_MG_MMOL, 0.0)
         return (1.0 / _CREATININE_MG_G_PER_MG_MMOL, 0.0)
     raise _error(from_unit, to_unit, analyte)
+
+
+def _equivalents(
+    src: str, dst: str, key: str | None, from_unit: str, to_unit: str, analyte: str | None
+) -> tuple[float, float]:
+    """Milliequivalents ↔ moles (by the ion's valence) or mass (and its molar mass)."""
+    valence = VALENCE.get(key or "")
+    if valence is None:
+        raise _error(from_unit, to_unit, analyte, "mEq/L converts only for an ion of known valence")
+
+    def to_mol_per_litre(unit: str) -> float:  # 1 unit = that many mol/L
+        dim, factor = _UNITS[unit]
+        if dim == "eq_conc":
+            return factor / valence
+        if dim == "mass_conc":
+            return factor / _MOLAR_MASS[key or ""]
+        return factor
+
+    return (to_mol_per_litre(src) / to_mol_per_litre(dst), 0.0)
 
 
 def convert(value: float, from_unit: str, to_unit: str, *, analyte: str | None = None) -> float:
@@ -336,9 +413,34 @@ def known_units(*, include_aliases: bool = False) -> tuple[str, ...]:
     units = set(_UNITS)
     if include_aliases:
         units.update(_ALIASES)
+        units.update(_REAL_SPELLINGS)
         units.update("µ" + u[1:] for u in list(units) if u.startswith("u"))
         units.update(("mmHg", "mL/min/1.73m2", "mL/min/1.73 m2"))
     return tuple(sorted(units))
+
+
+def convertible_units(
+    analyte: str | None, target_unit: str, spellings: Iterable[str | None]
+) -> dict[str, tuple[float, float]]:
+    """The units among ``spellings`` (as the data writes them, any case) that convert to
+    ``target_unit`` for ``analyte``, each with its (factor, offset); the others are absent.
+
+    The engine (and ``p4dp data check``) calls it with the distinct units of a code's rows:
+    a row whose unit is missing from the result cannot be compared with a threshold.
+
+    >>> convertible_units("2823-3", "mmol/L", ["mEq/L", "MMOL/L", "mg", None])
+    {'mEq/L': (1.0, 0.0), 'MMOL/L': (1.0, 0.0)}
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for spelling in spellings:
+        if spelling is None or spelling in out:
+            continue
+        try:
+            factor, offset = conversion(spelling, target_unit, analyte=analyte)
+        except UnitConversionError:
+            continue
+        out[spelling] = (_tidy(factor), _tidy(offset))
+    return out
 
 
 def conversion_table(

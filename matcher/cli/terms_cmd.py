@@ -47,8 +47,10 @@ def load_command(
 
     KIND is one of atc (WHO ATC/DDD CSV), icpc2 (ICPC-2 table with an icd10 column),
     cim10-atih (ATIH LIBCIM10MULTI.TXT), loinc (Loinc.csv), omop (folder or zip of OMOP
-    vocabulary tables) or icd10-labels (code,label_en,label_fr CSV). The store is
-    $P4DP_TERMINOLOGY_HOME or ~/.local/share/p4dp/terminology.
+    vocabulary tables), icd10-labels (code,label_en,label_fr CSV) or gem (a CMS ICD-9-CM <->
+    ICD-10-CM General Equivalence Mapping, 2018_I9gem.txt or 2018_I10gem.txt: it replaces the
+    shipped GEM edition for its direction). The store is $P4DP_TERMINOLOGY_HOME or
+    ~/.local/share/p4dp/terminology.
 
     \b
     Examples:
@@ -57,6 +59,7 @@ def load_command(
       p4dp terms load cim10-atih LIBCIM10MULTI.TXT --version cim10fr-2025
       p4dp terms load loinc Loinc.csv --version 2.80
       p4dp terms load icd10-labels icd10_who_en_fr.csv
+      p4dp terms load gem 2018_I9gem.txt
     """
     options = {}
     if lang is not None:
@@ -66,7 +69,8 @@ def load_command(
     installed = loaders.install(kind, file, version, set_default=set_default, **options)
     reset_default_service()
     for info in installed:
-        click.echo(f"loaded {info.system} {info.version}: {info.codes} codes from {info.source}")
+        what = "mappings" if "->" in info.system else "codes"
+        click.echo(f"loaded {info.system} {info.version}: {info.codes} {what} from {info.source}")
 
 
 @terms_group.command("info")
@@ -115,6 +119,17 @@ def info_command(fmt: str) -> None:
                     "licence": meta.licence,
                 }
             )
+    for meta in (service.store or Store()).crossmap_tables():
+        rows.append(
+            {
+                "system": meta.system,
+                "version": meta.version,
+                "default": True,
+                "codes": meta.codes,
+                "source": meta.source,
+                "licence": meta.licence,
+            }
+        )
     if fmt == "json":
         click.echo(json.dumps({"store": str(default_home()), "tables": rows}, indent=2))
         return
