@@ -430,13 +430,17 @@ def unknown_system_message(system: str, service: Any) -> tuple[str, str | None]:
     >>> unknown_system_message("icd10cm", None)[1]
     "ICD-10-CM comes with a separate package: pip install 'p4dp-matcher[icd10cm]'"
     """
-    known = ", ".join(getattr(service, "systems", lambda: ())())
+    systems = tuple(getattr(service, "systems", lambda: ())())
     extra = SYSTEM_EXTRAS.get(system)
     if extra:
-        hint = f"{display_name(system)} comes with a separate package: {extra}"
-    else:
-        hint = f"known systems: {known}" if known else None
-    return f"unknown code system '{system}'", hint
+        return (
+            f"unknown code system '{system}'",
+            f"{display_name(system)} comes with a separate package: {extra}",
+        )
+    close = [s for s in systems if s.startswith(system) or system.startswith(s)]
+    hint = f"did you mean '{close[0]}'? " if len(close) == 1 else ""
+    hint += f"known systems: {', '.join(systems)}" if systems else ""
+    return f"unknown code system '{system}'", hint or None
 
 
 def systems_of(spec: CodeSetSpec) -> set[str]:

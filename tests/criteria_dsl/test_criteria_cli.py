@@ -17,7 +17,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "t2d_glp1.p4dp"
 def test_check_valid_file_exits_0() -> None:
     result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("ok")
+    # the example uses ATC wildcards against the shipped partial table: ok, with W510 warnings
+    assert result.output.strip().splitlines()[-1].startswith(f"{EXAMPLE}: ok")
 
 
 def test_check_invalid_file_prints_caret_and_exits_1() -> None:
