@@ -181,13 +181,13 @@ def normal_form(system: str, code: str) -> str | None:
 def normalise_code_expr(code: Any, system: str | Any) -> Any:
     """A Polars expression giving the normal form of a code column, row by row.
 
-    ``code`` is a ``pl.Expr`` (or a column name); ``system`` is one system name, or an
-    expression (a column name) holding each row's system. The result equals
+    ``code`` is a ``pl.Expr`` (or a column name); ``system`` is one system name (a string),
+    or an expression holding each row's system (``pl.col("system")``). The result equals
     :func:`normalise_code` on every row, without a Python call per row.
 
     >>> import polars as pl
     >>> df = pl.DataFrame({"system": ["icd10", "icd9cm", "atc"], "code": ["e119", "25000", "a10"]})
-    >>> df.select(normalise_code_expr("code", "system"))["code"].to_list()
+    >>> df.select(normalise_code_expr("code", pl.col("system")))["code"].to_list()
     ['E11.9', '250.00', 'A10']
     >>> df.select(normalise_code_expr(pl.col("code"), "icd10"))["code"].to_list()[0]
     'E11.9'
@@ -195,10 +195,10 @@ def normalise_code_expr(code: Any, system: str | Any) -> Any:
     import polars as pl
 
     column = pl.col(code) if isinstance(code, str) else code
-    if isinstance(system, str) and system in _COLUMN_SYSTEMS:
-        return _normalise_system_expr(column, system)
     if isinstance(system, str):
-        system = pl.col(system)
+        if system in _COLUMN_SYSTEMS:
+            return _normalise_system_expr(column, system)
+        return column.str.strip_chars()
     first, *others = _COLUMN_SYSTEMS
     expr = pl.when(system == first).then(_normalise_system_expr(column, first))
     for name in others:
