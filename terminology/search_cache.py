@@ -221,7 +221,9 @@ class LazyIndex:
         self.service = service
         loaded = tuple(service.systems())
         chosen = tuple(systems) if systems is not None else loaded
-        self.systems: tuple[str, ...] = tuple(s for s in chosen if systems or s != "icd10cm")
+        self.systems: tuple[str, ...] = tuple(
+            s for s in chosen if systems or s not in ("icd10cm", "icd9cm")
+        )
         self._loaded_names = loaded
         self._cache_dir = cache_dir
         self._shards: dict[str, SearchIndex] = {}

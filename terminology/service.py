@@ -188,9 +188,11 @@ class TerminologyService:
         """Concepts of the default version of ``system`` (or of every system), for search.
 
         Without ``system``, the US-only ICD-10-CM (about 100,000 codes, present when the
-        optional ``simple-icd-10-cm`` package is installed) is left out; ask for it by name.
+        optional ``simple-icd-10-cm`` package is installed) and ICD-9-CM (its predecessor,
+        for older records) are left out; ask for them by name.
         """
-        names = (system,) if system else tuple(s for s in self.systems() if s != "icd10cm")
+        us_only = ("icd10cm", "icd9cm")
+        names = (system,) if system else tuple(s for s in self.systems() if s not in us_only)
         for name in names:
             yield from self.hierarchy(name).concepts(include_groups=include_groups)
 
