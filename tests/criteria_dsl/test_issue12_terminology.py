@@ -171,3 +171,17 @@ class _ServiceWithout:
 
     def systems(self) -> tuple[str, ...]:
         return tuple(s for s in self._service.systems() if s != self._missing)
+
+
+def test_issue12_electrolyte_thresholds_in_meq(tmp_path: Path) -> None:
+    text = HEAD + (
+        "inclusion\n"
+        "  low_k: at least 3 labs loinc 2823-3 with value < 3.5 mEq/L within 12 months\n"
+        "  ca: latest lab loinc 2000-8 > 5 meq/L\n"
+        "  mg: latest lab loinc 19123-9 < 1.2 MEQ/L\n"
+    )
+    result = check_text(text, filename="s.p4dp", service=_service(tmp_path))
+    assert result.ok, result.render()
+    glucose = HEAD + "inclusion\n  g: latest lab loinc 2345-7 > 7 mEq/L\n"
+    (error,) = check_text(glucose, filename="s.p4dp", service=_service(tmp_path)).errors
+    assert error.code.startswith("E301")  # mEq/L means nothing for glucose
