@@ -176,7 +176,7 @@ class _ServiceWithout:
 def test_issue12_electrolyte_thresholds_in_meq(tmp_path: Path) -> None:
     text = HEAD + (
         "inclusion\n"
-        "  low_k: at least 3 labs loinc 2823-3 with value < 3.5 mEq/L within 12 months\n"
+        "  k: at least 3 labs loinc 2823-3 with value < 3.5 mEq/L within 1 year before index\n"
         "  ca: latest lab loinc 2000-8 > 5 meq/L\n"
         "  mg: latest lab loinc 19123-9 < 1.2 MEQ/L\n"
     )
