@@ -19,7 +19,12 @@ from terminology.loaders.gem import load_gem
 from terminology.model import CodePattern, CodeSetSpec
 from terminology.service import TerminologyService, reset_default_service
 from terminology.store import Store
-from terminology.systems import normal_form, normalise_code, normalise_code_expr
+from terminology.systems import (
+    normal_form,
+    normalise_code,
+    normalise_code_columns,
+    normalise_code_expr,
+)
 
 SPELLINGS = [
     ("icd9cm", "25000", "250.00"),
@@ -72,9 +77,24 @@ def test_issue12_normal_form_expression_equals_python(system: str, codes: list[s
     frame = pl.DataFrame({"code": codes, "system": [system] * len(codes)})
     by_column = frame.select(normalise_code_expr("code", pl.col("system")))["code"].to_list()
     by_name = frame.select(normalise_code_expr(pl.col("code"), system))["code"].to_list()
+    by_pairs = normalise_code_columns(frame)["code"].to_list()
     expected = [normalise_code(system, code) for code in codes]
     assert by_column == expected
     assert by_name == expected
+    assert by_pairs == expected
+
+
+def test_issue12_normalise_code_columns_keeps_rows_nulls_and_order() -> None:
+    frame = pl.DataFrame(
+        {
+            "patient_id": ["p3", "p1", "p2", "p4"],
+            "system": ["icd9cm", "icd10", None, "icd9cm"],
+            "code": ["4019", "e119", "x", None],
+        }
+    )
+    out = normalise_code_columns(frame.lazy()).collect()
+    assert out["patient_id"].to_list() == ["p3", "p1", "p2", "p4"]
+    assert out["code"].to_list() == ["401.9", "E11.9", "x", None]
 
 
 def test_issue12_icd9cm_hierarchy() -> None:
