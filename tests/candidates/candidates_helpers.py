@@ -36,9 +36,11 @@ class PracticeSide:
 
     authority: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     practice_keys: dict[str, bytes] = field(default_factory=dict)
+    key_ids: dict[str, str] = field(default_factory=dict)
     key_version: str = "v1"
 
     def key(self, practice: str) -> bytes:
+        self.key_ids.setdefault(practice, secrets.token_hex(8))
         return self.practice_keys.setdefault(practice, secrets.token_bytes(32))
 
     def secrets_bytes(self) -> list[bytes]:
@@ -99,7 +101,7 @@ def write_upload(
         "version": 1,
         "practice_id": practice_id,
         "centre_id": centre_id,
-        "key_id": hashlib.sha256(key).hexdigest()[:16],  # an id, not the key
+        "key_id": side.key_ids[practice_id],
         "key_version": side.key_version,
         "extract_date": extract_date,
         "created": "2026-06-30T12:00:00Z",
