@@ -33,7 +33,6 @@ each practice's own rows and tokens stay in ``received/``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -47,7 +46,7 @@ import polars as pl
 
 from matcher.candidates.document import format_time, utc_now
 from matcher.candidates.keys import PseudonymKey, second_level
-from matcher.candidates.upload import Upload, read_upload
+from matcher.candidates.upload import Upload, extract_day, read_upload
 from matcher.data.schema import EVENT_TABLES, TABLES
 from matcher.errors import DataError
 
@@ -198,7 +197,7 @@ def _write_generation(
     for practice, (upload, tables) in uploads.items():
         for name in EVENT_TABLES:
             tables[name].write_parquet(tmp / name / f"{practice}.parquet")
-        extract = dt.date.fromisoformat(upload.manifest["extract_date"])
+        extract = extract_day(upload.manifest)
         tables["patients"].with_columns(__extract=pl.lit(extract)).write_parquet(
             tmp / RECEIVED / f"{practice}.parquet"
         )

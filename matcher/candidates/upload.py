@@ -85,6 +85,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def extract_day(manifest: dict[str, Any]) -> dt.date | None:
+    """The manifest's extract date (an ISO date, or the date of an ISO date-time).
+
+    >>> extract_day({"extract_date": "2026-06-30"}), extract_day({"extract_date": "June"})
+    (datetime.date(2026, 6, 30), None)
+    >>> extract_day({"extract_date": "2026-06-30T18:00:00Z"})
+    datetime.date(2026, 6, 30)
+    """
+    value = manifest.get("extract_date")
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(value).date()
+    except ValueError:
+        return None
+
+
 def _manifest(path: Path, problems: list[str]) -> dict[str, Any] | None:
     file = path / MANIFEST
     try:
@@ -120,9 +141,7 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any] | None:
     for field in ("key_id", "key_version", "created"):
         if not isinstance(doc[field], str) or not doc[field]:
             problems.append(f"{MANIFEST}: field '{field}' must be a non-empty string")
-    try:
-        dt.date.fromisoformat(str(doc["extract_date"]))
-    except ValueError:
+    if extract_day(doc) is None:
         problems.append(f"{MANIFEST}: field 'extract_date' must be a date YYYY-MM-DD")
     tables = doc["tables"]
     if not isinstance(tables, dict) or set(tables) != set(TABLES):
