@@ -226,3 +226,35 @@ def test_issue13_receive_refuses_a_foreign_directory_and_duplicates(
     with pytest.raises(DataError, match="given twice"):
         receive_uploads([first, first], tmp_path / "data", pseudonym_key)
     assert not os.path.lexists(tmp_path / "data")
+
+
+def test_issue13_merge_of_one_patient_seen_at_two_practices():
+    import datetime as dt
+
+    from matcher.candidates.receive import merge_patients
+
+    day = dt.date
+    rows = pl.DataFrame(
+        {
+            "patient_id": ["x", "x", "y"],
+            "birth_year": [1950, 1950, 1960],
+            "birth_month": [3, 3, None],
+            "sex": ["F", "F", "M"],
+            "practice_id": ["OLD", "NEW", "OLD"],
+            "centre_id": ["C1", "C2", "C1"],
+            "registered_from": [day(2001, 1, 1), day(2019, 5, 1), day(2005, 1, 1)],
+            "registered_to": [day(2019, 4, 30), None, None],
+            "death_date": [None, None, None],
+            "opted_out": [True, False, False],
+            "practice_token": ["a" * 64, "b" * 64, "c" * 64],
+            "__extract": [day(2026, 6, 30)] * 3,
+        },
+        schema_overrides={"birth_month": pl.Int8, "death_date": pl.Date, "birth_year": pl.Int32},
+    )
+    merged = merge_patients(rows).to_dicts()
+    assert [m["patient_id"] for m in merged] == ["x", "y"]
+    x = merged[0]
+    assert (x["practice_id"], x["centre_id"], x["practice_token"]) == ("NEW", "C2", "b" * 64)
+    assert x["registered_from"] == day(2001, 1, 1) and x["registered_to"] is None
+    assert x["opted_out"] is True  # an objection at any practice counts
+    assert merged[1]["practice_id"] == "OLD"
