@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from matcher.cli._common import atomic_write_path, data_option
+from matcher.cli._common import atomic_write_path, data_option, index_date_option
 from matcher.errors import MatcherError
 
 ISSUANCE_LOG = "issued.jsonl"
@@ -85,12 +85,7 @@ def candidates_group() -> None:
     show_default=True,
     help="How long the lists stay valid: 30d, 2w, 12h.",
 )
-@click.option(
-    "--index-date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="Index date (YYYY-MM-DD); default: the study's, else today.",
-)
+@index_date_option
 def issue(
     file: Path,
     data_dir: Path,

@@ -183,59 +183,24 @@ def test_issue13_cli_refusals_exit_1_without_traceback(loop, uploads, tmp_path):
     bad.mkdir()
     (bad / "manifest.json").write_text("{}")
     before = sorted(p.name for p in loop["data"].iterdir())
+    data = str(loop["data"])
+
+    def receive(upload: Path, key: str) -> tuple[str, ...]:
+        return ("data", "receive", str(upload), "--into", data, "--key", str(keys / key))
+
+    def issue(key: str, *extra: str) -> tuple[str, ...]:
+        out = str(tmp_path / "l2")
+        return ("candidates", STUDY, "--data", data, "--out", out, "--signing-key",
+                str(keys / key), *extra)  # fmt: skip
+
     cases = [
+        (receive(bad, "platform-pseudonym.key"), "upload refused"),
         (
-            (
-                "data",
-                "receive",
-                str(bad),
-                "--into",
-                str(loop["data"]),
-                "--key",
-                str(keys / "platform-pseudonym.key"),
-            ),
-            "upload refused",
-        ),
-        (
-            (
-                "data",
-                "receive",
-                str(uploads[sorted(uploads)[0]]),
-                "--into",
-                str(loop["data"]),
-                "--key",
-                str(keys / "platform-signing.key"),
-            ),
+            receive(uploads[sorted(uploads)[0]], "platform-signing.key"),
             "not the 'platform-pseudonym' key",
         ),
-        (
-            (
-                "candidates",
-                STUDY,
-                "--data",
-                str(loop["data"]),
-                "--out",
-                str(tmp_path / "l2"),
-                "--signing-key",
-                str(keys / "platform-pseudonym.key"),
-            ),
-            "not the 'platform-signing' key",
-        ),
-        (
-            (
-                "candidates",
-                STUDY,
-                "--data",
-                str(loop["data"]),
-                "--out",
-                str(tmp_path / "l2"),
-                "--signing-key",
-                str(keys / "platform-signing.key"),
-                "--expires",
-                "soon",
-            ),
-            "--expires 'soon'",
-        ),
+        (issue("platform-pseudonym.key"), "not the 'platform-signing' key"),
+        (issue("platform-signing.key", "--expires", "soon"), "--expires 'soon'"),
         (("keys", "init", "--out", str(keys)), "refusing to overwrite a key"),
     ]
     for args, message in cases:
