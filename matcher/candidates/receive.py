@@ -33,11 +33,13 @@ each practice's own rows and tokens stay in ``received/``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +215,34 @@ def _write_generation(
     return dict(sorted(practices.items()))
 
 
+def _check_key(data_dir: Path, record: dict[str, Any] | None, key: PseudonymKey) -> None:
+    if record is not None and record.get("platform_key_id") != key.key_id:
+        raise DataError(
+            f"{data_dir}: built with platform pseudonym key {record.get('platform_key_id')!r},"
+            f" not {key.key_id!r}: pseudonyms of two keys do not link; receive every practice"
+            " into a new data directory to rotate the key"
+        )
+
+
+@contextlib.contextmanager
+def _locked(store: Path, data_dir: Path) -> Iterator[None]:
+    """Hold the store's lock: one receipt at a time; stale half-built generations removed."""
+    store.mkdir(parents=True, exist_ok=True)
+    fd = os.open(store / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataError(
+                f"{data_dir}: another 'p4dp data receive' is writing to it; try again later"
+            ) from None
+        for stale in store.glob(".building-*"):  # left by a killed receipt
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+    finally:
+        os.close(fd)
+
+
 def receive_uploads(
     uploads: Sequence[str | Path], into: str | Path, key: PseudonymKey
 ) -> ReceiveSummary:
@@ -224,13 +254,7 @@ def receive_uploads(
     data_dir = Path(into)
     if not uploads:
         raise DataError("no upload given")
-    previous, record = _current(data_dir)
-    if record is not None and record.get("platform_key_id") != key.key_id:
-        raise DataError(
-            f"{data_dir}: built with platform pseudonym key {record.get('platform_key_id')!r},"
-            f" not {key.key_id!r}: pseudonyms of two keys do not link; receive every practice"
-            " into a new data directory to rotate the key"
-        )
+    _check_key(data_dir, _current(data_dir)[1], key)
     checked: dict[str, tuple[Upload, dict[str, pl.DataFrame]]] = {}
     for path in uploads:
         upload = read_upload(path)
@@ -241,7 +265,35 @@ def receive_uploads(
             )
         checked[upload.practice_id] = (upload, _pseudonymise(upload, key))
     store = store_of(data_dir)
-    store.mkdir(parents=True, exist_ok=True)
+    with _locked(store, data_dir):
+        previous, record = _current(data_dir)
+        _check_key(data_dir, record, key)
+        final, received = _build(store, previous, record, checked, key)
+        _switch(data_dir, final)
+        _prune(store, keep={final.name, previous.name if previous else ""})
+    receipts = [
+        PracticeReceipt(
+            practice,
+            upload.centre_id,
+            {name: frame.height for name, frame in tables.items()},
+            replaced=practice in (record or {}).get("practices", {}),
+        )
+        for practice, (upload, tables) in checked.items()
+    ]
+    linked, conflicts = _conflicts(received)
+    practices_total = received["practice_id"].n_unique()
+    patients = received["patient_id"].n_unique()
+    return ReceiveSummary(data_dir, final, receipts, patients, practices_total, linked, conflicts)
+
+
+def _build(
+    store: Path,
+    previous: Path | None,
+    record: dict[str, Any] | None,
+    checked: dict[str, tuple[Upload, dict[str, pl.DataFrame]]],
+    key: PseudonymKey,
+) -> tuple[Path, pl.DataFrame]:
+    """Write the next generation completely, then rename it into the store."""
     number = (record or {}).get("generation", 0) + 1
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=store))
     try:
@@ -249,7 +301,6 @@ def receive_uploads(
         received = pl.read_parquet(sorted((tmp / RECEIVED).glob("*.parquet")))
         patients = merge_patients(received)
         patients.write_parquet(tmp / "patients" / "patients.parquet")
-        linked, conflicts = _conflicts(received)
         new_record = {
             "format": GENERATION_FORMAT,
             "version": 1,
@@ -266,20 +317,7 @@ def receive_uploads(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _switch(data_dir, final)
-    _prune(store, keep={final.name, previous.name if previous else ""})
-    receipts = [
-        PracticeReceipt(
-            practice,
-            upload.centre_id,
-            {name: frame.height for name, frame in tables.items()},
-            replaced=practice in (record or {}).get("practices", {}),
-        )
-        for practice, (upload, tables) in checked.items()
-    ]
-    return ReceiveSummary(
-        data_dir, final, receipts, patients.height, len(practices), linked, conflicts
-    )
+    return final, received
 
 
 def _switch(data_dir: Path, target: Path) -> None:

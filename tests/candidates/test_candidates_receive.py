@@ -258,3 +258,24 @@ def test_issue13_merge_of_one_patient_seen_at_two_practices():
     assert x["registered_from"] == day(2001, 1, 1) and x["registered_to"] is None
     assert x["opted_out"] is True  # an objection at any practice counts
     assert merged[1]["practice_id"] == "OLD"
+
+
+def test_issue13_one_receipt_at_a_time_and_killed_builds_cleaned(uploads, pseudonym_key, tmp_path):
+    import fcntl
+
+    data = tmp_path / "data"
+    first, second = sorted(uploads)
+    receive_uploads([uploads[first]], data, pseudonym_key)
+    store = store_of(data)
+    stale = store / ".building-killed"
+    stale.mkdir()
+    (stale / "half.parquet").write_bytes(b"x")
+    fd = os.open(store / ".lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(DataError, match="another 'p4dp data receive' is writing"):
+            receive_uploads([uploads[second]], data, pseudonym_key)
+    finally:
+        os.close(fd)
+    summary = receive_uploads([uploads[second]], data, pseudonym_key)
+    assert summary.practices_total == 2 and not stale.exists()
