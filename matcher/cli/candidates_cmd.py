@@ -111,7 +111,7 @@ def issue(
     """
     from criteria_dsl import compile_file
     from matcher.candidates.build import build_lists
-    from matcher.candidates.document import format_time, load_signing_key
+    from matcher.candidates.document import load_signing_key
     from matcher.data.open import open_data
     from matcher.engine.evaluate import evaluate
 
@@ -133,7 +133,7 @@ def issue(
         with atomic_write_path(path) as tmp:
             tmp.write_text(text, encoding="utf-8")
         written.append((item, path))
-    _log_issuance(out, written, key.key_id, format_time)
+    _log_issuance(out, written, key.key_id)
     click.echo(
         f"study {study.id} v{study.version}, index date {result.index_date.isoformat()}:"
         f" {len(written)} list(s)"
@@ -157,7 +157,7 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
-def _log_issuance(out: Path, written: list, key_id: str, format_time) -> None:
+def _log_issuance(out: Path, written: list, key_id: str) -> None:
     """Append one line per list to OUT/issued.jsonl (mode 0600): no token, no patient data."""
     if not written:
         return
