@@ -40,7 +40,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,41 +178,71 @@ def _conflicts(received: pl.DataFrame) -> tuple[int, dict[str, int]]:
     return linked.height, {c: n for c, n in conflicts.items() if n}
 
 
+def _write_practice(tmp: Path, upload: Upload, key: PseudonymKey) -> PracticeReceipt:
+    """Pseudonymise one checked upload and write its parts into the generation ``tmp``."""
+    tables = _pseudonymise(upload, key)
+    practice = upload.practice_id
+    for name in EVENT_TABLES:
+        tables[name].write_parquet(tmp / name / f"{practice}.parquet")
+    extract = extract_day(upload.manifest)
+    tables["patients"].with_columns(__extract=pl.lit(extract)).write_parquet(
+        tmp / RECEIVED / f"{practice}.parquet"
+    )
+    rows = {name: tables[name].height for name in TABLES}
+    return PracticeReceipt(practice, upload.centre_id, rows, replaced=False)
+
+
+def _practice_record(upload: Upload, rows: dict[str, int], now: str) -> dict[str, Any]:
+    return {
+        "centre_id": upload.centre_id,
+        "key_id": upload.manifest["key_id"],
+        "key_version": upload.manifest["key_version"],
+        "extract_date": upload.manifest["extract_date"],
+        "upload_created": upload.manifest["created"],
+        "received": now,
+        "rows": rows,
+    }
+
+
 def _write_generation(
     tmp: Path,
     previous: Path | None,
     record: dict[str, Any] | None,
-    uploads: dict[str, tuple[Upload, dict[str, pl.DataFrame]]],
-) -> dict[str, Any]:
-    """Fill the new generation folder ``tmp``; return its record."""
-    practices: dict[str, Any] = dict((record or {}).get("practices", {}))
+    uploads: Sequence[str | Path],
+    key: PseudonymKey,
+) -> tuple[dict[str, Any], list[PracticeReceipt]]:
+    """Fill the new generation folder ``tmp``, one upload in memory at a time.
+
+    Returns the practices' records and the receipts of the uploads.
+    """
+    before: dict[str, Any] = dict((record or {}).get("practices", {}))
     for name in [*EVENT_TABLES, "patients", RECEIVED]:
         (tmp / name).mkdir()
-    for practice in practices:
-        if practice in uploads:
+    now = format_time(utc_now())
+    practices: dict[str, Any] = {}
+    receipts: list[PracticeReceipt] = []
+    sources: dict[str, Path] = {}
+    for path in uploads:
+        upload = read_upload(path)
+        practice = upload.practice_id
+        if practice in sources:
+            raise DataError(
+                f"{path}: practice {practice!r} given twice (also {sources[practice]});"
+                " give one upload per practice"
+            )
+        sources[practice] = Path(path)
+        receipt = _write_practice(tmp, upload, key)
+        receipts.append(replace(receipt, replaced=practice in before))
+        practices[practice] = _practice_record(upload, receipt.rows, now)
+    for practice, info in before.items():
+        if practice in practices:
             continue
         assert previous is not None
         for name in [*EVENT_TABLES, RECEIVED]:
             part = f"{practice}.parquet"
             _link_or_copy(previous / name / part, tmp / name / part)
-    now = format_time(utc_now())
-    for practice, (upload, tables) in uploads.items():
-        for name in EVENT_TABLES:
-            tables[name].write_parquet(tmp / name / f"{practice}.parquet")
-        extract = extract_day(upload.manifest)
-        tables["patients"].with_columns(__extract=pl.lit(extract)).write_parquet(
-            tmp / RECEIVED / f"{practice}.parquet"
-        )
-        practices[practice] = {
-            "centre_id": upload.centre_id,
-            "key_id": upload.manifest["key_id"],
-            "key_version": upload.manifest["key_version"],
-            "extract_date": upload.manifest["extract_date"],
-            "upload_created": upload.manifest["created"],
-            "received": now,
-            "rows": {name: tables[name].height for name in TABLES},
-        }
-    return dict(sorted(practices.items()))
+        practices[practice] = info
+    return dict(sorted(practices.items())), receipts
 
 
 def _check_key(data_dir: Path, record: dict[str, Any] | None, key: PseudonymKey) -> None:
@@ -249,55 +279,43 @@ def receive_uploads(
     """Check ``uploads``, pseudonymise them and merge them into the data directory ``into``.
 
     All or nothing: any bad upload (or two uploads of one practice) refuses the call and
-    leaves ``into`` as it was.
+    leaves ``into`` as it was. Uploads are read one at a time (memory: one practice).
     """
     data_dir = Path(into)
     if not uploads:
         raise DataError("no upload given")
-    _check_key(data_dir, _current(data_dir)[1], key)
-    checked: dict[str, tuple[Upload, dict[str, pl.DataFrame]]] = {}
-    for path in uploads:
-        upload = read_upload(path)
-        if upload.practice_id in checked:
-            raise DataError(
-                f"{path}: practice {upload.practice_id!r} given twice"
-                f" (also {checked[upload.practice_id][0].path}); give one upload per practice"
-            )
-        checked[upload.practice_id] = (upload, _pseudonymise(upload, key))
+    _check_key(data_dir, _current(data_dir)[1], key)  # fail fast, before reading uploads
     store = store_of(data_dir)
     with _locked(store, data_dir):
         previous, record = _current(data_dir)
         _check_key(data_dir, record, key)
-        final, received = _build(store, previous, record, checked, key)
+        final, received, receipts = _build(store, previous, record, uploads, key)
         _switch(data_dir, final)
         _prune(store, keep={final.name, previous.name if previous else ""})
-    receipts = [
-        PracticeReceipt(
-            practice,
-            upload.centre_id,
-            {name: frame.height for name, frame in tables.items()},
-            replaced=practice in (record or {}).get("practices", {}),
-        )
-        for practice, (upload, tables) in checked.items()
-    ]
     linked, conflicts = _conflicts(received)
-    practices_total = received["practice_id"].n_unique()
-    patients = received["patient_id"].n_unique()
-    return ReceiveSummary(data_dir, final, receipts, patients, practices_total, linked, conflicts)
+    return ReceiveSummary(
+        data_dir,
+        final,
+        receipts,
+        received["patient_id"].n_unique(),
+        received["practice_id"].n_unique(),
+        linked,
+        conflicts,
+    )
 
 
 def _build(
     store: Path,
     previous: Path | None,
     record: dict[str, Any] | None,
-    checked: dict[str, tuple[Upload, dict[str, pl.DataFrame]]],
+    uploads: Sequence[str | Path],
     key: PseudonymKey,
-) -> tuple[Path, pl.DataFrame]:
+) -> tuple[Path, pl.DataFrame, list[PracticeReceipt]]:
     """Write the next generation completely, then rename it into the store."""
     number = (record or {}).get("generation", 0) + 1
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=store))
     try:
-        practices = _write_generation(tmp, previous, record, checked)
+        practices, receipts = _write_generation(tmp, previous, record, uploads, key)
         received = pl.read_parquet(sorted((tmp / RECEIVED).glob("*.parquet")))
         patients = merge_patients(received)
         patients.write_parquet(tmp / "patients" / "patients.parquet")
@@ -317,7 +335,7 @@ def _build(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final, received
+    return final, received, receipts
 
 
 def _switch(data_dir: Path, target: Path) -> None:
