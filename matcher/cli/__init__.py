@@ -25,6 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.criteria_cmd",
     "matcher.cli.evaluate_cmd",
     "matcher.cli.count_cmd",
+    "matcher.cli.receive_cmd",
+    "matcher.cli.keys_cmd",
+    "matcher.cli.candidates_cmd",
 )
 
 

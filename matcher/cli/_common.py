@@ -106,6 +106,14 @@ data_option = click.option(
 )
 """The ``--data DIR`` option shared by the commands that evaluate studies."""
 
+index_date_option = click.option(
+    "--index-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Index date (YYYY-MM-DD); default: the study's, else today.",
+)
+"""The ``--index-date`` option of the commands that evaluate one study."""
+
 
 def progress_enabled() -> bool:
     """Progress bars only when stderr is a terminal (silent in pipes, CI and tests)."""

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import click
 
-from matcher.cli._common import atomic_write_path, check_output_path, data_option
+from matcher.cli._common import (
+    atomic_write_path,
+    check_output_path,
+    data_option,
+    index_date_option,
+)
 from matcher.errors import MatcherError
 
 
@@ -26,12 +31,7 @@ from matcher.errors import MatcherError
     type=click.Path(dir_okay=True, path_type=Path),
     help="Parquet file to write (refused if it exists, unless --overwrite).",
 )
-@click.option(
-    "--index-date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="Index date (YYYY-MM-DD); default: the study's, else today.",
-)
+@index_date_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--streaming", is_flag=True, help="Use Polars' streaming engine (large data).")
 def evaluate(
