@@ -81,8 +81,8 @@ def reference_id(ref: object) -> str | None:
         return None
     if text.startswith("urn:uuid:"):
         return text[9:]
-    head, _, tail = text.rpartition("Patient/")
-    return tail if _ == "Patient/" and tail and "/" not in tail else None
+    _head, marker, tail = text.rpartition("Patient/")
+    return tail if marker and tail and "/" not in tail else None
 
 
 def duration_days(quantity: object) -> int | None:
@@ -90,7 +90,7 @@ def duration_days(quantity: object) -> int | None:
     if not isinstance(quantity, dict) or not isinstance(quantity.get("value"), int | float):
         return None
     factor = _DAYS.get(str(quantity.get("code") or quantity.get("unit") or "").lower())
-    return None if factor is None else max(int(round(quantity["value"] * factor)), 0)
+    return None if factor is None else max(round(quantity["value"] * factor), 0)
 
 
 def _codings(concept: object) -> list[dict[str, Any]]:
@@ -168,10 +168,9 @@ class _Reader:
         if not isinstance(birth, str):
             return self.problem("Patient", "no birth date")
         death = resource_date(res, ("deceasedDateTime",))
-        self.patients.append(
-            (fhir_id, self.file, self.line, local.strip(), national, name.get("family"))
-            + (given or None, birth, _GENDER.get(str(res.get("gender")), "U"), death)
-        )
+        sex = _GENDER.get(str(res.get("gender")), "U")
+        row = (fhir_id, self.file, self.line, local.strip(), national, name.get("family"))
+        self.patients.append((*row, given or None, birth, sex, death))
         return None
 
     def _event(self, res: dict[str, Any], where: str, dates: tuple[str, ...]) -> tuple | None:

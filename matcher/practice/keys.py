@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hmac
 import json
-import os
 import re
 import secrets
 import stat
@@ -40,9 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matcher.errors import MatcherError
+from matcher.candidates.document import KEY_FORMAT, KeyFileError, new_key_document, write_key_file
 
-KEY_FORMAT = "p4dp-key"
 KEY_FILE_VERSION = 1
 SECRET_BYTES = 32
 PSEUDONYM_PREFIX = b"p4dp-pseudonym-v1|"
@@ -52,10 +49,6 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 _FIELDS = ("format", "version", "kind", "key_id", "key_version", "created", "secret")
 _PRACTICE_FIELDS = ("practice_id", "centre_id")
-
-
-class KeyFileError(MatcherError):
-    """A key file is missing, malformed, of the wrong kind, or would be overwritten."""
 
 
 @dataclass(frozen=True)
@@ -106,43 +99,19 @@ def first_level_pseudonyms(key: SecretKey, normalised_ids: Iterable[str]) -> lis
 # --- files --------------------------------------------------------------------------------
 
 
-def _write_exclusive(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            json.dump(doc, out, indent=2)
-            out.write("\n")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
 def _check_id(value: str, option: str) -> str:
     if not _ID.fullmatch(value):
         raise KeyFileError(f"{option}: {value!r} is not an identifier (letters, digits, '_.-')")
     return value
 
 
-def _new_document(kind: str, key_version: str, secret: bytes | None = None) -> dict[str, Any]:
+def _new_document(kind: str, key_version: str, secret: bytes | None) -> dict[str, Any]:
     if not _VERSION.fullmatch(key_version):
         raise KeyFileError(f"--key-version: {key_version!r} must look like v1, v2, ...")
     secret = secrets.token_bytes(SECRET_BYTES) if secret is None else secret
     if len(secret) < SECRET_BYTES:
         raise KeyFileError(f"a key secret holds at least {SECRET_BYTES} bytes")
-    return {
-        "format": KEY_FORMAT,
-        "version": KEY_FILE_VERSION,
-        "kind": kind,
-        "key_id": secrets.token_hex(8),
-        "key_version": key_version,
-        "created": dt.date.today().isoformat(),
-        "secret": base64.b64encode(secret).decode(),
-    }
+    return new_key_document(kind, secret, key_version=key_version)
 
 
 def create_practice_key(
@@ -158,13 +127,13 @@ def create_practice_key(
     doc["practice_id"] = _check_id(practice_id, "--practice-id")
     if centre_id is not None:
         doc["centre_id"] = _check_id(centre_id, "--centre-id")
-    _write_exclusive(Path(path), doc)
+    write_key_file(path, doc)
     return load_key(path, "practice")
 
 
 def create_authority_key(path: Path | str, *, secret: bytes | None = None) -> SecretKey:
     """Create the pseudonymisation authority's key file (a fresh 256-bit secret)."""
-    _write_exclusive(Path(path), _new_document("authority", "v1", secret))
+    write_key_file(path, _new_document("authority", "v1", secret))
     return load_key(path, "authority")
 
 
