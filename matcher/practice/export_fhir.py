@@ -111,6 +111,8 @@ class _Reader:
         self.problems: list[dict[str, object]] = []
         self.unknown: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
+        self.registration: dict[str, tuple[str | None, str | None, bool]] = {}
+        self.opted_out: set[str] = set()
         self.file = ""
         self.line = 0
 
@@ -171,6 +173,31 @@ class _Reader:
         sex = _GENDER.get(str(res.get("gender")), "U")
         row = (fhir_id, self.file, self.line, local.strip(), national, name.get("family"))
         self.patients.append((*row, given or None, birth, sex, death))
+        return None
+
+    def episode(self, res: dict[str, Any], where: str) -> None:
+        """A registration with the practice (``EpisodeOfCare``): its period."""
+        subject = reference_id(res.get("patient"))
+        if subject is None or res.get("status") in _VOID:
+            return self.problem(where, "no patient reference or status entered-in-error")
+        period = res.get("period") if isinstance(res.get("period"), dict) else {}
+        start, end = period.get("start"), period.get("end")
+        first, last, open_ = self.registration.get(subject, (None, None, False))
+        if isinstance(start, str) and (first is None or start[:10] < first):
+            first = start[:10]
+        if isinstance(end, str) and (last is None or end[:10] > last):
+            last = end[:10]
+        self.registration[subject] = (first, last, open_ or not isinstance(end, str))
+        return None
+
+    def consent(self, res: dict[str, Any], where: str) -> None:
+        """An active ``Consent`` whose provision is ``deny``: the patient opted out."""
+        subject = reference_id(res.get("patient"))
+        provision = res.get("provision") if isinstance(res.get("provision"), dict) else {}
+        if subject is None:
+            return self.problem(where, "no patient reference")
+        if res.get("status") == "active" and provision.get("type") == "deny":
+            self.opted_out.add(subject)
         return None
 
     def _event(self, res: dict[str, Any], where: str, dates: tuple[str, ...]) -> tuple | None:
@@ -278,6 +305,8 @@ def read_fhir_export(path: Path, *, only_patients: bool = False) -> Export:
             "MedicationStatement": reader.medication,
             "Observation": reader.observation,
             "Encounter": reader.encounter,
+            "EpisodeOfCare": reader.episode,
+            "Consent": reader.consent,
         }
     files = sorted(path.glob("*.ndjson"))
     if not files:
@@ -315,11 +344,27 @@ def _assemble(reader: _Reader) -> Export:
     schema = {"fhir_id": pl.String(), **PATIENT_COLUMNS, "death_date": pl.String()}
     patients = pl.DataFrame(
         reader.patients, schema={c: schema[c] for c in _PATIENT_ROW}, orient="row"
-    ).with_columns(
-        death_date=pl.col("death_date").str.strptime(pl.Date(), "%Y-%m-%d", strict=False),
-        registered_from=pl.lit(None, pl.Date()),
-        registered_to=pl.lit(None, pl.Date()),
-        opted_out=pl.lit(False),
+    )
+    reg = reader.registration
+    registration = pl.DataFrame(
+        {
+            "fhir_id": list(reg),
+            "registered_from": [v[0] for v in reg.values()],
+            "registered_to": [None if v[2] else v[1] for v in reg.values()],
+        },
+        schema={
+            "fhir_id": pl.String(),
+            "registered_from": pl.String(),
+            "registered_to": pl.String(),
+        },
+    )
+    day = "%Y-%m-%d"
+    patients = patients.join(registration, on="fhir_id", how="left", maintain_order="left")
+    patients = patients.with_columns(
+        pl.col("death_date", "registered_from", "registered_to").str.strptime(
+            pl.Date(), day, strict=False
+        ),
+        opted_out=pl.col("fhir_id").is_in(list(reader.opted_out)),
     )
     events, problems = {}, [problems_frame(reader.problems)]
     ids = patients.select("fhir_id", "local_id")
