@@ -376,18 +376,18 @@ def _assemble(reader: _Reader) -> Export:
             date=pl.col("date").str.strptime(pl.Date(), "%Y-%m-%d", strict=False)
         )
         bad_date = frame.filter(pl.col("date").is_null())
-        problems.append(_event_problems(bad_date, table, "date without a day or not a date"))
+        problems.append(_event_problems(bad_date, "date without a day or not a date"))
         frame = frame.filter(pl.col("date").is_not_null())
         joined = frame.join(ids, on="fhir_id", how="left", maintain_order="left")
         orphans = joined.filter(pl.col("local_id").is_null())
-        problems.append(_event_problems(orphans, table, "patient not in the export or not read"))
+        problems.append(_event_problems(orphans, "patient not in the export or not converted"))
         events[table] = joined.filter(pl.col("local_id").is_not_null()).select(columns)
     patients = patients.select(list(PATIENT_COLUMNS))
     all_problems = pl.concat([p.cast(PROBLEM_COLUMNS) for p in problems])
     return Export("fhir", patients, events, all_problems, reader.unknown, reader.skipped)
 
 
-def _event_problems(frame: pl.DataFrame, table: str, reason: str) -> pl.DataFrame:
+def _event_problems(frame: pl.DataFrame, reason: str) -> pl.DataFrame:
     return frame.select(
-        "file", "line", resource=pl.lit(table), reason=pl.lit(reason), detail=pl.lit(None)
+        "file", "line", resource=pl.lit(None), reason=pl.lit(reason), detail=pl.lit(None)
     ).unique(subset=["file", "line"], maintain_order=True)
