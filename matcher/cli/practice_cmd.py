@@ -116,7 +116,8 @@ def extract_cmd(
     """Pseudonymise an export (CSV or FHIR R4 Bulk Data NDJSON) into an upload.
 
     Drops names, national identifiers, local ids and days of birth; writes the five contract
-    tables, manifest.json and extract-report.json (every row not converted, by reason).
+    tables and manifest.json; the report of every row not converted (file, line, reason) goes
+    beside it, in UPLOAD.extract-report.json, and stays at the practice.
 
     \b
     Examples:
@@ -125,7 +126,7 @@ def extract_cmd(
       p4dp practice extract bulk/ --format fhir --key practice.key \\
           --authority-key authority.key --out upload/ --overwrite
     """
-    from matcher.practice.extract import REPORT, extract
+    from matcher.practice.extract import extract
 
     summary = extract(
         export,
@@ -140,7 +141,7 @@ def extract_cmd(
     click.echo(f"Wrote upload {out}: {rows}")
     dropped = sum(summary.not_converted.values())
     if dropped:
-        click.echo(f"{dropped:,} rows not converted (see {out / REPORT}):")
+        click.echo(f"{dropped:,} rows not converted (see {summary.report}):")
         for reason, count in summary.not_converted.items():
             click.echo(f"  {count:>8,}  {reason}")
     for system, count in summary.unknown_systems.items():

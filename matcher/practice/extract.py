@@ -4,10 +4,12 @@ Every direct identifier is dropped (names, national identifier, local id, day of
 patient is known to the platform only by the first level of its pseudonym (a keyed function of
 the national identifier under the authority's key) and by the practice token (a keyed function
 of the local id under the practice key). The upload directory holds the five contract tables
-as Parquet, ``manifest.json`` (practice, key id, extract date, rows and SHA-256 per table) and
-``extract-report.json`` (every input row not converted, by reason; unknown code systems; unit
-conversions). It is written beside its destination and renamed into place: an interrupted
-run leaves nothing half-written. No key byte is ever written into it.
+as Parquet and ``manifest.json`` (practice, key id, extract date, rows and SHA-256 per table),
+nothing else: the platform refuses any other file. The extract report (every input row not
+converted, by reason, with its file, line and resource id; unknown code systems; unit
+conversions) stays at the practice, beside the upload (``UPLOAD.extract-report.json``), since
+it names the export's rows. The upload is written beside its destination and renamed into
+place: an interrupted run leaves nothing half-written. No key byte is ever written into it.
 
 >>> sorted(UPLOAD_FILES)
 ['diagnoses.parquet', 'encounters.parquet', 'observations.parquet', 'patients.parquet', \
@@ -40,7 +42,7 @@ from matcher.practice.keys import SecretKey, first_level_pseudonyms, practice_to
 UPLOAD_FORMAT = "p4dp-upload"
 REPORT_FORMAT = "p4dp-extract-report"
 MANIFEST = "manifest.json"
-REPORT = "extract-report.json"
+REPORT_SUFFIX = ".extract-report.json"
 UPLOAD_FILES = tuple(f"{t}.parquet" for t in TABLES)
 REPORT_ROWS_LIMIT = 100_000
 """At most this many not-converted rows are listed one by one (all are counted by reason)."""
@@ -51,6 +53,7 @@ class ExtractSummary:
     """What an extraction wrote: rows per table, rows not converted, unknown systems."""
 
     out: Path
+    report: Path
     rows: dict[str, int]
     not_converted: dict[str, int]
     unknown_systems: dict[str, int]
@@ -147,6 +150,15 @@ def staged_directory(out: Path, *, overwrite: bool) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+def report_path(out: Path) -> Path:
+    """Where the extract report of the upload ``out`` is written (beside it, not inside).
+
+    >>> report_path(Path("uploads/2026-03")).as_posix()
+    'uploads/2026-03.extract-report.json'
+    """
+    return out.with_name(out.name + REPORT_SUFFIX)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -192,6 +204,9 @@ def extract(
     if not centre:
         raise MatcherError(f"--centre-id: required ({key.path} names no centre_id)")
     out = Path(out)
+    report_file = report_path(out)
+    if report_file.exists() and not overwrite:
+        raise OutputExistsError(f"{report_file}: already exists; pass --overwrite to replace it")
     export = read_export(export_dir, source_format)
     patients, problems = _patients(export, key, authority, centre)
     ids = patients.select("local_id", "patient_id")
@@ -216,11 +231,14 @@ def extract(
             path = tmp / f"{name}.parquet"
             table.write_parquet(path, compression="zstd")
             manifest["tables"][name] = {"rows": table.height, "sha256": _sha256(path)}
-        report = _report(export, all_problems, units)
-        (tmp / REPORT).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    report = _report(export, all_problems, units)
+    staged = report_file.with_name(f".{report_file.name}.{os.getpid()}.tmp")
+    staged.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    os.replace(staged, report_file)
     return ExtractSummary(
         out=out,
+        report=report_file,
         rows={n: t.height for n, t in tables.items()},
         not_converted=report["not_converted"]["by_reason"],
         unknown_systems=report["unknown_systems"],

@@ -77,17 +77,22 @@ def test_issue13_upload_manifest_counts_and_hashes(csv_upload: Path) -> None:
         path = csv_upload / f"{name}.parquet"
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert entry["rows"] == pl.read_parquet(path).height
-    report = json.loads((csv_upload / "extract-report.json").read_text())
+    report = json.loads((csv_upload.parent / "upload.extract-report.json").read_text())
     assert report["not_converted"]["total"] == 0
 
 
 def test_issue13_upload_holds_no_identifier_and_no_key_bytes(practices, csv_upload) -> None:
     key, authority = _keys(practices)
     patients = pl.read_csv(practices.export("PR0001", "csv") / "patients.csv", infer_schema=False)
-    blob = b"".join(p.read_bytes() for p in sorted(csv_upload.iterdir()))
+    report = csv_upload.parent / "upload.extract-report.json"
+    assert sorted(p.name for p in csv_upload.iterdir()) == sorted(
+        ["manifest.json", *(f"{t}.parquet" for t in ("patients", *EVENTS))]
+    )
+    files = [*sorted(csv_upload.iterdir()), report]
+    blob = b"".join(p.read_bytes() for p in files)
     text = "".join(
         pl.read_parquet(p).write_csv() for p in sorted(csv_upload.glob("*.parquet"))
-    ) + "".join(p.read_text() for p in csv_upload.glob("*.json"))
+    ) + "".join(p.read_text() for p in files if p.suffix == ".json")
     for secret in (key.secret, authority.secret):
         for form in (secret, secret.hex().encode(), base64.b64encode(secret)):
             assert form not in blob
@@ -97,7 +102,7 @@ def test_issue13_upload_holds_no_identifier_and_no_key_bytes(practices, csv_uplo
         frame = pl.read_parquet(path)
         for column in frame.columns:
             values.update(frame[column].cast(pl.String).drop_nulls().unique().to_list())
-    reports = "".join(p.read_text() for p in csv_upload.glob("*.json"))
+    reports = "".join(p.read_text() for p in files if p.suffix == ".json")
     for column in ("national_id", "family_name", "given_names", "local_id"):
         exported = set(patients[column].drop_nulls().to_list())
         assert not exported & values, column
@@ -139,7 +144,7 @@ def test_issue13_bad_csv_rows_are_reported_with_file_line_and_reason(tmp_path, p
     (export / "diagnoses.csv").write_text("\n".join(dx) + "\n")
     key, authority = _keys(practices, "PR0002")
     summary = extract(export, key=key, authority=authority, out=tmp_path / "up")
-    report = json.loads((tmp_path / "up" / "extract-report.json").read_text())
+    report = json.loads((tmp_path / "up.extract-report.json").read_text())
     rows = {(r["file"], r["line"]): r["reason"] for r in report["not_converted"]["rows"]}
     n = len(patients)
     assert rows[("patients.csv", n + 1)] == "missing value in column 'national_id'"

@@ -185,7 +185,7 @@ def test_issue13_fhir_fixture_codings_units_and_reported_resources(tmp_path, fhi
     assert enc["kind"].to_list() == ["tele", "office"]
     patients = pl.read_parquet(up / "patients.parquet").sort("birth_year")
     assert patients.select("birth_year", "birth_month").rows() == [(1984, 12), (1990, 1)]
-    report = json.loads((up / "extract-report.json").read_text())
+    report = json.loads((tmp_path / "up.extract-report.json").read_text())
     rows = {(r["file"], r["line"]): r for r in report["not_converted"]["rows"]}
     assert rows[("Patient.000.ndjson", 2)]["reason"] == "no national identifier"
     assert "p2" not in json.dumps(rows[("Patient.000.ndjson", 2)])  # no patient id
@@ -261,7 +261,7 @@ def test_issue13_synthea_bulk_export_unknown_systems_reported(tmp_path, shared_d
     }
     assert summary.rows["patients"] == lines["Patient.000.ndjson"]
     assert summary.rows["encounters"] == lines["Encounter.000.ndjson"]
-    report = json.loads((tmp_path / "up" / "extract-report.json").read_text())
+    report = json.loads((tmp_path / "up.extract-report.json").read_text())
     assert report["unknown_systems"]["http://snomed.info/sct"] >= lines["Condition.000.ndjson"]
     assert report["unknown_systems"]["http://www.nlm.nih.gov/research/umls/rxnorm"] > 0
     not_converted = report["not_converted"]
@@ -271,7 +271,8 @@ def test_issue13_synthea_bulk_export_unknown_systems_reported(tmp_path, shared_d
     assert not_converted["total"] == len(not_converted["rows"])
     # every direct identifier is gone: SSNs, names, record numbers
     patients = [json.loads(line) for line in (source / "Patient.000.ndjson").open()]
-    blob = b"".join(p.read_bytes() for p in (tmp_path / "up").iterdir())
+    files = [*(tmp_path / "up").iterdir(), tmp_path / "up.extract-report.json"]
+    blob = b"".join(p.read_bytes() for p in files)
     for p in patients:
         assert p["id"].encode() not in blob
         assert p["name"][0]["family"].encode() not in blob
