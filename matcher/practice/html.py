@@ -38,7 +38,10 @@ def _rules(rules: tuple) -> str:
     if not rules:
         return "—"
     items = "".join(
-        f"<li><b>{page_escape(r.name)}</b>: {page_escape(r.description)}</li>" for r in rules
+        f"<li><b>{page_escape(r.name)}</b>: "
+        + ("<i>must be absent:</i> " if r.kind == "exclusion" else "")
+        + f"{page_escape(r.description)}</li>"
+        for r in rules
     )
     return f"<ul>{items}</ul>"
 

@@ -12,6 +12,11 @@ Outputs: a terminal table, CSV (:func:`write_csv`) and a printable HTML page (:m
 >>> from matcher.candidates.document import RuleInfo
 >>> rule_text(RuleInfo("adult", "inclusion", "age at index between 40 and 75"))
 'adult (age at index between 40 and 75)'
+>>> rule_text(RuleInfo("insulin", "exclusion", "has a prescription of insulin"))
+'insulin (exclusion, must be absent: has a prescription of insulin)'
+
+An exclusion rule is *met* when its condition is absent from the record, and *to verify* when
+the record does not say: the physician checks that the patient does not have it.
 """
 
 from __future__ import annotations
@@ -71,7 +76,9 @@ class Reidentified:
 
 
 def rule_text(rule: RuleInfo) -> str:
-    """A rule's name with its plain-language description."""
+    """A rule's name with its plain-language description (exclusions: what must be absent)."""
+    if rule.kind == "exclusion":
+        return f"{rule.name} (exclusion, must be absent: {rule.description or rule.name})"
     return f"{rule.name} ({rule.description})" if rule.description else rule.name
 
 

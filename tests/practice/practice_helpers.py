@@ -13,7 +13,7 @@ RULES = (
     RuleInfo("adult", "inclusion", "age at index between 40 and 75"),
     RuleInfo("diabetes", "inclusion", "has a diagnosis of type 2 diabetes"),
     RuleInfo("hba1c", "inclusion", "latest HbA1c within 12 months > 7.5 %"),
-    RuleInfo("insulin", "exclusion", "no insulin within 6 months"),
+    RuleInfo("insulin", "exclusion", "a prescription of insulin within 6 months"),
 )
 
 
@@ -29,7 +29,7 @@ def signed_list(
     """Write a signed list whose odd rows are eligible and even rows possibly eligible."""
     issued = issued or NOW - dt.timedelta(hours=1)
     candidates = tuple(
-        Candidate(i, t, "eligible", ("adult", "diabetes", "hba1c"), ())
+        Candidate(i, t, "eligible", ("adult", "diabetes", "hba1c", "insulin"), ())
         if i % 2
         else Candidate(i, t, "possibly_eligible", ("adult", "diabetes"), ("hba1c",))
         for i, t in enumerate(tokens, start=1)

@@ -63,6 +63,7 @@ def test_issue13_reidentify_finds_exactly_the_listed_patients(
         "adult",
         "diabetes",
         "hba1c",
+        "insulin",
     ]
     second = result.matches[1]
     assert second.status == "possibly_eligible"
@@ -78,6 +79,9 @@ def test_issue13_reidentify_csv_and_html_outputs(practices, platform, listed) ->
     assert [r["local_id"] for r in rows] == chosen["local_id"].to_list()
     assert rows[1]["status"] == "possibly eligible"
     assert rows[1]["rules_to_verify"] == "hba1c (latest HbA1c within 12 months > 7.5 %)"
+    assert rows[0]["rules_met"].endswith(
+        "; insulin (exclusion, must be absent: a prescription of insulin within 6 months)"
+    )
     page = render_html(result)
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"""(src|href)\s*=|@import|url\(|<script|<link""", page)
@@ -86,6 +90,7 @@ def test_issue13_reidentify_csv_and_html_outputs(practices, platform, listed) ->
     for local_id in chosen["local_id"]:
         assert f"<td>{local_id}</td>" in page
     assert "rows 3" in page
+    assert "<b>insulin</b>: <i>must be absent:</i> a prescription of insulin" in page
 
 
 def test_issue13_html_escapes_names_from_the_export(practices, platform, tmp_path) -> None:
