@@ -69,7 +69,11 @@ def synth(
     """
     import tempfile
 
+    from matcher.errors import MatcherError
     from matcher.synth import generate
+
+    if practice_exports is not None and export_practices < 1:
+        raise MatcherError(f"--export-practices: must be at least 1, got {export_practices}")
 
     with tempfile.TemporaryDirectory() as scratch:
         if practice_exports is not None and local_ids_out is None:
