@@ -15,6 +15,7 @@ matcher.practice.export.ExportError: /nonexistent: no such export directory
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,30 @@ PROBLEM_COLUMNS: dict[str, pl.DataType] = {
     "detail": pl.String(),
 }
 """One row per input row not converted: where (file, line, resource id) and why."""
+
+
+EARLIEST_BIRTH_YEAR = 1880
+BIRTH_REASON = "column 'birth_date': not a plausible date YYYY-MM-DD (or YYYY-MM, YYYY)"
+_BIRTH = r"^\d{4}(-(0[1-9]|1[0-2])(-\d{2})?)?$"
+
+
+def bad_birth_date(column: str = "birth_date") -> pl.Expr:
+    """True where a birth date is not ``YYYY[-MM[-DD]]``, not a real day, or implausible.
+
+    >>> df = pl.DataFrame({"birth_date": ["1950", "1950-02", "1950-02-30", "19xx", "2999"]})
+    >>> df.select(bad_birth_date())["birth_date"].to_list()
+    [False, False, True, True, True]
+    """
+    text = pl.col(column)
+    year = text.str.slice(0, 4).cast(pl.Int32, strict=False)
+    full = text.str.len_chars() == 10
+    day = text.str.strptime(pl.Date(), "%Y-%m-%d", strict=False)
+    return (
+        ~text.str.contains(_BIRTH)
+        | (full & day.is_null())
+        | (year < EARLIEST_BIRTH_YEAR)
+        | (year > dt.date.today().year)
+    ).fill_null(True)
 
 
 class ExportError(MatcherError):

@@ -23,7 +23,6 @@ value is reported in ``Export.problems`` with its file, line and reason, and the
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from collections import Counter
 from pathlib import Path
 
@@ -31,11 +30,13 @@ import polars as pl
 
 from matcher.practice.codings import TABLE_SYSTEMS
 from matcher.practice.export import (
+    BIRTH_REASON,
     EVENT_COLUMNS,
     PATIENT_COLUMNS,
     PROBLEM_COLUMNS,
     Export,
     ExportError,
+    bad_birth_date,
 )
 
 CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -50,8 +51,6 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 """Per file: the required columns, then the optional ones (extra columns are ignored)."""
 
-EARLIEST_BIRTH = dt.date(1880, 1, 1)
-_BIRTH = r"^\d{4}(-(0[1-9]|1[0-2])(-\d{2})?)?$"
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 
@@ -137,19 +136,10 @@ def _bad_date(column: str) -> tuple[pl.Expr, str]:
 def read_csv_patients(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The patients of a CSV export, and the problems of ``patients.csv``."""
     raw = _read_text(path / "patients.csv", "patients")
-    today = dt.date.today()
-    year = pl.col("birth_date").str.slice(0, 4).cast(pl.Int32, strict=False)
-    full = pl.col("birth_date").str.len_chars() == 10
     opted = pl.col("opted_out").str.to_lowercase()
     checks = [
         *_missing(CSV_COLUMNS["patients"][0]),
-        (
-            ~pl.col("birth_date").str.contains(_BIRTH)
-            | (full & _date("birth_date").is_null())
-            | (year < EARLIEST_BIRTH.year)
-            | (year > today.year),
-            "column 'birth_date': not a plausible date YYYY-MM-DD (or YYYY-MM, YYYY)",
-        ),
+        (bad_birth_date(), BIRTH_REASON),
         (~pl.col("sex").str.to_uppercase().is_in(["F", "M", "U"]), "column 'sex': not F, M or U"),
         *(_bad_date(c) for c in ("registered_from", "registered_to", "death_date")),
         (

@@ -43,6 +43,7 @@ from matcher.practice.export import (
     PROBLEM_COLUMNS,
     Export,
     ExportError,
+    bad_birth_date,
     problems_frame,
 )
 
@@ -360,13 +361,24 @@ def _assemble(reader: _Reader) -> Export:
     )
     day = "%Y-%m-%d"
     patients = patients.join(registration, on="fhir_id", how="left", maintain_order="left")
-    patients = patients.with_columns(
+    death = pl.col("death_date").str.strptime(pl.Date(), day, strict=False)
+    reason = (
+        pl.when(bad_birth_date())
+        .then(pl.lit("birthDate: not a plausible date YYYY-MM-DD (or YYYY-MM, YYYY)"))
+        .when(pl.col("death_date").is_not_null() & death.is_null())
+        .then(pl.lit("deceasedDateTime: not a date"))
+    )
+    patients = patients.with_columns(_reason=reason)
+    refused = patients.filter(pl.col("_reason").is_not_null()).select(
+        "file", "line", resource=pl.lit("Patient"), reason="_reason", detail=pl.lit(None)
+    )
+    patients = patients.filter(pl.col("_reason").is_null()).with_columns(
         pl.col("death_date", "registered_from", "registered_to").str.strptime(
             pl.Date(), day, strict=False
         ),
         opted_out=pl.col("fhir_id").is_in(list(reader.opted_out)),
     )
-    events, problems = {}, [problems_frame(reader.problems)]
+    events, problems = {}, [problems_frame(reader.problems), refused]
     ids = patients.select("fhir_id", "local_id")
     for table, rows in reader.events.items():
         columns = list(EVENT_COLUMNS[table])

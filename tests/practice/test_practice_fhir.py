@@ -81,6 +81,8 @@ def fhir_export(tmp_path: Path) -> Path:
             _patient("p1"),
             _patient("p2", nir=None),  # no national identifier
             _patient("p3", nir="2 90 01 2A 004 123 45", birthDate="1990-01"),
+            _patient("p4", nir="290012A00412399", birthDate="19xx"),
+            _patient("p5", nir="290012A00412398", deceasedDateTime="yesterday"),
         ],
     )
     conditions = [
@@ -198,13 +200,30 @@ def test_issue13_fhir_fixture_codings_units_and_reported_resources(tmp_path, fhi
     assert rows[(cond, 6)]["reason"] == "no date"
     med = "MedicationRequest.000.ndjson"
     assert rows[(med, 3)]["reason"] == "medication given by reference, not by code"
-    assert report["not_converted"]["total"] == len(rows) == 7
+    assert rows[("Patient.000.ndjson", 4)]["reason"].startswith("birthDate: not a plausible")
+    assert rows[("Patient.000.ndjson", 5)]["reason"] == "deceasedDateTime: not a date"
+    assert report["not_converted"]["total"] == len(rows) == 9
     assert report["unknown_systems"] == {
         SNOMED: 2,
         "http://www.nlm.nih.gov/research/umls/rxnorm": 1,
     }
     assert report["skipped_resource_types"] == {"Procedure": 1}
     assert report["units"]["converted"] == 1 and report["units"]["respelled"] == 1
+
+
+def test_issue13_extract_cli_prints_rows_and_reasons(tmp_path, fhir_export) -> None:
+    out = tmp_path / "up"
+    args = ["practice", "extract", str(fhir_export), "--out", str(out)]
+    args += ["--key", str(_make_key(tmp_path, "practice"))]
+    args += ["--authority-key", str(_make_key(tmp_path, "authority"))]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Wrote upload" in result.output and "patients 2" in result.output
+    assert "9 rows not converted" in result.output and "up.extract-report.json" in result.output
+    assert "no national identifier" in result.output
+    assert "unknown code system http://snomed.info/sct: 2 codings" in result.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "already exists" in again.output
 
 
 def _make_key(tmp_path: Path, kind: str) -> Path:
