@@ -14,6 +14,11 @@ the tokens of the data set) and one authority key for all::
 Birth dates keep the data set's year and month (only the year when its month is null), so an
 extract gives back the same birth year and month; the day is made up.
 
+*Transfers*: the first ``transfers`` patients who left practice ``k`` (alive) also appear in the
+export of practice ``k + 1``, under a new local record number, registered from the day after
+they left, with one office visit that day. They are not in the synthetic data set: they show
+that one person exported by two practices gets one pseudonym (same national identifier).
+
 >>> nir = national_ids([0, 1], [2, 1], [1950, 1984], [5, None])
 >>> nir[0][:7], len(nir[0]), 97 - int(nir[0][:13]) % 97 == int(nir[0][13:])
 ('2500501', 15, True)
@@ -22,6 +27,7 @@ extract gives back the same birth year and month; the day is made up.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -307,6 +313,39 @@ def _write_fhir(dest: Path, patients: pl.DataFrame, events: dict[str, pl.DataFra
                 out.write(dumps(res) + "\n")
 
 
+def _transfers(
+    patients: pl.DataFrame, encounters: pl.DataFrame, chosen: list[str], transfers: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add the first leavers of each practice to the next practice's export (see above)."""
+    added, visits = [], []
+    for before, after in itertools.pairwise(chosen):
+        target = patients.filter(pl.col("practice_id") == after)
+        next_local = int(target["local_id"].cast(pl.Int64).max() or 0) + 1
+        movers = (
+            patients.filter(
+                (pl.col("practice_id") == before)
+                & pl.col("registered_to").is_not_null()
+                & pl.col("death_date").is_null()
+            )
+            .head(transfers)
+            .with_columns(
+                practice_id=pl.lit(after),
+                centre_id=pl.lit(target["centre_id"][0]),
+                local_id=(pl.int_range(pl.len()) + next_local).cast(pl.String).str.zfill(6),
+                registered_from=pl.col("registered_to") + pl.duration(days=1),
+                registered_to=pl.lit(None, pl.Date()),
+            )
+        )
+        added.append(movers)
+        visits.append(
+            movers.select(
+                "local_id", date="registered_from", kind=pl.lit("office"), pid="practice_id"
+            )
+        )
+    patients = pl.concat([patients, *added], how="vertical_relaxed")
+    return patients, pl.concat([encounters, *(v.select(encounters.columns) for v in visits)])
+
+
 def authority_secret(seed: int) -> bytes:
     """The synthetic authority's secret (derived from the seed: synthetic data only)."""
     return hashlib.sha256(b"p4dp-synth-authority/v1/" + str(seed).encode()).digest()
@@ -319,6 +358,7 @@ def write_practice_exports(
     seed: int,
     out: Path | str,
     n_practices: int = 3,
+    transfers: int = 5,
     overwrite: bool = False,
 ) -> list[str]:
     """Write exports of the first ``n_practices`` practices of ``data_dir``; their ids."""
@@ -340,6 +380,7 @@ def write_practice_exports(
         .drop("patient_id")
         for name in _FHIR_FILES
     }
+    patients, tables["encounters"] = _transfers(patients, tables["encounters"], chosen, transfers)
     with staged_directory(out, overwrite=overwrite) as tmp:
         create_authority_key(tmp / "authority.key", secret=authority_secret(seed))
         for pid in chosen:

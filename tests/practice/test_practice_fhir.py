@@ -27,7 +27,7 @@ def test_issue13_fhir_extract_gives_back_the_practice_rows_and_tokens(tmp_path, 
     key, authority = _keys(practices, "PR0002")
     out = tmp_path / "up"
     extract(practices.export("PR0002", "fhir"), key=key, authority=authority, out=out)
-    _same_rows(practices, out, "PR0002")
+    _same_rows(practices, out, "PR0002", transferred=5)
     assert validate_dataset(out).ok
 
 
@@ -40,6 +40,27 @@ def test_issue13_csv_and_fhir_give_the_same_pseudonyms(tmp_path, practices) -> N
         for f in ("csv", "fhir")
     )
     assert a.equals(b)
+
+
+def test_issue13_a_patient_exported_by_two_practices_gets_one_pseudonym(tmp_path, practices):
+    authority = load_key(practices.authority_path, "authority")
+    uploads = {}
+    for practice, fmt in (("PR0001", "csv"), ("PR0002", "fhir")):
+        key = load_key(practices.key_path(practice), "practice")
+        extract(practices.export(practice, fmt), key=key, authority=authority, out=tmp_path / fmt)
+        uploads[practice] = pl.read_parquet(tmp_path / fmt / "patients.parquet")
+    exports = {
+        p: pl.read_csv(practices.export(p, "csv") / "patients.csv", infer_schema=False)
+        for p in uploads
+    }
+    shared = set(exports["PR0001"]["national_id"]) & set(exports["PR0002"]["national_id"])
+    assert len(shared) == 5
+    linked = uploads["PR0001"].join(uploads["PR0002"], on="patient_id", suffix="_b")
+    assert linked.height == 5  # one pseudonym per person, whatever the practice or format
+    assert (linked["practice_token"] != linked["practice_token_b"]).all()
+    assert (linked["birth_year"] == linked["birth_year_b"]).all()
+    assert linked["registered_to"].is_not_null().all()
+    assert linked["registered_to_b"].is_null().all()
 
 
 def _patient(pid: str, nir: str | None = "184127510812345", **extra) -> dict:
