@@ -39,109 +39,27 @@ from matcher.practice.extract import staged_directory
 from matcher.practice.keys import create_authority_key, create_practice_key
 from matcher.synth.population import TOKEN_VERSION, practice_key
 
-FAMILY = [
-    "Martin",
-    "Bernard",
-    "Thomas",
-    "Petit",
-    "Robert",
-    "Richard",
-    "Durand",
-    "Dubois",
-    "Moreau",
-    "Laurent",
-    "Simon",
-    "Michel",
-    "Lefebvre",
-    "Leroy",
-    "Roux",
-    "David",
-    "Bertrand",
-    "Morel",
-    "Fournier",
-    "Girard",
-    "Bonnet",
-    "Dupont",
-    "Lambert",
-    "Fontaine",
-    "Rousseau",
-    "Vincent",
-    "Muller",
-    "Lefevre",
-    "Faure",
-    "Andre",
-    "Mercier",
-    "Blanc",
-    "Guerin",
-    "Boyer",
-    "Garnier",
-    "Chevalier",
-    "Francois",
-    "Legrand",
-    "Gauthier",
-    "Garcia",
-    "Perrin",
-    "Robin",
-    "Clement",
-    "Morin",
-    "Nicolas",
-    "Henry",
-    "Roussel",
-    "Mathieu",
-]
-GIVEN_F = [
-    "Marie",
-    "Nathalie",
-    "Isabelle",
-    "Sylvie",
-    "Catherine",
-    "Françoise",
-    "Martine",
-    "Christine",
-    "Monique",
-    "Valérie",
-    "Sandrine",
-    "Sophie",
-    "Céline",
-    "Julie",
-    "Camille",
-    "Léa",
-    "Manon",
-    "Chloé",
-    "Emma",
-    "Inès",
-    "Jeanne",
-    "Louise",
-    "Alice",
-    "Anne",
-]
-GIVEN_M = [
-    "Jean",
-    "Pierre",
-    "Michel",
-    "Philippe",
-    "Alain",
-    "Nicolas",
-    "Christophe",
-    "Patrick",
-    "Daniel",
-    "Bernard",
-    "Éric",
-    "Laurent",
-    "Thomas",
-    "Julien",
-    "Lucas",
-    "Hugo",
-    "Louis",
-    "Gabriel",
-    "Léo",
-    "Raphaël",
-    "Arthur",
-    "Paul",
-    "Jacques",
-    "Antoine",
-]
-CSV_SYSTEMS = {"icd10": "icd10", "icpc2": "icpc2", "atc": "atc", "loinc": "loinc"}
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FAMILY = _words(
+    "Martin Bernard Thomas Petit Robert Richard Durand Dubois Moreau Laurent Simon Michel "
+    "Lefebvre Leroy Roux David Bertrand Morel Fournier Girard Bonnet Dupont Lambert "
+    "Fontaine Rousseau Vincent Muller Lefevre Faure Andre Mercier Blanc Guerin Boyer "
+    "Garnier Chevalier Francois Legrand Gauthier Garcia Perrin Robin Clement Morin Nicolas "
+    "Henry Roussel Mathieu"
+)
+GIVEN_F = _words(
+    "Marie Nathalie Isabelle Sylvie Catherine Françoise Martine Christine Monique Valérie "
+    "Sandrine Sophie Céline Julie Camille Léa Manon Chloé Emma Inès Jeanne Louise Alice "
+    "Anne"
+)
+GIVEN_M = _words(
+    "Jean Pierre Michel Philippe Alain Nicolas Christophe Patrick Daniel Bernard Éric "
+    "Laurent Thomas Julien Lucas Hugo Louis Gabriel Léo Raphaël Arthur Paul Jacques Antoine"
+)
 FHIR_SYSTEMS = {
     "icd10": "http://hl7.org/fhir/sid/icd-10",
     "icpc2": "http://hl7.org/fhir/sid/icpc-2",
