@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.receive_cmd",
     "matcher.cli.keys_cmd",
     "matcher.cli.candidates_cmd",
+    "matcher.cli.practice_cmd",
 )
 
 
