@@ -30,7 +30,7 @@ def test_ctrl_c_early_prints_no_traceback(tmp_path: Path, delay: float):
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     try:
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     text = err.decode("utf-8", "replace")
