@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,7 @@ class ReferenceEvaluator:
     def convert(self, row: dict, unit: str | None) -> float | None:
         """The row's value in ``unit``, or ``None`` (no value, or a unit that won't convert)."""
         value, row_unit = row.get("value"), row.get("unit")
-        if value is None:
+        if value is None or not math.isfinite(value):  # NaN and infinity are missing values
             return None
         if unit is None:
             return value if row_unit is None else None
@@ -219,7 +220,8 @@ class ReferenceEvaluator:
             factor, offset = units.conversion(row_unit, unit, analyte=row["code"])
         except UnitConversionError:
             return None
-        return value * float(factor) + float(offset)
+        converted = value * float(factor) + float(offset)
+        return converted if math.isfinite(converted) else None
 
     # -- events and dates --------------------------------------------------------------------
 
