@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from criteria_dsl import ir
+from matcher.data.extract_date import data_end_date, resolve_index_date
 from terminology import units
 from terminology.errors import UnitConversionError
 
@@ -278,8 +279,8 @@ def reference_evaluate(
     study: ir.Study, data: Any, *, index_date: dt.date | None = None
 ) -> list[dict[str, Any]]:
     """One dict per base-population patient (sorted by pseudonym): rule values and verdict."""
-    if index_date is None:
-        index_date = study.index_date or dt.date.today()
+    if index_date is None:  # as the engine: the study's, else the end of the data, else today
+        index_date = resolve_index_date(None, study.index_date, data_end_date(data))
     tables = _load(data)
     evaluator = ReferenceEvaluator(study, tables, index_date)
     out = []
