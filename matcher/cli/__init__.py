@@ -8,9 +8,10 @@ User errors print one ``Error: ...`` line and exit with status 1; no traceback i
 
 from __future__ import annotations
 
-from matcher.cli._interrupt import quiet_interrupts
+from matcher.cli._interrupt import defer_interrupts, quiet_interrupts, resume_interrupts
 
 quiet_interrupts()  # first: Ctrl-C while the imports below run prints no traceback
+defer_interrupts()
 
 import importlib  # noqa: E402
 
@@ -81,3 +82,4 @@ def _register() -> None:
 
 
 _register()
+resume_interrupts()  # the imports are done: Ctrl-C interrupts again (or ends now, quietly)

@@ -147,10 +147,15 @@ def data_end(source: Any) -> DataEnd | None:
 
         return _dataset_end(Dataset.from_frames(validate=False, **dict(source)))
     key = id(source)
-    if key not in _CACHE:
-        _CACHE[key] = _dataset_end(source)
+    if key in _CACHE:
+        return _CACHE[key]
+    end = _dataset_end(source)
+    try:  # remembered while the data set lives (the engine and the CLI both ask)
         weakref.finalize(source, _CACHE.pop, key, None)
-    return _CACHE[key]
+    except TypeError:  # an object without weak references: not remembered
+        return end
+    _CACHE[key] = end
+    return end
 
 
 def data_end_date(source: Any) -> dt.date | None:

@@ -34,7 +34,12 @@ def test_output_validates_with_the_data_contract_checker(population) -> None:
 
     report = validate_dataset(population.dir)
     assert report.ok, report.error_text()
-    assert report.warnings == []
+    # the one plausibility warning a small synthetic population gets: centres of one practice
+    # (issue 11 item 10); no implausible birth, death, date, value or practice
+    assert [(w.column, "with a single practice" in w.message) for w in report.warnings] in (
+        [],
+        [("centre_id", True)],
+    )
     assert report.summary is not None
     assert report.summary.patients == population.summary.patients
 
