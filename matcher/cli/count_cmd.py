@@ -22,6 +22,7 @@ from matcher.cli._common import (
     atomic_write_path,
     check_output_path,
     data_option,
+    echo_index_notes,
     progress_enabled,
 )
 from matcher.errors import MatcherError
@@ -146,7 +147,7 @@ def _load(data_dir: Path):
     "--index-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Index date (YYYY-MM-DD); default: each study's, else today.",
+    help="Index date (YYYY-MM-DD); default: each study's, else the end of the data.",
 )
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a parameter.")
 @click.option(
@@ -260,6 +261,7 @@ def count(
             index_date=index_date.date() if index_date is not None else None,
             validate=False,
         )
+    echo_index_notes(dataset, results, defaulted=index_date is None)
     items = _release_all(results, query, the_ledger, who, role, steps)
     text = RENDERERS[output_format](items)
     written = _write(text, items, out, plot, plot_kind)

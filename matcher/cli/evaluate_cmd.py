@@ -17,6 +17,7 @@ from matcher.cli._common import (
     atomic_write_path,
     check_output_path,
     data_option,
+    echo_index_notes,
     index_date_option,
 )
 from matcher.errors import MatcherError
@@ -50,18 +51,21 @@ def evaluate(
       p4dp evaluate study.p4dp --data data/ --out r.parquet --index-date 2024-06-30 --overwrite
     """
     from criteria_dsl import compile_file
+    from matcher.data.open import open_data
     from matcher.engine.evaluate import evaluate as run
 
     if out.is_dir():
         raise MatcherError(f"{out}: is a directory; give a file name such as results.parquet")
     check_output_path(out, overwrite=overwrite)
     study = compile_file(file)
+    dataset = open_data(data_dir)
     result = run(
         study,
-        data_dir,
+        dataset,
         index_date=index_date.date() if index_date is not None else None,
         streaming=streaming,
     )
+    echo_index_notes(dataset, [result], defaulted=index_date is None)
     columns = ["patient_id", "practice_id", "centre_id", *result.rule_names, "verdict"]
     metadata = {
         "study_id": study.id,

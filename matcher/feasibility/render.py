@@ -4,7 +4,8 @@
   breakdown as a two-way table), then one line saying which disclosure policy was applied;
 * JSON: one object per study (:meth:`StudyFeasibility.to_dict`); several studies: a list;
 * CSV: long format, one released number per row:
-  ``study,version,table,name,category,measure,value`` where ``table`` is ``counts``,
+  ``study,version,table,name,category,measure,value`` where ``table`` is ``study`` (the
+  index date used: ``name`` = ``index_date``, ``measure`` = ``date``), ``counts``,
   ``attrition`` (``name`` = rule, ``category`` = section) or ``breakdown`` (``name`` = the
   dimension, ``category`` = the category, ``measure`` = ``eligible``).
 """
@@ -189,7 +190,7 @@ CSV_COLUMNS = ("study", "version", "table", "name", "category", "measure", "valu
 def csv_rows(item: StudyFeasibility) -> list[tuple[Any, ...]]:
     """The long-format rows of one study (see the module docstring)."""
     head = (item.study_id, item.version)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = [(*head, "study", "index_date", "", "date", item.index_date)]
     for key, value in item.released.counts.items():
         rows.append((*head, "counts", key, "", "patients", value))
     for step in item.released.attrition:

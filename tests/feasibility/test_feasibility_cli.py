@@ -168,7 +168,8 @@ def test_csv_output_matches_json(workspace, ledger_path, tmp_path):
         doc["attrition"][2]["excluded_alone"]
     )
     assert got[("breakdown", "sex", "F", "eligible")] == str(doc["breakdown"]["sex"]["F"])
-    assert len(rows) == 3 + 3 * 4 + 3
+    assert got[("study", "index_date", "", "date")] == doc["index_date"]  # issue 11 item 4
+    assert len(rows) == 1 + 3 + 3 * 4 + 3
 
 
 def test_several_files_are_evaluated_together(workspace, ledger_path):
