@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.criteria_cmd",
     "matcher.cli.evaluate_cmd",
     "matcher.cli.count_cmd",
+    "matcher.cli.ledger_cmd",
 )
 
 
