@@ -44,7 +44,11 @@ from matcher.disclosure.store import (
 )
 
 GENESIS = "0" * 64
-COUNTED = {"ledger_query": LedgerQuery, "ledger_release": LedgerRelease, "ledger_sketch": LedgerSketch}
+COUNTED = {
+    "ledger_query": LedgerQuery,
+    "ledger_release": LedgerRelease,
+    "ledger_sketch": LedgerSketch,
+}
 TAMPERED = "was modified outside p4dp"
 
 
@@ -122,7 +126,9 @@ class Head:
     @classmethod
     def load(cls, text: str) -> Head:
         data = json.loads(text)
-        return cls(int(data["seq"]), str(data["hash"]), {k: int(v) for k, v in data["rows"].items()})
+        return cls(
+            int(data["seq"]), str(data["hash"]), {k: int(v) for k, v in data["rows"].items()}
+        )
 
 
 def lock_head(session: Session) -> Head:
@@ -254,9 +260,7 @@ def verify(engine: Engine) -> VerifyReport:
             if query is None:
                 problems.append(f"{where}: query {link.ref} was deleted")
                 continue
-            content = query_content(
-                query, releases.get(link.ref, []), sketches.get(link.ref, [])
-            )
+            content = query_content(query, releases.get(link.ref, []), sketches.get(link.ref, []))
             if sha256(content) != link.digest:
                 problems.append(
                     f"{where}: query {link.ref} or its released counts were edited or deleted"

@@ -196,7 +196,9 @@ class Ledger:
                 "run p4dp ledger verify"
             ) from None
         except SQLAlchemyError as exc:
-            raise LedgerError(f"ledger {self.where}: database error ({type(exc).__name__})") from None
+            raise LedgerError(
+                f"ledger {self.where}: database error ({type(exc).__name__})"
+            ) from None
 
     def require_steward(self, who: str, action: str) -> None:
         """Raise :class:`NotStewardError` unless ``who`` is a steward of this ledger."""
@@ -256,7 +258,9 @@ class Ledger:
     def unfreeze(self, requester: str, *, by: str, now: datetime | None = None) -> None:
         """Lift a freeze; ``by`` must be a steward (recorded). Repeats before now are forgiven."""
         if not by or by == requester:
-            raise MatcherError("unfreeze: name the steward who lifts the freeze (not the requester)")
+            raise MatcherError(
+                "unfreeze: name the steward who lifts the freeze (not the requester)"
+            )
         self.require_steward(by, "unfreeze")
         now = _utc(now)
         with self._session(write=True) as session:
@@ -556,7 +560,9 @@ class LedgerTransaction:
         """Chain the query with all its rows (read back, as ``verify`` will read them)."""
         session = self.session
         session.flush()
-        releases = list(session.exec(select(LedgerRelease).where(LedgerRelease.query_id == query.id)))
+        releases = list(
+            session.exec(select(LedgerRelease).where(LedgerRelease.query_id == query.id))
+        )
         sketches = list(session.exec(select(LedgerSketch).where(LedgerSketch.query_id == query.id)))
         chain.append(
             session,

@@ -15,6 +15,7 @@ from matcher.disclosure import DisclosurePolicy, RawFeasibility
 from matcher.disclosure.ledger import (
     BudgetExceededError,
     Ledger,
+    LedgerError,
     QueryFrozenError,
     ledger_url,
 )
@@ -147,8 +148,11 @@ def test_ledger_location(tmp_path, monkeypatch) -> None:
     assert ledger_url().endswith("/.local/share/p4dp/ledger.sqlite")
     assert ledger_url("postgresql+psycopg://u@db/p4dp") == "postgresql+psycopg://u@db/p4dp"
     nested = tmp_path / "a" / "b" / "l.sqlite"
-    Ledger.open(nested).check_budget("x", now=T0)
-    assert nested.exists()
+    with pytest.raises(LedgerError, match="does not exist; a steward creates it with"):
+        Ledger.open(nested)
+    with pytest.raises(LedgerError, match="folder .* does not exist; create it first"):
+        Ledger.init(nested, DisclosurePolicy(), stewards=["sam"], created_by="sam")
+    assert not nested.parent.exists()  # no folder made up from a typo
 
 
 def test_naive_times_and_roles_are_refused(ledger) -> None:
