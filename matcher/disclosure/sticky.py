@@ -9,8 +9,8 @@ the root's value, whoever asked before (colluding sponsors share one history). A
 queries ``S`` / ``S ∪ {t}`` therefore gets the same answer whether ``t`` is in the data or not.
 
 The hashing secret is ``$P4DP_SKETCH_SECRET`` or, when unset, a random 32-byte secret created
-with the ledger (``ledger_secret``, by ``p4dp ledger init``). Sketches and the secret stay in the ledger database: they
-are never shown, logged or written to an output.
+with the ledger (``ledger_secret``, by ``p4dp ledger init``). Sketches and the secret stay in
+the ledger database: they are never shown, logged or written to an output.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def protection_width(status: Status, policy: DisclosurePolicy) -> int:
     A small cell: half the threshold, at least 2 (5 under the default threshold 10: the
     sponsor cannot tell 3 from 7); a ``"masked"`` one: 2 (its value is not pinned down).
 
-    >>> protection_width("primary", DisclosurePolicy()), protection_width("secondary", DisclosurePolicy())
+    >>> p = DisclosurePolicy()
+    >>> protection_width("primary", p), protection_width("secondary", p)
     (5, 2)
     """
     if status == "primary":

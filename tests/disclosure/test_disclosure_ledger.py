@@ -150,7 +150,7 @@ def test_ledger_location(tmp_path, monkeypatch) -> None:
     nested = tmp_path / "a" / "b" / "l.sqlite"
     with pytest.raises(LedgerError, match="does not exist; a steward creates it with"):
         Ledger.open(nested)
-    with pytest.raises(LedgerError, match="folder .* does not exist; create it first"):
+    with pytest.raises(LedgerError, match=r"folder .* does not exist; create it first"):
         Ledger.init(nested, DisclosurePolicy(), stewards=["sam"], created_by="sam")
     assert not nested.parent.exists()  # no folder made up from a typo
 
