@@ -6,8 +6,8 @@ breakdown of the eligible count. Only released values are drawn: a small count i
 grey bar reaching the threshold, labelled with the masked label (``"<10"``); a breakdown cell
 hidden by secondary suppression (``"masked"``: at least the threshold, height unknown) is a
 cross-hatched bar from the threshold to the edge of the axis with a dashed outline, labelled
-``masked``, so the picture never says more than the table, nor less than the truth. Uses Matplotlib's object API (no ``pyplot``, no
-global backend): safe in servers and tests.
+``masked``, so the picture never says more than the table, nor less than the truth. Uses
+Matplotlib's object API (no ``pyplot``, no global backend): safe in servers and tests.
 
     >>> # draw_funnel(items, Path("funnel.png"))
 """
