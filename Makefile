@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The demo counts as requester "demo" in a throwaway ledger, recreated at every run (synthetic
-# data, sandbox only): a real deployment keeps one ledger, where the budget applies.
+# The demo counts as requester "demo" in a throwaway ledger, created afresh with `p4dp ledger init`
+# at every run (synthetic data, sandbox only): a real deployment keeps one ledger, where the
+# budget applies.
 DEMO_LEDGER := .cache/demo-ledger.sqlite
 DEMO_INDEX ?= 2026-06-30# the last day of the synthetic data: the demo gives the same counts every day
 
@@ -25,6 +26,7 @@ demo: $(STAMP)
 	@test -f $(DEMO_DATA)/patients.parquet || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA)
 	$(BIN)/p4dp data check $(DEMO_DATA)
 	@rm -f $(DEMO_LEDGER)
+	$(BIN)/p4dp ledger init --ledger $(DEMO_LEDGER) > /dev/null
 	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --index-date $(DEMO_INDEX) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
 
 test: $(STAMP)
