@@ -17,8 +17,11 @@ printed by ``p4dp ledger verify`` is worth writing down somewhere else (see docs
 
     >>> canonical({"b": 1, "a": [2, "x"]})
     '{"a":[2,"x"],"b":1}'
-    >>> link_hash("0" * 64, 1, "init", "", "ab", 0)[:12]
-    'b8e4f8ed0a5c'
+    >>> first = link_hash(GENESIS, 1, "init", "", sha256("{}"), 0)
+    >>> first == link_hash(GENESIS, 1, "init", "", sha256("{}"), 0)
+    True
+    >>> first == link_hash(GENESIS, 1, "init", "", sha256("{ }"), 0)  # any change shows
+    False
 """
 
 from __future__ import annotations

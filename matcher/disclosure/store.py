@@ -195,8 +195,12 @@ def create_ledger_engine(location: str | os.PathLike[str] | None = None) -> Engi
         os.chmod(path, 0o600)  # whatever the umask
     engine = _engine(url)
     try:
-        if path is None and "ledger_meta" in _has_tables(engine):
-            raise LedgerError(f"ledger {shown_url(url)}: already exists; nothing was changed")
+        found = _has_tables(engine) & {t.name for t in LEDGER_TABLES}
+        if path is None and found:
+            raise LedgerError(
+                f"ledger {shown_url(url)}: already exists (tables {', '.join(sorted(found))}); "
+                "nothing was changed"
+            )
         SQLModel.metadata.create_all(engine, tables=LEDGER_TABLES)
         with Session(engine) as session, session.begin():
             session.add(LedgerMeta(key="schema", value=SCHEMA_VERSION))

@@ -144,3 +144,12 @@ def test_issue11_item1_view_options_count_as_repeats_for_the_freeze(ledger_facto
             with ledger.transaction(T0 + timedelta(minutes=i)) as txn:
                 txn.release(_raw(138), requester="mal", role="sponsor", view=view, **META)
     assert len(ledger.queries("mal")) == 6 and ledger.is_frozen("mal")
+
+
+def test_issue11_item3_init_never_replaces_a_ledger_on_either_database(ledger_location) -> None:
+    Ledger.init(ledger_location, DisclosurePolicy(), stewards=["sam"], created_by="sam")
+    with pytest.raises(LedgerError, match="already exists"):
+        Ledger.init(
+            ledger_location, DisclosurePolicy(budget=999), stewards=["eve"], created_by="eve"
+        )
+    assert Ledger.open(ledger_location).policy.budget == 50
