@@ -7,11 +7,12 @@ Every ledger test runs twice: on a fresh SQLite file, and on the real PostgreSQL
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from ledger_helpers import META, T0, raw_by_sex
 
-from matcher.disclosure import DisclosurePolicy, RawFeasibility
+from matcher.disclosure import DisclosurePolicy
 from matcher.disclosure.ledger import (
     BudgetExceededError,
     Ledger,
@@ -21,22 +22,13 @@ from matcher.disclosure.ledger import (
 )
 from matcher.errors import MatcherError
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-META = {"study_id": "S1", "criteria_hash": "h", "data_snapshot": "snap-1"}
-
 
 @pytest.fixture
 def ledger(ledger_factory) -> Ledger:
     return ledger_factory(DisclosurePolicy(budget=5, repeat_alert=3))
 
 
-def _raw(eligible: int) -> RawFeasibility:
-    return RawFeasibility(
-        base=1000,
-        eligible=eligible,
-        possibly_eligible=0,
-        breakdowns={"sex": {"F": eligible // 2, "M": eligible - eligible // 2}},
-    )
+_raw = raw_by_sex
 
 
 def test_budget_refusal_then_window_slides(ledger) -> None:

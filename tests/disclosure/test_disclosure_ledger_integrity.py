@@ -3,25 +3,16 @@ says so clearly when rows were edited or deleted by hand. SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from ledger_helpers import META, T0, raw_by_sex
 from sqlalchemy import text
 
-from matcher.disclosure import DisclosurePolicy, RawFeasibility
+from matcher.disclosure import DisclosurePolicy
 from matcher.disclosure.ledger import Ledger, LedgerError, NotStewardError, QueryFrozenError
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-META = {"study_id": "S1", "criteria_hash": "h", "data_snapshot": "snap-1"}
-
-
-def _raw(eligible: int) -> RawFeasibility:
-    return RawFeasibility(
-        base=1000,
-        eligible=eligible,
-        possibly_eligible=0,
-        breakdowns={"sex": {"F": eligible // 2, "M": eligible - eligible // 2}},
-    )
+_raw = raw_by_sex
 
 
 def _fill(ledger: Ledger, n: int = 3) -> None:
