@@ -25,7 +25,7 @@ DEMO_INDEX ?= 2026-06-30# the last day of the synthetic data: the demo gives the
 demo: $(STAMP)
 	@test -f $(DEMO_DATA)/patients.parquet || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA)
 	$(BIN)/p4dp data check $(DEMO_DATA)
-	@rm -f $(DEMO_LEDGER)
+	@mkdir -p $(dir $(DEMO_LEDGER)) && rm -f $(DEMO_LEDGER)
 	$(BIN)/p4dp ledger init --ledger $(DEMO_LEDGER) > /dev/null
 	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --index-date $(DEMO_INDEX) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
 
