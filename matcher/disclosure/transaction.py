@@ -3,6 +3,20 @@
 :class:`LedgerTransaction` is what :meth:`matcher.disclosure.ledger.Ledger.transaction`
 yields: every check and record of a run happens in its one database transaction, committed
 when the caller's block ends (after the output is written). See ``ledger.py`` for the rules.
+
+    >>> import pathlib, tempfile
+    >>> from matcher.disclosure import DisclosurePolicy, RawFeasibility
+    >>> from matcher.disclosure.ledger import Ledger
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "ledger.sqlite"
+    >>> ledger = Ledger.init(path, DisclosurePolicy(), stewards=["sam"], created_by="sam")
+    >>> raw = RawFeasibility(base=100, eligible=42, possibly_eligible=0)
+    >>> with ledger.transaction() as txn:
+    ...     out = txn.release(raw, requester="ana", role="sponsor", study_id="S",
+    ...                       criteria_hash="h", data_snapshot="d")
+    ...     len(ledger.queries())  # not committed yet
+    0
+    >>> out.counts["eligible"], len(ledger.queries())
+    (40, 1)
 """
 
 from __future__ import annotations
