@@ -37,8 +37,9 @@ lock:
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 	rm -rf $(LOCK_VENV)
 
-# The demo counts as requester "demo" in a throwaway ledger, recreated at every run (synthetic
-# data, sandbox only): a real deployment keeps one ledger, where the budget applies.
+# The demo counts as requester "demo" in a throwaway ledger, created afresh with `p4dp ledger init`
+# at every run (synthetic data, sandbox only): a real deployment keeps one ledger, where the
+# budget applies.
 DEMO_LEDGER := .cache/demo-ledger.sqlite
 
 # Studies without a fixed index date are counted at the end of the data (extract.json, written
@@ -47,7 +48,8 @@ DEMO_LEDGER := .cache/demo-ledger.sqlite
 demo: $(STAMP)
 	@test -f $(DEMO_DATA)/extract.json || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA) --overwrite
 	$(BIN)/p4dp data check $(DEMO_DATA)
-	@rm -f $(DEMO_LEDGER)
+	@mkdir -p $(dir $(DEMO_LEDGER)) && rm -f $(DEMO_LEDGER)
+	$(BIN)/p4dp ledger init --ledger $(DEMO_LEDGER) > /dev/null
 	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
 
 test: $(STAMP)

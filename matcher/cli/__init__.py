@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.keys_cmd",
     "matcher.cli.candidates_cmd",
     "matcher.cli.practice_cmd",
+    "matcher.cli.ledger_cmd",
 )
 
 
