@@ -20,21 +20,32 @@ from matcher.data.validate import validate_dataset
     show_default=True,
     help="How to print the summary: a table for people, JSON for scripts.",
 )
-def check_command(directory: Path, fmt: str) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the data (exit 1) when some codes are not valid in their system.",
+)
+def check_command(directory: Path, fmt: str, strict: bool) -> None:
     """Validate a data directory and print a summary of what it holds.
 
     DIRECTORY holds one file per table (patients, diagnoses, prescriptions, observations,
     encounters): <table>.parquet, <table>.csv or a folder <table>/ of .parquet parts. Every
     problem is listed (file, column, first row numbers; never a pseudonym or value) and the
-    exit status is 1; codes that do not fit their system's format are warnings. See
+    exit status is 1. Warnings list the codes not valid in their system (--strict refuses
+    them), the code systems terminology cannot resolve, the lab units no conversion reaches
+    and the codes written in another form than their normal one (matched all the same). See
     docs/data-contract.md.
 
     \b
     Examples:
       p4dp data check data/
       p4dp data check data/ --format json > summary.json
+      p4dp data check data/ --strict
     """
     report = validate_dataset(directory)
+    if strict and report.invalid_codes:
+        report.errors.extend(report.invalid_codes)
+        report.summary = None
     if fmt == "json":
         payload = {
             "source": str(directory),

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from matcher.data.codeformats import well_formed
+from matcher.data.codecheck import classified_findings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.data.sources import TableSource, locate_sources
@@ -43,8 +43,6 @@ from matcher.errors import DataError
 
 ROWS_SHOWN = 5
 """How many offending row numbers a message lists."""
-EXAMPLES_SHOWN = 5
-"""How many example codes a code-format warning lists."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,10 @@ class ValidationReport:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     summary: DataSummary | None = None
+    code_groups: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    """Per event table, the distinct ``(system, code[, unit])`` groups with ``__rows``."""
+    invalid_codes: list[Problem] = field(default_factory=list)
+    """The warnings about codes not valid in their system (``data check --strict`` refuses)."""
 
     @property
     def ok(self) -> bool:
@@ -233,7 +235,7 @@ def _check_patients(p: _Prepared, errors: list[Problem]) -> dict[str, int] | Non
 
 
 def _check_events(
-    p: _Prepared, known: pl.Series | None, errors: list[Problem], warnings: list[Problem]
+    p: _Prepared, known: pl.Series | None, errors: list[Problem], report: ValidationReport
 ) -> TableSummary:
     if known is not None and "patient_id" in p.usable:
         pid = pl.col("patient_id")
@@ -241,34 +243,21 @@ def _check_events(
         p.checks.append(_Check("patient_id", orphan, "whose patient_id is not in patients"))
     aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
     aggs += event_aggregates(has_date="date" in p.usable)
-    keys = [k for k in ("system", "code") if k in p.usable]
+    keys = [k for k in ("system", "code", "unit") if k in p.usable]
     if keys:
         groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
     else:
         groups = p.typed.select(aggs).collect(engine="streaming")
     counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
     _report_checks(p, counts, errors)
-    if keys == ["system", "code"]:
-        warnings.extend(_code_warnings(p.source, groups))
+    if {"system", "code"} <= set(keys):
+        report.code_groups[p.source.table] = groups.select(*keys, "__rows")
+        for kind, finding in classified_findings(groups, p.source.table):
+            problem = Problem(p.source.label, finding, "unit" if kind == "unit" else "code")
+            report.warnings.append(problem)
+            if kind == "invalid":
+                report.invalid_codes.append(problem)
     return table_from_groups(groups)
-
-
-def _code_warnings(source: TableSource, groups: pl.DataFrame) -> list[Problem]:
-    """Codes that do not fit their system's format, counted per system, with examples."""
-    bad = groups.filter(
-        pl.col("code").is_not_null() & ~well_formed(pl.col("system"), pl.col("code"))
-    )
-    out = []
-    for (system,), part in sorted(bad.group_by("system"), key=lambda kv: str(kv[0][0])):
-        codes = sorted(part["code"].to_list())
-        rows = int(part["__rows"].sum())
-        examples = ", ".join(repr(c) for c in codes[:EXAMPLES_SHOWN])
-        msg = (
-            f"{_count_text(rows, f'with a code that does not fit the {system} format')} "
-            f"({len(codes):,} distinct code{'s' if len(codes) != 1 else ''}, e.g. {examples})"
-        )
-        out.append(Problem(source.label, msg, "code"))
-    return out
 
 
 def _column_order(table: str) -> Callable[[Problem], int]:
@@ -292,7 +281,7 @@ def _unreadable(source: TableSource, exc: Exception) -> Problem:
 def validate_sources(sources: dict[str, TableSource], *, label: str) -> ValidationReport:
     """Validate opened tables (see :func:`validate_dataset`); tables absent are not reported."""
     report = ValidationReport(label)
-    errors, warnings = report.errors, report.warnings
+    errors = report.errors
     patient_stats = None
     known: pl.Series | None = None
     tables: dict[str, TableSummary] = {}
@@ -312,7 +301,7 @@ def validate_sources(sources: dict[str, TableSource], *, label: str) -> Validati
                         .to_series()
                     )
             else:
-                tables[name] = _check_events(prepared, known, errors, warnings)
+                tables[name] = _check_events(prepared, known, errors, report)
         except (pl.exceptions.PolarsError, OSError) as exc:
             errors.append(_unreadable(source, exc))
         errors[start:] = sorted(errors[start:], key=_column_order(name))
