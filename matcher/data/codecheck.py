@@ -15,11 +15,16 @@ distinct ``(system, code[, unit])`` groups the validator already computed (never
     >>> import polars as pl
     >>> groups = pl.DataFrame({"system": ["icd10", "icd10", "icd9cm"],
     ...     "code": ["E119", "ZZZ", "25000"], "__rows": [8, 1, 3]})
+    >>> import textwrap
     >>> for line in code_findings(groups, "diagnoses"):
-    ...     print(line)
-    8 rows with a code written in another form than its normal one (1 distinct code, e.g. 'E119' → 'E11.9'); they are matched in normal form
-    1 row with a code that is not a valid icd10 code (1 distinct code, e.g. 'ZZZ'); no criterion can match it
-    3 rows (25.0 % of diagnoses) in code system 'icd9cm', which terminology cannot resolve: only codes written exactly in a criteria file reach them (no hierarchy, wildcard or label)
+    ...     print(textwrap.fill(line, 90, subsequent_indent="  "))
+    8 rows with a code written in another form than its normal one (1 distinct code, e.g.
+      'E119' → 'E11.9'); they are matched in normal form
+    1 row with a code that is not a valid icd10 code (1 distinct code, e.g. 'ZZZ'); no
+      criterion can match it
+    3 rows (25.0 % of diagnoses) in code system 'icd9cm', which terminology cannot resolve:
+      only codes written exactly in a criteria file reach them (no hierarchy, wildcard or
+      label)
 """
 
 from __future__ import annotations

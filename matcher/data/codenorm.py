@@ -16,7 +16,8 @@ codes are case-insensitive).
     ['E11.9', 'E11.9', 'E11.9', 'I10', 'I10']
     >>> normal_code("icd10cm", "S0600XA"), normal_code("snomed", " 44054006 ")
     ('S06.00XA', '44054006')
-    >>> pairs = pl.DataFrame({"system": ["icd10", "icd10", "atc"], "code": ["E119", "I10", "a10ba02"]})
+    >>> pairs = pl.DataFrame({"system": ["icd10", "icd10", "atc"],
+    ...                       "code": ["E119", "I10", "a10ba02"]})
     >>> respelled(pairs).rows()
     [('atc', 'a10ba02', 'A10BA02'), ('icd10', 'E119', 'E11.9')]
 """
