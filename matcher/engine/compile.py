@@ -29,8 +29,10 @@ from matcher.engine.plan import (
     ResolvedEvents,
     resolve_events,
     table_pass,
+    uncertain,
     wanted_codes,
 )
+from matcher.engine.unknowns import aggregate_compare, compare, count_compare
 from matcher.errors import MatcherError
 
 VERDICTS = pl.Enum([v.value for v in ir.Verdict])
@@ -56,23 +58,9 @@ class Context:
         resolved = resolve_events(self.study, events, self.index, self.plan)
         return self.plan.add(resolved, need)
 
-
-def _cmp(left: pl.Expr, op: str, right: float) -> pl.Expr:
-    value = pl.lit(right, dtype=pl.Float64)
-    match op:
-        case "<":
-            return left < value
-        case "<=":
-            return left <= value
-        case ">":
-            return left > value
-        case ">=":
-            return left >= value
-        case "==":
-            return left == value
-        case "!=":
-            return left != value
-    raise MatcherError(f"no translation for comparison {op!r}")
+    def uncertain(self, events: ir.EventSet) -> bool:
+        """Whether some rows of ``events`` may be of unknown membership (a value condition)."""
+        return uncertain(resolve_events(self.study, events, self.index, self.plan))
 
 
 def _both(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -103,15 +91,39 @@ def _(node: ir.Constant, ctx: Context) -> pl.Expr:
 
 @predicate.register
 def _(node: ir.Exists, ctx: Context) -> pl.Expr:
-    return pl.col(ctx.events(node.events, ("any",)))
+    found = pl.col(ctx.events(node.events, ("any",)))
+    if not ctx.uncertain(node.events):
+        return found
+    maybe = pl.col(ctx.events(node.events, ("anyq",)))
+    return pl.when(found).then(True).when(maybe).then(None).otherwise(False)
 
 
 @predicate.register
 def _(node: ir.Compare, ctx: Context) -> pl.Expr:
-    if isinstance(node.left, ir.Age):
+    left, op, right = node.left, node.op, node.right.value
+    if isinstance(left, ir.Age):
         low, high = age_bounds(ctx.index)
-        return _both(_cmp(low, node.op, node.right.value), _cmp(high, node.op, node.right.value))
-    return _cmp(numeric(node.left, ctx), node.op, node.right.value)
+        return _both(compare(low, op, right), compare(high, op, right))
+    if isinstance(left, ir.Count) and ctx.uncertain(left.events):
+        high = ctx.events(left.events, ("ndaysq",) if left.distinct_days else ("countq",))
+        return count_compare(numeric(left, ctx), pl.col(high), op, right)
+    if isinstance(left, ir.ValueAggregate):
+        return _value_compare(left, op, right, ctx)
+    return compare(numeric(left, ctx), op, right)
+
+
+def _value_compare(node: ir.ValueAggregate, op: str, right: float, ctx: Context) -> pl.Expr:
+    """A value aggregate compared, unknown where unconvertible values could change the answer."""
+    resolved = resolve_events(ctx.study, node.events, ctx.index, ctx.plan)
+    key = ctx.plan.units.add_target(node.unit, resolved.codes)
+    value = pl.col(ctx.plan.add(resolved, ("v", node.function, key)))
+    unknown = pl.col(ctx.plan.add(resolved, ("vk", node.function, key)))
+    if node.function in ("latest", "first"):
+        # an unconvertible value dated on or after the latest (before the first) usable one
+        day = pl.col(ctx.plan.add(resolved, ("vday", node.function, key)))
+        later = unknown >= day if node.function == "latest" else unknown <= day
+        unknown = unknown.is_not_null() & (day.is_null() | later)
+    return aggregate_compare(node.function, value, unknown, op, right)
 
 
 @predicate.register

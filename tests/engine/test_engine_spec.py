@@ -455,16 +455,18 @@ def test_hba1c_percent_and_mmol_per_mol_convert_both_ways():
     }
 
 
-def test_latest_ignores_rows_that_do_not_convert():
+def test_latest_skips_older_rows_that_do_not_convert_but_not_later_ones():
     events = ir.EventSet("observations", ir.CodeSetRef("hba1c"), ir.Window.up_to_index())
     st = one_rule(
         ir.Compare(ir.ValueAggregate(events, "latest", "%"), ">=", ir.Quantity(7, "%")), HBA1C
     )
     data = frames(
-        patients=[patient("a")],
+        patients=[patient("older_bad"), patient("later_bad")],
         observations=[
-            obs("a", D(2024, 1, 1), 5.0, "kg"),
-            obs("a", D(2023, 1, 1), 8.0, "%"),
+            obs("older_bad", D(2023, 1, 1), 5.0, "kg"),
+            obs("older_bad", D(2024, 1, 1), 8.0, "%"),
+            obs("later_bad", D(2024, 1, 1), 5.0, "kg"),  # the latest value: unknown
+            obs("later_bad", D(2023, 1, 1), 8.0, "%"),
         ],
     )
-    assert rule(st, data) == {"a": True}
+    assert rule(st, data) == {"older_bad": True, "later_bad": None}
