@@ -261,6 +261,8 @@ def count(
             validate=False,
         )
     items = _release_all(results, query, the_ledger, who, role, steps)
+    for warning in (w for item in items for w in item.warnings):
+        click.echo(f"Warning: {warning}", err=True)
     text = RENDERERS[output_format](items)
     written = _write(text, items, out, plot, plot_kind)
     if out is None:

@@ -8,23 +8,33 @@ key-value metadata. Only exact counts are printed (a steward tool; no disclosure
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from matcher.cli._common import atomic_write_path, check_output_path, data_option
 from matcher.errors import MatcherError
 
+if TYPE_CHECKING:
+    from matcher.engine.result import Result
+
 
 @click.command("evaluate")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @data_option
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=True, path_type=Path),
-    help="Parquet file to write (refused if it exists, unless --overwrite).",
+    help="Parquet file to write (one FILE), or a directory receiving one <FILE stem>.parquet "
+    "per FILE (several FILEs, or an existing directory). Existing files are refused unless "
+    "--overwrite.",
 )
 @click.option(
     "--index-date",
@@ -32,36 +42,84 @@ from matcher.errors import MatcherError
     default=None,
     help="Index date (YYYY-MM-DD); default: the study's, else today.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--streaming", is_flag=True, help="Use Polars' streaming engine (large data).")
 def evaluate(
-    file: Path,
+    files: tuple[Path, ...],
     data_dir: Path,
     out: Path,
     index_date: dt.datetime | None,
     overwrite: bool,
     streaming: bool,
 ) -> None:
-    """Evaluate a criteria FILE on a data directory; write per-patient results to Parquet.
+    """Evaluate criteria FILEs on a data directory; write per-patient results to Parquet.
+
+    Several FILEs are evaluated in one pass over the data (the scans are shared) and written
+    to the directory --out, one Parquet file per FILE, all or none. Code sets that match no
+    row of the data are warned about on stderr.
 
     \b
     Examples:
       p4dp evaluate examples/t2d_glp1.p4dp --data data/ --out results.parquet
       p4dp evaluate study.p4dp --data data/ --out r.parquet --index-date 2024-06-30 --overwrite
+      p4dp evaluate examples/*.p4dp --data data/ --out results/
     """
     from criteria_dsl import compile_file
-    from matcher.engine.evaluate import evaluate as run
+    from matcher.engine.evaluate import evaluate_many
 
-    if out.is_dir():
-        raise MatcherError(f"{out}: is a directory; give a file name such as results.parquet")
-    check_output_path(out, overwrite=overwrite)
-    study = compile_file(file)
-    result = run(
-        study,
+    targets = output_paths(files, out)
+    for target in targets:
+        check_output_path(target, overwrite=overwrite)
+    studies = [compile_file(f) for f in files]
+    results = evaluate_many(
+        studies,
         data_dir,
         index_date=index_date.date() if index_date is not None else None,
         streaming=streaming,
     )
+    with contextlib.ExitStack() as stack:  # every file appears, or none does
+        for result, target in zip(results, targets, strict=True):
+            tmp = stack.enter_context(atomic_write_path(target))
+            write_results(result, tmp)
+    for result, target in zip(results, targets, strict=True):
+        for warning in result.code_set_warnings():
+            click.echo(f"Warning: {warning}", err=True)
+        study, counts = result.study, result.counts
+        click.echo(f"study {study.id} v{study.version}, index date {result.index_date.isoformat()}")
+        click.echo(
+            f"base {counts.base}  eligible {counts.eligible}  "
+            f"possibly eligible {counts.possibly_eligible}  not eligible {counts.not_eligible}"
+        )
+        click.echo(f"wrote {target}")
+
+
+def output_paths(files: Sequence[Path], out: Path) -> list[Path]:
+    """Where each FILE's results go: ``out`` itself for one FILE (unless it is a directory),
+    else ``out/<stem>.parquet`` per FILE (two FILEs with one stem are refused).
+
+    >>> output_paths([Path("a/t2d.p4dp")], Path("r.parquet"))
+    [PosixPath('r.parquet')]
+    >>> output_paths([Path("t2d.p4dp"), Path("htn.p4dp")], Path("out"))
+    [PosixPath('out/t2d.parquet'), PosixPath('out/htn.parquet')]
+    """
+    if len(files) == 1 and not out.is_dir():
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise MatcherError(f"--out {out}: not a directory; several FILEs need a directory")
+    targets = [out / f"{f.stem}.parquet" for f in files]
+    seen: dict[Path, Path] = {}
+    for f, target in zip(files, targets, strict=True):
+        if target in seen:
+            raise MatcherError(
+                f"{seen[target]} and {f} would both be written to {target}: rename one file"
+            )
+        seen[target] = f
+    return targets
+
+
+def write_results(result: Result, path: Path) -> None:
+    """The per-patient table of ``result`` as Parquet, its identity in the key-value metadata."""
+    study = result.study
     columns = ["patient_id", "practice_id", "centre_id", *result.rule_names, "verdict"]
     metadata = {
         "study_id": study.id,
@@ -70,15 +128,7 @@ def evaluate(
         "data_snapshot": result.data_snapshot,
         "index_date": result.index_date.isoformat(),
     }
-    with atomic_write_path(out) as tmp:
-        result.patients.select(columns).write_parquet(tmp, metadata=metadata)
-    counts = result.counts
-    click.echo(f"study {study.id} v{study.version}, index date {result.index_date.isoformat()}")
-    click.echo(
-        f"base {counts.base}  eligible {counts.eligible}  "
-        f"possibly eligible {counts.possibly_eligible}  not eligible {counts.not_eligible}"
-    )
-    click.echo(f"wrote {out}")
+    result.patients.select(columns).write_parquet(path, metadata=metadata)
 
 
 COMMANDS = [evaluate]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import singledispatch
 
 import polars as pl
@@ -211,6 +211,8 @@ class StudyColumns:
     study: ir.Study
     index: dt.date
     prefix: str
+    code_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per code set of the study that a criterion reads: the row-count columns of its codes."""
 
     def output(self) -> list[pl.Expr]:
         """Expressions selecting this study's per-patient table from the shared frame."""
@@ -286,6 +288,17 @@ def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]
     ]
 
 
+def code_row_columns(study: ir.Study, plan: Plan) -> dict[str, tuple[str, ...]]:
+    """The row-count columns of each code set of ``study`` that the plan reads."""
+    out: dict[str, tuple[str, ...]] = {}
+    for codeset in study.codesets:
+        codes = tuple(sorted(codeset.resolved.by_system().items()))
+        columns = tuple(name for (_, c), name in plan.row_counts.items() if c == codes)
+        if columns:
+            out[codeset.name] = columns
+    return out
+
+
 def check_study(study: ir.Study) -> None:
     """Refuse what the result table cannot hold (reserved names, too many rules)."""
     for rule in study.rules:
@@ -346,7 +359,10 @@ def compile_many(
         derived.extend(_rule_columns(spec.study, spec.prefix))
     # keep what the results are made of: no patient column nor aggregate is materialised
     # beyond what the studies' outputs need
+    for spec in layout:
+        spec.code_rows.update(code_row_columns(spec.study, plan))
     keep = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
+    keep += list(plan.row_counts.values())
     return patients.with_columns(raw_columns).with_columns(derived).select(keep), layout
 
 
@@ -417,7 +433,9 @@ def _aggregate(
     for level, table, codes in sorted(by_key, key=lambda k: (k[0], k[1], str(k[2]))):
         sets = by_key[(level, table, codes)]
         source = tables[table] if read is None else read(table, wanted_codes(sets))
+        counted = set(plan.row_counts.values())
         frame, on_day = table_pass(plan, source, sets, frames, key, codes_read=read is not None)
+        row_counts = {c: 0 for c in plan.row_counts.values() if c not in counted}
         for s in sets:
             frames[s] = frame
         if on_day is not None:
@@ -436,7 +454,7 @@ def _aggregate(
             for s in sets
             for need in plan.needs[s]
             if need[0] in FILLS
-        }
+        } | row_counts
         out.append((frame, fills))
     return out
 

@@ -58,6 +58,9 @@ class Plan:
     sets: dict[ResolvedEvents, int] = field(default_factory=dict)
     needs: dict[ResolvedEvents, set[tuple]] = field(default_factory=dict)
     units: ConversionPlan = field(default_factory=ConversionPlan)
+    row_counts: dict[tuple[str, CodeTuple], str] = field(default_factory=dict)
+    """Per (table, codes) read, the column counting the rows with those codes in the pass
+    that read them first (for the "code set matches no row" warnings)."""
 
     def add(self, events: ResolvedEvents, need: tuple) -> str:
         """Register that ``need`` is wanted of ``events``; returns the reduction's column."""
@@ -76,6 +79,18 @@ class Plan:
     def maybe(self, events: ResolvedEvents) -> str:
         """The column flagging rows that may be in ``events`` (see :func:`maybe_expr`)."""
         return f"__q{self.sets[events]}"
+
+    def count_rows(self, sets: list[ResolvedEvents]) -> list[pl.Expr]:
+        """Aggregations counting, per patient, the rows of each code set of ``sets`` that no
+        earlier pass counted (a Boolean sum in the pass's own ``group_by``)."""
+        out = []
+        for s in sets:
+            if s.codes is None or (s.domain.value, s.codes) in self.row_counts:
+                continue
+            name = f"__n{len(self.row_counts)}"
+            self.row_counts[(s.domain.value, s.codes)] = name
+            out.append(codes_expr(s.codes).sum().cast(pl.Int64).alias(name))
+        return out
 
     def level(self, events: ResolvedEvents) -> int:
         anchors = events.anchors()
@@ -384,6 +399,7 @@ def table_pass(
     rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
+    aggs += plan.count_rows(sets)
     days, values = on_day_stages(plan, [(s, need) for s, need in wanted if _on_day(need)])
     if not days:
         return rows.group_by(key).agg(aggs), None
