@@ -108,37 +108,48 @@ def unresolved_findings(pairs: pl.DataFrame, table: str) -> list[str]:
     return out
 
 
-def _reachable(code: str, unit: str) -> bool:
+def _usual_units(code: str, rows_by_unit: list[tuple[str, int]]) -> tuple[str, ...]:
+    """The units ``code`` is compared in: terminology's usual ones, else the unit most of its
+    rows use in the data (ties: the first in string order)."""
     usual = units.units_for_loinc(code)
     if usual:
-        return any(units.compatible(unit, u, analyte=code) for u in usual)
-    return units.canonical_unit(unit) in units.known_units()
+        return usual
+    top = max(n for _, n in rows_by_unit)
+    return (min(u for u, n in rows_by_unit if n == top),)
 
 
 def unit_findings(groups: pl.DataFrame) -> list[str]:
     """Observation ``(LOINC code, unit)`` pairs whose unit no conversion reaches.
 
-    ``groups`` holds ``system, code, unit, __rows`` (``__values``: rows with a value, when
-    present). A pair is reported when the code's usual units are known and the unit converts
-    to none of them, or when the unit is not a spelling terminology knows at all.
+    ``groups`` holds ``system, code, unit, __rows``. A LOINC code is compared in its usual
+    unit (terminology's; for a code terminology has none for, the unit most of its rows use);
+    a pair is reported when its unit converts to none of them, with its row count.
+
+        >>> g = pl.DataFrame({"system": ["loinc"] * 3, "code": ["2823-3"] * 2 + ["1-8"],
+        ...     "unit": ["mmol/L", "{odd}", "fL"], "__rows": [9, 2, 4]})
+        >>> unit_findings(g)[0].split(":")[0]
+        "2 rows of loinc 2823-3 in unit '{odd}', which no conversion reaches (expected mmol/L)"
     """
     if "unit" not in groups.columns:
         return []
     with_unit = groups.filter(
         (pl.col("system") == "loinc") & pl.col("code").is_not_null() & pl.col("unit").is_not_null()
     )
+    normal = [normal_code("loinc", c) for c in with_unit["code"].to_list()]  # distinct groups
+    with_unit = with_unit.with_columns(pl.Series("code", normal, dtype=pl.String))
     pairs = with_unit.group_by("code", "unit").agg(pl.col("__rows").sum()).sort("code", "unit")
     out = []
-    for code, unit, n in pairs.rows():
-        normal = normal_code("loinc", code)
-        if _reachable(normal, unit):
-            continue
-        usual = units.units_for_loinc(normal)
-        expected = f" (expected {' or '.join(usual)})" if usual else ""
-        out.append(
-            f"{_rows(n)} of loinc {normal} in unit {unit!r}, which no conversion reaches"
-            f"{expected}: comparisons with these values are unknown (to verify)"
-        )
+    for (code,), part in pairs.group_by("code", maintain_order=True):
+        rows_by_unit = part.select("unit", "__rows").rows()
+        usual = _usual_units(str(code), rows_by_unit)
+        for unit, n in rows_by_unit:
+            if any(units.compatible(unit, u, analyte=str(code)) for u in usual):
+                continue
+            out.append(
+                f"{_rows(n)} of loinc {code} in unit {unit!r}, which no conversion reaches "
+                f"(expected {' or '.join(usual)}): comparisons with these values are unknown "
+                "(to verify)"
+            )
     return out
 
 

@@ -113,6 +113,22 @@ def recode(mapping: pl.DataFrame, schema: Mapping[str, pl.DataType] | None = Non
     return out.alias("code")
 
 
+def in_normal_form(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``frame`` (with ``system`` and ``code``) with every code in normal form, and how many
+    rows were respelled.
+
+    >>> df = pl.DataFrame({"system": ["icd10", "icd10"], "code": ["I10", "e119 "]})
+    >>> out, n = in_normal_form(df)
+    >>> out["code"].to_list(), n
+    (['I10', 'E11.9'], 1)
+    """
+    mapping = respelled(frame.select("system", "code"))
+    if mapping.is_empty():
+        return frame, 0
+    changed = frame.join(mapping, on=["system", "code"], how="semi").height
+    return frame.with_columns(recode(mapping)), changed
+
+
 class CodeForms:
     """The respelled pairs of each coded table of a data set, computed once when first needed.
 
@@ -138,4 +154,4 @@ class CodeForms:
         return self._mappings[table]
 
 
-__all__ = ["CodeForms", "normal_code", "recode", "respelled", "spellings"]
+__all__ = ["CodeForms", "in_normal_form", "normal_code", "recode", "respelled", "spellings"]

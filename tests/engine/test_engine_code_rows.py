@@ -37,7 +37,8 @@ def _study() -> ir.Study:
 
 
 def _data() -> dict[str, pl.DataFrame]:
-    def dx(pid, code, day=D(2020, 1, 1), system="icd10"):
+    def dx(pid, code, day=None, system="icd10"):
+        day = day or D(2020, 1, 1)
         return {"patient_id": pid, "date": day, "system": system, "code": code}
 
     return frames(
