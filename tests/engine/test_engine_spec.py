@@ -13,6 +13,7 @@ from engine_helpers import (
     exc,
     frames,
     inc,
+    obs,
     one_rule,
     patient,
     rule,
@@ -32,17 +33,6 @@ MONTH = ir.TimeUnit.MONTH
 
 def diag(pid, day, code="E11", system="icd10"):
     return {"patient_id": pid, "date": day, "system": system, "code": code}
-
-
-def obs(pid, day, value, unit="%", code="4548-4"):
-    return {
-        "patient_id": pid,
-        "date": day,
-        "system": "loinc",
-        "code": code,
-        "value": value,
-        "unit": unit,
-    }
 
 
 # -- base population ---------------------------------------------------------------------------

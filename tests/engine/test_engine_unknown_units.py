@@ -7,7 +7,7 @@ Every case also runs through the reference evaluator (``run`` asserts both agree
 from __future__ import annotations
 
 import pytest
-from engine_helpers import D, codeset, frames, one_rule, patient, rule
+from engine_helpers import D, codeset, frames, obs, one_rule, patient, rule
 
 from criteria_dsl import ir
 from terminology import units
@@ -16,17 +16,6 @@ HBA1C = codeset("hba1c", ("loinc", "4548-4"))
 POTASSIUM = codeset("potassium", ("loinc", "2823-3"))
 BMI = codeset("bmi", ("loinc", "39156-5"))
 UP_TO_INDEX = ir.Window.up_to_index()
-
-
-def obs(pid, day, value, unit, code="4548-4"):
-    return {
-        "patient_id": pid,
-        "date": day,
-        "system": "loinc",
-        "code": code,
-        "value": value,
-        "unit": unit,
-    }
 
 
 def hba1c(function: str, op: str, number: float) -> ir.Study:
