@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 from engine_helpers import engine_rows, reference_rows
-from engine_strategies import datasets, predicates, studies
+from engine_strategies import INDEXES, datasets, predicates, studies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +108,21 @@ def _levels(events: ir.EventSet) -> int:
         if b is not None and isinstance(b.anchor, ir.EventDate)
     ]
     return max((1 + _levels(a.events) for a in anchors), default=0)
+
+
+def test_guard_data_has_every_spelling_and_unconvertible_units():
+    """The generated tables write codes undotted, in lower case, padded and with fillers, and
+    hold values in units that do not convert (so the tests above exercise issue 12)."""
+    codes: set[str] = set()
+    units: set[str | None] = set()
+
+    @settings(max_examples=150, derandomize=True, database=None)
+    @given(datasets(INDEXES[0]))
+    def collect(data):
+        for name in ("diagnoses", "prescriptions", "observations"):
+            codes.update(data.table(name).collect()["code"].to_list())
+        units.update(data.observations.collect()["unit"].to_list())
+
+    collect()
+    assert {"E119", "e11.9", " E11.9 ", "E11X", "E11-", "a10ba02", " 4548-4 "} <= codes
+    assert {"kg", "{odd}", "mEq/L", None} <= units
