@@ -141,6 +141,7 @@ class Compiler(ConditionCompiler):
     def _rule(self, rule: A.RuleNode, section: str) -> ir.Rule | None:
         try:
             predicate = self.condition(rule.condition, rule.name)
+            self.check_size(predicate, rule.span, f"rule '{rule.name}'")
         except Failed:
             return None
         self.rule_predicates.setdefault(rule.name, predicate)

@@ -601,10 +601,23 @@ def children(node: object) -> tuple[object, ...]:
 
 
 def walk(node: object):  # type: ignore[no-untyped-def]
-    """Yield ``node`` and every IR node below it, depth first, parents before children."""
+    """Yield ``node`` and every IR node below it, depth first, parents before children.
+
+    A node object shared by several parents (a definition used by several rules, or twice in
+    one) is yielded once: the walk is linear in the size of the graph, not of the written-out
+    tree.
+
+    >>> shared = Compare(Age(), ">=", Quantity(18))
+    >>> [type(n).__name__ for n in walk(And((shared, Not(shared))))]
+    ['And', 'Compare', 'Age', 'Quantity', 'Not']
+    """
+    seen: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(reversed(children(current)))
 

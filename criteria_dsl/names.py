@@ -57,7 +57,9 @@ def parse_param_value(text: str) -> int | float | str:
     """``'40'`` → 40, ``'7.5'`` → 7.5, anything else stays text."""
     text = text.strip()
     if _NUMBER_RE.match(text):
-        return float(text) if "." in text else int(text)
+        if "." in text or len(text) > 30:  # a huge number becomes a (refused) huge float
+            return float(text)
+        return int(text)
     return text
 
 
@@ -96,6 +98,9 @@ class CompilerState:
         self.inline_counter: dict[str, int] = {}
         self.rule_predicates: dict[str, ir.Predicate] = {}
         self.partial = False  # lines were dropped after syntax errors
+        self.condition_depth = 0  # conditions being compiled, one inside the other
+        self.depth_reported = False
+        self.measured: dict[int, tuple[Any, int, int]] = {}  # id → (node, depth, size)
 
     def error(self, span: Span | None, code: str, message: str, hint: str | None = None) -> None:
         """Record one error diagnostic at ``span`` (the file itself when ``span`` is None)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import singledispatch
 
 import polars as pl
@@ -51,6 +51,9 @@ class Context:
     study: ir.Study
     index: dt.date
     plan: Plan
+    compiled: dict[int, tuple[object, pl.Expr]] = field(default_factory=dict)
+    """Expressions of the predicates already compiled, by node identity: a definition used
+    by several rules (or twice in one) is one shared IR node, compiled once."""
 
     def events(self, events: ir.EventSet, need: tuple) -> str:
         resolved = resolve_events(self.study, events, self.index, self.plan)
@@ -91,22 +94,33 @@ def age_bounds(index: dt.date) -> tuple[pl.Expr, pl.Expr]:
     return low.cast(pl.Int32), high.cast(pl.Int32)
 
 
-@singledispatch
 def predicate(node: object, ctx: Context) -> pl.Expr:
+    """The Boolean expression of a predicate, memoised per shared IR node (see
+    :attr:`Context.compiled`)."""
+    known = ctx.compiled.get(id(node))
+    if known is not None and known[0] is node:
+        return known[1]
+    expr = _predicate(node, ctx)
+    ctx.compiled[id(node)] = (node, expr)
+    return expr
+
+
+@singledispatch
+def _predicate(node: object, ctx: Context) -> pl.Expr:
     raise MatcherError(f"no translation for {type(node).__name__}")
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Constant, ctx: Context) -> pl.Expr:
     return pl.lit(node.value, dtype=pl.Boolean)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Exists, ctx: Context) -> pl.Expr:
     return pl.col(ctx.events(node.events, ("any",)))
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Compare, ctx: Context) -> pl.Expr:
     if isinstance(node.left, ir.Age):
         low, high = age_bounds(ctx.index)
@@ -114,19 +128,19 @@ def _(node: ir.Compare, ctx: Context) -> pl.Expr:
     return _cmp(numeric(node.left, ctx), node.op, node.right.value)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.SexIs, ctx: Context) -> pl.Expr:
     sex = pl.col("sex")
     return pl.when(sex == "U").then(None).otherwise(sex == node.sex)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.RegisteredFor, ctx: Context) -> pl.Expr:
     limit = shift_date(ctx.index, node.duration, "before")
     return pl.col("registered_from") <= pl.lit(limit, dtype=pl.Date)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.And, ctx: Context) -> pl.Expr:
     exprs = [predicate(item, ctx) for item in node.items]
     out = exprs[0]
@@ -135,7 +149,7 @@ def _(node: ir.And, ctx: Context) -> pl.Expr:
     return out
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Or, ctx: Context) -> pl.Expr:
     exprs = [predicate(item, ctx) for item in node.items]
     out = exprs[0]
@@ -144,12 +158,12 @@ def _(node: ir.Or, ctx: Context) -> pl.Expr:
     return out
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Not, ctx: Context) -> pl.Expr:
     return ~predicate(node.item, ctx)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.AtLeast, ctx: Context) -> pl.Expr:
     exprs = [predicate(item, ctx) for item in node.items]
     true = pl.sum_horizontal([e.fill_null(False).cast(pl.Int32) for e in exprs])
