@@ -105,11 +105,11 @@ def bad_characters(text: str, *, limit: int = 20) -> list[BadCharacter]:
 
 
 def visible(text: str) -> str:
-    """``text`` with every forbidden character shown as U+FFFD (one character for one, so
+    r"""``text`` with every forbidden character shown as U+FFFD (one character for one, so
     columns stay right): an error must not echo what it refuses.
 
-    >>> visible("a\u202eb\x00c")
-    'a\ufffdb\ufffdc'
+    >>> visible("a\u202eb\x00c") == "a\ufffdb\ufffdc"
+    True
     """
     return _BAD_CHARACTER.sub("\ufffd", text)
 

@@ -13,7 +13,9 @@ Warnings never fail ``p4dp check``. Each has a stable code:
   day of the run (or later): the data after it does not exist yet;
 * ``W507 overlap``: an inclusion and an exclusion rule select the same codes of one table;
 * ``W508 suspicious-value``: a threshold outside the plausible range of the lab in its unit
-  (``HbA1c > 53 %`` was probably meant in mmol/mol).
+  (``HbA1c > 53 %`` was probably meant in mmol/mol);
+* ``W509 version-number``: a version written with leading zeros (``version "01"``), read as
+  the number (1).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class _Linter:
             self.future_windows(rule)
             self.suspicious_values(rule)
         self.across_inclusion()
+        self.version()
         self.codesets()
         self.same_rules()
         self.overlaps()
@@ -147,6 +150,18 @@ class _Linter:
                 return
 
     # ---- code sets ----------------------------------------------------------------------------
+    def version(self) -> None:
+        for s in self.file.statements:
+            if isinstance(s, A.StudyLine) and s.version is not None and s.version.isdigit():
+                number = int(s.version)
+                if str(number) != s.version:
+                    self.warn(
+                        s.span,
+                        "W509 version-number",
+                        f"version '{s.version}' is read as version {number}",
+                        f"write 'version {number}'",
+                    )
+
     def codesets(self) -> None:
         used = {ref.name for ref in ir.iter_codeset_refs(self.study)}
         named = {s.name: s for s in self.file.statements if isinstance(s, A.CodesLine)}

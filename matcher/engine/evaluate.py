@@ -25,6 +25,7 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
+from criteria_dsl.limits import FIRST_DATE, LAST_DATE, date_in_range
 from matcher.data.schema import TABLES
 from matcher.engine.compile import StudyColumns, compile_many
 from matcher.engine.data import DataInput, resolve_data
@@ -51,8 +52,17 @@ def full_validation(validate: Validation) -> bool:
 
 
 def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
-    """The index date used: the argument, else the study's, else today."""
+    """The index date used: the argument, else the study's, else today.
+
+    A date outside the range a criteria file may write (``criteria_dsl.limits``) is refused:
+    a window of up to 200 years around it must stay a calendar date.
+    """
     if index_date is not None:
+        if not date_in_range(index_date):
+            raise MatcherError(
+                f"--index-date {index_date.isoformat()}: the index date must lie between "
+                f"{FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
+            )
         return index_date
     return study.index_date if study.index_date is not None else dt.date.today()
 
