@@ -185,6 +185,9 @@ class ConditionCompiler(EventCompiler):
         """
         depth, size = self.measure(predicate)
         if depth > MAX_CONDITION_DEPTH:
+            if self.depth_reported:  # one report of nesting per file
+                raise Failed
+            self.depth_reported = True
             self.error(
                 span,
                 "E006 too-deep",
