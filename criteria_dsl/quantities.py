@@ -71,7 +71,7 @@ class QuantityCompiler(CompilerState):
             self.error(
                 node.span,
                 "E407 out-of-range",
-                f"{given} too large: numbers may not exceed {MAX_NUMBER:.0e}",
+                f"{given} too large: numbers may not exceed {MAX_NUMBER:,.0f}",
             )
             raise Failed
         if whole and ((isinstance(value, float) and not value.is_integer()) or value < 0):
