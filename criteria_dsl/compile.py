@@ -142,6 +142,7 @@ class Compiler(ConditionCompiler):
         try:
             predicate = self.condition(rule.condition, rule.name)
             self.check_size(predicate, rule.span, f"rule '{rule.name}'")
+            self.check_study_size(predicate, rule.span)
         except Failed:
             return None
         self.rule_predicates.setdefault(rule.name, predicate)

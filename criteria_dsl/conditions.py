@@ -27,7 +27,7 @@ from __future__ import annotations
 from criteria_dsl import ast as A
 from criteria_dsl import ir
 from criteria_dsl.ir import Span
-from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS
+from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS, MAX_STUDY_CONDITIONS
 from criteria_dsl.names import Failed, did_you_mean
 from criteria_dsl.quantities import OPS
 from criteria_dsl.windows import EventCompiler
@@ -205,22 +205,29 @@ class ConditionCompiler(EventCompiler):
             )
             raise Failed
 
+    def check_study_size(self, predicate: ir.Predicate, span: Span | None) -> None:
+        """Refuse the rule that takes the study's rules, written out, over
+        :data:`~criteria_dsl.limits.MAX_STUDY_CONDITIONS` (``E408 too-large``)."""
+        before = self.study_conditions
+        self.study_conditions += self.measure(predicate)[1]
+        if self.study_conditions > MAX_STUDY_CONDITIONS >= before:
+            self.error(
+                span,
+                "E408 too-large",
+                f"the rules up to this one are {self.study_conditions:,} conditions long once "
+                f"the definitions they use are written out; the limit for a study is "
+                f"{MAX_STUDY_CONDITIONS:,}",
+            )
+            raise Failed
+
     def measure(self, predicate: ir.Predicate) -> tuple[int, int]:
         """Depth and size of ``predicate`` written out, memoised per shared node."""
         known = self.measured.get(id(predicate))
         if known is not None and known[0] is predicate:
             return known[1], known[2]
-        inner = _sub_predicates(predicate)
+        inner = ir.sub_predicates(predicate)
         measured = [self.measure(item) for item in inner]
         depth = 1 + max((d for d, _ in measured), default=0)
         size = 1 + sum(n for _, n in measured)
         self.measured[id(predicate)] = (predicate, depth, size)
         return depth, size
-
-
-def _sub_predicates(predicate: ir.Predicate) -> tuple[ir.Predicate, ...]:
-    if isinstance(predicate, ir.And | ir.Or | ir.AtLeast):
-        return predicate.items
-    if isinstance(predicate, ir.Not):
-        return (predicate.item,)
-    return ()

@@ -622,6 +622,20 @@ def walk(node: object):  # type: ignore[no-untyped-def]
         stack.extend(reversed(children(current)))
 
 
+def sub_predicates(predicate: Predicate) -> tuple[Predicate, ...]:
+    """The predicates directly inside ``predicate`` (items of ``And``, ``Or``, ``AtLeast``,
+    the item of ``Not``; none for the others).
+
+    >>> sub_predicates(Not(SexIs("F")))
+    (SexIs(sex='F'),)
+    """
+    if isinstance(predicate, And | Or | AtLeast):
+        return predicate.items
+    if isinstance(predicate, Not):
+        return (predicate.item,)
+    return ()
+
+
 def iter_codeset_refs(study: Study):  # type: ignore[no-untyped-def]
     """Every :class:`CodeSetRef` used by the study's rules."""
     for rule in study.rules:

@@ -13,6 +13,7 @@ and each one is refused with its own error at the place that exceeds it:
 :data:`MAX_CONDITIONS`         conditions of one rule or definition once the definitions it
                                uses are written out (``E408 too-large``): a definition used
                                twice counts twice, so ``define d2 = d1 and d1`` doubles
+:data:`MAX_STUDY_CONDITIONS`   the same for all the rules of a study together (``E408``)
 :data:`MAX_DURATION`           a time window longer than 200 years (``E407 out-of-range``)
 :data:`FIRST_DATE`,            dates outside 1800-01-01 .. 2299-12-31 (``E407``): any window
 :data:`LAST_DATE`              of at most 200 years around them is a valid calendar date
@@ -55,6 +56,9 @@ MAX_CONDITION_DEPTH = 100
 MAX_CONDITIONS = 2_000
 """Conditions (``and``, ``or``, ``not``, comparisons...) of one rule or definition with every
 definition it uses written out."""
+
+MAX_STUDY_CONDITIONS = 20_000
+"""Conditions of all the rules of a study, written out the same way."""
 
 MAX_DURATION: dict[ir.TimeUnit, int] = {
     ir.TimeUnit.DAY: 73_000,

@@ -101,6 +101,7 @@ class CompilerState:
         self.condition_depth = 0  # conditions being compiled, one inside the other
         self.depth_reported = False
         self.measured: dict[int, tuple[Any, int, int]] = {}  # id → (node, depth, size)
+        self.study_conditions = 0  # conditions of the rules compiled so far, written out
 
     def error(self, span: Span | None, code: str, message: str, hint: str | None = None) -> None:
         """Record one error diagnostic at ``span`` (the file itself when ``span`` is None)."""

@@ -31,6 +31,7 @@ from matcher.engine.plan import (
     table_pass,
     wanted_codes,
 )
+from matcher.engine.shared import SharedPredicates, with_shared_columns
 from matcher.errors import MatcherError
 
 VERDICTS = pl.Enum([v.value for v in ir.Verdict])
@@ -51,9 +52,13 @@ class Context:
     study: ir.Study
     index: dt.date
     plan: Plan
-    compiled: dict[int, tuple[object, pl.Expr]] = field(default_factory=dict)
-    """Expressions of the predicates already compiled, by node identity: a definition used
-    by several rules (or twice in one) is one shared IR node, compiled once."""
+    shared: SharedPredicates | None = None
+    """The nodes with several parents, computed once as columns (see
+    :mod:`matcher.engine.shared`); ``None``: every node inline."""
+    compiled: dict[int, tuple[object, pl.Expr, int]] = field(default_factory=dict)
+    """Expressions of the predicates already compiled, by node identity (a definition used
+    by several rules, or twice in one, is one shared IR node, compiled once), with the
+    number of stages of shared columns they read."""
 
     def events(self, events: ir.EventSet, need: tuple) -> str:
         resolved = resolve_events(self.study, events, self.index, self.plan)
@@ -101,7 +106,11 @@ def predicate(node: object, ctx: Context) -> pl.Expr:
     if known is not None and known[0] is node:
         return known[1]
     expr = _predicate(node, ctx)
-    ctx.compiled[id(node)] = (node, expr)
+    inner = ir.sub_predicates(node)  # type: ignore[arg-type]
+    level = max((ctx.compiled[id(item)][2] for item in inner), default=0)
+    if ctx.shared is not None and ctx.shared.is_shared(node):
+        expr, level = ctx.shared.column(expr, level)
+    ctx.compiled[id(node)] = (node, expr, level)
     return expr
 
 
@@ -323,11 +332,15 @@ def compile_many(
     plan = Plan()
     raw_by_study: list[dict[str, pl.Expr]] = []
     layout: list[StudyColumns] = []
+    shared: list[SharedPredicates] = []
     for n, (study, index) in enumerate(studies):
         check_study(study)
-        ctx = Context(study, index, plan)
+        prefix = f"__s{n}:"
+        # '#' never appears in a rule name, so these never collide with rule columns
+        shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
+        ctx = Context(study, index, plan, shared[-1])
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
-        layout.append(StudyColumns(study, index, f"__s{n}:"))
+        layout.append(StudyColumns(study, index, prefix))
 
     aggregated = _aggregate(plan, tables, key, read=events, separate=dense)
     if dense:
@@ -340,6 +353,7 @@ def compile_many(
             in_a_base if in_a_base is not None else ~pl.col("opted_out")
         )
         patients = _join_once(patients, aggregated, key)
+    patients = with_shared_columns(patients, shared)
     raw_columns: list[pl.Expr] = []
     derived: list[pl.Expr] = []
     for spec, raw in zip(layout, raw_by_study, strict=True):

@@ -66,6 +66,17 @@ def test_issue11_item5_a_rule_too_large_is_refused_at_the_rule(service) -> None:
     assert found[0].line == 14 and "rule 'r'" in found[0].message
 
 
+def test_issue11_item5_a_study_too_large_is_refused_at_the_rule_that_overflows(service) -> None:
+    rules = "".join(f"  r{i}: d9\n" for i in range(30))  # each 1,023 conditions written out
+    text = chain(9).replace("  r: d9\n", rules)
+    found = errors(text, service)
+    assert [d.code for d in found] == ["E408 too-large"]
+    assert found[0].line == 13 + 20 and "the limit for a study is 20,000" in found[0].message
+    assert check_text(
+        chain(9).replace("  r: d9\n", rules[: rules.index("  r19")]), service=service
+    ).ok
+
+
 def test_issue11_item5_deep_definition_chains_are_refused(service) -> None:
     # each definition is small, but written out they nest 150 levels deep
     found = errors(chain(150, "not {0}"), service)

@@ -10,6 +10,7 @@ from criteria_dsl import ir
 from criteria_dsl.ir_json import from_json, to_json
 from matcher.engine.compile import Context, predicate
 from matcher.engine.plan import Plan
+from matcher.engine.shared import SharedPredicates
 
 T2D = codeset("t2d", ("icd10", "E11"))
 
@@ -54,10 +55,28 @@ def test_issue11_item5_shared_definitions_match_the_written_out_tree() -> None:
 
 
 def test_issue11_item5_the_engine_compiles_a_shared_node_once() -> None:
-    dag = shared_chain(30)  # 2^30 leaves written out: only memoisation makes this instant
+    dag = shared_chain(30)  # 2^30 leaves written out: only sharing makes this instant
     st = study((inc("r", dag),), codesets=(T2D,))
-    ctx = Context(st, INDEX, Plan())
+    shared = SharedPredicates.of_rules(st.rules, "__s0#")
+    ctx = Context(st, INDEX, Plan(), shared)
     expr = predicate(dag, ctx)
     assert expr is predicate(dag, ctx)
     # one entry per distinct node: 30 x (And, Not, Not) + Or, Compare, Exists
     assert len(ctx.compiled) == 30 * 3 + 3
+    # the 30 nodes with two parents are columns, each in a stage after the one it reads
+    assert [len(stage) for stage in shared.stages] == [1] * 30
+
+
+def test_issue11_item5_ten_shared_levels_evaluate_like_one() -> None:
+    """2^10 copies of the definition written out (the criteria hash writes them out); the
+    engine and the reference evaluator compute each shared node once."""
+    expected = run(study((inc("r", shared_chain(1)),), codesets=(T2D,)), data())
+    got = run(study((inc("r", shared_chain(10)),), codesets=(T2D,)), data())
+    assert got == expected
+
+
+def test_issue11_item5_a_definition_shared_by_rules_and_studies() -> None:
+    node = shared_chain(3)
+    two_rules = study((inc("a", node), inc("b", ir.Not(node))), codesets=(T2D,))
+    got = run(two_rules, data())
+    assert all(row["b"] is (None if row["a"] is None else not row["a"]) for row in got.values())
