@@ -6,7 +6,11 @@ except inside parentheses and after a trailing ``and``, ``or`` or comma, so a lo
 continue on the next line.
 
 After a syntax error the offending line is blanked and the file parsed again, so that the
-errors of later lines are reported too (up to :data:`MAX_ERRORS`).
+errors of later lines are reported too (up to :data:`MAX_ERRORS`). The same recovery serves
+the other errors found on the way (see :mod:`criteria_dsl.limits`): a forbidden character
+(``E004``), a name that is not an identifier, a date that does not exist or is out of range,
+an empty quoted term, and a statement nested deeper than :data:`MAX_NESTING`, found by an
+iterative walk of the parse tree before the (recursive) transformation into the AST.
 
     >>> tree = parse('study "S"\\ninclusion\\n  adult: age at index >= 18\\n')
     >>> tree.statements[1].rules[0].condition.op
