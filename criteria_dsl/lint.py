@@ -228,9 +228,21 @@ class _Linter:
 
 
 def _conjuncts(p: ir.Predicate) -> tuple[ir.Predicate, ...]:
-    if isinstance(p, ir.And):
-        return tuple(x for item in p.items for x in _conjuncts(item))
-    return (p,)
+    """The items of a conjunction, nested ``And`` flattened, in order; a node shared by
+    several parents (a definition used twice) is listed once, as it adds nothing again."""
+    out: list[ir.Predicate] = []
+    seen: set[int] = set()
+    stack = [p]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ir.And):
+            stack.extend(reversed(node.items))
+        else:
+            out.append(node)
+    return tuple(out)
 
 
 def _age_interval(items: tuple[ir.Predicate, ...]) -> tuple[float, float]:

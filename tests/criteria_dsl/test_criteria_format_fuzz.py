@@ -97,7 +97,7 @@ def _only_criteria_errors(text: str, service) -> None:
         format_text(text)
 
 
-DEADLINE = settings(deadline=dt.timedelta(seconds=5))
+DEADLINE = settings(deadline=dt.timedelta(seconds=10))
 """A time limit per example: a stall (exponential work) fails the test."""
 
 
