@@ -34,6 +34,7 @@ from criteria_dsl import ir
 from criteria_dsl.codesets import CodeSetBuilder, TermResolution, diagnostic_reporter
 from criteria_dsl.errors import Diagnostic
 from criteria_dsl.ir import Span
+from criteria_dsl.limits import MAX_NUMBER
 
 ParamValue = str | float | int
 """A parameter value given for one run (``--param name=value``)."""
@@ -166,4 +167,14 @@ class CompilerState:
                         f"parameter '{name}' is a number; '{raw}' given for this run is not",
                     )
                     value = default
+            for given, what in ((default, "its default"), (value, "the value given for this run")):
+                if isinstance(given, int | float) and not abs(given) <= MAX_NUMBER:
+                    self.error(
+                        line.span,
+                        "E407 out-of-range",
+                        f"parameter '{name}': {what} is too large (numbers may not exceed "
+                        f"{MAX_NUMBER:,.0f})",
+                    )
+                    default, value = 0, 0  # reported once; the uses compile without it
+                    break
             self.params[name] = ir.Parameter(name, default, value)

@@ -162,7 +162,12 @@ def test_issue11_item6_a_huge_parameter_used_as_months_is_refused(service) -> No
     assert [(d.code, d.line) for d in found] == [("E407 out-of-range", 5)]
     assert "parameter '$m'" in found[0].message
     found = errors(text, service, params={"m": "9" * 5000})
-    assert [d.code for d in found] == ["E407 out-of-range"]
+    assert [(d.code, d.line) for d in found] == [("E407 out-of-range", 3)]
+    assert "the value given for this run is too large" in found[0].message
+    huge_default = text.replace("param m = 6", "param m = 1" + "0" * 40)
+    found = errors(huge_default, service)
+    assert [(d.code, d.line) for d in found] == [("E407 out-of-range", 3)]
+    assert "its default is too large" in found[0].message
 
 
 @pytest.mark.parametrize(
