@@ -153,7 +153,7 @@ def compile_text(
     listing every error of the file (warnings are not errors and are not raised)."""
     result = check_text(text, filename=filename, params=params, service=service, lint=False)
     if result.study is None:
-        raise CriteriaError(result.errors or result.diagnostics, text)
+        raise CriteriaError(result.errors or result.diagnostics, result.source)
     return result.study
 
 

@@ -76,7 +76,7 @@ def check(files: tuple[Path, ...], output_format: str, params: tuple[str, ...]) 
             records.extend(d.to_json() for d in result.diagnostics)
             continue
         for d in result.diagnostics:
-            click.echo(d.render(source))
+            click.echo(d.render(result.source))
         for term in result.terms:
             line = term.span.line if term.span else 1
             click.echo(f"{path}:{line}: note: {term.note()}")
