@@ -217,10 +217,12 @@ def resolve_spec(
             )
             for rc in mapped:
                 included.setdefault((target, rc.code), rc.provenance)
+    removed: dict[tuple[str, str], str] = {}
     for pattern in spec.exclude:
         version = _version_for(service, pattern.system, versions, used)
         for code in expand_pattern(service, pattern, version):
-            included.pop((pattern.system, code), None)
+            if included.pop((pattern.system, code), None) is not None:
+                removed[(pattern.system, code)] = f"except {describe(pattern)}"
     codes = tuple(
         sorted(
             ResolvedCode(system, code, used[system], provenance)
@@ -231,4 +233,10 @@ def resolve_spec(
         codes=codes,
         versions=tuple(sorted(used.items())),
         warnings=tuple(dict.fromkeys(w for w in warnings if w)),
+        removed=tuple(
+            sorted(
+                ResolvedCode(system, code, used[system], provenance)
+                for (system, code), provenance in removed.items()
+            )
+        ),
     )
