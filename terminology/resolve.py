@@ -28,7 +28,7 @@ Rules:
     >>> spec = CodeSetSpec(include=(CodePattern("atc", "N06A*", "wildcard"),))
     >>> warning = default_service().resolve(spec, {"atc": "p4dp-defaults"}).warnings[0]
     >>> warning.split(": ")[0]
-    'atc N06A* was expanded against ATC p4dp-defaults, a partial table (132 codes)'
+    'atc N06A* was expanded against ATC p4dp-defaults, a partial table (170 codes)'
     >>> warning.split("; ")[1]
     "load the full table with 'p4dp terms load atc FILE'"
 """
