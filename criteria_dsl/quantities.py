@@ -115,7 +115,7 @@ class QuantityCompiler(CompilerState):
         if codeset is None:
             return
         try:
-            from terminology.units import compatible, unitless
+            from terminology.units import compatible
         except ImportError:  # pragma: no cover - the terminology package always has units
             return
         for code in codeset.resolved.by_system().get("loinc", ()):
@@ -124,8 +124,6 @@ class QuantityCompiler(CompilerState):
                 continue
             label = _short_label(self.service, code)
             shown = f"lab {code}" + (f" ({label})" if label else "")
-            if q.unit is None and unitless(code):
-                continue
             if q.unit is None:
                 self.error(
                     span,

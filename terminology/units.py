@@ -153,6 +153,9 @@ _ALIASES: dict[str, str] = {
     "ratio": "{ratio}",
     "{pack-years}": "{pack-years}",
     "{pack_years}": "{pack-years}",
+    "{packyears}": "{pack-years}",
+    "{cigarettes}/day": "{cigarettes}/d",
+    "/d": "{cigarettes}/d",
     "pack-years": "{pack-years}",
     "{cigarettes}/d": "{cigarettes}/d",
 }
@@ -353,10 +356,6 @@ _USUAL_UNITS: dict[str, tuple[str, ...]] = {
     "pack_years": ("{pack-years}",),
     "cigarettes_per_day": ("{cigarettes}/d",),
 }
-
-UNITLESS: frozenset[str] = frozenset({"inr", "pack_years", "cigarettes_per_day"})
-"""Analytes whose values are plain numbers: a threshold may be written without a unit
-(``INR > 3``, ``pack-years >= 10``)."""
 
 _REAL_SPELLINGS: tuple[str, ...] = ("mEq/L", "mEq/l", "MEQ/L", "MMOL/L", "mmol/l", "MG/DL", "G/DL")
 """Spellings real feeds use that are neither UCUM nor lower case (``canonical_unit`` reads any
@@ -626,8 +625,3 @@ def units_for_property(prop: str | None) -> tuple[str, ...]:
     False
     """
     return _PROPERTY_UNITS.get(prop or "", ())
-
-
-def unitless(code: str) -> bool:
-    """True for a LOINC code whose values are plain numbers (INR, pack-years...)."""
-    return LOINC_ANALYTES.get(code.strip()) in UNITLESS

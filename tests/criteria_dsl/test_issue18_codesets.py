@@ -212,8 +212,9 @@ def test_issue18_units_of_shipped_codes() -> None:
     ok = (
         "inclusion\n  a: has lab loinc 29463-7 with value < 110 [lb_av]\n"
         "  b: has lab loinc 8280-0 with value >= 88 cm\n"
-        "  c: has lab loinc 6301-6 with value > 3\n"
-        "  d: has lab loinc 8664-5 with value >= 10\n"
+        "  c: has lab loinc 6301-6 with value > 3 {INR}\n"
+        "  d: has lab loinc 8664-5 with value >= 10 {pack-years}\n"
+        "  f: has lab loinc 6301-6 with value > 3 INR\n"
         "  e: has lab loinc 1742-6 with value > 40 U/L\n"
     )
     _check(ok)
