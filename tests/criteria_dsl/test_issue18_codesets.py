@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from criteria_dsl import ast as A
 from criteria_dsl.check import check_text
@@ -290,3 +292,43 @@ def test_issue18_bracketed_ucum_unit_is_a_unit_not_an_unknown_clause() -> None:
     assert first.unknown_as is not None
     plain = _check("inclusion\n  a: latest lab loinc 4548-4 ever > 7 % [unknown as eligible]\n")
     assert plain.study.rules[0].unknown_as is not None
+
+
+# ---- the 'except' scope survives formatting (generated code sets) --------------------------
+_CODES = {"icd10": ("J43", "J44", "J44.9", "E11", "E11.4"), "icpc2": ("R95", "R96", "T90")}
+
+
+@st.composite
+def _code_lists(draw: st.DrawFn) -> str:
+    """A code set text with one to three lists, each after the first opened by 'except'; an
+    item names its system or carries the previous one."""
+    parts: list[str] = []
+    system = draw(st.sampled_from(sorted(_CODES)))
+    first = True
+    for group in range(draw(st.integers(1, 3))):
+        items = []
+        for _ in range(draw(st.integers(1, 3))):
+            named = first or draw(st.booleans())
+            if named:
+                system = draw(st.sampled_from(sorted(_CODES)))
+            code = draw(st.sampled_from(_CODES[system]))
+            suffix = draw(st.sampled_from(["", " and descendants", " only"]))
+            items.append((f"{system} " if named else "") + code + suffix)
+            first = False
+        parts.append(("" if group == 0 else " except ") + ", ".join(items))
+    return "".join(parts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_code_lists())
+def test_issue18_except_scope_survives_format(drawn: str) -> None:
+    text = HEAD + f"codes c = {drawn}\n"
+    formatted = format_text(text)
+    assert parse(formatted) == parse(text)
+    assert format_text(formatted) == formatted
+    service = default_service()
+    before = check_text(text + "inclusion\n  a: has diagnosis c\n", service=service)
+    after = check_text(formatted + "inclusion\n  a: has diagnosis c\n", service=service)
+    assert before.ok == after.ok
+    if before.ok:
+        assert before.study.codeset("c").resolved == after.study.codeset("c").resolved
