@@ -12,8 +12,9 @@ child born in the index year (range -1..0) is in ``"0-9"``.
 
 Centre: a centre whose base population comes from a single practice would make the centre
 breakdown a practice breakdown, which sponsors never get; its patients are shown pooled under
-``"other centres (pooled)"`` (:func:`single_practice_centres` lists such centres; when the pool
-itself holds a single practice, disclosure control must mask that cell).
+``"other centres (pooled)"`` (:func:`single_practice_centres` lists such centres). When the
+pool itself would hold a single practice, the smallest centre of several practices joins it,
+so the pooled cell is never one practice's count either.
 
     >>> import polars as pl
     >>> frame = pl.DataFrame({"age_low": [9, 40, 49, 95, None, -1]})
@@ -98,13 +99,29 @@ def category_expr(dim: str) -> pl.Expr:
         )
         return label.fill_null(UNKNOWN).alias(dim)
     value = pl.col(column).cast(pl.String).str.replace_all(SEP, "/", literal=True)
-    if dim == "centre":  # a centre of one practice would show that practice's count: pool it
-        single = pl.col("practice_id").n_unique().over(column) < 2
-        value = pl.when(pl.col(column).is_not_null() & single).then(pl.lit(POOLED_CENTRES))
-        value = value.otherwise(
-            pl.col(column).cast(pl.String).str.replace_all(SEP, "/", literal=True)
-        )
+    if dim == "centre":
+        value = pl.when(_pooled_centre(column)).then(pl.lit(POOLED_CENTRES)).otherwise(value)
     return value.fill_null(UNKNOWN).alias(dim)
+
+
+def _pooled_centre(column: str) -> pl.Expr:
+    """Whether a patient's centre is shown pooled: a centre of one practice (it would show that
+    practice's count); and, when the pool itself would hold a single practice, also the
+    smallest centre of several practices (ties pooled together), so the pool never shows one
+    practice's count either.
+
+    >>> frame = pl.DataFrame({"centre_id": ["c1"] * 3 + ["c2"] * 2 + ["c3"] * 4 + ["c4"],
+    ...     "practice_id": ["p1", "p2", "p1", "p3", "p4", "p5", "p6", "p5", "p6", "p7"]})
+    >>> frame.select(category_expr("centre")).to_series().unique(maintain_order=True).to_list()
+    ['c1', 'other centres (pooled)', 'c3']
+    """
+    known = pl.col(column).is_not_null()
+    single = known & (pl.col("practice_id").n_unique().over(column) < 2)
+    pool_practices = pl.col("practice_id").filter(single).n_unique()
+    size = pl.len().over(column)
+    smallest_multi = size.filter(known & ~single).min()
+    widen = (pool_practices == 1) & known & ~single & (size == smallest_multi)
+    return single | widen
 
 
 def single_practice_centres(patients: pl.DataFrame) -> list[str]:
