@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from matcher.cli._cluster import cluster_options, evaluate_for_count
 from matcher.cli._common import (
     atomic_write_path,
     check_output_path,
@@ -175,6 +176,7 @@ def _load(data_dir: Path):
     metavar="SIGMA",
     help="Add deterministic noise (per patient set) of this standard deviation.",
 )
+@cluster_options
 def count(
     files: tuple[Path, ...],
     data_dir: Path,
@@ -193,6 +195,8 @@ def count(
     threshold: int | None,
     rounding: int | None,
     noise: float | None,
+    cluster: str | None,
+    workers: int | None,
 ) -> None:
     """Feasibility of criteria FILEs: counts, attrition funnel, breakdowns, disclosure-controlled.
 
@@ -207,6 +211,7 @@ def count(
       p4dp count examples/*.p4dp --data data/ --by centre --by sex --plot funnel.png
       p4dp count study.p4dp --data data/ --order ckd,adult --without pregnancy --format json
       p4dp count study.p4dp --data data/ --role steward --requester dr.martin --format csv
+      p4dp count study.p4dp --data snapshots/parts/ --workers 2
     """
     from criteria_dsl import compile_file
     from matcher.disclosure import DisclosureError
@@ -249,16 +254,18 @@ def count(
                 "study); nothing was counted"
             )
 
-    from matcher.engine.evaluate import evaluate_many
-
     with steps.step(f"loading {data_dir}"):
         dataset = _load(data_dir)
     with steps.step(f"evaluating {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"):
-        results = evaluate_many(
+        results = evaluate_for_count(  # on a Dask cluster: combined histograms (scale-out)
             studies,
             dataset,
+            query=query,
             index_date=index_date.date() if index_date is not None else None,
-            validate=False,
+            cluster=cluster,
+            workers=workers,
+            noise=policy.noise,
+            sketch_secret=the_ledger.sketch_secret() if role == "sponsor" else None,
         )
     items = _release_all(results, query, the_ledger, who, role, steps)
     text = RENDERERS[output_format](items)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from matcher.cli._cluster import cluster_client, cluster_options
 from matcher.cli._common import atomic_write_path, check_output_path, data_option
 from matcher.errors import MatcherError
 
@@ -34,6 +35,7 @@ from matcher.errors import MatcherError
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--streaming", is_flag=True, help="Use Polars' streaming engine (large data).")
+@cluster_options
 def evaluate(
     file: Path,
     data_dir: Path,
@@ -41,6 +43,8 @@ def evaluate(
     index_date: dt.datetime | None,
     overwrite: bool,
     streaming: bool,
+    cluster: str | None,
+    workers: int | None,
 ) -> None:
     """Evaluate a criteria FILE on a data directory; write per-patient results to Parquet.
 
@@ -48,6 +52,7 @@ def evaluate(
     Examples:
       p4dp evaluate examples/t2d_glp1.p4dp --data data/ --out results.parquet
       p4dp evaluate study.p4dp --data data/ --out r.parquet --index-date 2024-06-30 --overwrite
+      p4dp evaluate study.p4dp --data snapshots/parts/ --out r.parquet --cluster tcp://10.0.0.5:8786
     """
     from criteria_dsl import compile_file
     from matcher.engine.evaluate import evaluate as run
@@ -56,12 +61,14 @@ def evaluate(
         raise MatcherError(f"{out}: is a directory; give a file name such as results.parquet")
     check_output_path(out, overwrite=overwrite)
     study = compile_file(file)
-    result = run(
-        study,
-        data_dir,
-        index_date=index_date.date() if index_date is not None else None,
-        streaming=streaming,
-    )
+    with cluster_client(cluster, workers) as client:
+        result = run(
+            study,
+            data_dir,
+            index_date=index_date.date() if index_date is not None else None,
+            streaming=streaming,
+            cluster=client,
+        )
     columns = ["patient_id", "practice_id", "centre_id", *result.rule_names, "verdict"]
     metadata = {
         "study_id": study.id,

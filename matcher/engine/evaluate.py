@@ -97,10 +97,16 @@ def evaluate(
     index_date: dt.date | None = None,
     streaming: bool = False,
     validate: Validation = True,
+    cluster: object = None,
 ) -> Result:
     """Evaluate one study; see :func:`evaluate_many`."""
     return evaluate_many(
-        [study], data, index_date=index_date, streaming=streaming, validate=validate
+        [study],
+        data,
+        index_date=index_date,
+        streaming=streaming,
+        validate=validate,
+        cluster=cluster,
     )[0]
 
 
@@ -111,13 +117,24 @@ def evaluate_many(
     index_date: dt.date | None = None,
     streaming: bool = False,
     validate: Validation = True,
+    cluster: object = None,
 ) -> list[Result]:
     """Evaluate several studies in one plan: each event table is scanned once for all of them.
 
     ``index_date`` overrides every study's own; ``streaming`` runs Polars' streaming engine
     (for data larger than memory); ``validate`` (see :data:`Validation`) chooses the contract
     checks run on raw files and frames first: ``"full"`` (default) or ``"schema"``.
+    ``cluster`` (a Dask scheduler address, ``Client`` or cluster object) evaluates every part
+    of the data on Dask workers; a partitioned snapshot is evaluated part by part even
+    without one (see ``docs/scale-out.md``).
     """
+    from matcher.snapshot.partition import PartitionedSnapshot, is_partitioned
+
+    if cluster is not None or is_partitioned(data) or isinstance(data, PartitionedSnapshot):
+        from matcher.scaleout import connect, evaluate_parts
+
+        with connect(cluster) as client:
+            return evaluate_parts(studies, data, index_date=index_date, client=client)
     dataset, snapshot = resolve_data(data, validate=full_validation(validate))
     tables = {name: getattr(dataset, name) for name in TABLES}
     pairs = [(s, study_index(s, index_date)) for s in studies]

@@ -194,7 +194,13 @@ def build_raw(
     ``with_keys=False`` skips the patient-set hashes (only noise needs them).
     ``sketch_secret`` (the ledger's, :meth:`matcher.disclosure.ledger.Ledger.sketch_secret`)
     adds the keyed similarity sketch of every count's patient set, for sticky answers.
+    A combined histogram from scale-out (:class:`matcher.scaleout.HistogramResult`) builds
+    the same object from its sums.
     """
+    if hasattr(result, "raw_feasibility"):
+        return result.raw_feasibility(
+            query, with_keys=with_keys, secret=secret, sketch_secret=sketch_secret
+        )
     names = list(result.rule_names)
     steps = resolve_order(names, order=query.order, without=query.without, study=result.study.id)
     active = [n for n in names if n not in set(query.without)]

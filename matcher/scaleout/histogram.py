@@ -1,0 +1,230 @@
+"""Counts from histograms: what a part sends back, and the exact sums made from them.
+
+For a count, a part never returns patient rows: it returns, per study, the number of its
+patients for every combination of ``(rule_bits, unknown_bits, breakdown categories)`` (a few
+hundred rows however many patients), and, for a sponsor, the ledger's bottom-k similarity
+sketch of the set behind every count of the query (at most 256 keyed 64-bit hashes each).
+Histograms of the parts add up, and bottom-k sketches merge exactly (the ``k`` smallest of
+the union are among the ``k`` smallest of each part), so the base population, eligible,
+possibly eligible, the funnel in any order, every what-if and every breakdown are the exact
+numbers one process would compute from the per-patient table
+(:func:`matcher.feasibility.build_raw`), and the :class:`~matcher.disclosure.RawFeasibility`
+built here is the same object. Disclosure control is applied once, to that combined object.
+
+    >>> import polars as pl
+    >>> part = pl.DataFrame({"rule_bits": [0, 1, 0], "unknown_bits": [0, 0, 2], "n": [5, 3, 1]},
+    ...     schema={"rule_bits": pl.UInt64, "unknown_bits": pl.UInt64, "n": pl.UInt32})
+    >>> whole = combine_histograms([part, part], dims=())
+    >>> whole["n"].sum()
+    18
+    >>> status_totals(whole, mask=0b11)
+    (18, 10, 2)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from criteria_dsl import ir
+from matcher.disclosure.release import AttritionStep as ReleasedStep
+from matcher.disclosure.release import RawFeasibility
+from matcher.disclosure.sketch import bottom_k, sketch_values
+from matcher.engine.result import AttritionStep, Counts
+from matcher.errors import MatcherError
+from matcher.feasibility.build import FeasibilityQuery, resolve_order
+from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
+
+BITS = ("rule_bits", "unknown_bits")
+
+_NO_QUERY = FeasibilityQuery()
+
+
+def part_histogram(patients: pl.DataFrame, dims: Sequence[str]) -> pl.DataFrame:
+    """Patients of one part per ``(rule_bits, unknown_bits, category of each dim)``, in ``n``."""
+    labelled = patients.select(*BITS, *(category_expr(d) for d in dims))
+    return labelled.group_by(*BITS, *dims).agg(pl.len().cast(pl.UInt64).alias("n"))
+
+
+def combine_histograms(parts: Sequence[pl.DataFrame], dims: Sequence[str]) -> pl.DataFrame:
+    """The sum of the parts' histograms (one row per distinct key, ``n`` summed)."""
+    schema = {"rule_bits": pl.UInt64, "unknown_bits": pl.UInt64, **dict.fromkeys(dims, pl.String)}
+    frames = [p.select(*schema, pl.col("n").cast(pl.UInt64)) for p in parts if p.height]
+    if not frames:
+        return pl.DataFrame(schema={**schema, "n": pl.UInt64})
+    whole = pl.concat(frames, how="vertical_relaxed")
+    return whole.group_by(*schema).agg(pl.col("n").sum()).sort(*schema)
+
+
+def merge_sketches(
+    parts: Sequence[Mapping[str, bytes]], cells: Collection[str]
+) -> dict[str, bytes]:
+    """The sketch of every cell of the union, from the parts' sketches (absent = empty part)."""
+    out = {}
+    for cell in cells:
+        values = [sketch_values(p[cell]) for p in parts if cell in p]
+        joined = np.concatenate(values) if values else np.empty(0, dtype=np.uint64)
+        out[cell] = bottom_k(joined)
+    return out
+
+
+def _total(frame: pl.DataFrame, condition: pl.Expr | None = None) -> int:
+    if condition is not None:
+        frame = frame.filter(condition)
+    return int(frame["n"].sum()) if frame.height else 0
+
+
+def _lit(mask: int) -> pl.Expr:
+    return pl.lit(mask, dtype=pl.UInt64)
+
+
+def status_totals(histogram: pl.DataFrame, mask: int) -> tuple[int, int, int]:
+    """``(base, eligible, possibly eligible)`` with the rules of ``mask`` active."""
+    ok = (pl.col("rule_bits") & _lit(mask)) == 0
+    unknown = (pl.col("unknown_bits") & _lit(mask)) != 0
+    return _total(histogram), _total(histogram, ok & ~unknown), _total(histogram, ok & unknown)
+
+
+def _mask(names: Sequence[str], chosen: Collection[str]) -> int:
+    return sum(1 << i for i, n in enumerate(names) if n in set(chosen))
+
+
+@dataclass(frozen=True)
+class HistogramResult:
+    """One study's combined histogram: the counting side of an engine ``Result``.
+
+    It has the identity fields of a ``Result`` (study, criteria hash, index date, data
+    snapshot), its ``counts`` and ``attrition``, and :meth:`raw_feasibility` in place of
+    :func:`matcher.feasibility.build_raw` (which calls it). It holds no patient row.
+    """
+
+    study: ir.Study
+    criteria_hash: str
+    index_date: dt.date
+    data_snapshot: str
+    histogram: pl.DataFrame
+    dims: tuple[str, ...] = ()
+    sketches: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    sketch_query: FeasibilityQuery | None = None
+    """The query the sketches were made for (None: no sketches)."""
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.study.rules)
+
+    @property
+    def counts(self) -> Counts:
+        base, eligible, possibly = status_totals(
+            self.histogram, _mask(self.rule_names, self.rule_names)
+        )
+        return Counts(base, eligible, possibly, base - eligible - possibly)
+
+    def attrition(
+        self, order: Sequence[str] | None = None, without: Collection[str] = ()
+    ) -> list[AttritionStep]:
+        """The funnel, as :meth:`matcher.engine.result.Result.attrition` computes it."""
+        names = self.rule_names
+        for name in [*(order or ()), *without]:
+            if name not in names:
+                raise KeyError(f"study {self.study.id} has no rule {name!r}")
+        steps = [n for n in (order if order is not None else names) if n not in set(without)]
+        if len(set(steps)) != len(steps):
+            raise ValueError("a rule appears twice in the attrition order")
+        active = _mask(names, [n for n in names if n not in set(without)])
+        sections = {r.name: r.section.value for r in self.study.rules}
+        bits, unknown = pl.col("rule_bits"), pl.col("unknown_bits")
+        out, applied, before = [], 0, _total(self.histogram)
+        for name in steps:
+            bit = _mask(names, [name])
+            applied |= bit
+            still = (bits & _lit(applied)) == 0
+            remaining = _total(self.histogram, still)
+            alone = _total(self.histogram, (bits & _lit(active)) == bit)
+            unk = _total(self.histogram, still & ((unknown & _lit(bit)) != 0))
+            step = AttritionStep(
+                name, sections[name], before, remaining, before - remaining, alone, unk
+            )
+            out.append(step)
+            before = remaining
+        return out
+
+    def _breakdowns(self, dims: tuple[str, ...], eligible: pl.Expr) -> dict[str, dict[str, int]]:
+        categories = {d: sorted(self.histogram[d].unique().to_list()) for d in dims}
+        chosen = self.histogram.filter(eligible)
+        out: dict[str, dict[str, int]] = {}
+        for name in breakdown_names(dims):
+            parts = name.split(SEP)
+            cell = pl.concat_str([pl.col(p) for p in parts], separator=SEP).alias("__cell")
+            counts = dict(chosen.group_by(cell).agg(pl.col("n").sum()).rows())
+            if len(parts) == 1:
+                every = categories[parts[0]]
+            else:
+                pairs = itertools.product(categories[parts[0]], categories[parts[1]])
+                every = [f"{a}{SEP}{b}" for a, b in pairs]
+            out[name] = {c: int(counts.get(c, 0)) for c in every}
+        return out
+
+    def breakdown_cells(self, dims: tuple[str, ...]) -> list[str]:
+        """The ledger cell names of every breakdown category (``breakdown:sex=F`` ...)."""
+        cells = self._breakdowns(dims, pl.lit(True))
+        return [f"breakdown:{name}={c}" for name, values in cells.items() for c in values]
+
+    def raw_feasibility(
+        self,
+        query: FeasibilityQuery = _NO_QUERY,
+        *,
+        with_keys: bool = True,
+        secret: bytes | None = None,
+        sketch_secret: bytes | None = None,
+    ) -> RawFeasibility:
+        """The :class:`RawFeasibility` that ``build_raw`` gives for the per-patient table."""
+        import hashlib
+
+        if with_keys:
+            raise MatcherError(
+                "noise (--noise) needs the hash of every counted patient set, which would send "
+                "pseudonyms across the cluster: run noised counts without a cluster (a "
+                "partitioned snapshot still works on one machine)"
+            )
+        missing = [d for d in query.by if d not in self.dims]
+        if missing:
+            raise MatcherError(f"breakdown {missing[0]!r} was not computed by the parts")
+        if sketch_secret is not None and self.sketch_query != query:
+            raise MatcherError("the parts' similarity sketches were made for another query")
+        names = list(self.rule_names)
+        steps = resolve_order(names, order=query.order, without=query.without, study=self.study.id)
+        active = _mask(names, [n for n in names if n not in set(query.without)])
+        base, eligible, possibly = status_totals(self.histogram, active)
+        ok = (pl.col("rule_bits") & _lit(active)) == 0
+        unknown = (pl.col("unknown_bits") & _lit(active)) != 0
+        attrition = [
+            ReleasedStep(s.rule, s.section, s.remaining, s.excluded, s.excluded_alone)
+            for s in self.attrition(order=steps, without=query.without)
+        ]
+        breakdowns = self._breakdowns(tuple(query.by), ok & ~unknown) if query.by else {}
+        query_key = hashlib.sha256(
+            (self.criteria_hash + "|without=" + ",".join(sorted(query.without))).encode()
+        ).digest()
+        return RawFeasibility(
+            base=base,
+            eligible=eligible,
+            possibly_eligible=possibly,
+            attrition=attrition,
+            breakdowns=breakdowns,
+            query_key=query_key,
+            sketches=dict(self.sketches) if sketch_secret is not None else {},
+        )
+
+
+__all__ = [
+    "HistogramResult",
+    "combine_histograms",
+    "merge_sketches",
+    "part_histogram",
+    "status_totals",
+]

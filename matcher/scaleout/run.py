@@ -1,0 +1,196 @@
+r"""Run studies over the parts of the data, here or on a Dask cluster, and combine the answers.
+
+* :func:`evaluate_parts`: per-patient results (``p4dp evaluate``, ``evaluate_many``): each part
+  returns its rows, combined into one ``Result`` per study, sorted by pseudonym;
+* :func:`count_parts`: counts (``p4dp count``): each part returns a histogram per study (and
+  the sponsor's similarity sketches), combined into one
+  :class:`~matcher.scaleout.histogram.HistogramResult` per study; no patient row travels.
+
+With ``client=None`` the parts run one after the other in this process (a partitioned
+snapshot on one machine); with a ``distributed.Client`` they are submitted with
+``Client.map`` and gathered: a worker lost mid-run has its part re-run elsewhere by Dask, a
+part that fails for a data reason fails the whole run (:class:`~matcher.scaleout.tasks.PartError`
+names it) and nothing is combined. Candidate lists plug in the same way (a ``mode`` of
+:class:`~matcher.scaleout.tasks.PartJob` whose per-part rows are combined here).
+
+    >>> import tempfile, pathlib
+    >>> from matcher.synth import generate
+    >>> from matcher.snapshot.partition import ingest_partitioned
+    >>> from criteria_dsl import compile_text
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = generate(80, seed=5, out=root / "raw")
+    >>> _ = ingest_partitioned(root / "raw", root / "snap", partitions=2)
+    >>> study = compile_text('study "S" version 1\nindex date 2026-01-01\n'
+    ...     'inclusion\n  adult: age at index >= 18\n')
+    >>> [whole] = evaluate_parts([study], root / "snap")
+    >>> [counted] = count_parts([study], root / "snap")
+    >>> whole.counts == counted.counts, whole.counts.base == whole.patients.height
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from criteria_dsl import ir
+from criteria_dsl.ir_json import study_hash
+from matcher.engine.result import Result, counts_of
+from matcher.errors import DataError, MatcherError
+from matcher.feasibility.build import FeasibilityQuery
+from matcher.scaleout.histogram import HistogramResult, combine_histograms, merge_sketches
+from matcher.scaleout.tasks import PartError, PartJob, StudyPart, run_part
+from matcher.snapshot.partition import PartitionedSnapshot, is_partitioned, open_partitioned
+
+_NO_QUERY = FeasibilityQuery()
+
+
+def _index(study: ir.Study, index_date: dt.date | None) -> dt.date:
+    from matcher.engine.evaluate import study_index
+
+    return study_index(study, index_date)
+
+
+def parts_of(data: Any) -> tuple[list[tuple[str, str | None]], str | None]:
+    """``([(path, content hash or None), ...], data_snapshot or None)`` of ``data``.
+
+    A partitioned snapshot gives its parts; a snapshot or data directory (a path or an opened
+    data set that knows its path) is one part. In-memory frames cannot be sent to workers.
+    """
+    if isinstance(data, str | Path) and is_partitioned(data):
+        data = open_partitioned(data)
+    if isinstance(data, PartitionedSnapshot):
+        hashes = [p.content_hash for p in data.manifest.parts]
+        paths = [str(p) for p in data.part_paths()]
+        return list(zip(paths, hashes, strict=True)), data.snapshot_id
+    if isinstance(data, str | Path):
+        return [(str(data), None)], None
+    path = getattr(data, "path", None)
+    if isinstance(path, Path):
+        manifest = getattr(data, "manifest", None)
+        return [(str(path), getattr(manifest, "content_hash", None))], None
+    raise DataError(
+        "a cluster needs data at a path every worker can read (a snapshot, a partitioned "
+        "snapshot or a data directory), not in-memory frames"
+    )
+
+
+def _run(jobs: list[PartJob], client: Any) -> list[list[StudyPart]]:
+    """Every job's answer, in job order; any failure fails the run (nothing partial)."""
+    if client is None:
+        return [run_part(job) for job in jobs]
+    run_id = uuid.uuid4().hex[:12]
+    keys = [f"p4dp-part-{job.index}-{run_id}" for job in jobs]
+    futures = client.map(run_part, jobs, key=keys, pure=False)
+    try:
+        return client.gather(futures)
+    except PartError:
+        raise
+    except MatcherError as exc:
+        raise PartError(str(exc)) from None
+    except Exception as exc:  # KilledWorker, CommClosedError...: the cluster gave up
+        raise MatcherError(
+            f"the Dask cluster could not complete the run ({type(exc).__name__}: {exc}); "
+            "nothing was counted"
+        ) from None
+    finally:
+        client.cancel(futures)
+
+
+def _jobs(
+    studies: Sequence[ir.Study], data: Any, **fields: Any
+) -> tuple[list[PartJob], str | None]:
+    parts, snapshot = parts_of(data)
+    jobs = [
+        PartJob(index=i, path=path, studies=tuple(studies), content_hash=digest, **fields)
+        for i, (path, digest) in enumerate(parts)
+    ]
+    return jobs, snapshot
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    filled = [f for f in frames if f.height] or frames[:1]
+    return pl.concat(filled, how="vertical_relaxed").sort("patient_id")
+
+
+def evaluate_parts(
+    studies: Sequence[ir.Study],
+    data: Any,
+    *,
+    index_date: dt.date | None = None,
+    client: Any = None,
+) -> list[Result]:
+    """One ``Result`` per study from the parts' per-patient rows (sorted by pseudonym)."""
+    jobs, snapshot = _jobs(studies, data, mode="rows", index_date=index_date)
+    answers = _run(jobs, client)
+    results = []
+    for n, study in enumerate(studies):
+        per_part = [answer[n] for answer in answers]
+        patients = _concat([p.patients for p in per_part if p.patients is not None])
+        results.append(
+            Result(
+                study=study,
+                criteria_hash=study_hash(study),
+                index_date=_index(study, index_date),
+                data_snapshot=snapshot or per_part[0].data_snapshot,
+                patients=patients,
+                counts=counts_of(patients),
+            )
+        )
+    return results
+
+
+def count_parts(
+    studies: Sequence[ir.Study],
+    data: Any,
+    *,
+    query: FeasibilityQuery = _NO_QUERY,
+    index_date: dt.date | None = None,
+    client: Any = None,
+    sketch_secret: bytes | None = None,
+) -> list[HistogramResult]:
+    """One combined :class:`HistogramResult` per study; parts send histograms, never rows.
+
+    ``query.by`` chooses the breakdown dimensions kept in the histograms; ``sketch_secret``
+    (the ledger's, for sponsors) adds the similarity sketches of ``query``'s counts.
+    """
+    jobs, snapshot = _jobs(
+        studies,
+        data,
+        mode="histogram",
+        index_date=index_date,
+        query=query,
+        sketch_secret=sketch_secret,
+    )
+    answers = _run(jobs, client)
+    results = []
+    for n, study in enumerate(studies):
+        per_part = [answer[n] for answer in answers]
+        histogram = combine_histograms(
+            [p.histogram for p in per_part if p.histogram is not None], query.by
+        )
+        result = HistogramResult(
+            study=study,
+            criteria_hash=study_hash(study),
+            index_date=_index(study, index_date),
+            data_snapshot=snapshot or per_part[0].data_snapshot,
+            histogram=histogram,
+            dims=tuple(query.by),
+        )
+        if sketch_secret is not None:
+            cells = {c for p in per_part for c in p.sketches}
+            cells |= set(result.breakdown_cells(tuple(query.by)))
+            sketches = merge_sketches([p.sketches for p in per_part], sorted(cells))
+            result = HistogramResult(
+                **{**result.__dict__, "sketches": sketches, "sketch_query": query}
+            )
+        results.append(result)
+    return results
+
+
+__all__ = ["count_parts", "evaluate_parts", "parts_of"]

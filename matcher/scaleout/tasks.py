@@ -1,0 +1,114 @@
+"""What one part runs, in this process or on a Dask worker: open the part, evaluate, reduce.
+
+A :class:`PartJob` carries the frozen IR of the studies (compiled once, by the caller), the
+path of the part (which the worker must be able to read) and what to send back: the
+per-patient rows (``p4dp evaluate``) or, for counts, the per-study histogram and sketches of
+:mod:`matcher.scaleout.histogram`. The worker runs the same engine entry point as one process
+(:func:`matcher.engine.evaluate.evaluate_many`) on its part: the same Polars plan.
+
+A part that fails for a data reason raises :class:`PartError` naming the part, so the whole
+run fails and no partial count is ever combined.
+
+    >>> job = PartJob(index=2, path="/no/such/part", studies=(), mode="rows")
+    >>> run_part(job)
+    Traceback (most recent call last):
+    ...
+    matcher.scaleout.tasks.PartError: part 2 (/no/such/part): /no/such/part: no such data ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from criteria_dsl import ir
+from matcher.errors import MatcherError
+from matcher.feasibility.build import FeasibilityQuery, _sketches, resolve_order, status_columns
+from matcher.scaleout.histogram import part_histogram
+
+
+class PartError(MatcherError):
+    """A part failed for a data reason; the message names the part."""
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """One part's work (pickled to a worker: plain data and the frozen IR only)."""
+
+    index: int
+    path: str
+    studies: tuple[ir.Study, ...]
+    mode: Literal["rows", "histogram"]
+    index_date: dt.date | None = None
+    content_hash: str | None = None
+    """The part's content hash from ``partitions.json``: checked when the part is opened."""
+    query: FeasibilityQuery = field(default_factory=FeasibilityQuery)
+    sketch_secret: bytes | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"part {self.index} ({self.path})"
+
+
+@dataclass(frozen=True)
+class StudyPart:
+    """One study on one part: the rows (``mode="rows"``) or the histogram and sketches."""
+
+    data_snapshot: str
+    patients: pl.DataFrame | None = None
+    histogram: pl.DataFrame | None = None
+    sketches: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+
+def _open(job: PartJob):
+    from matcher.data.open import open_data
+    from matcher.errors import DataError
+
+    data = open_data(job.path)
+    if job.content_hash is not None:
+        manifest = getattr(data, "manifest", None)
+        if manifest is None or manifest.content_hash != job.content_hash:
+            raise DataError(
+                f"{job.path}: its content hash differs from the partitioned snapshot's "
+                "manifest; the snapshot is damaged or was replaced during the run"
+            )
+    return data
+
+
+def _reduce(job: PartJob, result) -> StudyPart:
+    if job.mode == "rows":
+        return StudyPart(result.data_snapshot, patients=result.patients)
+    query = job.query
+    histogram = part_histogram(result.patients, query.by)
+    sketches: dict[str, bytes] = {}
+    if job.sketch_secret is not None:
+        names = list(result.rule_names)
+        steps = resolve_order(names, order=query.order, without=query.without)
+        active = [n for n in names if n not in set(query.without)]
+        frame = status_columns(result.patients, names, active)
+        sketches = _sketches(frame, steps, names, active, query.by, job.sketch_secret)
+    return StudyPart(result.data_snapshot, histogram=histogram, sketches=sketches)
+
+
+def run_part(job: PartJob) -> list[StudyPart]:
+    """Evaluate every study of ``job`` on its part; one :class:`StudyPart` per study."""
+    from matcher.engine.evaluate import evaluate_many
+
+    try:
+        data = _open(job)
+        results = evaluate_many(job.studies, data, index_date=job.index_date, validate=False)
+        return [_reduce(job, r) for r in results]
+    except PartError:
+        raise
+    except MatcherError as exc:
+        raise PartError(f"{job.label}: {exc}") from None
+    except OSError as exc:
+        raise PartError(f"{job.label}: {type(exc).__name__}: {exc}") from None
+    except pl.exceptions.PolarsError as exc:  # its text may quote a value: not shown
+        raise PartError(f"{job.label}: {type(exc).__name__} while evaluating") from None
+
+
+__all__ = ["PartError", "PartJob", "StudyPart", "run_part"]
