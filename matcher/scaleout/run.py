@@ -30,6 +30,7 @@ names it) and nothing is combined. Candidate lists plug in the same way (a ``mod
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -118,16 +119,14 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(filled, how="vertical_relaxed").sort("patient_id")
 
 
-def evaluate_parts(
+def combine_rows(
     studies: Sequence[ir.Study],
-    data: Any,
+    answers: Sequence[Sequence[StudyPart]],
     *,
-    index_date: dt.date | None = None,
-    client: Any = None,
+    snapshot: str | None,
+    index_date: dt.date | None,
 ) -> list[Result]:
-    """One ``Result`` per study from the parts' per-patient rows (sorted by pseudonym)."""
-    jobs, snapshot = _jobs(studies, data, mode="rows", index_date=index_date)
-    answers = _run(jobs, client)
+    """One ``Result`` per study from every part's rows (``answers[part][study]``)."""
     results = []
     for n, study in enumerate(studies):
         per_part = [answer[n] for answer in answers]
@@ -145,6 +144,52 @@ def evaluate_parts(
     return results
 
 
+def combine_counts(
+    studies: Sequence[ir.Study],
+    answers: Sequence[Sequence[StudyPart]],
+    *,
+    snapshot: str | None,
+    index_date: dt.date | None,
+    query: FeasibilityQuery,
+    sketch_secret: bytes | None,
+    dims: Sequence[str] | None = None,
+) -> list[HistogramResult]:
+    """One :class:`HistogramResult` per study from every part's histogram and sketches."""
+    kept = tuple(query.by if dims is None else dims)
+    results = []
+    for n, study in enumerate(studies):
+        per_part = [answer[n] for answer in answers]
+        histograms = [p.histogram for p in per_part if p.histogram is not None]
+        result = HistogramResult(
+            study=study,
+            criteria_hash=study_hash(study),
+            index_date=_index(study, index_date),
+            data_snapshot=snapshot or per_part[0].data_snapshot,
+            histogram=combine_histograms(histograms, kept),
+            dims=kept,
+        )
+        if sketch_secret is not None:
+            cells = {c for p in per_part for c in p.sketches}
+            cells |= set(result.breakdown_cells(tuple(query.by)))
+            sketches = merge_sketches([p.sketches for p in per_part], sorted(cells))
+            result = dataclasses.replace(result, sketches=sketches, sketch_query=query)
+        results.append(result)
+    return results
+
+
+def evaluate_parts(
+    studies: Sequence[ir.Study],
+    data: Any,
+    *,
+    index_date: dt.date | None = None,
+    client: Any = None,
+) -> list[Result]:
+    """One ``Result`` per study from the parts' per-patient rows (sorted by pseudonym)."""
+    jobs, snapshot = _jobs(studies, data, mode="rows", index_date=index_date)
+    answers = _run(jobs, client)
+    return combine_rows(studies, answers, snapshot=snapshot, index_date=index_date)
+
+
 def count_parts(
     studies: Sequence[ir.Study],
     data: Any,
@@ -153,11 +198,13 @@ def count_parts(
     index_date: dt.date | None = None,
     client: Any = None,
     sketch_secret: bytes | None = None,
+    dims: Sequence[str] | None = None,
 ) -> list[HistogramResult]:
     """One combined :class:`HistogramResult` per study; parts send histograms, never rows.
 
-    ``query.by`` chooses the breakdown dimensions kept in the histograms; ``sketch_secret``
-    (the ledger's, for sponsors) adds the similarity sketches of ``query``'s counts.
+    The histograms keep the breakdown dimensions ``dims`` (default ``query.by``): any
+    breakdown of one or two of them is then a sum. ``sketch_secret`` (the ledger's, for
+    sponsors) adds the similarity sketches of ``query``'s counts.
     """
     jobs, snapshot = _jobs(
         studies,
@@ -165,32 +212,19 @@ def count_parts(
         mode="histogram",
         index_date=index_date,
         query=query,
+        dims=tuple(dict.fromkeys([*query.by, *(dims or ())])),
         sketch_secret=sketch_secret,
     )
     answers = _run(jobs, client)
-    results = []
-    for n, study in enumerate(studies):
-        per_part = [answer[n] for answer in answers]
-        histogram = combine_histograms(
-            [p.histogram for p in per_part if p.histogram is not None], query.by
-        )
-        result = HistogramResult(
-            study=study,
-            criteria_hash=study_hash(study),
-            index_date=_index(study, index_date),
-            data_snapshot=snapshot or per_part[0].data_snapshot,
-            histogram=histogram,
-            dims=tuple(query.by),
-        )
-        if sketch_secret is not None:
-            cells = {c for p in per_part for c in p.sketches}
-            cells |= set(result.breakdown_cells(tuple(query.by)))
-            sketches = merge_sketches([p.sketches for p in per_part], sorted(cells))
-            result = HistogramResult(
-                **{**result.__dict__, "sketches": sketches, "sketch_query": query}
-            )
-        results.append(result)
-    return results
+    return combine_counts(
+        studies,
+        answers,
+        snapshot=snapshot,
+        index_date=index_date,
+        query=query,
+        dims=jobs[0].dims if jobs else tuple(query.by),
+        sketch_secret=sketch_secret,
+    )
 
 
-__all__ = ["count_parts", "evaluate_parts", "parts_of"]
+__all__ = ["combine_counts", "combine_rows", "count_parts", "evaluate_parts", "parts_of"]

@@ -46,6 +46,8 @@ class PartJob:
     content_hash: str | None = None
     """The part's content hash from ``partitions.json``: checked when the part is opened."""
     query: FeasibilityQuery = field(default_factory=FeasibilityQuery)
+    dims: tuple[str, ...] = ()
+    """Breakdown dimensions kept in the histograms (those of ``query.by`` at least)."""
     sketch_secret: bytes | None = field(default=None, repr=False)
 
     @property
@@ -78,11 +80,12 @@ def _open(job: PartJob):
     return data
 
 
-def _reduce(job: PartJob, result) -> StudyPart:
+def reduce_result(job: PartJob, result) -> StudyPart:
+    """What one study's ``result`` on the part sends back for ``job.mode``."""
     if job.mode == "rows":
         return StudyPart(result.data_snapshot, patients=result.patients)
     query = job.query
-    histogram = part_histogram(result.patients, query.by)
+    histogram = part_histogram(result.patients, job.dims or query.by)
     sketches: dict[str, bytes] = {}
     if job.sketch_secret is not None:
         names = list(result.rule_names)
@@ -100,7 +103,7 @@ def run_part(job: PartJob) -> list[StudyPart]:
     try:
         data = _open(job)
         results = evaluate_many(job.studies, data, index_date=job.index_date, validate=False)
-        return [_reduce(job, r) for r in results]
+        return [reduce_result(job, r) for r in results]
     except PartError:
         raise
     except MatcherError as exc:
@@ -111,4 +114,4 @@ def run_part(job: PartJob) -> list[StudyPart]:
         raise PartError(f"{job.label}: {type(exc).__name__} while evaluating") from None
 
 
-__all__ = ["PartError", "PartJob", "StudyPart", "run_part"]
+__all__ = ["PartError", "PartJob", "StudyPart", "reduce_result", "run_part"]
