@@ -5,7 +5,8 @@ The cluster is always a parameter, never a global: ``connect(cluster, workers=..
 opened. ``cluster`` may be a scheduler address (``tcp://10.0.0.5:8786``), a ``Client``, or a
 cluster object (``LocalCluster``, ``SSHCluster``, a Kubernetes ``KubeCluster``: anything with a
 ``scheduler_address``). ``workers=N`` starts a local cluster of N worker processes, one
-thread each, listening on 127.0.0.1 only, dashboard off; it is shut down at the end.
+thread each, every socket (scheduler, workers, the scheduler's HTTP status page) on
+127.0.0.1 only; it is shut down at the end.
 
     >>> with connect(None) as client:
     ...     client is None
@@ -47,7 +48,8 @@ def local_cluster(workers: int) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # the scheduler's HTTP server: loopback, any port
+        worker_dashboard_address=None,
         silence_logs=logging.ERROR,
     )
     try:

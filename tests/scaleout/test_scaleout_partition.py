@@ -175,7 +175,7 @@ def split_cases(draw):
     return items, draw(datasets(items[0].index_date)), draw(st.sampled_from(PART_COUNTS))
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @given(split_cases())
 def test_issue17_generated_studies_combine_exactly(case):
     items, data, parts = case

@@ -1,0 +1,171 @@
+"""Issue 17: the same answers on a local Dask cluster of 2 worker processes, a worker killed
+mid-run survived, and disclosure control applied once to the combined counts.
+
+One cluster for the whole module (127.0.0.1, no dashboard); small populations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import PART_COUNTS, examples
+from helpers import ALL_DIMS, INDEX, SECRET, SKETCHED, assert_same_feasibility, assert_same_sketches
+
+from matcher.cli import main
+from matcher.disclosure.ledger import Ledger
+from matcher.disclosure.policy import DisclosurePolicy
+from matcher.engine.evaluate import evaluate_many
+from matcher.scaleout import PartError, count_parts, evaluate_parts, local_cluster
+from matcher.snapshot.partition import ingest_partitioned
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with local_cluster(2) as client:
+        client.wait_for_workers(2)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def reference(plain_snapshot: Path):
+    return evaluate_many(examples(), plain_snapshot, index_date=INDEX)
+
+
+def _listening() -> list[str]:
+    import psutil
+
+    sockets = psutil.Process(os.getpid()).net_connections(kind="inet")
+    return [s.laddr.ip for s in sockets if s.status == psutil.CONN_LISTEN]
+
+
+def test_issue17_local_cluster_listens_on_localhost_only(client):
+    info = client.scheduler_info()
+    assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+    assert len(info["workers"]) == 2
+    assert all(address.startswith("tcp://127.0.0.1:") for address in info["workers"])
+    scheduler_side = _listening()  # the scheduler runs in this process
+    worker_side = [ip for ips in client.run(_listening).values() for ip in ips]
+    assert scheduler_side and worker_side
+    assert set(scheduler_side) | set(worker_side) == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize("parts", PART_COUNTS)
+def test_issue17_cluster_equals_one_process(client, reference, partitioned, parts):
+    rows = evaluate_parts(examples(), partitioned[parts], index_date=INDEX, client=client)
+    counted = count_parts(
+        examples(), partitioned[parts], index_date=INDEX, client=client, dims=ALL_DIMS
+    )
+    sketched = count_parts(
+        examples(),
+        partitioned[parts],
+        index_date=INDEX,
+        client=client,
+        query=SKETCHED,
+        sketch_secret=SECRET,
+    )
+    for study, ref, got_rows, got_counts, got_sketched in zip(
+        examples(), reference, rows, counted, sketched, strict=True
+    ):
+        assert got_rows.patients.equals(ref.patients.sort("patient_id")), study.id
+        assert_same_feasibility(ref, got_counts, study)
+        assert_same_sketches(ref, got_sketched)
+
+
+def _count(args: list[str], ledger: Path) -> str:
+    result = CliRunner().invoke(
+        main,
+        ["count", *map(str, args), "--index-date", INDEX.isoformat(), "--ledger", str(ledger)],
+        env={"P4DP_DASK_SCHEDULER": ""},
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _ledger_rows(path: Path) -> list[tuple]:
+    ledger = Ledger.open(f"sqlite:///{path}", DisclosurePolicy())
+    return [(r.study_id, r.what, r.true_count, r.released) for r in ledger.releases()]
+
+
+def test_issue17_disclosure_applied_once_to_the_combined_counts(client, partitioned, tmp_path):
+    files = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.p4dp"))[:3]
+    common = [*files, "--data", partitioned[7], "--by", "sex", "--format", "json"]
+    alone = _count(common, tmp_path / "alone.sqlite")
+    spread = _count([*common, "--cluster", client.scheduler.address], tmp_path / "spread.sqlite")
+    assert spread == alone  # masked, rounded, suppressed: the same released object
+    for study in json.loads(spread):  # the sponsor's view: masked or rounded, never exact
+        assert all(v == "<10" or v % 5 == 0 for v in study["counts"].values())
+    one, many = _ledger_rows(tmp_path / "alone.sqlite"), _ledger_rows(tmp_path / "spread.sqlite")
+    assert many == one  # the same true counts recorded: no per-part count, each once
+    assert len({(s, w) for s, w, _, _ in many}) == len(many)
+
+
+def test_issue17_a_part_failing_on_a_worker_fails_the_run(client, raw_dir, tmp_path):
+    out = tmp_path / "parts"
+    ingest_partitioned(raw_dir, out, partitions=2)
+    (out / "part-001" / "patients.arrow").write_bytes(b"damaged")
+    with pytest.raises(PartError, match=r"part 1 \(.*part-001\)"):
+        count_parts(examples()[:2], out, index_date=INDEX, client=client)
+    result = CliRunner().invoke(
+        main,
+        [
+            "count",
+            "examples/t2d_glp1.p4dp",
+            "--data",
+            str(out),
+            "--cluster",
+            client.scheduler.address,
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+        ],
+    )
+    assert result.exit_code == 1 and "part-001" in result.output
+    assert "Traceback" not in result.output and "eligible" not in result.output
+
+
+def test_issue17_cli_workers_gives_the_same_numbers(partitioned, tmp_path):
+    args = ["examples/t2d_glp1.p4dp", "--data", partitioned[2], "--role", "steward"]
+    here = _count([*args, "--format", "json"], tmp_path / "a.sqlite")
+    local = _count([*args, "--format", "json", "--workers", "2"], tmp_path / "b.sqlite")
+    assert json.loads(local) == json.loads(here)
+
+
+def test_issue17_worker_killed_mid_run_same_answer(client, reference, partitioned):
+    client.restart()  # fresh workers: the first part on each imports the engine (slow)
+    client.wait_for_workers(2)
+    pids = client.run(os.getpid)
+    answer: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            answer["value"] = count_parts(
+                examples(), partitioned[7], index_date=INDEX, client=client, dims=ALL_DIMS
+            )
+        except Exception as exc:  # reported by the assertion below
+            answer["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        busy = {w: tasks for w, tasks in client.processing().items() if tasks}
+        victim = next(iter(busy), None)
+        time.sleep(0.005)
+    assert victim is not None, "no part started on any worker"
+    os.kill(pids[victim], signal.SIGKILL)
+    killed_mid_run = worker.is_alive()
+    worker.join(120)
+    assert killed_mid_run, "the run ended before the worker was killed"
+    assert "error" not in answer, answer.get("error")
+    for study, ref, got in zip(examples(), reference, answer["value"], strict=True):
+        assert_same_feasibility(ref, got, study)
+    assert victim not in client.scheduler_info()["workers"]
