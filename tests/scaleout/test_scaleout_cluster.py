@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from conftest import PART_COUNTS, examples
@@ -136,6 +137,31 @@ def test_issue17_cli_workers_gives_the_same_numbers(partitioned, tmp_path):
     here = _count([*args, "--format", "json"], tmp_path / "a.sqlite")
     local = _count([*args, "--format", "json", "--workers", "2"], tmp_path / "b.sqlite")
     assert json.loads(local) == json.loads(here)
+
+
+def test_issue17_evaluate_cli_on_the_cluster_writes_the_same_rows(client, partitioned, tmp_path):
+    outputs = {}
+    for name, extra in (("here", []), ("cluster", ["--cluster", client.scheduler.address])):
+        out = tmp_path / f"{name}.parquet"
+        result = CliRunner().invoke(
+            main,
+            [
+                "evaluate",
+                "examples/ckd_sglt2.p4dp",
+                "--data",
+                str(partitioned[7]),
+                "--out",
+                str(out),
+                "--index-date",
+                INDEX.isoformat(),
+                *extra,
+            ],
+            env={"P4DP_DASK_SCHEDULER": ""},
+        )
+        assert result.exit_code == 0, result.output
+        outputs[name] = pl.read_parquet(out)
+    assert outputs["cluster"].height > 0
+    assert outputs["cluster"].equals(outputs["here"])
 
 
 def test_issue17_worker_killed_mid_run_same_answer(client, reference, partitioned):

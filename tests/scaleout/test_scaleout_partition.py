@@ -201,3 +201,27 @@ def test_issue17_generated_studies_combine_exactly(case):
     for study, ref, got_rows, got_counts in zip(items, reference, rows, counts, strict=True):
         assert got_rows.patients.equals(ref.patients.sort("patient_id"))
         assert_same_feasibility(ref, got_counts, study)
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(main, args, env={"P4DP_DASK_SCHEDULER": ""})
+    return result.exit_code, result.output
+
+
+def test_issue17_cluster_options_are_checked_before_any_work(partitioned, tmp_path, monkeypatch):
+    base = ["count", "examples/t2d_glp1.p4dp", "--data", str(partitioned[2])]
+    base += ["--ledger", str(tmp_path / "ledger.sqlite")]
+    code, out = _cli([*base, "--workers", "2", "--noise", "1.5"])
+    assert code == 1 and "--noise" in out and "Traceback" not in out
+    code, out = _cli([*base, "--workers", "2", "--cluster", "tcp://127.0.0.1:9"])
+    assert code == 1 and "one or the other" in out
+    monkeypatch.setattr("matcher.scaleout.cluster.CONNECT_TIMEOUT_S", 1)
+    code, out = _cli([*base, "--cluster", "tcp://127.0.0.1:9"])
+    assert code == 1 and "no Dask scheduler answers" in out and "Traceback" not in out
+
+
+def test_issue17_in_memory_frames_cannot_go_to_a_cluster():
+    from matcher.scaleout import parts_of
+
+    with pytest.raises(DataError, match="every worker can read"):
+        parts_of({"patients": pl.DataFrame({"patient_id": ["a"]})})
