@@ -35,7 +35,7 @@ from criteria_dsl import ir
 from matcher.disclosure.release import AttritionStep as ReleasedStep
 from matcher.disclosure.release import RawFeasibility
 from matcher.disclosure.sketch import bottom_k, sketch_values
-from matcher.engine.result import AttritionStep, Counts
+from matcher.engine.result import AttritionStep, Counts, funnel
 from matcher.errors import MatcherError
 from matcher.feasibility.build import FeasibilityQuery, resolve_order
 from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
@@ -128,30 +128,7 @@ class HistogramResult:
         self, order: Sequence[str] | None = None, without: Collection[str] = ()
     ) -> list[AttritionStep]:
         """The funnel, as :meth:`matcher.engine.result.Result.attrition` computes it."""
-        names = self.rule_names
-        for name in [*(order or ()), *without]:
-            if name not in names:
-                raise KeyError(f"study {self.study.id} has no rule {name!r}")
-        steps = [n for n in (order if order is not None else names) if n not in set(without)]
-        if len(set(steps)) != len(steps):
-            raise ValueError("a rule appears twice in the attrition order")
-        active = _mask(names, [n for n in names if n not in set(without)])
-        sections = {r.name: r.section.value for r in self.study.rules}
-        bits, unknown = pl.col("rule_bits"), pl.col("unknown_bits")
-        out, applied, before = [], 0, _total(self.histogram)
-        for name in steps:
-            bit = _mask(names, [name])
-            applied |= bit
-            still = (bits & _lit(applied)) == 0
-            remaining = _total(self.histogram, still)
-            alone = _total(self.histogram, (bits & _lit(active)) == bit)
-            unk = _total(self.histogram, still & ((unknown & _lit(bit)) != 0))
-            step = AttritionStep(
-                name, sections[name], before, remaining, before - remaining, alone, unk
-            )
-            out.append(step)
-            before = remaining
-        return out
+        return funnel(self.study, self.histogram, order, without, weight="n")
 
     def _breakdowns(self, dims: tuple[str, ...], eligible: pl.Expr) -> dict[str, dict[str, int]]:
         categories = {d: sorted(self.histogram[d].unique().to_list()) for d in dims}
