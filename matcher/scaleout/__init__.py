@@ -15,7 +15,7 @@ numbers once. The cluster is a parameter (:mod:`~matcher.scaleout.cluster`). See
 
 from matcher.scaleout.cluster import SCHEDULER_ENV, connect, local_cluster, scheduler_from_env
 from matcher.scaleout.histogram import HistogramResult
-from matcher.scaleout.run import count_parts, evaluate_parts, parts_of
+from matcher.scaleout.run import count_parts, evaluate_parts, parts_of, write_parts
 from matcher.scaleout.tasks import PartError
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "local_cluster",
     "parts_of",
     "scheduler_from_env",
+    "write_parts",
 ]

@@ -2,6 +2,8 @@ r"""Run studies over the parts of the data, here or on a Dask cluster, and combi
 
 * :func:`evaluate_parts`: per-patient results (``p4dp evaluate``, ``evaluate_many``): each part
   returns its rows, combined into one ``Result`` per study, sorted by pseudonym;
+* :func:`write_parts`: per-patient rows written by each part to a shared directory, never
+  gathered (outputs too large for one process);
 * :func:`count_parts`: counts (``p4dp count``): each part returns a histogram per study (and
   the sponsor's similarity sketches), combined into one
   :class:`~matcher.scaleout.histogram.HistogramResult` per study; no patient row travels.
@@ -32,6 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,8 +46,8 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
-from matcher.engine.result import Result, counts_of
-from matcher.errors import DataError, MatcherError
+from matcher.engine.result import Counts, Result, counts_of
+from matcher.errors import DataError, MatcherError, OutputExistsError
 from matcher.feasibility.build import FeasibilityQuery
 from matcher.scaleout.histogram import HistogramResult, combine_histograms, merge_sketches
 from matcher.scaleout.tasks import PartError, PartJob, StudyPart, run_part
@@ -190,6 +195,42 @@ def evaluate_parts(
     return combine_rows(studies, answers, snapshot=snapshot, index_date=index_date)
 
 
+def write_parts(
+    studies: Sequence[ir.Study],
+    data: Any,
+    out_dir: Path | str,
+    *,
+    index_date: dt.date | None = None,
+    client: Any = None,
+) -> list[tuple[list[Path], Counts]]:
+    """Per-patient rows written by each part, never gathered: ``out_dir/study-N/part-XXX.parquet``.
+
+    Every worker must be able to write ``out_dir`` (a shared file system). The parts write into
+    a temporary directory beside it, renamed to ``out_dir`` only when every part succeeded: a
+    failed run leaves nothing. Returns, per study, its files and its combined exact counts.
+    """
+    out = Path(out_dir)
+    if out.exists():
+        raise OutputExistsError(f"{out}: already exists; give a new directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        jobs, _ = _jobs(studies, data, mode="write", index_date=index_date, out_dir=str(partial))
+        answers = _run(jobs, client)
+        os.replace(partial, out)
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial, ignore_errors=True)
+    written = []
+    for n in range(len(studies)):
+        per_part = [answer[n] for answer in answers]
+        files = [out / Path(p.written).relative_to(partial) for p in per_part if p.written]
+        totals = [p.counts for p in per_part if p.counts is not None]
+        counts = Counts(*(sum(getattr(c, f) for c in totals) for f in Counts.__dataclass_fields__))
+        written.append((files, counts))
+    return written
+
+
 def count_parts(
     studies: Sequence[ir.Study],
     data: Any,
@@ -227,4 +268,11 @@ def count_parts(
     )
 
 
-__all__ = ["combine_counts", "combine_rows", "count_parts", "evaluate_parts", "parts_of"]
+__all__ = [
+    "combine_counts",
+    "combine_rows",
+    "count_parts",
+    "evaluate_parts",
+    "parts_of",
+    "write_parts",
+]

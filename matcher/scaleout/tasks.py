@@ -2,9 +2,11 @@
 
 A :class:`PartJob` carries the frozen IR of the studies (compiled once, by the caller), the
 path of the part (which the worker must be able to read) and what to send back: the
-per-patient rows (``p4dp evaluate``) or, for counts, the per-study histogram and sketches of
-:mod:`matcher.scaleout.histogram`. The worker runs the same engine entry point as one process
-(:func:`matcher.engine.evaluate.evaluate_many`) on its part: the same Polars plan.
+per-patient rows (``p4dp evaluate``), or only their counts after writing them to a file of the
+part (``mode="write"``, for outputs too large to gather), or, for counts, the per-study
+histogram and sketches of :mod:`matcher.scaleout.histogram`. The worker runs the same engine
+entry point as one process (:func:`matcher.engine.evaluate.evaluate_many`) on its part: the
+same Polars plan.
 
 A part that fails for a data reason raises :class:`PartError` naming the part, so the whole
 run fails and no partial count is ever combined.
@@ -19,12 +21,15 @@ run fails and no partial count is ever combined.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
 from criteria_dsl import ir
+from matcher.engine.result import Counts
 from matcher.errors import MatcherError
 from matcher.feasibility.build import FeasibilityQuery, _sketches, resolve_order, status_columns
 from matcher.scaleout.histogram import part_histogram
@@ -41,7 +46,7 @@ class PartJob:
     index: int
     path: str
     studies: tuple[ir.Study, ...]
-    mode: Literal["rows", "histogram"]
+    mode: Literal["rows", "histogram", "write"]
     index_date: dt.date | None = None
     content_hash: str | None = None
     """The part's content hash from ``partitions.json``: checked when the part is opened."""
@@ -49,6 +54,8 @@ class PartJob:
     dims: tuple[str, ...] = ()
     """Breakdown dimensions kept in the histograms (those of ``query.by`` at least)."""
     sketch_secret: bytes | None = field(default=None, repr=False)
+    out_dir: str | None = None
+    """``mode="write"``: the directory (every worker can write it) of the per-part files."""
 
     @property
     def label(self) -> str:
@@ -57,10 +64,13 @@ class PartJob:
 
 @dataclass(frozen=True)
 class StudyPart:
-    """One study on one part: the rows (``mode="rows"``) or the histogram and sketches."""
+    """One study on one part: the rows (``mode="rows"``), the histogram and sketches, or the
+    file written and its counts (``mode="write"``)."""
 
     data_snapshot: str
     patients: pl.DataFrame | None = None
+    written: str | None = None
+    counts: Counts | None = None
     histogram: pl.DataFrame | None = None
     sketches: dict[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -80,10 +90,31 @@ def _open(job: PartJob):
     return data
 
 
-def reduce_result(job: PartJob, result) -> StudyPart:
+def part_file(out_dir: str | Path, study_number: int, part: int) -> Path:
+    """Where ``mode="write"`` puts study ``study_number``'s rows of part ``part``.
+
+    >>> part_file("/out", 0, 3).as_posix()
+    '/out/study-0/part-003.parquet'
+    """
+    return Path(out_dir) / f"study-{study_number}" / f"part-{part:03d}.parquet"
+
+
+def _write_rows(job: PartJob, study_number: int, result) -> StudyPart:
+    assert job.out_dir is not None
+    target = part_file(job.out_dir, study_number, job.index)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    result.patients.write_parquet(tmp)
+    os.replace(tmp, target)  # a re-run part (lost worker) replaces its own file whole
+    return StudyPart(result.data_snapshot, written=str(target), counts=result.counts)
+
+
+def reduce_result(job: PartJob, result, study_number: int = 0) -> StudyPart:
     """What one study's ``result`` on the part sends back for ``job.mode``."""
     if job.mode == "rows":
         return StudyPart(result.data_snapshot, patients=result.patients)
+    if job.mode == "write":
+        return _write_rows(job, study_number, result)
     query = job.query
     histogram = part_histogram(result.patients, job.dims or query.by)
     sketches: dict[str, bytes] = {}
@@ -103,7 +134,7 @@ def run_part(job: PartJob) -> list[StudyPart]:
     try:
         data = _open(job)
         results = evaluate_many(job.studies, data, index_date=job.index_date, validate=False)
-        return [reduce_result(job, r) for r in results]
+        return [reduce_result(job, r, n) for n, r in enumerate(results)]
     except PartError:
         raise
     except MatcherError as exc:
@@ -114,4 +145,4 @@ def run_part(job: PartJob) -> list[StudyPart]:
         raise PartError(f"{job.label}: {type(exc).__name__} while evaluating") from None
 
 
-__all__ = ["PartError", "PartJob", "StudyPart", "reduce_result", "run_part"]
+__all__ = ["PartError", "PartJob", "StudyPart", "part_file", "reduce_result", "run_part"]

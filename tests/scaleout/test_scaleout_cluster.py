@@ -23,7 +23,7 @@ from matcher.cli import main
 from matcher.disclosure.ledger import Ledger
 from matcher.disclosure.policy import DisclosurePolicy
 from matcher.engine.evaluate import evaluate_many
-from matcher.scaleout import PartError, count_parts, evaluate_parts, local_cluster
+from matcher.scaleout import PartError, count_parts, evaluate_parts, local_cluster, write_parts
 from matcher.snapshot.partition import ingest_partitioned
 
 distributed = pytest.importorskip("distributed")
@@ -41,10 +41,12 @@ def reference(plain_snapshot: Path):
     return evaluate_many(examples(), plain_snapshot, index_date=INDEX)
 
 
-def _listening() -> list[str]:
+def _listening(pid: int) -> list[str]:
+    """The addresses process ``pid`` listens on (workers are inspected from here: no test code
+    is sent to them)."""
     import psutil
 
-    sockets = psutil.Process(os.getpid()).net_connections(kind="inet")
+    sockets = psutil.Process(pid).net_connections(kind="inet")
     return [s.laddr.ip for s in sockets if s.status == psutil.CONN_LISTEN]
 
 
@@ -53,8 +55,8 @@ def test_issue17_local_cluster_listens_on_localhost_only(client):
     assert client.scheduler.address.startswith("tcp://127.0.0.1:")
     assert len(info["workers"]) == 2
     assert all(address.startswith("tcp://127.0.0.1:") for address in info["workers"])
-    scheduler_side = _listening()  # the scheduler runs in this process
-    worker_side = [ip for ips in client.run(_listening).values() for ip in ips]
+    scheduler_side = _listening(os.getpid())  # the scheduler runs in this process
+    worker_side = [ip for pid in client.run(os.getpid).values() for ip in _listening(pid)]
     assert scheduler_side and worker_side
     assert set(scheduler_side) | set(worker_side) == {"127.0.0.1"}
 
@@ -162,6 +164,16 @@ def test_issue17_evaluate_cli_on_the_cluster_writes_the_same_rows(client, partit
         outputs[name] = pl.read_parquet(out)
     assert outputs["cluster"].height > 0
     assert outputs["cluster"].equals(outputs["here"])
+
+
+def test_issue17_workers_write_their_parts_rows(client, reference, partitioned, tmp_path):
+    written = write_parts(
+        examples()[:1], partitioned[2], tmp_path / "rows", index_date=INDEX, client=client
+    )
+    [(files, counts)] = written
+    rows = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+    assert rows.sort("patient_id").equals(reference[0].patients.sort("patient_id"))
+    assert counts == reference[0].counts
 
 
 def test_issue17_worker_killed_mid_run_same_answer(client, reference, partitioned):

@@ -26,7 +26,7 @@ from matcher.data.schema import TABLES
 from matcher.engine.evaluate import evaluate_many
 from matcher.errors import DataError, OutputExistsError
 from matcher.feasibility import FeasibilityQuery, build_raw
-from matcher.scaleout import count_parts, evaluate_parts
+from matcher.scaleout import count_parts, evaluate_parts, write_parts
 from matcher.scaleout.run import combine_counts, combine_rows
 from matcher.scaleout.tasks import PartError, PartJob, reduce_result
 from matcher.snapshot import open_snapshot
@@ -225,3 +225,25 @@ def test_issue17_in_memory_frames_cannot_go_to_a_cluster():
 
     with pytest.raises(DataError, match="every worker can read"):
         parts_of({"patients": pl.DataFrame({"patient_id": ["a"]})})
+
+
+def test_issue17_rows_written_per_part_equal_one_process(reference, partitioned, tmp_path):
+    out = tmp_path / "rows"
+    written = write_parts(examples()[:2], partitioned[7], out, index_date=INDEX)
+    for ref, (files, counts) in zip(reference[:2], written, strict=True):
+        assert len(files) == 7 and all(f.parent.parent == out for f in files)
+        rows = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+        assert rows.sort("patient_id").equals(ref.patients.sort("patient_id"))
+        assert counts == ref.counts
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    with pytest.raises(OutputExistsError):
+        write_parts(examples()[:1], partitioned[2], out, index_date=INDEX)
+
+
+def test_issue17_a_failed_written_run_leaves_nothing(raw_dir, tmp_path):
+    data = tmp_path / "parts"
+    ingest_partitioned(raw_dir, data, partitions=2)
+    (data / "part-001" / "patients.arrow").write_bytes(b"damaged")
+    with pytest.raises(PartError, match="part 1"):
+        write_parts(examples()[:1], data, tmp_path / "rows", index_date=INDEX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parts"]
