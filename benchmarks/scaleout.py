@@ -198,4 +198,33 @@ def scaleout_stage(
     return out
 
 
-__all__ = ["ensure_partitioned", "scaleout_stage", "scaling_model"]
+def scaleout_section(so: dict[str, Any]) -> list[str]:
+    """The ``docs/benchmarks.md`` section of the stage (model assumptions: docs/scale-out.md).
+
+    >>> row = {"median_s": 1.0}
+    >>> lines = scaleout_section({"studies": 9, "parts": 4, "workers": 2, "one_process": row,
+    ...     "parts_in_process": row, "cluster": {"median_s": 1.5}, "cluster_start_s": 2.0,
+    ...     "overhead_s": 0.5, "ratio": 1.5, "model": {}})
+    >>> lines[0], lines[-2]
+    ('## Scale-out on Dask (one process vs a local cluster)', '| cluster start | 2.00 s |')
+    """
+    out = [
+        "## Scale-out on Dask (one process vs a local cluster)",
+        "",
+        f"{so['studies']} studies counted over {so['parts']} parts; a local cluster of "
+        f"{so['workers']} worker processes; the scaling model and its assumptions are in "
+        "[scale-out.md](scale-out.md).",
+        "",
+        "| run | median |",
+        "|---|---|",
+        f"| one process, plain snapshot | {so['one_process']['median_s']:.2f} s |",
+        f"| partitioned, one process | {so['parts_in_process']['median_s']:.2f} s |",
+        f"| local cluster | {so['cluster']['median_s']:.2f} s |",
+        f"| overhead of the cluster | {so['overhead_s']:+.2f} s (x{so['ratio']:.2f}) |",
+    ]
+    for name, row in so["model"].items():
+        out.append(f"| model: {name} ({row['parts']} parts) | {row['total_s']:.1f} s |")
+    return [*out, f"| cluster start | {so['cluster_start_s']:.2f} s |", ""]
+
+
+__all__ = ["ensure_partitioned", "scaleout_section", "scaleout_stage", "scaling_model"]
