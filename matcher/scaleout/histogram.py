@@ -24,6 +24,7 @@ built here is the same object. Disclosure control is applied once, to that combi
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -160,8 +161,6 @@ class HistogramResult:
         sketch_secret: bytes | None = None,
     ) -> RawFeasibility:
         """The :class:`RawFeasibility` that ``build_raw`` gives for the per-patient table."""
-        import hashlib
-
         if with_keys:
             raise MatcherError(
                 "noise (--noise) needs the hash of every counted patient set, which would send "
