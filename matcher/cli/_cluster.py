@@ -1,8 +1,8 @@
 """``--cluster`` / ``--workers``: the Dask options of the commands that evaluate studies.
 
-``p4dp count``, ``p4dp evaluate`` (and ``p4dp candidates``: decorate it with
-:data:`cluster_options` and pass ``cluster=client`` from :func:`cluster_client` to
-``evaluate_many``) run each part of the data on a Dask cluster when given
+``p4dp count``, ``p4dp evaluate`` (through the service layer: the options go into the
+request) and ``p4dp candidates issue`` (``cluster=client`` from :func:`cluster_client` to
+``evaluate``) run each part of the data on a Dask cluster when given
 ``--cluster tcp://HOST:PORT`` (or ``$P4DP_DASK_SCHEDULER``), or on a local cluster of N worker
 processes started for the run with ``--workers N``. See ``docs/scale-out.md``.
 
@@ -19,13 +19,10 @@ processes started for the run with ``--workers N``. See ``docs/scale-out.md``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
-
-from matcher.errors import MatcherError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,39 +56,4 @@ def cluster_client(cluster: str | None, workers: int | None) -> Iterator[Any]:
         yield client
 
 
-def evaluate_for_count(
-    studies: Sequence[Any],
-    data: Any,
-    *,
-    query: Any,
-    index_date: dt.date | None,
-    cluster: str | None,
-    workers: int | None,
-    noise: bool,
-    sketch_secret: bytes | None,
-) -> list[Any]:
-    """What ``p4dp count`` releases from: engine results, or combined histograms on a cluster."""
-    from matcher.engine.evaluate import evaluate_many
-
-    if not (cluster or workers):
-        return evaluate_many(studies, data, index_date=index_date, validate=False)
-    if noise:
-        raise MatcherError(
-            "--noise with --cluster/--workers: noise needs the hash of every counted patient "
-            "set, which would send pseudonyms across the cluster; count without a cluster "
-            "(a partitioned snapshot also works on one machine)"
-        )
-    from matcher.scaleout import count_parts
-
-    with cluster_client(cluster, workers) as client:
-        return count_parts(
-            studies,
-            data,
-            query=query,
-            index_date=index_date,
-            client=client,
-            sketch_secret=sketch_secret,
-        )
-
-
-__all__ = ["cluster_client", "cluster_options", "evaluate_for_count"]
+__all__ = ["cluster_client", "cluster_options"]

@@ -31,6 +31,19 @@ from matcher.cli._common import progress_enabled
     default=None,
     help="Also write the practices' local record numbers (Parquet) here, outside the data set.",
 )
+@click.option(
+    "--practice-exports",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write record-software exports (CSV and FHIR) and keys of a few practices here.",
+)
+@click.option(
+    "--export-practices",
+    type=int,
+    default=3,
+    show_default=True,
+    help="How many practices --practice-exports writes.",
+)
 def synth(
     n_patients: int,
     seed: int,
@@ -38,6 +51,8 @@ def synth(
     overwrite: bool,
     keys_out: Path | None,
     local_ids_out: Path | None,
+    practice_exports: Path | None,
+    export_practices: int,
 ) -> None:
     """Generate a synthetic population in the data contract (deterministic for a seed).
 
@@ -50,18 +65,40 @@ def synth(
       p4dp synth --patients 20000 --seed 42 --out data/
       p4dp synth --patients 3000000 --seed 1 --out /big/synth-3m --overwrite
       p4dp synth --patients 5000 --seed 1 --out data/ --keys-out secrets/practice-keys.json
+      p4dp synth --patients 5000 --seed 1 --out data/ --practice-exports practices/
     """
+    import tempfile
+
+    from matcher.errors import MatcherError
     from matcher.synth import generate
 
-    summary = generate(
-        n_patients,
-        seed,
-        out,
-        overwrite=overwrite,
-        keys_out=keys_out,
-        local_ids_out=local_ids_out,
-        progress=progress_enabled(),
-    )
+    if practice_exports is not None and export_practices < 1:
+        raise MatcherError(f"--export-practices: must be at least 1, got {export_practices}")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        if practice_exports is not None and local_ids_out is None:
+            local_ids_out = Path(scratch) / "local-ids.parquet"
+        summary = generate(
+            n_patients,
+            seed,
+            out,
+            overwrite=overwrite,
+            keys_out=keys_out,
+            local_ids_out=local_ids_out,
+            progress=progress_enabled(),
+        )
+        if practice_exports is not None and local_ids_out is not None:
+            from matcher.synth.practice_exports import write_practice_exports
+
+            chosen = write_practice_exports(
+                out,
+                local_ids_out,
+                seed=seed,
+                out=practice_exports,
+                n_practices=export_practices,
+                overwrite=overwrite,
+            )
+            click.echo(f"Wrote exports and keys of {', '.join(chosen)} to {practice_exports}")
     events = sum(v for k, v in summary.rows.items() if k != "patients")
     click.echo(
         f"Wrote {summary.patients:,} patients ({summary.practices:,} practices, "

@@ -25,6 +25,8 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
+from criteria_dsl.limits import FIRST_DATE, LAST_DATE, date_in_range
+from matcher.data.extract_date import data_end_date, resolve_index_date
 from matcher.data.schema import TABLES
 from matcher.engine.compile import StudyColumns, compile_many
 from matcher.engine.data import DataInput, resolve_data
@@ -50,11 +52,21 @@ def full_validation(validate: Validation) -> bool:
     raise MatcherError(f"validate must be 'full', 'schema', True or False, not {validate!r}")
 
 
-def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
-    """The index date used: the argument, else the study's, else today."""
-    if index_date is not None:
-        return index_date
-    return study.index_date if study.index_date is not None else dt.date.today()
+def study_index(
+    study: ir.Study, index_date: dt.date | None, data_end: dt.date | None = None
+) -> dt.date:
+    """The index date used: the argument, else the study's, else the end of the data
+    (:mod:`matcher.data.extract_date`), else today.
+
+    A date outside the range a criteria file may write (``criteria_dsl.limits``) is refused:
+    a window of up to 200 years around it must stay a calendar date.
+    """
+    if index_date is not None and not date_in_range(index_date):
+        raise MatcherError(
+            f"--index-date {index_date.isoformat()}: the index date must lie between "
+            f"{FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
+        )
+    return resolve_index_date(index_date, study.index_date, data_end)
 
 
 def _fixed_part(wide: pl.LazyFrame, spec: StudyColumns) -> pl.DataFrame:
@@ -90,6 +102,16 @@ def key_is_row_number(patients: pl.LazyFrame, key: str) -> bool:
     return bool(patients.select(check).collect().item())
 
 
+def code_rows_frame(wide: pl.LazyFrame, spec: StudyColumns) -> pl.LazyFrame:
+    """Per code set of the study: rows with its codes, of the study's base population, in the
+    dates its criteria read (a sum over the per-patient counts of the passes, no new scan)."""
+    sums = [
+        pl.sum_horizontal(pl.col(c).sum() for c in columns).alias(name)
+        for name, columns in spec.code_rows.items()
+    ]
+    return wide.filter(pl.col(spec.base)).select(sums or [pl.lit(0).alias("__none")])
+
+
 def evaluate(
     study: ir.Study,
     data: DataInput,
@@ -118,15 +140,18 @@ def evaluate_many(
     streaming: bool = False,
     validate: Validation = True,
     cluster: object = None,
+    data_end: dt.date | None = None,
 ) -> list[Result]:
     """Evaluate several studies in one plan: each event table is scanned once for all of them.
 
-    ``index_date`` overrides every study's own; ``streaming`` runs Polars' streaming engine
+    ``index_date`` overrides every study's own (a study without one is evaluated at the end of
+    the data, see :mod:`matcher.data.extract_date`); ``streaming`` runs Polars' streaming engine
     (for data larger than memory); ``validate`` (see :data:`Validation`) chooses the contract
     checks run on raw files and frames first: ``"full"`` (default) or ``"schema"``.
     ``cluster`` (a Dask scheduler address, ``Client`` or cluster object) evaluates every part
     of the data on Dask workers; a partitioned snapshot is evaluated part by part even
-    without one (see ``docs/scale-out.md``).
+    without one (see ``docs/scale-out.md``). ``data_end``: the end of the data when the
+    caller knows it better than ``data`` does (a part of a partitioned snapshot: the whole's).
     """
     from matcher.snapshot.partition import PartitionedSnapshot, is_partitioned
 
@@ -137,7 +162,10 @@ def evaluate_many(
             return evaluate_parts(studies, data, index_date=index_date, client=client)
     dataset, snapshot = resolve_data(data, validate=full_validation(validate))
     tables = {name: getattr(dataset, name) for name in TABLES}
-    pairs = [(s, study_index(s, index_date)) for s in studies]
+    end = data_end
+    if end is None and index_date is None and any(s.index_date is None for s in studies):
+        end = data_end_date(dataset)  # studies without a fixed date: the end of the data
+    pairs = [(s, study_index(s, index_date, end)) for s in studies]
     key = getattr(dataset, "patient_key", "patient_id")
     events = getattr(dataset, "events", None)
     dense = not streaming and key_is_row_number(tables["patients"], key)
@@ -147,9 +175,12 @@ def evaluate_many(
     for spec in layout:  # the base population and fixed columns: once per index date
         if spec.index not in shared:
             shared[spec.index] = _fixed_part(wide, spec)
-    owns = pl.collect_all([wide.filter(pl.col(spec.base)).select(spec.own()) for spec in layout])
+    owns = pl.collect_all(
+        [wide.filter(pl.col(spec.base)).select(spec.own()) for spec in layout]
+        + [code_rows_frame(wide, spec) for spec in layout]
+    )
     results = []
-    for spec, own in zip(layout, owns, strict=True):
+    for spec, own, rows in zip(layout, owns[: len(layout)], owns[len(layout) :], strict=True):
         patients = shared[spec.index].hstack(own.get_columns())
         results.append(
             Result(
@@ -159,6 +190,7 @@ def evaluate_many(
                 data_snapshot=snapshot,
                 patients=patients,
                 counts=counts_of(patients),
+                code_rows={name: int(rows[name].sum()) for name in spec.code_rows},
             )
         )
     return results

@@ -12,8 +12,8 @@ results do not remove anyone (they remain, to be verified: "possibly eligible").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
@@ -65,10 +65,24 @@ class Result:
     data_snapshot: str
     patients: pl.DataFrame
     counts: Counts
+    code_rows: dict[str, int] = field(default_factory=dict)
+    """Per code set a criterion reads: the rows of the data with its codes, for the patients of
+    the base population and the dates the study's criteria read (the span of their windows)."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.study.rules)
+
+    def code_set_warnings(self, min_rows: int = 1) -> list[str]:
+        """A warning per code set matching fewer than ``min_rows`` rows (default: none).
+
+        A code set that matches nothing makes every criterion on it silently false (or zero);
+        it usually means the data writes the codes in a form or system the study does not
+        use. Sponsors are told only "fewer than <threshold>" (``min_rows``), never a count.
+
+            >>> # result.code_set_warnings()  # ["code set 't2d' matches no row of the data ..."]
+        """
+        return code_set_warnings(self.study, self.code_rows, min_rows)
 
     def attrition(
         self, order: Sequence[str] | None = None, without: Collection[str] = ()
@@ -89,6 +103,7 @@ class Result:
             "data_snapshot": self.data_snapshot,
             "counts": self.counts.to_dict(),
             "attrition": [s.to_dict() for s in self.attrition()],
+            "warnings": self.code_set_warnings(),
         }
 
 
@@ -154,6 +169,41 @@ def funnel(
         )
         before = remaining
     return out
+
+
+def code_set_warnings(
+    study: ir.Study, code_rows: Mapping[str, int], min_rows: int = 1
+) -> list[str]:
+    """The warnings of :meth:`Result.code_set_warnings` for ``code_rows`` (rows per code set).
+
+    >>> from criteria_dsl import ir
+    >>> study = ir.Study("S", 1, None, None, (), (), (), ())
+    >>> code_set_warnings(study, {"t2d": 0})[0].split(":")[0]
+    'study S'
+    >>> code_set_warnings(study, {"t2d": 12}, min_rows=10)
+    []
+    """
+    out = []
+    for name, rows in code_rows.items():
+        if rows >= min_rows:
+            continue
+        how = "no row" if min_rows <= 1 else f"fewer than {min_rows} rows"
+        tables = sorted(
+            {e.domain.value for e in _events_of(study) if e.codes and e.codes.name == name}
+        )
+        out.append(
+            f"study {study.id}: code set {name!r} matches {how} of the data "
+            f"({', '.join(tables)}) for the base population in the dates the criteria read; "
+            "every criterion on it is false or zero: check how the data writes these codes "
+            "(p4dp data check)"
+        )
+    return out
+
+
+def _events_of(study: ir.Study) -> list[ir.EventSet]:
+    return [
+        n for rule in study.rules for n in ir.walk(rule.predicate) if isinstance(n, ir.EventSet)
+    ]
 
 
 def counts_of(patients: pl.DataFrame) -> Counts:

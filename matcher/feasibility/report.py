@@ -9,7 +9,9 @@
      "what_if": {"order": [rule...], "without": [rule...]},
      "disclosure": {...the policy applied, the role...}}
 
-Every ``N`` a sponsor sees is an ``int`` or the masked label (``"<10"`` by default).
+Every ``N`` a sponsor sees is an ``int``, the masked label (``"<10"`` by default: a small
+count) or, in breakdowns, ``"masked"`` (a cell of at least the threshold hidden by secondary
+suppression).
 ``breakdown_totals`` are sums of the shown cells (masked cells count 0). Breakdowns split
 the eligible count.
 """
@@ -21,6 +23,12 @@ from typing import Any
 
 from matcher.disclosure.release import ReleasedFeasibility
 from matcher.feasibility.build import FeasibilityQuery
+
+
+def min_rows_shown(released: ReleasedFeasibility) -> int:
+    """Below how many rows a code set is warned about: 1 (none) for stewards; for sponsors
+    the threshold, so that the warning says no more than a masked count ("<10") would."""
+    return 1 if released.role == "steward" else released.policy.threshold
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class StudyFeasibility:
     order: tuple[str, ...]
     without: tuple[str, ...]
     released: ReleasedFeasibility
+    warnings: tuple[str, ...] = ()
+    """Code sets matching no row (stewards) or fewer rows than the threshold (sponsors)."""
 
     @classmethod
     def from_result(
@@ -52,11 +62,12 @@ class StudyFeasibility:
             order=tuple(step["rule"] for step in released.attrition),
             without=tuple(query.without),
             released=released,
+            warnings=tuple(result.code_set_warnings(min_rows_shown(released))),
         )
 
     @property
     def masked_label(self) -> str:
-        return self.released.policy.masked_label
+        return self.released.masked_label
 
     @property
     def role(self) -> str:
@@ -78,4 +89,5 @@ class StudyFeasibility:
             "breakdown_totals": body["breakdown_totals"],
             "what_if": {"order": list(self.order), "without": list(self.without)},
             "disclosure": body["disclosure"],
+            "warnings": list(self.warnings),
         }

@@ -36,10 +36,10 @@ from criteria_dsl import ir
 from matcher.disclosure.release import AttritionStep as ReleasedStep
 from matcher.disclosure.release import RawFeasibility
 from matcher.disclosure.sketch import bottom_k, sketch_values
-from matcher.engine.result import AttritionStep, Counts, funnel
+from matcher.engine.result import AttritionStep, Counts, code_set_warnings, funnel
 from matcher.errors import MatcherError
 from matcher.feasibility.build import FeasibilityQuery, resolve_order
-from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
+from matcher.feasibility.dimensions import POOLED_CENTRES, SEP, breakdown_names, category_expr
 
 BITS = ("rule_bits", "unknown_bits")
 
@@ -47,8 +47,12 @@ _NO_QUERY = FeasibilityQuery()
 
 
 def part_histogram(patients: pl.DataFrame, dims: Sequence[str]) -> pl.DataFrame:
-    """Patients of one part per ``(rule_bits, unknown_bits, category of each dim)``, in ``n``."""
-    labelled = patients.select(*BITS, *(category_expr(d) for d in dims))
+    """Patients of one part per ``(rule_bits, unknown_bits, category of each dim)``, in ``n``.
+
+    Centres keep their own labels: whether a centre has a single practice is known only once
+    the parts are combined (:func:`pool_centres`).
+    """
+    labelled = patients.select(*BITS, *(category_expr(d, pooled=False) for d in dims))
     return labelled.group_by(*BITS, *dims).agg(pl.len().cast(pl.UInt64).alias("n"))
 
 
@@ -60,6 +64,72 @@ def combine_histograms(parts: Sequence[pl.DataFrame], dims: Sequence[str]) -> pl
         return pl.DataFrame(schema={**schema, "n": pl.UInt64})
     whole = pl.concat(frames, how="vertical_relaxed")
     return whole.group_by(*schema).agg(pl.col("n").sum()).sort(*schema)
+
+
+def single_practice_labels(pairs: Sequence[pl.DataFrame]) -> set[str]:
+    """The centre labels to pool, from every part's distinct (centre_id, practice_id) pairs:
+    centres with fewer than two practices in the whole base population (as
+    :func:`matcher.feasibility.dimensions.category_expr` decides on one table).
+
+    >>> a = pl.DataFrame({"centre_id": ["c1", "c2"], "practice_id": ["p1", "p3"]})
+    >>> b = pl.DataFrame({"centre_id": ["c1"], "practice_id": ["p2"]})
+    >>> sorted(single_practice_labels([a, b]))
+    ['c2']
+    """
+    frames = [p.select(pl.col("centre_id", "practice_id").cast(pl.String)) for p in pairs]
+    if not frames:
+        return set()
+    whole = pl.concat(frames).unique()
+    per = whole.group_by("centre_id").agg(pl.col("practice_id").n_unique().alias("n"))
+    single = per.filter((pl.col("n") < 2) & pl.col("centre_id").is_not_null())
+    label = pl.col("centre_id").str.replace_all(SEP, "/", literal=True)
+    return set(single.select(label).to_series().to_list())
+
+
+def pool_centres(histogram: pl.DataFrame, single: Collection[str]) -> pl.DataFrame:
+    """``histogram`` with the centres of ``single`` relabelled as the pooled category."""
+    if "centre" not in histogram.columns or not single:
+        return histogram
+    pooled = pl.when(pl.col("centre").is_in(sorted(single))).then(pl.lit(POOLED_CENTRES))
+    relabelled = histogram.with_columns(pooled.otherwise(pl.col("centre")).alias("centre"))
+    keys = [c for c in histogram.columns if c != "n"]
+    return relabelled.group_by(keys).agg(pl.col("n").sum()).sort(keys)
+
+
+def pooled_cell(cell: str, single: Collection[str]) -> str:
+    """The ledger cell name ``cell`` (``breakdown:centre|sex=c2|F``) after pooling ``single``.
+
+    >>> pooled_cell("breakdown:centre|sex=c2|F", {"c2"})
+    'breakdown:centre|sex=other centres (pooled)|F'
+    >>> pooled_cell("eligible", {"c2"})
+    'eligible'
+    """
+    if not cell.startswith("breakdown:") or "=" not in cell:
+        return cell
+    name, categories = cell[len("breakdown:") :].split("=", 1)
+    dims, values = name.split(SEP), categories.split(SEP)
+    if "centre" not in dims or len(dims) != len(values):
+        return cell
+    values = [
+        POOLED_CENTRES if d == "centre" and v in single else v
+        for d, v in zip(dims, values, strict=True)
+    ]
+    return f"breakdown:{name}={SEP.join(values)}"
+
+
+def pool_sketches(sketches: Mapping[str, bytes], single: Collection[str]) -> dict[str, bytes]:
+    """One part's sketches with pooled centres' cells merged (bottom-k of disjoint sets)."""
+    if not single:
+        return dict(sketches)
+    grouped: dict[str, list[bytes]] = {}
+    for cell, sketch in sketches.items():
+        grouped.setdefault(pooled_cell(cell, single), []).append(sketch)
+    return {
+        cell: items[0]
+        if len(items) == 1
+        else bottom_k(np.concatenate([sketch_values(s) for s in items]))
+        for cell, items in grouped.items()
+    }
 
 
 def merge_sketches(
@@ -113,10 +183,16 @@ class HistogramResult:
     sketches: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     sketch_query: FeasibilityQuery | None = None
     """The query the sketches were made for (None: no sketches)."""
+    code_rows: Mapping[str, int] = field(default_factory=dict)
+    """Rows per code set, summed over the parts (exact: each part counts its own patients)."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.study.rules)
+
+    def code_set_warnings(self, min_rows: int = 1) -> list[str]:
+        """As :meth:`matcher.engine.result.Result.code_set_warnings`, on the summed rows."""
+        return code_set_warnings(self.study, self.code_rows, min_rows)
 
     @property
     def counts(self) -> Counts:
@@ -202,5 +278,9 @@ __all__ = [
     "combine_histograms",
     "merge_sketches",
     "part_histogram",
+    "pool_centres",
+    "pool_sketches",
+    "pooled_cell",
+    "single_practice_labels",
     "status_totals",
 ]

@@ -38,7 +38,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +47,21 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
-from matcher.engine.result import Counts, Result, counts_of
+from matcher.engine.result import Counts, Result, code_set_warnings, counts_of
 from matcher.errors import DataError, MatcherError, OutputExistsError
 from matcher.feasibility.build import FeasibilityQuery
-from matcher.scaleout.histogram import HistogramResult, combine_histograms, merge_sketches
+from matcher.scaleout.histogram import (
+    HistogramResult,
+    combine_histograms,
+    merge_sketches,
+    pool_centres,
+    pool_sketches,
+    single_practice_labels,
+)
 from matcher.scaleout.tasks import PartError, PartJob, StudyPart, run_part
 from matcher.snapshot.partition import PartitionedSnapshot, is_partitioned, open_partitioned
 
 _NO_QUERY = FeasibilityQuery()
-
-
-def _index(study: ir.Study, index_date: dt.date | None) -> dt.date:
-    from matcher.engine.evaluate import study_index
-
-    return study_index(study, index_date)
 
 
 def parts_of(data: Any) -> tuple[list[tuple[str, str | None]], str | None]:
@@ -108,15 +110,81 @@ def _run(jobs: list[PartJob], client: Any) -> list[list[StudyPart]]:
         client.cancel(futures)
 
 
+@dataclass(frozen=True)
+class WrittenResult:
+    """One study's rows written part by part (:func:`write_parts`): where, and the combined
+    exact counts; the identity fields of an engine ``Result``, without its rows."""
+
+    study: ir.Study
+    criteria_hash: str
+    index_date: dt.date
+    data_snapshot: str
+    counts: Counts
+    files: tuple[Path, ...]
+    code_rows: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.study.rules)
+
+    def code_set_warnings(self, min_rows: int = 1) -> list[str]:
+        """As :meth:`matcher.engine.result.Result.code_set_warnings`, on the summed rows."""
+        return code_set_warnings(self.study, self.code_rows, min_rows)
+
+
+def whole_data_end(
+    studies: Sequence[ir.Study], data: Any, index_date: dt.date | None
+) -> dt.date | None:
+    """The end of the whole partitioned snapshot ``data`` when a study needs it as its index
+    date (a part alone would give its own patients' last event); None otherwise (one part
+    finds the same end on its own)."""
+    if index_date is not None or all(s.index_date is not None for s in studies):
+        return None
+    if isinstance(data, str | Path) and is_partitioned(data):
+        data = open_partitioned(data)
+    if not isinstance(data, PartitionedSnapshot):
+        return None
+    from matcher.data.extract_date import data_end_date
+
+    return data_end_date(data)
+
+
 def _jobs(
-    studies: Sequence[ir.Study], data: Any, **fields: Any
+    studies: Sequence[ir.Study], data: Any, *, index_date: dt.date | None, **fields: Any
 ) -> tuple[list[PartJob], str | None]:
     parts, snapshot = parts_of(data)
+    end = whole_data_end(studies, data, index_date)
     jobs = [
-        PartJob(index=i, path=path, studies=tuple(studies), content_hash=digest, **fields)
+        PartJob(
+            index=i,
+            path=path,
+            studies=tuple(studies),
+            content_hash=digest,
+            index_date=index_date,
+            data_end=end,
+            data_snapshot=snapshot,
+            parts=len(parts),
+            **fields,
+        )
         for i, (path, digest) in enumerate(parts)
     ]
     return jobs, snapshot
+
+
+def _summed_code_rows(per_part: Sequence[StudyPart]) -> dict[str, int]:
+    """Rows per code set over every part (each part counts its own patients' rows)."""
+    out: dict[str, int] = {}
+    for part in per_part:
+        for name, rows in part.code_rows.items():
+            out[name] = out.get(name, 0) + rows
+    return out
+
+
+def _part_index(study: ir.Study, per_part: Sequence[StudyPart]) -> dt.date:
+    dates = {p.index_date for p in per_part if p.index_date is not None}
+    if len(dates) != 1:
+        raise MatcherError(f"study {study.id}: the parts used different index dates")
+    return dates.pop()
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -129,7 +197,6 @@ def combine_rows(
     answers: Sequence[Sequence[StudyPart]],
     *,
     snapshot: str | None,
-    index_date: dt.date | None,
 ) -> list[Result]:
     """One ``Result`` per study from every part's rows (``answers[part][study]``)."""
     results = []
@@ -140,10 +207,11 @@ def combine_rows(
             Result(
                 study=study,
                 criteria_hash=study_hash(study),
-                index_date=_index(study, index_date),
+                index_date=_part_index(study, per_part),
                 data_snapshot=snapshot or per_part[0].data_snapshot,
                 patients=patients,
                 counts=counts_of(patients),
+                code_rows=_summed_code_rows(per_part),
             )
         )
     return results
@@ -154,29 +222,36 @@ def combine_counts(
     answers: Sequence[Sequence[StudyPart]],
     *,
     snapshot: str | None,
-    index_date: dt.date | None,
     query: FeasibilityQuery,
     sketch_secret: bytes | None,
     dims: Sequence[str] | None = None,
 ) -> list[HistogramResult]:
-    """One :class:`HistogramResult` per study from every part's histogram and sketches."""
+    """One :class:`HistogramResult` per study from every part's histogram and sketches.
+
+    Centres with a single practice in the whole base population are pooled here, after the
+    parts are summed (a part sees only some of a centre's patients).
+    """
     kept = tuple(query.by if dims is None else dims)
     results = []
     for n, study in enumerate(studies):
         per_part = [answer[n] for answer in answers]
         histograms = [p.histogram for p in per_part if p.histogram is not None]
+        pairs = [p.centre_practices for p in per_part if p.centre_practices is not None]
+        single = single_practice_labels(pairs) if "centre" in kept else set()
         result = HistogramResult(
             study=study,
             criteria_hash=study_hash(study),
-            index_date=_index(study, index_date),
+            index_date=_part_index(study, per_part),
             data_snapshot=snapshot or per_part[0].data_snapshot,
-            histogram=combine_histograms(histograms, kept),
+            histogram=pool_centres(combine_histograms(histograms, kept), single),
             dims=kept,
+            code_rows=_summed_code_rows(per_part),
         )
         if sketch_secret is not None:
-            cells = {c for p in per_part for c in p.sketches}
+            pooled = [pool_sketches(p.sketches, single) for p in per_part]
+            cells = {c for p in pooled for c in p}
             cells |= set(result.breakdown_cells(tuple(query.by)))
-            sketches = merge_sketches([p.sketches for p in per_part], sorted(cells))
+            sketches = merge_sketches(pooled, sorted(cells))
             result = dataclasses.replace(result, sketches=sketches, sketch_query=query)
         results.append(result)
     return results
@@ -192,7 +267,7 @@ def evaluate_parts(
     """One ``Result`` per study from the parts' per-patient rows (sorted by pseudonym)."""
     jobs, snapshot = _jobs(studies, data, mode="rows", index_date=index_date)
     answers = _run(jobs, client)
-    return combine_rows(studies, answers, snapshot=snapshot, index_date=index_date)
+    return combine_rows(studies, answers, snapshot=snapshot)
 
 
 def write_parts(
@@ -202,12 +277,14 @@ def write_parts(
     *,
     index_date: dt.date | None = None,
     client: Any = None,
-) -> list[tuple[list[Path], Counts]]:
+) -> list[WrittenResult]:
     """Per-patient rows written by each part, never gathered: ``out_dir/study-N/part-XXX.parquet``.
 
     Every worker must be able to write ``out_dir`` (a shared file system). The parts write into
     a temporary directory beside it, renamed to ``out_dir`` only when every part succeeded: a
-    failed run leaves nothing. Returns, per study, its files and its combined exact counts.
+    failed run leaves nothing. Returns, per study, its files and its combined exact counts
+    (:class:`WrittenResult`). Each file has the columns and metadata of
+    :func:`matcher.engine.write.write_results`, plus its part number.
     """
     out = Path(out_dir)
     if out.exists():
@@ -222,12 +299,22 @@ def write_parts(
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
     written = []
-    for n in range(len(studies)):
+    for n, study in enumerate(studies):
         per_part = [answer[n] for answer in answers]
         files = [out / Path(p.written).relative_to(partial) for p in per_part if p.written]
         totals = [p.counts for p in per_part if p.counts is not None]
         counts = Counts(*(sum(getattr(c, f) for c in totals) for f in Counts.__dataclass_fields__))
-        written.append((files, counts))
+        written.append(
+            WrittenResult(
+                study=study,
+                criteria_hash=study_hash(study),
+                index_date=_part_index(study, per_part),
+                data_snapshot=jobs[0].data_snapshot or per_part[0].data_snapshot,
+                counts=counts,
+                files=tuple(files),
+                code_rows=_summed_code_rows(per_part),
+            )
+        )
     return written
 
 
@@ -261,7 +348,6 @@ def count_parts(
         studies,
         answers,
         snapshot=snapshot,
-        index_date=index_date,
         query=query,
         dims=jobs[0].dims if jobs else tuple(query.by),
         sketch_secret=sketch_secret,
@@ -269,10 +355,12 @@ def count_parts(
 
 
 __all__ = [
+    "WrittenResult",
     "combine_counts",
     "combine_rows",
     "count_parts",
     "evaluate_parts",
     "parts_of",
+    "whole_data_end",
     "write_parts",
 ]

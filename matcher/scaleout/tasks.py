@@ -30,6 +30,7 @@ import polars as pl
 
 from criteria_dsl import ir
 from matcher.engine.result import Counts
+from matcher.engine.write import write_results
 from matcher.errors import MatcherError
 from matcher.feasibility.build import FeasibilityQuery, _sketches, resolve_order, status_columns
 from matcher.scaleout.histogram import part_histogram
@@ -56,6 +57,13 @@ class PartJob:
     sketch_secret: bytes | None = field(default=None, repr=False)
     out_dir: str | None = None
     """``mode="write"``: the directory (every worker can write it) of the per-part files."""
+    data_end: dt.date | None = None
+    """The end of the whole data (a part sees only its patients' last events): the default
+    index date of a study without one, the same on every part."""
+    data_snapshot: str | None = None
+    """The whole's ``data_snapshot`` id, recorded in the files ``mode="write"`` writes."""
+    parts: int = 1
+    """How many parts the run has (recorded in the written files)."""
 
     @property
     def label(self) -> str:
@@ -68,11 +76,18 @@ class StudyPart:
     file written and its counts (``mode="write"``)."""
 
     data_snapshot: str
+    index_date: dt.date | None = None
+    """The index date the part used (the same on every part: see ``PartJob.data_end``)."""
     patients: pl.DataFrame | None = None
     written: str | None = None
     counts: Counts | None = None
     histogram: pl.DataFrame | None = None
     sketches: dict[str, bytes] = field(default_factory=dict, repr=False)
+    code_rows: dict[str, int] = field(default_factory=dict)
+    """Rows of the part per code set (per patient, so the parts' numbers add up exactly)."""
+    centre_practices: pl.DataFrame | None = None
+    """``mode="histogram"``: the distinct (centre_id, practice_id) pairs of the part's base
+    population, from which the combined run pools single-practice centres."""
 
 
 def _open(job: PartJob):
@@ -104,27 +119,50 @@ def _write_rows(job: PartJob, study_number: int, result) -> StudyPart:
     target = part_file(job.out_dir, study_number, job.index)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    result.patients.write_parquet(tmp)
+    part = {"part": str(job.index), "parts": str(job.parts)}
+    write_results(result, tmp, data_snapshot=job.data_snapshot, extra=part)
     os.replace(tmp, target)  # a re-run part (lost worker) replaces its own file whole
-    return StudyPart(result.data_snapshot, written=str(target), counts=result.counts)
+    return StudyPart(
+        result.data_snapshot,
+        result.index_date,
+        written=str(target),
+        counts=result.counts,
+        code_rows=result.code_rows,
+    )
 
 
 def reduce_result(job: PartJob, result, study_number: int = 0) -> StudyPart:
     """What one study's ``result`` on the part sends back for ``job.mode``."""
     if job.mode == "rows":
-        return StudyPart(result.data_snapshot, patients=result.patients)
+        return StudyPart(
+            result.data_snapshot,
+            result.index_date,
+            patients=result.patients,
+            code_rows=result.code_rows,
+        )
     if job.mode == "write":
         return _write_rows(job, study_number, result)
     query = job.query
-    histogram = part_histogram(result.patients, job.dims or query.by)
+    dims = job.dims or query.by
+    histogram = part_histogram(result.patients, dims)
+    pairs = None
+    if "centre" in dims:
+        pairs = result.patients.select("centre_id", "practice_id").unique()
     sketches: dict[str, bytes] = {}
     if job.sketch_secret is not None:
         names = list(result.rule_names)
         steps = resolve_order(names, order=query.order, without=query.without)
         active = [n for n in names if n not in set(query.without)]
         frame = status_columns(result.patients, names, active)
-        sketches = _sketches(frame, steps, names, active, query.by, job.sketch_secret)
-    return StudyPart(result.data_snapshot, histogram=histogram, sketches=sketches)
+        sketches = _sketches(frame, steps, names, active, query.by, job.sketch_secret, pooled=False)
+    return StudyPart(
+        result.data_snapshot,
+        result.index_date,
+        histogram=histogram,
+        sketches=sketches,
+        code_rows=result.code_rows,
+        centre_practices=pairs,
+    )
 
 
 def run_part(job: PartJob) -> list[StudyPart]:
@@ -133,7 +171,9 @@ def run_part(job: PartJob) -> list[StudyPart]:
 
     try:
         data = _open(job)
-        results = evaluate_many(job.studies, data, index_date=job.index_date, validate=False)
+        results = evaluate_many(
+            job.studies, data, index_date=job.index_date, data_end=job.data_end, validate=False
+        )
         return [reduce_result(job, r, n) for n, r in enumerate(results)]
     except PartError:
         raise

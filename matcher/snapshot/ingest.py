@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from matcher.data.extract_date import EXTRACT_FILE, LATEST_EVENT, DataEnd, read_extract
 from matcher.data.loader import Dataset, load_dataset
 from matcher.data.schema import EVENT_TABLES
 from matcher.errors import DataError, OutputExistsError
@@ -159,7 +160,8 @@ def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, Table
         del patients
     for table in EVENT_TABLES:
         with steps.step(table):
-            encoded = encode_events(table, dataset.table(table), keys, practice)
+            # codes in normal form (E119 → E11.9): the code index then finds every spelling
+            encoded = encode_events(table, dataset.normalised(table), keys, practice)
             frame = encoded.frame
             _write(frame, tmp / table_file(table))
             first, last = _date_range(frame)
@@ -182,6 +184,16 @@ def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, Table
             )
             del encoded, frame
     return entries
+
+
+def _extraction(dataset: Dataset, entries: dict[str, TableEntry]) -> DataEnd | None:
+    """The source's recorded extraction date (``extract.json``), else its latest event date
+    (from the date ranges just computed: no second scan)."""
+    recorded = read_extract(dataset.path) if dataset.path is not None else None
+    if recorded is not None:
+        return DataEnd(recorded, EXTRACT_FILE)
+    lasts = [e.last_date for e in entries.values() if e.last_date]
+    return DataEnd(dt.date.fromisoformat(max(lasts)), LATEST_EVENT) if lasts else None
 
 
 def _replace(tmp: Path, out: Path) -> None:
@@ -229,6 +241,7 @@ def ingest(
             entries = _write_tables(dataset, tmp, steps)
             with steps.step("hashing"):
                 files = {p.name: file_hash(p) for p in sorted(tmp.iterdir())}
+                end = _extraction(dataset, entries)
                 manifest = Manifest(
                     content_hash=content_hash(files),
                     created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -236,6 +249,8 @@ def ingest(
                     patient_key=KEY,
                     tables=entries,
                     files=files,
+                    extraction_date=end.date.isoformat() if end else None,
+                    extraction_date_origin=end.origin if end else None,
                 )
                 manifest.write(tmp)
             _check_out(out, None, overwrite=overwrite)

@@ -187,6 +187,27 @@ class PartitionedSnapshot:
     def part_paths(self) -> list[Path]:
         return [self.path / p.directory for p in self.manifest.parts]
 
+    @property
+    def patients(self) -> pl.LazyFrame:
+        """Every part's ``patients`` table, one after the other (coded columns as text: each
+        part has its own dictionaries). For the platform commands that read patients beside
+        a result (candidate lists' practice tokens); the engine reads the parts one by one."""
+        frames = []
+        for i in range(len(self.manifest.parts)):
+            frame = self.open_part(i).patients
+            schema = frame.collect_schema()
+            coded = [c for c, t in schema.items() if isinstance(t, pl.Enum | pl.Categorical)]
+            frames.append(frame.with_columns(pl.col(c).cast(pl.String) for c in coded))
+        return pl.concat(frames, how="vertical_relaxed")
+
+    def part_manifests(self) -> list:
+        """Every part's own ``manifest.json`` (:class:`~matcher.snapshot.manifest.Manifest`):
+        the end of the whole data is the latest of theirs
+        (:func:`matcher.data.extract_date.data_end`)."""
+        from matcher.snapshot.manifest import read_manifest
+
+        return [read_manifest(path) for path in self.part_paths()]
+
     def open_part(self, index: int):
         """The part ``index`` as a :class:`~matcher.snapshot.reader.SnapshotDataset`, checked
         against the content hash recorded for it."""

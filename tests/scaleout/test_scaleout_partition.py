@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from matcher.cli import main
 from matcher.data.schema import TABLES
+from matcher.disclosure.ledger import Ledger
 from matcher.engine.evaluate import evaluate_many
+from matcher.engine.write import result_columns
 from matcher.errors import DataError, OutputExistsError
 from matcher.feasibility import FeasibilityQuery, build_raw
 from matcher.scaleout import count_parts, evaluate_parts, write_parts
@@ -187,13 +189,11 @@ def test_issue17_generated_studies_combine_exactly(case):
         items,
         [[reduce_result(row_job, r) for r in results] for results in per_part],
         snapshot="x",
-        index_date=None,
     )
     counts = combine_counts(
         items,
         [[reduce_result(count_job, r) for r in results] for results in per_part],
         snapshot="x",
-        index_date=None,
         query=FeasibilityQuery(),
         dims=ALL_DIMS,
         sketch_secret=None,
@@ -209,8 +209,10 @@ def _cli(args: list[str]) -> tuple[int, str]:
 
 
 def test_issue17_cluster_options_are_checked_before_any_work(partitioned, tmp_path, monkeypatch):
+    ledger = tmp_path / "ledger.sqlite"
+    assert _cli(["ledger", "init", "--ledger", str(ledger)])[0] == 0
     base = ["count", "examples/t2d_glp1.p4dp", "--data", str(partitioned[2])]
-    base += ["--ledger", str(tmp_path / "ledger.sqlite")]
+    base += ["--ledger", str(ledger)]
     code, out = _cli([*base, "--workers", "2", "--noise", "1.5"])
     assert code == 1 and "--noise" in out and "Traceback" not in out
     code, out = _cli([*base, "--workers", "2", "--cluster", "tcp://127.0.0.1:9"])
@@ -218,6 +220,21 @@ def test_issue17_cluster_options_are_checked_before_any_work(partitioned, tmp_pa
     monkeypatch.setattr("matcher.scaleout.cluster.CONNECT_TIMEOUT_S", 1)
     code, out = _cli([*base, "--cluster", "tcp://127.0.0.1:9"])
     assert code == 1 and "no Dask scheduler answers" in out and "Traceback" not in out
+    assert Ledger.open(ledger).releases() == []  # nothing counted, nothing recorded
+
+
+def test_issue17_noise_policy_refused_on_a_cluster_through_the_service(partitioned, tmp_path):
+    """Merge of issue 17 with the platform policy: noise is the ledger's, so a request asking
+    for a cluster under a noise policy is refused by run_feasibility before any count."""
+    ledger = tmp_path / "ledger.sqlite"
+    init = ["ledger", "init", "--ledger", str(ledger), "--set", "noise=true"]
+    assert _cli(init)[0] == 0
+    base = ["count", "examples/t2d_glp1.p4dp", "--data", str(partitioned[2])]
+    code, out = _cli([*base, "--ledger", str(ledger), "--workers", "2"])
+    assert code == 1 and "noise" in out and "cluster" in out and "Traceback" not in out
+    assert Ledger.open(ledger).releases() == []
+    code, out = _cli([*base, "--ledger", str(ledger), "--index-date", INDEX.isoformat()])
+    assert code == 0, out  # without a cluster the partitioned snapshot counts with noise
 
 
 def test_issue17_in_memory_frames_cannot_go_to_a_cluster():
@@ -230,11 +247,13 @@ def test_issue17_in_memory_frames_cannot_go_to_a_cluster():
 def test_issue17_rows_written_per_part_equal_one_process(reference, partitioned, tmp_path):
     out = tmp_path / "rows"
     written = write_parts(examples()[:2], partitioned[7], out, index_date=INDEX)
-    for ref, (files, counts) in zip(reference[:2], written, strict=True):
-        assert len(files) == 7 and all(f.parent.parent == out for f in files)
-        rows = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
-        assert rows.sort("patient_id").equals(ref.patients.sort("patient_id"))
-        assert counts == ref.counts
+    for ref, got in zip(reference[:2], written, strict=True):
+        assert len(got.files) == 7 and all(f.parent.parent == out for f in got.files)
+        rows = pl.concat([pl.read_parquet(f) for f in got.files], how="vertical_relaxed")
+        expected = ref.patients.select(result_columns(ref))
+        assert rows.sort("patient_id").equals(expected.sort("patient_id"))
+        assert got.counts == ref.counts
+        assert got.code_rows == ref.code_rows and got.index_date == ref.index_date
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     with pytest.raises(OutputExistsError):
         write_parts(examples()[:1], partitioned[2], out, index_date=INDEX)
