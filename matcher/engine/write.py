@@ -13,9 +13,9 @@ always says what produced it.
     >>> study = compile_text('study "S" version 1\\nindex date 2026-01-01\\n'
     ...     'inclusion\\n  adult: age at index >= 18\\n')
     >>> write_results(evaluate(study, root / "raw"), root / "r.parquet")
-    >>> import pyarrow.parquet as pq
-    >>> pq.read_schema(root / "r.parquet").metadata[b"study_id"]
-    b'S'
+    >>> import polars as pl
+    >>> pl.read_parquet_metadata(root / "r.parquet")["study_id"]
+    'S'
 """
 
 from __future__ import annotations

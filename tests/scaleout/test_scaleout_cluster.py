@@ -221,3 +221,43 @@ def test_issue17_worker_killed_mid_run_same_answer(client, reference, partitione
     for study, ref, got in zip(examples(), reference, answer["value"], strict=True):
         assert_same_feasibility(ref, got, study)
     assert victim not in client.scheduler_info()["workers"]
+
+
+def _evaluate(files: list[str], data: Path, out: Path, ledger: Path, *extra: str) -> None:
+    args = ["evaluate", *files, "--data", str(data), "--out", str(out)]
+    args += ["--index-date", INDEX.isoformat(), "--ledger", str(_init_ledger(ledger)), *extra]
+    result = CliRunner().invoke(main, args, env={"P4DP_DASK_SCHEDULER": ""})
+    assert result.exit_code == 0, result.output
+
+
+def test_issue17_evaluate_several_files_on_the_cluster_writes_per_part(
+    client, partitioned, tmp_path
+):
+    files = ["examples/ckd_sglt2.p4dp", "examples/t2d_glp1.p4dp"]
+    ledger = tmp_path / "ledger.sqlite"
+    _evaluate(files, partitioned[7], tmp_path / "here", ledger)
+    cluster = ["--cluster", client.scheduler.address]
+    _evaluate(files, partitioned[7], tmp_path / "spread", ledger, *cluster)
+    for name in (Path(f).stem for f in files):
+        gathered = pl.read_parquet(tmp_path / "here" / f"{name}.parquet")
+        target = tmp_path / "spread" / f"{name}.parquet"
+        parts = sorted(target.glob("part-*.parquet"))
+        assert target.is_dir() and len(parts) == 7
+        rows = pl.concat([pl.read_parquet(p) for p in parts], how="vertical_relaxed")
+        assert gathered.height > 0
+        assert rows.sort("patient_id").equals(gathered.sort("patient_id"))
+    assert not [p for p in (tmp_path / "spread").iterdir() if p.name.startswith(".")]
+    runs = [r for r in Ledger.open(ledger).releases() if r.what == "evaluate:base"]
+    assert len(runs) == 4  # each run recorded once per study
+    true_counts = [r.true_count for r in runs]
+    assert true_counts[:2] == true_counts[2:]  # the same exact counts, gathered or per part
+    # the directories are outputs like any other: refused unless --overwrite, then replaced
+    result = CliRunner().invoke(
+        main,
+        ["evaluate", *files, "--data", str(partitioned[7]), "--out", str(tmp_path / "spread")]
+        + ["--ledger", str(ledger)],
+        env={"P4DP_DASK_SCHEDULER": ""},
+    )
+    assert result.exit_code == 1 and "--overwrite" in result.output
+    _evaluate(files, partitioned[2], tmp_path / "spread", ledger, *cluster, "--overwrite")
+    assert len(list((tmp_path / "spread" / "t2d_glp1.parquet").glob("part-*.parquet"))) == 2
