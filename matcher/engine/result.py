@@ -55,19 +55,13 @@ class AttritionStep:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Result:
-    """One study evaluated on one data set at one index date."""
+class StudyRows:
+    """What every result of a study gives from its ``study`` and ``code_rows`` (rows per code
+    set): the rule names and the code-set warnings. Shared by :class:`Result` and the combined
+    results of scale-out (:mod:`matcher.scaleout`)."""
 
     study: ir.Study
-    criteria_hash: str
-    index_date: dt.date
-    data_snapshot: str
-    patients: pl.DataFrame
-    counts: Counts
-    code_rows: dict[str, int] = field(default_factory=dict)
-    """Per code set a criterion reads: the rows of the data with its codes, for the patients of
-    the base population and the dates the study's criteria read (the span of their windows)."""
+    code_rows: Mapping[str, int]
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -83,6 +77,21 @@ class Result:
             >>> # result.code_set_warnings()  # ["code set 't2d' matches no row of the data ..."]
         """
         return code_set_warnings(self.study, self.code_rows, min_rows)
+
+
+@dataclass(frozen=True)
+class Result(StudyRows):
+    """One study evaluated on one data set at one index date."""
+
+    study: ir.Study
+    criteria_hash: str
+    index_date: dt.date
+    data_snapshot: str
+    patients: pl.DataFrame
+    counts: Counts
+    code_rows: dict[str, int] = field(default_factory=dict)
+    """Per code set a criterion reads: the rows of the data with its codes, for the patients of
+    the base population and the dates the study's criteria read (the span of their windows)."""
 
     def attrition(
         self, order: Sequence[str] | None = None, without: Collection[str] = ()

@@ -36,7 +36,7 @@ from criteria_dsl import ir
 from matcher.disclosure.release import AttritionStep as ReleasedStep
 from matcher.disclosure.release import RawFeasibility
 from matcher.disclosure.sketch import bottom_k, sketch_values
-from matcher.engine.result import AttritionStep, Counts, code_set_warnings, funnel
+from matcher.engine.result import AttritionStep, Counts, StudyRows, funnel
 from matcher.errors import MatcherError
 from matcher.feasibility.build import FeasibilityQuery, resolve_order
 from matcher.feasibility.dimensions import POOLED_CENTRES, SEP, breakdown_names, category_expr
@@ -166,7 +166,7 @@ def _mask(names: Sequence[str], chosen: Collection[str]) -> int:
 
 
 @dataclass(frozen=True)
-class HistogramResult:
+class HistogramResult(StudyRows):
     """One study's combined histogram: the counting side of an engine ``Result``.
 
     It has the identity fields of a ``Result`` (study, criteria hash, index date, data
@@ -185,14 +185,6 @@ class HistogramResult:
     """The query the sketches were made for (None: no sketches)."""
     code_rows: Mapping[str, int] = field(default_factory=dict)
     """Rows per code set, summed over the parts (exact: each part counts its own patients)."""
-
-    @property
-    def rule_names(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.study.rules)
-
-    def code_set_warnings(self, min_rows: int = 1) -> list[str]:
-        """As :meth:`matcher.engine.result.Result.code_set_warnings`, on the summed rows."""
-        return code_set_warnings(self.study, self.code_rows, min_rows)
 
     @property
     def counts(self) -> Counts:

@@ -47,7 +47,7 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
-from matcher.engine.result import Counts, Result, code_set_warnings, counts_of
+from matcher.engine.result import Counts, Result, StudyRows, counts_of
 from matcher.errors import DataError, MatcherError, OutputExistsError
 from matcher.feasibility.build import FeasibilityQuery
 from matcher.scaleout.histogram import (
@@ -111,7 +111,7 @@ def _run(jobs: list[PartJob], client: Any) -> list[list[StudyPart]]:
 
 
 @dataclass(frozen=True)
-class WrittenResult:
+class WrittenResult(StudyRows):
     """One study's rows written part by part (:func:`write_parts`): where, and the combined
     exact counts; the identity fields of an engine ``Result``, without its rows."""
 
@@ -122,14 +122,6 @@ class WrittenResult:
     counts: Counts
     files: tuple[Path, ...]
     code_rows: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def rule_names(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.study.rules)
-
-    def code_set_warnings(self, min_rows: int = 1) -> list[str]:
-        """As :meth:`matcher.engine.result.Result.code_set_warnings`, on the summed rows."""
-        return code_set_warnings(self.study, self.code_rows, min_rows)
 
 
 def whole_data_end(
@@ -180,11 +172,21 @@ def _summed_code_rows(per_part: Sequence[StudyPart]) -> dict[str, int]:
     return out
 
 
-def _part_index(study: ir.Study, per_part: Sequence[StudyPart]) -> dt.date:
+def _identity(
+    study: ir.Study, per_part: Sequence[StudyPart], snapshot: str | None
+) -> dict[str, Any]:
+    """The fields every combined result has: the study's identity, the index date the parts
+    used (one for all), the data's id and the rows per code set summed over the parts."""
     dates = {p.index_date for p in per_part if p.index_date is not None}
     if len(dates) != 1:
         raise MatcherError(f"study {study.id}: the parts used different index dates")
-    return dates.pop()
+    return {
+        "study": study,
+        "criteria_hash": study_hash(study),
+        "index_date": dates.pop(),
+        "data_snapshot": snapshot or per_part[0].data_snapshot,
+        "code_rows": _summed_code_rows(per_part),
+    }
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -205,13 +207,9 @@ def combine_rows(
         patients = _concat([p.patients for p in per_part if p.patients is not None])
         results.append(
             Result(
-                study=study,
-                criteria_hash=study_hash(study),
-                index_date=_part_index(study, per_part),
-                data_snapshot=snapshot or per_part[0].data_snapshot,
+                **_identity(study, per_part, snapshot),
                 patients=patients,
                 counts=counts_of(patients),
-                code_rows=_summed_code_rows(per_part),
             )
         )
     return results
@@ -239,13 +237,9 @@ def combine_counts(
         pairs = [p.centre_practices for p in per_part if p.centre_practices is not None]
         single = single_practice_labels(pairs) if "centre" in kept else set()
         result = HistogramResult(
-            study=study,
-            criteria_hash=study_hash(study),
-            index_date=_part_index(study, per_part),
-            data_snapshot=snapshot or per_part[0].data_snapshot,
+            **_identity(study, per_part, snapshot),
             histogram=pool_centres(combine_histograms(histograms, kept), single),
             dims=kept,
-            code_rows=_summed_code_rows(per_part),
         )
         if sketch_secret is not None:
             pooled = [pool_sketches(p.sketches, single) for p in per_part]
@@ -306,13 +300,9 @@ def write_parts(
         counts = Counts(*(sum(getattr(c, f) for c in totals) for f in Counts.__dataclass_fields__))
         written.append(
             WrittenResult(
-                study=study,
-                criteria_hash=study_hash(study),
-                index_date=_part_index(study, per_part),
-                data_snapshot=jobs[0].data_snapshot or per_part[0].data_snapshot,
+                **_identity(study, per_part, jobs[0].data_snapshot),
                 counts=counts,
                 files=tuple(files),
-                code_rows=_summed_code_rows(per_part),
             )
         )
     return written

@@ -254,8 +254,16 @@ def test_issue17_evaluate_several_files_on_the_cluster_writes_per_part(
     # the directories are outputs like any other: refused unless --overwrite, then replaced
     result = CliRunner().invoke(
         main,
-        ["evaluate", *files, "--data", str(partitioned[7]), "--out", str(tmp_path / "spread")]
-        + ["--ledger", str(ledger)],
+        [
+            "evaluate",
+            *files,
+            "--data",
+            str(partitioned[7]),
+            "--out",
+            str(tmp_path / "spread"),
+            "--ledger",
+            str(ledger),
+        ],
         env={"P4DP_DASK_SCHEDULER": ""},
     )
     assert result.exit_code == 1 and "--overwrite" in result.output
