@@ -369,6 +369,10 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
         lines.append("")
     if "streaming" in stages:
         lines += streaming_section(stages["streaming"])
+    if "scaleout" in stages:
+        from benchmarks.scaleout import scaleout_section
+
+        lines += scaleout_section(stages["scaleout"])
     if results.get("error"):
         lines += ["## This run stopped on an error", "", "```", results["error"][:3000], "```", ""]
     analysis = ROOT / "benchmarks" / "analysis.md"

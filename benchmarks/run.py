@@ -9,7 +9,8 @@ Stages (``--stages``, comma-separated; all by default): ``data`` (synth + ingest
 raw files, from a snapshot, warm; hand-written baselines where written; patient-by-patient
 check), ``many`` (50 studies: ``evaluate_many`` vs one by one), ``growth`` (0.1M, 0.3M, 1M,
 3M), ``streaming`` (a run over data larger than the process may use), ``memory`` (size of the
-touched columns). Results go to a JSON file, then ``docs/benchmarks.md`` is rewritten from it.
+touched columns), ``scaleout`` (one process vs a local Dask cluster, and the scaling model of
+``docs/scale-out.md``). Results go to a JSON file, then ``docs/benchmarks.md`` is rewritten from it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from benchmarks.check import check_agreement
 from benchmarks.harness import ROOT, BenchmarkError, alternate
 from benchmarks.stages import growth_stage, many_stage, memory_stage, streaming_stage
 
-ALL_STAGES = ("data", "compile", "studies", "many", "growth", "streaming", "memory")
+ALL_STAGES = ("data", "compile", "studies", "many", "growth", "streaming", "memory", "scaleout")
 
 
 def log(message: str) -> None:
@@ -252,6 +253,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="address-space limit of the streaming run (default: a quarter of the "
         "in-memory size of the event tables)",
     )
+    p.add_argument("--scaleout-workers", type=int, default=2, help="local Dask workers")
+    p.add_argument("--scaleout-parts", type=int, default=0, help="parts (0: 2 per worker)")
     p.add_argument("--out", type=Path, default=None, help="results JSON")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     p.add_argument("--no-report", action="store_true")
@@ -344,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
             stages["streaming"] = streaming_stage(
                 files, raw, snap, args, touched_mb=stages["memory"]["touched_mb"], log=log
             )
+        if "scaleout" in args.stage_list and snap is not None:
+            from benchmarks.scaleout import scaleout_stage
+
+            stages["scaleout"] = scaleout_stage(files, snap, raw, args, log=log)
     except BenchmarkError as exc:
         log(str(exc))
         results["error"] = str(exc)

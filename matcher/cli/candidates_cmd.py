@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from matcher.cli._cluster import cluster_client, cluster_options
 from matcher.cli._common import atomic_write_path, data_option, index_date_option
 from matcher.errors import MatcherError
 
@@ -86,6 +87,7 @@ def candidates_group() -> None:
     help="How long the lists stay valid: 30d, 2w, 12h.",
 )
 @index_date_option
+@cluster_options
 def issue(
     file: Path,
     data_dir: Path,
@@ -94,6 +96,8 @@ def issue(
     practices: tuple[str, ...],
     expires: str,
     index_date: dt.datetime | None,
+    cluster: str | None,
+    workers: int | None,
 ) -> None:
     """Evaluate a study and write one signed candidate list per practice.
 
@@ -108,6 +112,8 @@ def issue(
       p4dp candidates issue study.p4dp --data data/ --out lists/ --signing-key signing.key
       p4dp candidates study.p4dp --data data/ --out lists/ --signing-key signing.key \
           --practice P001 --expires 2w
+      p4dp candidates study.p4dp --data snapshots/parts/ --out lists/ --signing-key signing.key \
+          --workers 4
     """
     from criteria_dsl import compile_file
     from matcher.candidates.build import build_lists
@@ -119,9 +125,13 @@ def issue(
     key = load_signing_key(signing_key)
     study = compile_file(file)
     dataset = open_data(data_dir)
-    result = evaluate(
-        study, dataset, index_date=index_date.date() if index_date is not None else None
-    )
+    with cluster_client(cluster, workers) as client:  # a Dask cluster: per part, combined
+        result = evaluate(
+            study,
+            dataset,
+            index_date=index_date.date() if index_date is not None else None,
+            cluster=client,
+        )
     outcome = build_lists(
         result, dataset.patients, key, practices=practices or None, validity=validity
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from matcher.cli._cluster import cluster_options
 from matcher.cli._common import (
     atomic_write_path,
     check_output_path,
@@ -120,6 +121,7 @@ def _refuse_noise(_ctx: click.Context, _param: click.Parameter, value: str | Non
     help="View: round released numbers to N (a multiple of the platform's rounding).",
 )
 @click.option("--noise", hidden=True, expose_value=False, callback=_refuse_noise)
+@cluster_options
 def count(
     files: tuple[Path, ...],
     data_dir: Path,
@@ -137,6 +139,8 @@ def count(
     ledger: str | None,
     threshold: int | None,
     rounding: int | None,
+    cluster: str | None,
+    workers: int | None,
 ) -> None:
     """Feasibility of criteria FILEs: counts, attrition funnel, breakdowns, disclosure-controlled.
 
@@ -153,6 +157,7 @@ def count(
       p4dp count examples/*.p4dp --data data/ --by centre --by sex --plot funnel.png
       p4dp count study.p4dp --data data/ --order ckd,adult --without pregnancy --format json
       p4dp count study.p4dp --data data/ --role steward --format csv --out counts.csv
+      p4dp count study.p4dp --data snapshots/parts/ --workers 2
     """
     from criteria_dsl import compile_file
     from matcher.disclosure import ViewOptions
@@ -185,6 +190,8 @@ def count(
         view=ViewOptions(threshold=threshold, rounding=rounding),
         index_date=index_date.date() if index_date is not None else None,
         sources=[str(f) for f in files],
+        cluster=cluster or None,
+        workers=workers,
     )
     shown: list[str] = []
     with contextlib.ExitStack() as renames:  # files take their names once the ledger committed

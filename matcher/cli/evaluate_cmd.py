@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from matcher.cli._cluster import cluster_options
 from matcher.cli._common import (
     atomic_write_path,
     check_output_path,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--streaming", is_flag=True, help="Use Polars' streaming engine (large data).")
 @ledger_option
+@cluster_options
 def evaluate(
     files: tuple[Path, ...],
     data_dir: Path,
@@ -55,6 +57,8 @@ def evaluate(
     overwrite: bool,
     streaming: bool,
     ledger: str | None,
+    cluster: str | None,
+    workers: int | None,
 ) -> None:
     """Evaluate criteria FILEs on a data directory; write per-patient results to Parquet.
 
@@ -64,11 +68,16 @@ def evaluate(
 
     Stewards only (accounts named in the ledger); every run is recorded in the ledger.
 
+    On a Dask cluster (--cluster/--workers), one FILE's rows are gathered into --out; with
+    several FILEs each --out/<FILE stem>.parquet is a directory of part-NNN.parquet files
+    written by the workers, one per data part (docs/scale-out.md).
+
     \b
     Examples:
       p4dp evaluate examples/t2d_glp1.p4dp --data data/ --out results.parquet
       p4dp evaluate study.p4dp --data data/ --out r.parquet --index-date 2024-06-30 --overwrite
       p4dp evaluate examples/*.p4dp --data data/ --out results/
+      p4dp evaluate examples/*.p4dp --data snapshots/parts/ --out results/ --workers 4
     """
     from criteria_dsl import compile_file
     from matcher.disclosure.ledger import Ledger
@@ -88,6 +97,8 @@ def evaluate(
         outputs=targets,
         index_date=index_date.date() if index_date is not None else None,
         streaming=streaming,
+        cluster=cluster or None,
+        workers=workers,
     )
     outcome = run_evaluation(request, the_ledger, atomic_writer=atomic_write_path)
     for note in outcome.notes:

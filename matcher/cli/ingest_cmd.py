@@ -23,7 +23,14 @@ def _size(directory: Path) -> int:
     help="Snapshot directory to write (created; must not exist unless --overwrite).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing snapshot at --out.")
-def ingest_command(directory: Path, out: Path, overwrite: bool) -> None:
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1, max=4096),
+    default=None,
+    metavar="N",
+    help="Write N snapshots, one per slice of the patients (scale-out; docs/scale-out.md).",
+)
+def ingest_command(directory: Path, out: Path, overwrite: bool, partitions: int | None) -> None:
     """Validate a data directory and write it as a snapshot for fast repeated evaluation.
 
     The checks of 'p4dp data check' run first: invalid data is refused with every problem
@@ -37,11 +44,25 @@ def ingest_command(directory: Path, out: Path, overwrite: bool) -> None:
     Examples:
       p4dp data ingest data/ --out snapshots/2026-06
       p4dp data ingest data/ --out snapshots/2026-06 --overwrite
+      p4dp data ingest data/ --out snapshots/2026-06-parts --partitions 8
       p4dp evaluate examples/t2d_glp1.p4dp --data snapshots/2026-06 --out results.parquet
     """
     from matcher.snapshot import ingest
 
     start = time.perf_counter()
+    if partitions is not None:
+        from matcher.snapshot.partition import ingest_partitioned
+
+        whole = ingest_partitioned(
+            directory, out, partitions=partitions, overwrite=overwrite, progress=progress_enabled()
+        )
+        click.echo(
+            f"Wrote partitioned snapshot {whole.data_snapshot} to {out} ({whole.partitions} "
+            f"parts, {time.perf_counter() - start:.1f} s)"
+        )
+        for part in whole.parts:
+            click.echo(f"  {part.directory}  {part.data_snapshot}  {part.patients:>12,} patients")
+        return
     manifest = ingest(directory, out, overwrite=overwrite, progress=progress_enabled())
     seconds = time.perf_counter() - start
     size = _size(out) / 2**20
@@ -56,7 +77,7 @@ def ingest_command(directory: Path, out: Path, overwrite: bool) -> None:
 @click.command("verify")
 @click.argument("snapshot", type=click.Path(path_type=Path, file_okay=False))
 def verify_command(snapshot: Path) -> None:
-    """Check a snapshot byte for byte against the hashes in its manifest.
+    """Check a snapshot (every part of a partitioned one) byte for byte against its manifest.
 
     Opening a snapshot only checks its manifest, row counts and columns; this recomputes the
     SHA-256 of every file (about a second per GiB) and names any file that changed.
@@ -66,7 +87,15 @@ def verify_command(snapshot: Path) -> None:
       p4dp data verify snapshots/2026-06
     """
     from matcher.snapshot import verify_snapshot
+    from matcher.snapshot.partition import is_partitioned, verify_partitioned
 
+    if is_partitioned(snapshot):  # every part, and each part's hash against partitions.json
+        whole = verify_partitioned(snapshot)
+        click.echo(
+            f"{snapshot}: partitioned snapshot {whole.data_snapshot} intact "
+            f"({whole.partitions} parts)"
+        )
+        return
     manifest = verify_snapshot(snapshot)
     click.echo(
         f"{snapshot}: snapshot {manifest.data_snapshot} intact ({len(manifest.files)} files)"

@@ -121,7 +121,20 @@ def _manifest_end(manifest: Any) -> DataEnd | None:
     return DataEnd(dt.date.fromisoformat(max(lasts)), LATEST_EVENT) if lasts else None
 
 
+def _parts_end(manifests: Iterable[Any]) -> DataEnd | None:
+    """The end of a partitioned snapshot: the latest of its parts' (each records the source's
+    extraction date, or else its own patients' latest event)."""
+    ends = [e for e in (_manifest_end(m) for m in manifests) if e is not None]
+    if not ends:
+        return None
+    guessed = any(not e.recorded for e in ends)
+    return DataEnd(max(e.date for e in ends), LATEST_EVENT if guessed else ends[0].origin)
+
+
 def _dataset_end(dataset: Any) -> DataEnd | None:
+    part_manifests = getattr(dataset, "part_manifests", None)
+    if callable(part_manifests):  # a partitioned snapshot (docs/scale-out.md)
+        return _parts_end(part_manifests())
     manifest = getattr(dataset, "manifest", None)
     if manifest is not None:
         return _manifest_end(manifest)

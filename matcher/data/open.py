@@ -83,6 +83,10 @@ def open_data(
         raise DataError(f"{path}: not a directory (give a data directory or a snapshot)")
     if is_snapshot(path):
         return open_snapshot(path)
+    from matcher.snapshot.partition import is_partitioned, open_partitioned
+
+    if is_partitioned(path):  # evaluated part by part (docs/scale-out.md)
+        return open_partitioned(path)  # type: ignore[return-value]
     if ingest:
         shown = _progress_default() if progress is None else progress
         return ingest_temporary(path, progress=shown, validate=validate)

@@ -119,10 +119,16 @@ def evaluate(
     index_date: dt.date | None = None,
     streaming: bool = False,
     validate: Validation = True,
+    cluster: object = None,
 ) -> Result:
     """Evaluate one study; see :func:`evaluate_many`."""
     return evaluate_many(
-        [study], data, index_date=index_date, streaming=streaming, validate=validate
+        [study],
+        data,
+        index_date=index_date,
+        streaming=streaming,
+        validate=validate,
+        cluster=cluster,
     )[0]
 
 
@@ -133,6 +139,8 @@ def evaluate_many(
     index_date: dt.date | None = None,
     streaming: bool = False,
     validate: Validation = True,
+    cluster: object = None,
+    data_end: dt.date | None = None,
 ) -> list[Result]:
     """Evaluate several studies in one plan: each event table is scanned once for all of them.
 
@@ -140,11 +148,22 @@ def evaluate_many(
     the data, see :mod:`matcher.data.extract_date`); ``streaming`` runs Polars' streaming engine
     (for data larger than memory); ``validate`` (see :data:`Validation`) chooses the contract
     checks run on raw files and frames first: ``"full"`` (default) or ``"schema"``.
+    ``cluster`` (a Dask scheduler address, ``Client`` or cluster object) evaluates every part
+    of the data on Dask workers; a partitioned snapshot is evaluated part by part even
+    without one (see ``docs/scale-out.md``). ``data_end``: the end of the data when the
+    caller knows it better than ``data`` does (a part of a partitioned snapshot: the whole's).
     """
+    from matcher.snapshot.partition import PartitionedSnapshot, is_partitioned
+
+    if cluster is not None or is_partitioned(data) or isinstance(data, PartitionedSnapshot):
+        from matcher.scaleout import connect, evaluate_parts
+
+        with connect(cluster) as client:
+            return evaluate_parts(studies, data, index_date=index_date, client=client)
     dataset, snapshot = resolve_data(data, validate=full_validation(validate))
     tables = {name: getattr(dataset, name) for name in TABLES}
-    end = None
-    if index_date is None and any(s.index_date is None for s in studies):
+    end = data_end
+    if end is None and index_date is None and any(s.index_date is None for s in studies):
         end = data_end_date(dataset)  # studies without a fixed date: the end of the data
     pairs = [(s, study_index(s, index_date, end)) for s in studies]
     key = getattr(dataset, "patient_key", "patient_id")

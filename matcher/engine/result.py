@@ -12,7 +12,7 @@ results do not remove anyone (they remain, to be verified: "possibly eligible").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,19 +55,13 @@ class AttritionStep:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Result:
-    """One study evaluated on one data set at one index date."""
+class StudyRows:
+    """What every result of a study gives from its ``study`` and ``code_rows`` (rows per code
+    set): the rule names and the code-set warnings. Shared by :class:`Result` and the combined
+    results of scale-out (:mod:`matcher.scaleout`)."""
 
     study: ir.Study
-    criteria_hash: str
-    index_date: dt.date
-    data_snapshot: str
-    patients: pl.DataFrame
-    counts: Counts
-    code_rows: dict[str, int] = field(default_factory=dict)
-    """Per code set a criterion reads: the rows of the data with its codes, for the patients of
-    the base population and the dates the study's criteria read (the span of their windows)."""
+    code_rows: Mapping[str, int]
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -82,21 +76,22 @@ class Result:
 
             >>> # result.code_set_warnings()  # ["code set 't2d' matches no row of the data ..."]
         """
-        out = []
-        for name, rows in self.code_rows.items():
-            if rows >= min_rows:
-                continue
-            how = "no row" if min_rows <= 1 else f"fewer than {min_rows} rows"
-            tables = sorted(
-                {e.domain.value for e in _events_of(self.study) if e.codes and e.codes.name == name}
-            )
-            out.append(
-                f"study {self.study.id}: code set {name!r} matches {how} of the data "
-                f"({', '.join(tables)}) for the base population in the dates the criteria read; "
-                "every criterion on it is false or zero: check how the data writes these codes "
-                "(p4dp data check)" + _lone_code_hint(self.study, name)
-            )
-        return out
+        return code_set_warnings(self.study, self.code_rows, min_rows)
+
+
+@dataclass(frozen=True)
+class Result(StudyRows):
+    """One study evaluated on one data set at one index date."""
+
+    study: ir.Study
+    criteria_hash: str
+    index_date: dt.date
+    data_snapshot: str
+    patients: pl.DataFrame
+    counts: Counts
+    code_rows: dict[str, int] = field(default_factory=dict)
+    """Per code set a criterion reads: the rows of the data with its codes, for the patients of
+    the base population and the dates the study's criteria read (the span of their windows)."""
 
     def attrition(
         self, order: Sequence[str] | None = None, without: Collection[str] = ()
@@ -105,38 +100,7 @@ class Result:
 
         >>> # result.attrition(order=["age", "t2d"], without={"pregnancy"})
         """
-        names = self.rule_names
-        position = {name: i for i, name in enumerate(names)}
-        for name in [*(order or ()), *without]:
-            if name not in position:
-                raise KeyError(f"study {self.study.id} has no rule {name!r}")
-        steps = [n for n in (order if order is not None else names) if n not in set(without)]
-        if len(set(steps)) != len(steps):
-            raise ValueError("a rule appears twice in the attrition order")
-        active = 0
-        for name in names:
-            if name not in set(without):
-                active |= 1 << position[name]
-        bits = self.patients["rule_bits"]
-        unknown = self.patients["unknown_bits"]
-        sections = {r.name: r.section.value for r in self.study.rules}
-        out: list[AttritionStep] = []
-        applied = 0
-        before = self.patients.height
-        for name in steps:
-            bit = 1 << position[name]
-            applied |= bit
-            still = (bits & applied) == 0
-            remaining = int(still.sum())
-            alone = int(((bits & active) == bit).sum())
-            unk = int((still & ((unknown & bit) != 0)).sum())
-            out.append(
-                AttritionStep(
-                    name, sections[name], before, remaining, before - remaining, alone, unk
-                )
-            )
-            before = remaining
-        return out
+        return funnel(self.study, self.patients, order, without)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (no patient-level data)."""
@@ -150,6 +114,99 @@ class Result:
             "attrition": [s.to_dict() for s in self.attrition()],
             "warnings": self.code_set_warnings(),
         }
+
+
+def funnel(
+    study: ir.Study,
+    frame: pl.DataFrame,
+    order: Sequence[str] | None = None,
+    without: Collection[str] = (),
+    weight: str | None = None,
+) -> list[AttritionStep]:
+    """The attrition funnel of ``study`` over ``frame`` (``rule_bits``, ``unknown_bits``),
+    every count in one pass.
+
+    Each row counts once, or as many times as its ``weight`` column says (a histogram of
+    patients per bit pattern, as scale-out combines them).
+
+    >>> from criteria_dsl import ir
+    >>> rule = ir.Rule("adult", ir.Section.INCLUSION, ir.Constant(True))
+    >>> study = ir.Study("S", 1, None, None, (), (), (rule,), ())
+    >>> frame = pl.DataFrame({"rule_bits": [0, 1], "unknown_bits": [0, 0], "n": [3, 4]},
+    ...     schema={"rule_bits": pl.UInt64, "unknown_bits": pl.UInt64, "n": pl.UInt64})
+    >>> [(s.before, s.remaining) for s in funnel(study, frame, weight="n")]
+    [(7, 3)]
+    """
+    names = tuple(r.name for r in study.rules)
+    position = {name: i for i, name in enumerate(names)}
+    for name in [*(order or ()), *without]:
+        if name not in position:
+            raise KeyError(f"study {study.id} has no rule {name!r}")
+    steps = [n for n in (order if order is not None else names) if n not in set(without)]
+    if len(set(steps)) != len(steps):
+        raise ValueError("a rule appears twice in the attrition order")
+    active = 0
+    for name in names:
+        if name not in set(without):
+            active |= 1 << position[name]
+
+    def total(condition: pl.Expr | None) -> pl.Expr:
+        if weight is None:
+            return pl.len() if condition is None else condition.sum()
+        return pl.col(weight).sum() if condition is None else pl.col(weight).filter(condition).sum()
+
+    bits, unknown = pl.col("rule_bits"), pl.col("unknown_bits")
+    sums: list[pl.Expr] = [total(None).alias("all")]
+    applied = 0
+    for i, name in enumerate(steps):
+        bit = 1 << position[name]
+        applied |= bit
+        still = (bits & pl.lit(applied, dtype=pl.UInt64)) == 0
+        sums.append(total(still).alias(f"remaining{i}"))
+        sums.append(total((bits & pl.lit(active, dtype=pl.UInt64)) == bit).alias(f"alone{i}"))
+        unk = still & ((unknown & pl.lit(bit, dtype=pl.UInt64)) != 0)
+        sums.append(total(unk).alias(f"unknown{i}"))
+    row = frame.select(sums).row(0, named=True)
+    sections = {r.name: r.section.value for r in study.rules}
+    out: list[AttritionStep] = []
+    before = int(row.get("all") or 0)
+    for i, name in enumerate(steps):
+        remaining = int(row[f"remaining{i}"] or 0)
+        alone, unk = int(row[f"alone{i}"] or 0), int(row[f"unknown{i}"] or 0)
+        out.append(
+            AttritionStep(name, sections[name], before, remaining, before - remaining, alone, unk)
+        )
+        before = remaining
+    return out
+
+
+def code_set_warnings(
+    study: ir.Study, code_rows: Mapping[str, int], min_rows: int = 1
+) -> list[str]:
+    """The warnings of :meth:`Result.code_set_warnings` for ``code_rows`` (rows per code set).
+
+    >>> from criteria_dsl import ir
+    >>> study = ir.Study("S", 1, None, None, (), (), (), ())
+    >>> code_set_warnings(study, {"t2d": 0})[0].split(":")[0]
+    'study S'
+    >>> code_set_warnings(study, {"t2d": 12}, min_rows=10)
+    []
+    """
+    out = []
+    for name, rows in code_rows.items():
+        if rows >= min_rows:
+            continue
+        how = "no row" if min_rows <= 1 else f"fewer than {min_rows} rows"
+        tables = sorted(
+            {e.domain.value for e in _events_of(study) if e.codes and e.codes.name == name}
+        )
+        out.append(
+            f"study {study.id}: code set {name!r} matches {how} of the data "
+            f"({', '.join(tables)}) for the base population in the dates the criteria read; "
+            "every criterion on it is false or zero: check how the data writes these codes "
+            "(p4dp data check)" + _lone_code_hint(study, name)
+        )
+    return out
 
 
 def _events_of(study: ir.Study) -> list[ir.EventSet]:

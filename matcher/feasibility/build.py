@@ -138,9 +138,17 @@ def _breakdowns(
 
 
 def _sketches(
-    frame: pl.DataFrame, steps: list[str], names: list[str], active: list[str], dims, secret
+    frame: pl.DataFrame,
+    steps: list[str],
+    names: list[str],
+    active: list[str],
+    dims,
+    secret,
+    *,
+    pooled: bool = True,
 ) -> dict[str, bytes]:
-    """Keyed bottom-k sketch of the set behind every count (cell names as in the ledger)."""
+    """Keyed bottom-k sketch of the set behind every count (cell names as in the ledger);
+    ``pooled=False``: centres keep their own labels (see :func:`category_expr`)."""
     hashed = frame.with_columns(
         pl.Series("__h", keyed_hashes(frame["patient_id"], hash_key(secret)), dtype=pl.UInt64)
     )
@@ -162,7 +170,8 @@ def _sketches(
         alone = hashed.filter((bits & pl.lit(all_active, dtype=pl.UInt64)) == bit)
         out[f"excluded_alone:{name}"] = sketch(alone)
     if dims:
-        labelled = hashed.select("__h", "__eligible", *(category_expr(d) for d in dims))
+        labels = (category_expr(d, pooled=pooled) for d in dims)
+        labelled = hashed.select("__h", "__eligible", *labels)
         eligible = labelled.filter(pl.col("__eligible"))
         for name in breakdown_names(tuple(dims)):
             parts = name.split(SEP)
@@ -194,7 +203,13 @@ def build_raw(
     ``with_keys=False`` skips the patient-set hashes (only noise needs them).
     ``sketch_secret`` (the ledger's, :meth:`matcher.disclosure.ledger.Ledger.sketch_secret`)
     adds the keyed similarity sketch of every count's patient set, for sticky answers.
+    A combined histogram from scale-out (:class:`matcher.scaleout.HistogramResult`) builds
+    the same object from its sums.
     """
+    if hasattr(result, "raw_feasibility"):
+        return result.raw_feasibility(
+            query, with_keys=with_keys, secret=secret, sketch_secret=sketch_secret
+        )
     names = list(result.rule_names)
     steps = resolve_order(names, order=query.order, without=query.without, study=result.study.id)
     active = [n for n in names if n not in set(query.without)]

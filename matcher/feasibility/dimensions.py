@@ -83,8 +83,13 @@ def breakdown_names(dims: tuple[str, ...]) -> list[str]:
     return names
 
 
-def category_expr(dim: str) -> pl.Expr:
-    """The category label of each patient for dimension ``dim`` (a String expression)."""
+def category_expr(dim: str, *, pooled: bool = True) -> pl.Expr:
+    """The category label of each patient for dimension ``dim`` (a String expression).
+
+    ``pooled=False`` keeps every centre's own label (no pooling of single-practice centres):
+    a part of a partitioned snapshot sees only some of a centre's practices, so scale-out
+    pools once the parts are combined (:mod:`matcher.scaleout.histogram`).
+    """
     column = DIMENSIONS[dim]
     if dim == "age_band":
         low = pl.max_horizontal(pl.col(column), pl.lit(0))  # born in the index year: -1..0
@@ -99,7 +104,7 @@ def category_expr(dim: str) -> pl.Expr:
         )
         return label.fill_null(UNKNOWN).alias(dim)
     value = pl.col(column).cast(pl.String).str.replace_all(SEP, "/", literal=True)
-    if dim == "centre":
+    if dim == "centre" and pooled:  # scale-out pools after combining its parts instead
         value = pl.when(_pooled_centre(column)).then(pl.lit(POOLED_CENTRES)).otherwise(value)
     return value.fill_null(UNKNOWN).alias(dim)
 

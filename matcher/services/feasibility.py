@@ -54,6 +54,11 @@ class FeasibilityRequest:
     view: ViewOptions = field(default_factory=ViewOptions)
     index_date: dt.date | None = None
     sources: Sequence[str] = ()
+    cluster: Any = None
+    """A Dask cluster to run the data's parts on: a scheduler address (``tcp://HOST:PORT``), a
+    ``distributed.Client`` or a cluster object; None: this process (docs/scale-out.md)."""
+    workers: int | None = None
+    """Start a local Dask cluster of this many worker processes for the request instead."""
 
 
 @dataclass(frozen=True)
@@ -134,24 +139,34 @@ def run_feasibility(
 
     from matcher.data.extract_date import index_date_notes
     from matcher.data.open import open_data
-    from matcher.engine.evaluate import evaluate_many
+    from matcher.scaleout.service import evaluate_for_count, refuse_noise_on_cluster, wants_cluster
 
     authorise(request, ledger)
+    if wants_cluster(request.cluster, request.workers):
+        refuse_noise_on_cluster(ledger.policy.noise)
     studies, notes = distinct_studies(request)
     _check_budget(ledger, request, len(studies))
+    query, sponsor = request.query, request.role == "sponsor"
+    # Sponsors: sketches of every counted set, for sticky answers (they stay in the ledger).
+    sketch_secret = ledger.sketch_secret() if sponsor else None
     with progress(f"loading {request.data}"):
         dataset = open_data(request.data)
     with progress(f"evaluating {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"):
-        results = evaluate_many(studies, dataset, index_date=request.index_date, validate=False)
+        results = evaluate_for_count(  # on a cluster: histograms combined from the parts
+            studies,
+            dataset,
+            query=query,
+            index_date=request.index_date,
+            cluster=request.cluster,
+            workers=request.workers,
+            sketch_secret=sketch_secret,
+        )
     warnings: list[str] = []
     for kind, text in index_date_notes(
         dataset, [r.index_date for r in results], defaulted=request.index_date is None
     ):
         (warnings if kind == "warning" else notes).append(text)
     secret = os.environ.get(NOISE_SECRET_ENV, "").encode() or None
-    query, sponsor = request.query, request.role == "sponsor"
-    # Sponsors: sketches of every counted set, for sticky answers (they stay in the ledger).
-    sketch_secret = ledger.sketch_secret() if sponsor else None
     items: list[StudyFeasibility] = []
     with progress("counting"), ledger.transaction() as txn:
         for result in results:
