@@ -207,7 +207,10 @@ def test_issue13_item4_or_rule_descriptions_and_bracketed_names_shown_as_written
     text = render_table(Reidentified(lst, (match,), (), 1))
     assert "( OR )" not in text and "(exclusion, must be absent:  OR )" not in text
     rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│")]
-    column = [" ".join(cell.strip() for cell in cells if cell.strip()) for cells in zip(*rows)]
+    column = [
+        " ".join(cell.strip() for cell in cells if cell.strip())
+        for cells in zip(*rows, strict=True)
+    ]
     assert column[2] == "[B]MARTIN[/B] Zoé"
     assert column[5] == "cv_risk ([has diagnosis cv] OR [age is at least 60])"
     assert column[6] == ("ckd (exclusion, must be absent: [has diagnosis ckd] OR [eGFR below 30])")
