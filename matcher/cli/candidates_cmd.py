@@ -111,7 +111,7 @@ def issue(
     """
     from criteria_dsl import compile_file
     from matcher.candidates.build import build_lists
-    from matcher.candidates.document import load_signing_key
+    from matcher.candidates.signing import load_signing_key
     from matcher.data.open import open_data
     from matcher.engine.evaluate import evaluate
 

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import polars as pl
 
-from matcher.candidates.document import CandidateList, PublicKey, RuleInfo, verify_list
+from matcher.candidates.document import CandidateList, RuleInfo, verify_list
+from matcher.candidates.signing import PublicKey
 from matcher.practice.export import read_patients
 from matcher.practice.keys import SecretKey, practice_tokens
 

@@ -16,8 +16,9 @@ import pytest
 from candidates_helpers import PSEUDONYM_PREFIX, first_level, national_ids, practice_token
 from click.testing import CliRunner
 
-from matcher.candidates.document import load_public_key, verify_list
+from matcher.candidates.document import verify_list
 from matcher.candidates.keys import load_pseudonym_key, second_level
+from matcher.candidates.signing import load_public_key
 from matcher.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

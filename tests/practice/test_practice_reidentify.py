@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from practice_helpers import NOW, signed_list
 
-from matcher.candidates.document import CandidateListError, generate_signing_key, load_public_key
+from matcher.candidates.document import CandidateListError
+from matcher.candidates.signing import generate_signing_key, load_public_key
 from matcher.cli import main
 from matcher.practice.html import render_html
 from matcher.practice.keys import create_practice_key, load_key, practice_tokens
