@@ -6,26 +6,51 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA := .cache/demo-population
 DEMO_PATIENTS ?= 20000
 
-.PHONY: install demo test lint format gentest bench clean
+.PHONY: install demo test lint format gentest bench clean lock
 
-$(STAMP): pyproject.toml
+# Installs are reproducible: the versions we test with are pinned in constraints.txt (the lock),
+# while pyproject.toml keeps only lower bounds for library users. A package added to
+# pyproject.toml but not yet in the lock still installs (at its newest version): run `make lock`
+# to pin it.
+CONSTRAINTS := constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-# The demo counts as requester "demo" in a throwaway ledger, recreated at every run (synthetic
-# data, sandbox only): a real deployment keeps one ledger, where the budget applies.
-DEMO_LEDGER := .cache/demo-ledger.sqlite
-DEMO_INDEX ?= 2026-06-30# the last day of the synthetic data: the demo gives the same counts every day
+# Refresh the lock: install the newest versions pyproject.toml allows into a throw-away venv and
+# pin them all. Review the diff, run `make test`, commit constraints.txt.
+LOCK_VENV := .cache/lock-venv
 
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install -q -e '.[dev]'
+	{ echo "# The tested versions of every dependency (make lock regenerates this file)."; \
+	  echo "# Used as pip install -c constraints.txt -e '.[dev]' by make and .ci/run."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
+
+# The demo counts as requester "demo" in a throwaway ledger, created afresh with `p4dp ledger init`
+# at every run (synthetic data, sandbox only): a real deployment keeps one ledger, where the
+# budget applies.
+DEMO_LEDGER := .cache/demo-ledger.sqlite
+
+# Studies without a fixed index date are counted at the end of the data (extract.json, written
+# by p4dp synth): the demo gives the same counts every day. A cache from before extract.json
+# existed is generated again.
 demo: $(STAMP)
-	@test -f $(DEMO_DATA)/patients.parquet || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA)
+	@test -f $(DEMO_DATA)/extract.json || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA) --overwrite
 	$(BIN)/p4dp data check $(DEMO_DATA)
-	@rm -f $(DEMO_LEDGER)
-	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --index-date $(DEMO_INDEX) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
+	@mkdir -p $(dir $(DEMO_LEDGER)) && rm -f $(DEMO_LEDGER)
+	$(BIN)/p4dp ledger init --ledger $(DEMO_LEDGER) > /dev/null
+	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from criteria_dsl import ir
+from matcher.data.extract_date import data_end_date, resolve_index_date
 from terminology import units
 from terminology.errors import UnitConversionError
 
@@ -208,7 +210,7 @@ class ReferenceEvaluator:
     def convert(self, row: dict, unit: str | None) -> float | None:
         """The row's value in ``unit``, or ``None`` (no value, or a unit that won't convert)."""
         value, row_unit = row.get("value"), row.get("unit")
-        if value is None:
+        if value is None or not math.isfinite(value):  # NaN and infinity are missing values
             return None
         if unit is None:
             return value if row_unit is None else None
@@ -219,7 +221,8 @@ class ReferenceEvaluator:
             factor, offset = units.conversion(row_unit, unit, analyte=row["code"])
         except UnitConversionError:
             return None
-        return value * float(factor) + float(offset)
+        converted = value * float(factor) + float(offset)
+        return converted if math.isfinite(converted) else None
 
     # -- events and dates --------------------------------------------------------------------
 
@@ -276,8 +279,8 @@ def reference_evaluate(
     study: ir.Study, data: Any, *, index_date: dt.date | None = None
 ) -> list[dict[str, Any]]:
     """One dict per base-population patient (sorted by pseudonym): rule values and verdict."""
-    if index_date is None:
-        index_date = study.index_date or dt.date.today()
+    if index_date is None:  # as the engine: the study's, else the end of the data, else today
+        index_date = resolve_index_date(None, study.index_date, data_end_date(data))
     tables = _load(data)
     evaluator = ReferenceEvaluator(study, tables, index_date)
     out = []

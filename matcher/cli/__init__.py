@@ -8,12 +8,17 @@ User errors print one ``Error: ...`` line and exit with status 1; no traceback i
 
 from __future__ import annotations
 
-import importlib
+from matcher.cli._interrupt import defer_interrupts, quiet_interrupts, resume_interrupts
 
-import click
+quiet_interrupts()  # first: Ctrl-C while the imports below run prints no traceback
+defer_interrupts()
 
-from matcher import __version__
-from matcher.cli._common import run_guarded
+import importlib  # noqa: E402
+
+import click  # noqa: E402
+
+from matcher import __version__  # noqa: E402
+from matcher.cli._common import run_guarded  # noqa: E402
 
 # Command modules, in the order their commands appear in ``p4dp --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.keys_cmd",
     "matcher.cli.candidates_cmd",
     "matcher.cli.practice_cmd",
+    "matcher.cli.ledger_cmd",
 )
 
 
@@ -81,3 +87,4 @@ def _register() -> None:
 
 
 _register()
+resume_interrupts()  # the imports are done: Ctrl-C interrupts again (or ends now, quietly)

@@ -13,9 +13,13 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -45,10 +49,12 @@ def run_guarded(func: Callable[[], T]) -> T:
     """Run ``func``; user errors become ``Error: ...`` on stderr and exit code 1.
 
     Unexpected exceptions also exit 1 with a one-line message (set ``P4DP_DEBUG=1`` for the
-    traceback). Click's own exits and usage errors pass through unchanged.
+    traceback). Click's own exits and usage errors pass through unchanged. SIGTERM (``kill``)
+    ends the run like Ctrl-C does, through every ``finally``, so temporary files are removed.
     """
     try:
-        return func()
+        with _terminate_as_exit():
+            return func()
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
         raise
     except _user_error_types() as exc:
@@ -67,6 +73,28 @@ def run_guarded(func: Callable[[], T]) -> T:
         sys.exit(1)
 
 
+TERMINATED_STATUS = 128 + signal.SIGTERM
+
+
+def _exit_terminated(signum: int, frame: object) -> None:
+    click.echo("Error: terminated", err=True)
+    raise SystemExit(TERMINATED_STATUS)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """While inside, SIGTERM raises ``SystemExit(143)`` (``finally`` blocks run) instead of
+    killing the process outright; the previous handler comes back on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def check_output_path(path: Path, *, overwrite: bool) -> None:
     """Refuse to replace an existing file or non-empty directory unless ``overwrite``."""
     if path.exists() and not overwrite:
@@ -75,14 +103,73 @@ def check_output_path(path: Path, *, overwrite: bool) -> None:
         raise OutputExistsError(f"{path}: already exists; pass --overwrite to replace it")
 
 
+TEMP_MARK = "p4dp-"
+"""Temporary files beside an output are named ``.<name>.p4dp-<pid>-<random>.tmp``."""
+
+
+def _temp_glob(path: Path) -> str:
+    return f".{glob.escape(path.name)}.{TEMP_MARK}*.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or a pid we cannot ask about: keep its files
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files of ``path`` left by a process that no longer runs.
+
+    A run killed outright (``kill -9``, power loss) cannot clean up after itself; the next
+    write of the same output removes what it left. A file whose process is still alive (a
+    concurrent run) or that is not a plain file owned by us is left alone. Returns what was
+    removed.
+
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "results.parquet"
+        >>> stale = out.with_name(".results.parquet.p4dp-999999999-x.tmp")
+        >>> _ = stale.write_bytes(b"")
+        >>> [p.name for p in remove_stale_temporaries(out)], stale.exists()
+        (['.results.parquet.p4dp-999999999-x.tmp'], False)
+    """
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for candidate in path.parent.glob(_temp_glob(path)):
+        pid_text = candidate.name.rsplit(f".{TEMP_MARK}", 1)[1].split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        try:
+            info = candidate.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only on success.
 
-    A failure (or a kill) never leaves a half-written result at ``path``.
+    A failure, Ctrl-C or ``kill`` never leaves a half-written result at ``path``, and the
+    temporary file is removed; one left by a run killed outright (``kill -9``) is removed by
+    the next write of the same output (:func:`remove_stale_temporaries`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{TEMP_MARK}{os.getpid()}-", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -110,9 +197,19 @@ index_date_option = click.option(
     "--index-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Index date (YYYY-MM-DD); default: the study's, else today.",
+    help="Index date (YYYY-MM-DD); default: the study's, else the end of the data.",
 )
 """The ``--index-date`` option of the commands that evaluate one study."""
+
+
+def echo_index_notes(data: object, results: list, *, defaulted: bool) -> None:
+    """On stderr: the end-of-data index date used by default, and a warning for every index
+    date after the end of the data (see :mod:`matcher.data.extract_date`)."""
+    from matcher.data.extract_date import index_date_notes
+
+    dates = [r.index_date for r in results]
+    for kind, text in index_date_notes(data, dates, defaulted=defaulted):
+        click.echo(f"{kind.capitalize()}: {text}", err=True)
 
 
 def progress_enabled() -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from matcher.data.validate import validate_dataset
+from matcher.errors import DataError
 
 
 @click.command("check")
@@ -20,25 +21,34 @@ from matcher.data.validate import validate_dataset
     show_default=True,
     help="How to print the summary: a table for people, JSON for scripts.",
 )
-def check_command(directory: Path, fmt: str) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the data (exit 1) when there is any warning, not only errors.",
+)
+def check_command(directory: Path, fmt: str, strict: bool) -> None:
     """Validate a data directory and print a summary of what it holds.
 
     DIRECTORY holds one file per table (patients, diagnoses, prescriptions, observations,
-    encounters): <table>.parquet, <table>.csv or a folder <table>/ of .parquet parts. Every
-    problem is listed (file, column, first row numbers; never a pseudonym or value) and the
-    exit status is 1; codes that do not fit their system's format are warnings. See
-    docs/data-contract.md.
+    encounters): <table>.parquet, <table>.csv or a folder <table>/ of .parquet parts, and
+    optionally extract.json (the extraction date: the end of the data, the default index
+    date). Every problem is listed (file, column, first row numbers; never a pseudonym or
+    value) and the exit status is 1. Warnings (codes that do not fit their system's format,
+    NaN or infinite values, implausible dates, births, deaths, practices and centres) accept
+    the data unless --strict. See docs/data-contract.md.
 
     \b
     Examples:
       p4dp data check data/
+      p4dp data check data/ --strict
       p4dp data check data/ --format json > summary.json
     """
     report = validate_dataset(directory)
+    refused_for_warnings = strict and report.ok and bool(report.warnings)
     if fmt == "json":
         payload = {
             "source": str(directory),
-            "valid": report.ok,
+            "valid": report.ok and not refused_for_warnings,
             "errors": [str(e) for e in report.errors],
             "warnings": [str(w) for w in report.warnings],
             "summary": report.summary.to_dict() if report.summary else None,
@@ -53,6 +63,12 @@ def check_command(directory: Path, fmt: str) -> None:
             click.echo(report.summary.headline())
             Console(width=120, highlight=False).print(report.summary.to_rich())
     report.raise_for_errors()
+    if refused_for_warnings:
+        n = len(report.warnings)
+        raise DataError(
+            f"{directory}: {n} warning{'s' if n != 1 else ''} found and --strict given, "
+            "data refused"
+        )
     if fmt == "table":
         n = len(report.warnings)
         click.echo(f"{directory}: valid ({n} warning{'s' if n != 1 else ''})")

@@ -43,6 +43,19 @@ class Conversion:
     """True on rows whose non-null stored value did not convert (``None``: cannot fail)."""
     expected: str
     """What a valid value looks like, for messages: ``integers``, ``dates YYYY-MM-DD``..."""
+    nonfinite: pl.Expr | None = None
+    """Float columns: true on rows whose stored value was NaN or infinite (read as null)."""
+
+
+def finite_or_null(value: pl.Expr) -> pl.Expr:
+    """``value`` with NaN and ±infinity replaced by null: such a value is missing, never a
+    number that compares (see docs/data-contract.md, "Numbers").
+
+    >>> df = pl.DataFrame({"v": [7.5, float("nan"), float("inf"), None]})
+    >>> df.select(finite_or_null(pl.col("v")))["v"].to_list()
+    [7.5, None, None, None]
+    """
+    return pl.when(value.is_finite()).then(value)
 
 
 def _kind(dtype: pl.DataType) -> str:
@@ -118,6 +131,8 @@ def conversion(
     if strict and stored == target:
         # Already validated and stored in the contract type: pass the column through untouched
         # so the engine keeps projection and predicate pushdown (no per-row string work).
+        if target.is_float():
+            return Conversion(finite_or_null(src).alias(name), None, expected)
         return Conversion(src, None, expected)
     if kind in ("categorical",):
         src = src.cast(pl.String)
@@ -168,7 +183,11 @@ def conversion(
         value = value.cast(target, strict=True)
     can_fail = not (kind == target_kind(target) or (kind == "integer" and target.is_float()))
     bad = (src.is_not_null() & value.is_null()) if can_fail or target.is_integer() else None
-    return Conversion(value.alias(name), bad, expected)
+    nonfinite = None
+    if target.is_float():
+        nonfinite = value.is_nan() | value.is_infinite()
+        value = finite_or_null(value)
+    return Conversion(value.alias(name), bad, expected, nonfinite)
 
 
 def target_kind(target: pl.DataType) -> str:

@@ -89,7 +89,7 @@ def _open(table: str, path: Path) -> TableSource:
     if path.suffix == ".parquet":
         return TableSource(table, path.name, pl.scan_parquet(path), "parquet", (path,))
     frame = pl.scan_csv(path, infer_schema=False, try_parse_dates=False)
-    return TableSource(table, path.name, frame, "csv")
+    return TableSource(table, path.name, frame, "csv", (path,))
 
 
 class _Unreadable(Exception):
@@ -133,13 +133,12 @@ def locate_sources(directory: Path) -> tuple[dict[str, TableSource], list[Locate
             continue
         except Exception as exc:  # polars raises several types for corrupt files
             kind = "Parquet" if found[0].suffix != ".csv" else "CSV"
-            problems.append(
-                LocateProblem(
-                    table,
-                    found[0].name,
-                    f"cannot be read as {kind} ({type(exc).__name__}); is the file complete?",
-                )
-            )
+            message = f"cannot be read as {kind} ({type(exc).__name__}); is the file complete?"
+            if kind == "CSV":
+                from matcher.data.csvcheck import diagnose
+
+                message = "; ".join(diagnose(found[0])) or message
+            problems.append(LocateProblem(table, found[0].name, message))
             continue
         sources[table] = source
     return sources, problems

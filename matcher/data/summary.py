@@ -51,10 +51,16 @@ class DataSummary:
     practices: int
     tables: dict[str, TableSummary]
     source: str = ""
+    end_date: dt.date | None = None
+    """The end of the data, the default index date (see :mod:`matcher.data.extract_date`)."""
+    end_date_origin: str | None = None
+    """``extract.json`` (a recorded extraction date) or the latest event date."""
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (dates as ISO strings)."""
         out = asdict(self)
+        if self.end_date is not None:
+            out["end_date"] = self.end_date.isoformat()
         for table in out["tables"].values():
             for key in ("first_date", "last_date"):
                 if table[key] is not None:
@@ -67,9 +73,12 @@ class DataSummary:
     def headline(self) -> str:
         """One line: patients, opted out, centres, practices."""
         prefix = f"{self.source}: " if self.source else ""
+        end = ""
+        if self.end_date is not None:
+            end = f"; data end {self.end_date.isoformat()} ({self.end_date_origin})"
         return (
             f"{prefix}{self.patients:,} patients ({self.opted_out:,} opted out), "
-            f"{self.centres:,} centres, {self.practices:,} practices"
+            f"{self.centres:,} centres, {self.practices:,} practices{end}"
         )
 
     def to_rich(self) -> RichTable:
@@ -104,6 +113,21 @@ def event_aggregates(has_date: bool) -> list[pl.Expr]:
     if has_date:
         aggs += [pl.col("date").min().alias("__first"), pl.col("date").max().alias("__last")]
     return aggs
+
+
+def end_of_data(
+    extraction: dt.date | None, tables: dict[str, TableSummary]
+) -> dict[str, dt.date | str | None]:
+    """The ``end_date`` fields of a summary: the recorded extraction date, else the latest
+    event date of ``tables`` (None when there is no event)."""
+    from matcher.data.extract_date import EXTRACT_FILE, LATEST_EVENT
+
+    if extraction is not None:
+        return {"end_date": extraction, "end_date_origin": EXTRACT_FILE}
+    lasts = [t.last_date for t in tables.values() if t.last_date is not None]
+    if not lasts:
+        return {"end_date": None, "end_date_origin": None}
+    return {"end_date": max(lasts), "end_date_origin": LATEST_EVENT}
 
 
 def table_from_groups(groups: pl.DataFrame) -> TableSummary:

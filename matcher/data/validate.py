@@ -22,6 +22,7 @@ pseudonym or a value; code-format warnings show example codes, which are not pat
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +31,16 @@ import polars as pl
 
 from matcher.data.codeformats import well_formed
 from matcher.data.convert import conversion, expected_text, type_name
+from matcher.data.csvcheck import diagnose as csv_diagnose
+from matcher.data.csvcheck import layout_problem
+from matcher.data.extract_date import EXTRACT_FILE, read_extract
+from matcher.data.plausibility import Plausibility, centre_problems
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.data.sources import TableSource, locate_sources
 from matcher.data.summary import (
     DataSummary,
     TableSummary,
+    end_of_data,
     event_aggregates,
     patient_aggregates,
     table_from_groups,
@@ -91,6 +97,7 @@ class _Check:
     column: str
     expr: pl.Expr
     phrase: str
+    warning: bool = False
 
 
 @dataclass
@@ -132,7 +139,7 @@ def _count_text(count: int, phrase: str) -> str:
     return f"{count:,} row{'s' if count != 1 else ''} {phrase}"
 
 
-def _prepare(source: TableSource, errors: list[Problem]) -> _Prepared:
+def _prepare(source: TableSource, errors: list[Problem], plaus: Plausibility) -> _Prepared:
     """Convert the contract columns (non-strict) and list the row checks of one table."""
     table = TABLES[source.table]
     schema = source.frame.collect_schema()
@@ -161,11 +168,21 @@ def _prepare(source: TableSource, errors: list[Problem]) -> _Prepared:
             exprs.append(conv.bad.alias(flag))
             checks.append(_Check(col.name, pl.col(flag), _BAD_PHRASES[conv.expected]))
             not_bad = ~pl.col(flag)
+        if conv.nonfinite is not None:  # NaN and infinity: read as missing, and said so
+            flag = f"__nonfinite__{col.name}"
+            exprs.append(conv.nonfinite.alias(flag))
+            phrase = "with a value that is NaN or infinite, read as missing"
+            checks.append(_Check(col.name, pl.col(flag).fill_null(False), phrase, warning=True))
+            not_bad = not_bad & ~pl.col(flag).fill_null(False)
         if not col.nullable:
             phrase = "with an empty (null) value in a required column"
             checks.append(_Check(col.name, pl.col(col.name).is_null() & not_bad, phrase))
     if source.table == "patients":
         checks += _patient_checks(usable)
+        extra = plaus.patient_checks(usable)
+    else:
+        extra = plaus.event_checks(source.table, usable)
+    checks += [_Check(c.column, c.expr, c.phrase, warning=True) for c in extra]
     return _Prepared(source, exprs, usable, checks)
 
 
@@ -191,24 +208,28 @@ def _first_rows(frame: pl.LazyFrame, expr: pl.Expr) -> list[int]:
     return rows["__row"].to_list()
 
 
-def _report_checks(p: _Prepared, counts: list[int], errors: list[Problem]) -> None:
+def _report_checks(
+    p: _Prepared, counts: list[int], errors: list[Problem], warnings: list[Problem]
+) -> None:
     for check, count in zip(p.checks, counts, strict=True):
         if count:
             rows = _first_rows(p.numbered, check.expr)
             text = _count_text(count, check.phrase)
-            errors.append(
-                Problem(p.source.label, text, check.column, _rows_text(p.source, count, rows))
-            )
+            found = Problem(p.source.label, text, check.column, _rows_text(p.source, count, rows))
+            (warnings if check.warning else errors).append(found)
 
 
-def _check_patients(p: _Prepared, errors: list[Problem]) -> dict[str, int] | None:
+def _check_patients(
+    p: _Prepared, errors: list[Problem], warnings: list[Problem]
+) -> dict[str, int] | None:
     """Run the patients checks; return the patient aggregates when they could be computed."""
     aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
     with_stats = {"opted_out", "centre_id", "practice_id"} <= p.usable
     if with_stats:
         aggs += patient_aggregates()
     result = p.typed.select(aggs).collect(engine="streaming")
-    _report_checks(p, [int(result[f"__check{i}"][0]) for i in range(len(p.checks))], errors)
+    counts = [int(result[f"__check{i}"][0] or 0) for i in range(len(p.checks))]
+    _report_checks(p, counts, errors, warnings)
     if "patient_id" in p.usable:
         pid = pl.col("patient_id")
         dup = (
@@ -233,7 +254,11 @@ def _check_patients(p: _Prepared, errors: list[Problem]) -> dict[str, int] | Non
 
 
 def _check_events(
-    p: _Prepared, known: pl.Series | None, errors: list[Problem], warnings: list[Problem]
+    p: _Prepared,
+    known: pl.Series | None,
+    errors: list[Problem],
+    warnings: list[Problem],
+    plaus: Plausibility,
 ) -> TableSummary:
     if known is not None and "patient_id" in p.usable:
         pid = pl.col("patient_id")
@@ -247,7 +272,12 @@ def _check_events(
     else:
         groups = p.typed.select(aggs).collect(engine="streaming")
     counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
-    _report_checks(p, counts, errors)
+    _report_checks(p, counts, errors, warnings)
+    for found in plaus.patient_event_checks(p.typed, p.usable):  # birth and death
+        rows = _first_rows(found.numbered(p.numbered), found.row_expr)
+        text = f"{found.phrase}, for {found.patients:,} patient{'s' if found.patients != 1 else ''}"
+        shown = _rows_text(p.source, len(rows) + (len(rows) == ROWS_SHOWN), rows)
+        warnings.append(Problem(p.source.label, text, "date", shown))
     if keys == ["system", "code"]:
         warnings.extend(_code_warnings(p.source, groups))
     return table_from_groups(groups)
@@ -281,6 +311,10 @@ def _column_order(table: str) -> Callable[[Problem], int]:
 
 
 def _unreadable(source: TableSource, exc: Exception) -> Problem:
+    if source.fmt == "csv" and source.parts:
+        found = csv_diagnose(source.parts[0])
+        if found:
+            return Problem(source.label, "; ".join(found))
     kind = {"csv": "CSV", "parquet": "Parquet"}.get(source.fmt, "a data frame")
     return Problem(
         source.label,
@@ -289,10 +323,17 @@ def _unreadable(source: TableSource, exc: Exception) -> Problem:
     )
 
 
-def validate_sources(sources: dict[str, TableSource], *, label: str) -> ValidationReport:
-    """Validate opened tables (see :func:`validate_dataset`); tables absent are not reported."""
+def validate_sources(
+    sources: dict[str, TableSource], *, label: str, extraction: dt.date | None = None
+) -> ValidationReport:
+    """Validate opened tables (see :func:`validate_dataset`); tables absent are not reported.
+
+    ``extraction``: the recorded extraction date (dates after it are warned about; without
+    it, dates after today are).
+    """
     report = ValidationReport(label)
     errors, warnings = report.errors, report.warnings
+    plaus = Plausibility(extraction)
     patient_stats = None
     known: pl.Series | None = None
     tables: dict[str, TableSummary] = {}
@@ -302,20 +343,24 @@ def validate_sources(sources: dict[str, TableSource], *, label: str) -> Validati
         source = sources[name]
         start = len(errors)
         try:
-            prepared = _prepare(source, errors)
+            layout = csv_layout_problem(source)
+            if layout is not None:
+                errors.append(layout)
+                continue
+            prepared = _prepare(source, errors, plaus)
             if name == "patients":
-                patient_stats = _check_patients(prepared, errors)
-                if "patient_id" in prepared.usable:
-                    known = (
-                        prepared.typed.select(pl.col("patient_id").drop_nulls().unique())
-                        .collect(engine="streaming")
-                        .to_series()
-                    )
+                patient_stats = _check_patients(prepared, errors, warnings)
+                known = plaus.remember_patients(prepared.typed, prepared.usable)
+                warnings += [
+                    Problem(source.label, text, column)
+                    for column, text in centre_problems(prepared.typed, prepared.usable)
+                ]
             else:
-                tables[name] = _check_events(prepared, known, errors, warnings)
+                tables[name] = _check_events(prepared, known, errors, warnings, plaus)
         except (pl.exceptions.PolarsError, OSError) as exc:
             errors.append(_unreadable(source, exc))
-        errors[start:] = sorted(errors[start:], key=_column_order(name))
+        finally:
+            errors[start:] = sorted(errors[start:], key=_column_order(name))
     if not errors and patient_stats is not None and len(tables) == len(TABLES) - 1:
         tables = {"patients": TableSummary(patient_stats["rows"]), **tables}
         report.summary = DataSummary(
@@ -325,8 +370,17 @@ def validate_sources(sources: dict[str, TableSource], *, label: str) -> Validati
             practices=patient_stats["practices"],
             tables=tables,
             source=label,
+            **end_of_data(extraction, tables),
         )
     return report
+
+
+def csv_layout_problem(source: TableSource) -> Problem | None:
+    """A CSV file whose header shows another separator than ``,`` (see :mod:`csvcheck`)."""
+    if source.fmt != "csv":
+        return None
+    hint = layout_problem(source.frame.collect_schema().names())
+    return Problem(source.label, hint) if hint else None
 
 
 def validate_dataset(path: Path | str) -> ValidationReport:
@@ -336,8 +390,13 @@ def validate_dataset(path: Path | str) -> ValidationReport:
     """
     path = Path(path)
     sources, missing = locate_sources(path)
-    report = validate_sources(sources, label=str(path))
     located = [Problem(m.label, m.message) for m in missing]
+    try:
+        extraction = read_extract(path) if path.is_dir() else None
+    except DataError as exc:
+        extraction = None
+        located.append(Problem(EXTRACT_FILE, str(exc).split(": ", 1)[1]))
+    report = validate_sources(sources, label=str(path), extraction=extraction)
     report.errors[:0] = located
     if located:
         report.summary = None

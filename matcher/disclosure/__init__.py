@@ -16,9 +16,11 @@ from matcher.disclosure.release import (
     release_count,
     release_feasibility,
 )
-from matcher.disclosure.rounding import mask_and_round, preimage
+from matcher.disclosure.rounding import MASKED, mask_and_round, preimage
+from matcher.disclosure.view import ViewOptions
 
 __all__ = [
+    "MASKED",
     "ROLES",
     "AttritionStep",
     "DisclosureError",
@@ -26,6 +28,7 @@ __all__ = [
     "RawFeasibility",
     "ReleaseRecord",
     "ReleasedFeasibility",
+    "ViewOptions",
     "check_role",
     "mask_and_round",
     "preimage",

@@ -18,6 +18,20 @@ Every query is a patient set the attacker controls exactly (they know every pati
 * ``padding``: ``S`` then ``S ∪ T ∪ {t}`` with ``T`` known patients (an adaptive attacker who
   knows the stickiness rule); ``skip_first``: only ``S ∪ {t}`` is asked (the attacker knew
   ``count(S)`` without asking). Both are reported as residual risks.
+* ``probe="threshold"``: ``S``, then ``S ∪ {t}`` with ``--threshold n + 1`` (the attacker
+  knows ``n``): before issue 11 the mask was applied to the true count even when the sticky
+  value of ``S`` was released, so "masked" meant ``t`` absent;
+* ``probe="bracket"``: released values only: ``S`` (released ``R``), then ``S ∪ {t}`` with
+  thresholds bisecting ``R``'s rounding interval (its true count ``m`` in 3 requests), then
+  ``S`` with ``--threshold m``: masked iff ``count(S) < m``, i.e. ``t`` present; 5 requests,
+  under the repeat alert;
+* ``probe="rounding"``: the attacker knows ``n = count(S)`` (random, not at a boundary) and
+  asks only ``S ∪ {t}`` with the ``--rounding`` base (a multiple of 5) that puts a rounding
+  boundary between ``n`` and ``n + 1``.
+
+``legacy_options``: the request's ``--threshold``/``--rounding`` replace the ledger's policy
+for that request, as ``p4dp count`` did before issue 11 ("before" of the probe rows); without
+it they are view options applied to the released value (:mod:`matcher.disclosure.view`).
 
 Decision rule (the strongest for these models): the attacker computes the transcript the
 ledger would give if ``x = 0`` (deterministic: under ``x = 0`` every second set equals the
@@ -40,7 +54,7 @@ from __future__ import annotations
 import random
 import secrets
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -50,8 +64,9 @@ from sqlalchemy import event
 from matcher.disclosure.ledger import Ledger
 from matcher.disclosure.policy import DisclosurePolicy
 from matcher.disclosure.release import RawFeasibility
-from matcher.disclosure.rounding import Released, mask_and_round
+from matcher.disclosure.rounding import Released, mask_and_round, preimage
 from matcher.disclosure.sketch import bottom_k, hash_key, keyed_hashes
+from matcher.disclosure.view import ViewOptions
 from matcher.errors import MatcherError
 
 Knowledge = Literal["released", "exact"]
@@ -71,6 +86,10 @@ class Scenario:
     skip_first: bool = False
     sticky: bool = True
     n_range: tuple[int, int] = (20, 2000)
+    probe: str = ""  # "", "threshold", "bracket" or "rounding" (see the module docstring)
+    legacy_options: bool = False
+    #: what "before" means in the docs table: no sticky answers, or the pre-issue-11 options
+    before: str = field(default="sticky", compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +107,7 @@ def _pick_n(policy: DisclosurePolicy, rng: random.Random, sc: Scenario) -> int:
     """The size of ``S``: random, or (exact knowledge) where ``t`` flips the release."""
     lo, hi = sc.n_range
     n = rng.randrange(lo, hi)
-    if sc.knowledge != "exact":
+    if sc.knowledge != "exact" or sc.probe == "rounding":
         return n
     j = sc.padding
     r = lambda m: mask_and_round(m, policy)  # noqa: E731
@@ -111,7 +130,9 @@ class _World:
     """One ledger and the attackers' patient universes (disjoint per trial and per run)."""
 
     def __init__(self, policy: DisclosurePolicy, folder: Path, sticky: bool) -> None:
-        self.ledger = Ledger.open(folder / "ledger.sqlite", policy)
+        folder.mkdir(parents=True)
+        path = folder / "ledger.sqlite"
+        self.ledger = Ledger.init(path, policy, stewards=["sim-steward"], created_by="sim")
         # A throw-away simulation file: no need to wait for the disk at every commit.
         event.listen(self.ledger.engine, "connect", _fast_sqlite)
         self.ledger.engine.dispose()
@@ -120,10 +141,16 @@ class _World:
         self.clock = 0
 
     def ask(
-        self, who: str, cells: dict[str, list[str]], read: str
+        self,
+        who: str,
+        cells: dict[str, list[str]],
+        read: str,
+        view: ViewOptions | None = None,
+        legacy: bool = False,
     ) -> tuple[Released, ...] | tuple[str, int]:
         """Release the count of the set ``cells["eligible"]`` (and the C1/C2 breakdown when
-        given); return the value read by the attacker, or the refusal."""
+        given) seen through ``view``; return the value read by the attacker, or the refusal.
+        ``legacy``: the view replaces the policy for this request (before issue 11)."""
         self.clock += 1
         counts = {c: len(ids) for c, ids in cells.items()}
         breakdown = {}
@@ -144,6 +171,10 @@ class _World:
             breakdowns=breakdown,
             sketches=sketches,
         )
+        platform = self.ledger.policy
+        if legacy and view is not None:  # what p4dp count did: the options became the policy
+            options = {k: v for k, v in vars(view).items() if v is not None}
+            self.ledger.policy = replace(platform, **options)
         try:
             out = self.ledger.release(
                 raw,
@@ -156,15 +187,59 @@ class _World:
             )
         except MatcherError as exc:
             return (type(exc).__name__,)
+        finally:
+            self.ledger.policy = platform
+        if view is not None and not legacy:
+            out = view.apply(out)
         if read == "C1":
             return (out.breakdown["centre"]["C1"],)
         return (out.counts["eligible"],)
+
+
+def _rounding_base(policy: DisclosurePolicy, n: int) -> int:
+    """The smallest multiple of the rounding base that separates ``n`` from ``n + 1``."""
+    for base in range(policy.rounding, 500 * policy.rounding, policy.rounding):
+        p = replace(policy, rounding=base)
+        if mask_and_round(n, p) != mask_and_round(n + 1, p):
+            return base
+    return policy.rounding
+
+
+def _probe(world: _World, policy: DisclosurePolicy, sc: Scenario, who: str, n: int, x: int):
+    """The option attackers (``sc.probe``): one transcript of answers."""
+    s = [f"{who}-a-{i}" for i in range(n)]
+    s_t = s + ([f"{who}-t"] if x else [])
+    legacy = sc.legacy_options
+
+    def ask(ids: list[str], view: ViewOptions | None = None) -> tuple:
+        return world.ask(who, {"eligible": ids}, "eligible", view, legacy)
+
+    if sc.probe == "rounding":
+        return [(ask(s_t, ViewOptions(rounding=_rounding_base(policy, n))),)]
+    first = ask(s)
+    if sc.probe == "threshold":
+        return [(first, ask(s_t, ViewOptions(threshold=n + 1)))]
+    answers = [first]  # bracket
+    if not isinstance(first[0], int):
+        return [tuple(answers)]
+    lo, hi = preimage(first[0], policy)
+    hi += 1  # count(S ∪ {t}) is count(S) or one more
+    while lo < hi:
+        cut = (lo + hi + 1) // 2
+        answers.append(ask(s_t, ViewOptions(threshold=cut)))
+        if _refused(answers[-1]):
+            return [tuple(answers)]
+        lo, hi = (lo, cut - 1) if not isinstance(answers[-1][0], int) else (cut, hi)
+    answers.append(ask(s, ViewOptions(threshold=lo)))
+    return [tuple(answers)]
 
 
 def _run(
     world: _World, policy: DisclosurePolicy, sc: Scenario, x: int, who: str, plan: list
 ) -> list[tuple]:
     """Play the attacker's plan; ``x`` says whether ``t`` is in the data."""
+    if sc.probe:
+        return _probe(world, policy, sc, who, plan[0][0], x)
     target = [f"{who}-t"] if x else []
     transcript: list[tuple] = []
     for p, (n, m, extra) in enumerate(plan):
@@ -256,7 +331,11 @@ def simulate(
             seen = _run(real, policy, sc, x, f"r{trial}", plan)
             expected = _run(shadow, policy, sc, 0, f"s{trial}", plan)
             guess = int(_view(seen, sc.knowledge) != _view(expected, sc.knowledge))
-            if sc.padding >= policy.rounding and sc.knowledge == "exact":
+            if sc.probe == "bracket":  # the last answer: count(S) under --threshold m
+                last = seen[0][-1]
+                guess = int(len(seen[0]) > 2 and not _refused(last) and last[0] != seen[0][0][0])
+                guess = int(guess and not isinstance(last[0], int))
+            elif sc.padding >= policy.rounding and sc.knowledge == "exact":
                 guess = _read_fresh(policy, sc, plan, seen)
             elif sc.padding >= policy.rounding:
                 guess = _read_shift(sc, seen)
@@ -277,6 +356,25 @@ SCENARIOS: tuple[tuple[Scenario, bool], ...] = (
     ),
     (Scenario("exact, through a breakdown cell", cell=True), False),
     (Scenario("exact, through a breakdown cell, whole weekly budget", pairs=25, cell=True), True),
+    (Scenario("exact, --threshold n+1 on S ∪ {t}", probe="threshold", before="options"), False),
+    (
+        Scenario(
+            "released values only, --threshold bracketing (5 requests)",
+            "released",
+            probe="bracket",
+            before="options",
+        ),
+        False,
+    ),
+    (
+        Scenario(
+            "count(S) known, one query with --rounding at a boundary",
+            skip_first=True,
+            probe="rounding",
+            before="options",
+        ),
+        False,
+    ),
 )
 RESIDUAL: tuple[tuple[Scenario, bool], ...] = (
     (
@@ -328,7 +426,8 @@ def measure_all(trials: int = 400, few: int = 40, seed: int = 0) -> list[tuple[s
     for sc, long in SCENARIOS + RESIDUAL:
         n = few if long else trials
         if (sc, long) in SCENARIOS:
-            before = simulate(policy, replace(sc, sticky=False), trials=n, seed=seed)
+            old = replace(sc, legacy_options=True) if sc.before == "options" else None
+            before = simulate(policy, old or replace(sc, sticky=False), trials=n, seed=seed)
             out.append(("before", before))
         out.append(("after", simulate(policy, sc, trials=n, seed=seed)))
     return out

@@ -27,7 +27,7 @@ from typing import Any
 
 from matcher.disclosure.noise import noise_offset
 from matcher.disclosure.policy import DisclosureError, DisclosurePolicy, check_role
-from matcher.disclosure.rounding import Released, as_number, mask_and_round
+from matcher.disclosure.rounding import MASKED, Released, as_number, mask_and_round
 from matcher.disclosure.suppression import (
     SEP,
     ProtectedTable,
@@ -170,11 +170,34 @@ class ReleasedFeasibility:
     true_eligible: int = field(repr=False, default=0)
     #: Released value per cell name (``"eligible"``, ``"breakdown:sex=F"``...), for the ledger.
     cell_values: dict[str, Released] = field(repr=False, default_factory=dict)
+    #: The requester's view options applied to these values (:mod:`matcher.disclosure.view`).
+    view: Any = None
+
+    @property
+    def masked_label(self) -> str:
+        """The label of a small count as shown: the policy's, or the view's coarser one."""
+        if self.view is not None and self.view.threshold is not None:
+            return f"<{self.view.threshold}"
+        return self.policy.masked_label
+
+    @property
+    def threshold(self) -> int:
+        """The threshold of the numbers shown (the view's, if coarser)."""
+        if self.view is not None and self.view.threshold is not None:
+            return self.view.threshold
+        return self.policy.threshold
 
     def to_dict(self) -> dict[str, Any]:
-        disclosure = {"role": self.role, **self.policy.to_dict()}
+        disclosure = {"role": self.role, **self.policy.to_dict(), "masked_marker": MASKED}
         if self.role == "steward":
             disclosure["exact_counts"] = True
+        if self.view is not None and self.view.active:
+            disclosure["view"] = {
+                "threshold": self.view.threshold,
+                "rounding": self.view.rounding,
+                "masked_label": self.masked_label,
+                "applied_to": "released values",
+            }
         if self.withheld:
             disclosure["withheld_breakdowns"] = list(self.withheld)
         return {

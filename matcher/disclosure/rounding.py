@@ -15,6 +15,9 @@ from __future__ import annotations
 from matcher.disclosure.policy import DisclosurePolicy
 
 Released = int | str
+#: The marker of a breakdown cell hidden by secondary suppression: its true count is at least
+#: the threshold, it is hidden only so that a small count cannot be recomputed from the others.
+MASKED = "masked"
 
 
 def round_half_up(value: int, base: int) -> int:
@@ -51,5 +54,5 @@ def preimage(released: int, policy: DisclosurePolicy) -> tuple[int, int]:
 
 
 def as_number(released: Released) -> int:
-    """A released value as a number for sums: the masked label counts as 0."""
+    """A released value as a number for sums: the masked label (and ``"masked"``) count 0."""
     return released if isinstance(released, int) else 0

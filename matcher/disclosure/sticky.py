@@ -9,21 +9,18 @@ the root's value, whoever asked before (colluding sponsors share one history). A
 queries ``S`` / ``S ∪ {t}`` therefore gets the same answer whether ``t`` is in the data or not.
 
 The hashing secret is ``$P4DP_SKETCH_SECRET`` or, when unset, a random 32-byte secret created
-once per ledger (``ledger_secret``). Sketches and the secret stay in the ledger database: they
-are never shown, logged or written to an output.
+with the ledger (``ledger_secret``, by ``p4dp ledger init``). Sketches and the secret stay in
+the ledger database: they are never shown, logged or written to an output.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Engine, LargeBinary, or_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, LargeBinary, or_
 from sqlmodel import Field, Session, SQLModel, func, select
 
 from matcher.disclosure.release import RawFeasibility
@@ -66,25 +63,6 @@ class Match:
     root_id: int
     released: Released
     difference: int
-
-
-def sketch_secret(engine: Engine) -> bytes:
-    """``$P4DP_SKETCH_SECRET``, else this ledger's own random secret (created on first use)."""
-    env = os.environ.get(SKETCH_SECRET_ENV, "")
-    if env:
-        return env.encode()
-    for attempt in range(2):
-        with Session(engine) as session:
-            row = session.get(LedgerSecret, "sketch")
-            if row is not None:
-                return bytes(row.value)
-        try:
-            with Session(engine) as session, session.begin():
-                session.add(LedgerSecret(name="sketch", value=secrets.token_bytes(32)))
-        except IntegrityError:  # created by a concurrent process: read theirs
-            if attempt:
-                raise
-    return sketch_secret(engine)
 
 
 def cell_counts(raw: RawFeasibility) -> dict[str, int]:
@@ -136,9 +114,11 @@ def record_sketches(
     cell_values: Mapping[str, Released],
     matches: Mapping[str, Match],
     now: datetime,
-) -> None:
-    """Store the sketch of every released cell, attached to its cluster's root."""
+) -> int:
+    """Store the sketch of every released cell, attached to its cluster's root; return how
+    many were stored."""
     counts = cell_counts(raw)
+    stored = 0
     for cell, sketch in raw.sketches.items():
         if cell not in counts or cell not in cell_values:
             continue
@@ -155,6 +135,8 @@ def record_sketches(
                 created_at=now,
             )
         )
+        stored += 1
+    return stored
 
 
 def cluster_hits(session: Session, requester: str, root_id: int, since: datetime) -> int:

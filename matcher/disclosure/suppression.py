@@ -2,27 +2,33 @@
 
 A breakdown splits the eligible count by one dimension (``"centre"``) or two
 (``"centre|sex"``, categories ``"C01|F"``). Each cell is released like any count (masked
-under the threshold, else rounded): that is *primary* suppression. A masked cell could still
-be recomputed from the released eligible count (the grand total), from the released 1-D
-tables (the margins of a 2-D table, which a sponsor can always ask for separately) and from
-the other cells, so *secondary* suppression masks more cells:
+under the threshold, else rounded): that is *primary* suppression, shown ``"<10"``. A masked
+cell could still be recomputed from the released eligible count (the grand total), from the
+released 1-D tables (the margins of a 2-D table, which a sponsor can always ask for
+separately) and from the other cells, so *secondary* suppression hides more cells, shown
+``"masked"`` (never ``"<10"``: their count is at least the threshold).
 
-1. structural rule: every line (the whole 1-D table; each row and column of a 2-D table whose
-   margin is shown) holds 0 or at least 2 masked cells; the extra cell is the smallest shown
-   one of that line;
-2. audit: :func:`matcher.disclosure.audit.cell_ranges` computes the exact range of every
-   masked cell given everything released (a strong attacker who also knows which masked
-   cells were masked only to protect others); while a range is a single value, the smallest
-   shown cell of that cell's line is masked too. If no shown cell is left the whole table is
-   withheld.
+The audit (:func:`matcher.disclosure.audit.cell_ranges`) computes the exact range of every
+masked cell given everything released, for a strong attacker who knows the algorithm (so
+also which cells are ``"masked"`` rather than small). A cell is *protected* when that range
+holds at least :func:`protection_width` values (5 under the default threshold 10: the
+rounding of the total and of the other cells usually gives that already, so a handful of
+patients of sex ``U`` no longer costs the whole ``F`` or ``M`` cell); a ``"masked"`` cell
+needs at least 2. While some cell is not protected, the smallest shown cell of its line
+(released values, then the name: the choice reveals nothing more than the released numbers
+and loses the least) is masked too. If no shown cell is left the table is withheld. A table
+whose released values admit no true table at all (a near-identical set's sticky values
+drifted) is withheld too, so a 1-D margin never contradicts its 2-D cells.
 
 The total shown with a table is the sum of its shown cells: it tells nothing the cells do not.
 
     >>> from matcher.disclosure.policy import DisclosurePolicy
-    >>> cells = {"A": 120, "B": 3, "C": 41}
-    >>> t = protect_1d("centre", cells, DisclosurePolicy(), total_bounds=(163, 167))
-    >>> t.values, t.total
-    ({'A': 120, 'B': '<10', 'C': '<10'}, 120)
+    >>> cells = {"F": 70, "M": 66, "U": 3}
+    >>> protect_1d("sex", cells, DisclosurePolicy(), total_bounds=(138, 142)).values
+    {'F': 70, 'M': 65, 'U': '<10'}
+    >>> exact = DisclosurePolicy(rounding=1)
+    >>> protect_1d("sex", cells, exact, total_bounds=(139, 139)).values
+    {'F': 70, 'M': 'masked', 'U': '<10'}
 """
 
 from __future__ import annotations
@@ -32,11 +38,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from matcher.disclosure.audit import Bounds, Cell, cell_ranges, disclosed
+from matcher.disclosure.audit import Bounds, Cell, cell_ranges
 from matcher.disclosure.policy import DisclosureError, DisclosurePolicy
-from matcher.disclosure.rounding import Released, mask_and_round, preimage
+from matcher.disclosure.rounding import MASKED, Released, mask_and_round, preimage
 
-Status = Literal["shown", "primary", "secondary"]
+#: ``sticky``: masked because a near-identical set got the masked label before, although the
+#: count is now at least the threshold; shown with that label, audited as ``secondary``.
+Status = Literal["shown", "primary", "secondary", "sticky"]
 #: Separator between the two dimensions (and categories) of a 2-D breakdown.
 SEP = "|"
 _ALL = "all"
@@ -80,6 +88,37 @@ def domain(status: Status, released: Released, policy: DisclosurePolicy) -> Boun
     return policy.threshold, None
 
 
+def protection_width(status: Status, policy: DisclosurePolicy) -> int:
+    """How many values the attacker's range of a masked cell must hold.
+
+    A small cell: half the threshold, at least 2 (5 under the default threshold 10: the
+    sponsor cannot tell 3 from 7); a ``"masked"`` one: 2 (its value is not pinned down).
+
+    >>> p = DisclosurePolicy()
+    >>> protection_width("primary", p), protection_width("secondary", p)
+    (5, 2)
+    """
+    if status == "primary":
+        return max(2, -(-policy.threshold // 2))
+    return 2
+
+
+def _unprotected(
+    ranges: Mapping[Cell, tuple[int, int | None] | None],
+    status_of: Mapping[Cell, Status],
+    policy: DisclosurePolicy,
+) -> tuple[list[Cell], bool]:
+    """The cells whose range is too narrow, and whether the released values are inconsistent."""
+    narrow = []
+    for cell, rng in ranges.items():
+        if rng is None:
+            return [], True
+        lo, hi = rng
+        if hi is not None and hi - lo + 1 < protection_width(status_of[cell], policy):
+            narrow.append(cell)
+    return narrow, False
+
+
 def _primary(
     cells: Mapping[str, int], policy: DisclosurePolicy, release: ReleaseFn
 ) -> tuple[dict[str, Released], dict[str, Status]]:
@@ -92,7 +131,8 @@ def _primary(
         if isinstance(values[key], int):
             status[key] = "shown"
         elif n >= policy.threshold and not policy.noise:
-            status[key] = "secondary"  # a sticky "<10" (ledger): its true count is not small
+            # sticky (ledger): a near-identical set's cell was masked; this count is not small
+            status[key] = "secondary" if values[key] == MASKED else "sticky"
         else:
             status[key] = "primary"
     return values, status
@@ -121,7 +161,8 @@ def _finish(
 ) -> ProtectedTable:
     if withheld:
         return ProtectedTable(dimension, {}, {}, withheld=True)
-    out = {k: (policy.masked_label if status[k] != "shown" else v) for k, v in values.items()}
+    labels = {"primary": policy.masked_label, "sticky": policy.masked_label, "secondary": MASKED}
+    out = {k: labels.get(status[k], v) for k, v in values.items()}
     return ProtectedTable(dimension, out, status)
 
 
@@ -139,14 +180,14 @@ def protect_1d(
     keys = list(cells)
     if not policy.secondary_suppression:
         return _finish(dimension, values, status, policy, False)
-    masked = [k for k in keys if status[k] != "shown"]
-    if len(masked) == 1:
-        _mask_smallest(keys, cells, values, status)
     while True:
         bounds = {(_ALL, k): domain(status[k], values[k], policy) for k in keys}
         targets = [(_ALL, k) for k in keys if status[k] != "shown"]
         ranges = cell_ranges(bounds, row_bounds={_ALL: total_bounds}, targets=targets)
-        if not disclosed(ranges):
+        narrow, inconsistent = _unprotected(ranges, {(_ALL, k): status[k] for k in keys}, policy)
+        if inconsistent:
+            return _finish(dimension, values, status, policy, True)
+        if not narrow:
             return _finish(dimension, values, status, policy, False)
         if not _mask_smallest(keys, cells, values, status):
             return _finish(dimension, values, status, policy, True)
@@ -191,17 +232,7 @@ def protect_2d(
     for k, (r, c) in split.items():
         lines.setdefault((0, r), []).append(k)
         lines.setdefault((1, c), []).append(k)
-    released_margin = {
-        line: (rows if line[0] == 0 else cols).status.get(line[1]) == "shown" for line in lines
-    }
-    changed = True
-    while changed:  # structural rule: 0 or >= 2 masked cells per line with a shown margin
-        changed = False
-        for line, keys in lines.items():
-            n_masked = sum(status[k] != "shown" for k in keys)
-            if released_margin[line] and n_masked == 1:
-                changed |= _mask_smallest(keys, cells, values, status)
-    while True:  # audit: no masked cell may be pinned down by the released numbers
+    while True:  # audit: every masked cell keeps a wide enough range
         bounds: dict[Cell, Bounds] = {split[k]: domain(status[k], values[k], policy) for k in cells}
         targets = [split[k] for k in cells if status[k] != "shown"]
         ranges = cell_ranges(
@@ -211,10 +242,12 @@ def protect_2d(
             total_bounds=total_bounds,
             targets=targets,
         )
-        pinned = disclosed(ranges)
-        if not pinned:
+        narrow, inconsistent = _unprotected(ranges, {split[k]: status[k] for k in cells}, policy)
+        if inconsistent:
+            return _finish(dimension, values, status, policy, True)
+        if not narrow:
             return _finish(dimension, values, status, policy, False)
-        r, c = pinned[0]
+        r, c = narrow[0]
         candidates = lines[(0, r)] + lines[(1, c)]
         if not (
             _mask_smallest(candidates, cells, values, status)

@@ -25,6 +25,7 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
+from matcher.data.extract_date import data_end_date, resolve_index_date
 from matcher.data.schema import TABLES
 from matcher.engine.compile import StudyColumns, compile_many
 from matcher.engine.data import DataInput, resolve_data
@@ -50,11 +51,12 @@ def full_validation(validate: Validation) -> bool:
     raise MatcherError(f"validate must be 'full', 'schema', True or False, not {validate!r}")
 
 
-def study_index(study: ir.Study, index_date: dt.date | None) -> dt.date:
-    """The index date used: the argument, else the study's, else today."""
-    if index_date is not None:
-        return index_date
-    return study.index_date if study.index_date is not None else dt.date.today()
+def study_index(
+    study: ir.Study, index_date: dt.date | None, data_end: dt.date | None = None
+) -> dt.date:
+    """The index date used: the argument, else the study's, else the end of the data
+    (:mod:`matcher.data.extract_date`), else today."""
+    return resolve_index_date(index_date, study.index_date, data_end)
 
 
 def _fixed_part(wide: pl.LazyFrame, spec: StudyColumns) -> pl.DataFrame:
@@ -114,13 +116,17 @@ def evaluate_many(
 ) -> list[Result]:
     """Evaluate several studies in one plan: each event table is scanned once for all of them.
 
-    ``index_date`` overrides every study's own; ``streaming`` runs Polars' streaming engine
+    ``index_date`` overrides every study's own (a study without one is evaluated at the end of
+    the data, see :mod:`matcher.data.extract_date`); ``streaming`` runs Polars' streaming engine
     (for data larger than memory); ``validate`` (see :data:`Validation`) chooses the contract
     checks run on raw files and frames first: ``"full"`` (default) or ``"schema"``.
     """
     dataset, snapshot = resolve_data(data, validate=full_validation(validate))
     tables = {name: getattr(dataset, name) for name in TABLES}
-    pairs = [(s, study_index(s, index_date)) for s in studies]
+    end = None
+    if index_date is None and any(s.index_date is None for s in studies):
+        end = data_end_date(dataset)  # studies without a fixed date: the end of the data
+    pairs = [(s, study_index(s, index_date, end)) for s in studies]
     key = getattr(dataset, "patient_key", "patient_id")
     events = getattr(dataset, "events", None)
     dense = not streaming and key_is_row_number(tables["patients"], key)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from matcher.data.convert import finite_or_null
 from terminology import units
 from terminology.errors import UnitConversionError
 
@@ -59,11 +60,12 @@ class ConversionPlan:
         return next(u for u, k in self.targets.items() if k == index)
 
     def value_expr(self, unit: str | None) -> pl.Expr:
-        """The row's value converted to ``unit`` (null when it does not convert)."""
+        """The row's value converted to ``unit`` (null when it does not convert, and when it
+        is NaN or infinite: such a value is missing, it never compares as a number)."""
         if unit is None:
-            return pl.when(pl.col("unit").is_null()).then(pl.col("value"))
+            return pl.when(pl.col("unit").is_null()).then(finite_or_null(pl.col("value")))
         k = self.targets[unit]
-        return pl.col("value") * pl.col(f"__f{k}") + pl.col(f"__o{k}")
+        return finite_or_null(pl.col("value") * pl.col(f"__f{k}") + pl.col(f"__o{k}"))
 
     def table(self) -> pl.DataFrame:
         """One row per (system, code, unit) that converts to at least one target unit."""

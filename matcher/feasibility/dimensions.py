@@ -10,6 +10,11 @@ Age band: 10-year bands of the age **at the index date** (``"40-49"``), the last
 reached by the index date), so the band of a patient never depends on a guessed birth day; a
 child born in the index year (range -1..0) is in ``"0-9"``.
 
+Centre: a centre whose base population comes from a single practice would make the centre
+breakdown a practice breakdown, which sponsors never get; its patients are shown pooled under
+``"other centres (pooled)"`` (:func:`single_practice_centres` lists such centres; when the pool
+itself holds a single practice, disclosure control must mask that cell).
+
     >>> import polars as pl
     >>> frame = pl.DataFrame({"age_low": [9, 40, 49, 95, None, -1]})
     >>> frame.select(category_expr("age_band")).to_series().to_list()
@@ -37,6 +42,7 @@ DIMENSIONS: dict[str, str] = {
 SPONSOR_DIMENSIONS: tuple[str, ...] = ("centre", "age_band", "sex")
 SEP = "|"
 UNKNOWN = "unknown"
+POOLED_CENTRES = "other centres (pooled)"
 BAND_WIDTH = 10
 OPEN_BAND = 90  # "90+": few patients are older, so the last band stays open
 
@@ -92,7 +98,25 @@ def category_expr(dim: str) -> pl.Expr:
         )
         return label.fill_null(UNKNOWN).alias(dim)
     value = pl.col(column).cast(pl.String).str.replace_all(SEP, "/", literal=True)
+    if dim == "centre":  # a centre of one practice would show that practice's count: pool it
+        single = pl.col("practice_id").n_unique().over(column) < 2
+        value = pl.when(pl.col(column).is_not_null() & single).then(pl.lit(POOLED_CENTRES))
+        value = value.otherwise(
+            pl.col(column).cast(pl.String).str.replace_all(SEP, "/", literal=True)
+        )
     return value.fill_null(UNKNOWN).alias(dim)
+
+
+def single_practice_centres(patients: pl.DataFrame) -> list[str]:
+    """The centres whose patients in ``patients`` (a per-patient result) all come from one
+    practice: the centre breakdown pools them (see the module docstring).
+
+    >>> single_practice_centres(pl.DataFrame({"centre_id": ["c1", "c1", "c2"],
+    ...     "practice_id": ["p1", "p2", "p3"]}))
+    ['c2']
+    """
+    per = patients.group_by("centre_id").agg(pl.col("practice_id").n_unique().alias("n"))
+    return sorted(per.filter(pl.col("n") < 2)["centre_id"].drop_nulls().to_list())
 
 
 def sort_key(dim: str, category: str) -> tuple[int, float, str]:

@@ -2,10 +2,12 @@
 
 One row per study: the funnel as horizontal bars (base population on top, then the patients
 remaining after each rule, labelled with the released numbers), and one bar chart per 1-D
-breakdown of the eligible count. Only released values are drawn: a masked value is drawn as
-a hatched grey bar reaching the threshold, labelled with the masked label (``"<10"``), so
-the picture never says more than the table. Uses Matplotlib's object API (no ``pyplot``, no
-global backend): safe in servers and tests.
+breakdown of the eligible count. Only released values are drawn: a small count is a hatched
+grey bar reaching the threshold, labelled with the masked label (``"<10"``); a breakdown cell
+hidden by secondary suppression (``"masked"``: at least the threshold, height unknown) is a
+cross-hatched bar from the threshold to the edge of the axis with a dashed outline, labelled
+``masked``, so the picture never says more than the table, nor less than the truth. Uses
+Matplotlib's object API (no ``pyplot``, no global backend): safe in servers and tests.
 
     >>> # draw_funnel(items, Path("funnel.png"))
 """
@@ -19,6 +21,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from matcher.disclosure.rounding import MASKED
 from matcher.errors import MatcherError
 from matcher.feasibility.dimensions import SEP, sort_key
 from matcher.feasibility.render import fmt
@@ -27,7 +30,7 @@ from matcher.feasibility.report import StudyFeasibility
 FORMATS = {".png": "png", ".svg": "svg"}
 SHOWN = "#2b6cb0"
 ELIGIBLE = "#2f855a"
-MASKED = "#cbd5e0"
+MASKED_FILL = "#cbd5e0"
 LOG_RATIO = 50  # a log scale when the largest bar is over 50 times the smallest
 
 
@@ -40,28 +43,44 @@ def plot_format(path: Path) -> str:
 
 
 def _bars(ax: Any, labels: list[str], values: list[Any], threshold: int, colors: list[str]):
-    """Horizontal bars, top to bottom; masked values hatched at the threshold."""
+    """Horizontal bars, top to bottom; small counts hatched at the threshold, ``"masked"``
+    cells cross-hatched from the threshold to the axis edge (unknown height)."""
     lengths = [v if isinstance(v, int) else threshold for v in values]
     ys = list(range(len(labels)))[::-1]
-    log = max(lengths or [1]) > LOG_RATIO * max(1, min(lengths or [1]))
+    right = max(lengths or [1])
+    log = right > LOG_RATIO * max(1, min(lengths or [1]))
+    edge = right * 4 if log else right * 1.25 + 1
     for y, value, length, color in zip(ys, values, lengths, colors, strict=True):
+        if value == MASKED:
+            ax.barh(y, length, color="none", edgecolor="#718096", hatch="xx", log=log)
+            ax.barh(
+                y,
+                edge - length,
+                left=length,
+                color="none",
+                edgecolor="#a0aec0",
+                hatch="xx",
+                linestyle="--",
+                log=log,
+            )
+            ax.text(length, y, " masked (height unknown)", va="center", fontsize=8)
+            continue
         masked = not isinstance(value, int)
         ax.barh(
             y,
             length,
-            color=MASKED if masked else color,
+            color=MASKED_FILL if masked else color,
             hatch="///" if masked else None,
             edgecolor="#718096" if masked else color,
             log=log,
         )
         ax.text(length, y, f" {fmt(value)}", va="center", fontsize=8)
     ax.set_yticks(ys, labels, fontsize=8)
-    right = max(lengths or [1])
     if log:  # a funnel from 16,000 to 20 patients: the tail stays visible
-        ax.set_xlim(1, right * 4)
+        ax.set_xlim(1, edge)
         ax.set_xlabel("patients (log scale)", fontsize=7)
     else:
-        ax.set_xlim(0, right * 1.25 + 1)
+        ax.set_xlim(0, edge)
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="x", labelsize=7)
 
@@ -77,7 +96,7 @@ def _funnel(ax: Any, item: StudyFeasibility) -> None:
         labels.append(f"{step['rule']} ({kind}) {lost}")
         values.append(step["remaining"])
     colors = [SHOWN] * (len(values) - 1) + [ELIGIBLE]
-    _bars(ax, labels, values, released.policy.threshold, colors)
+    _bars(ax, labels, values, released.threshold, colors)
     what_if = f", without {', '.join(item.without)}" if item.without else ""
     ax.set_title(f"{item.study_id} v{item.version}: attrition funnel{what_if}", fontsize=10)
     scale = " (log scale)" if ax.get_xscale() == "log" else ""
@@ -96,7 +115,7 @@ def _breakdown(ax: Any, item: StudyFeasibility, dim: str) -> None:
         return
     labels = sorted(cells, key=lambda c: sort_key(dim, c))
     values = [cells[c] for c in labels]
-    _bars(ax, labels, values, item.released.policy.threshold, [ELIGIBLE] * len(values))
+    _bars(ax, labels, values, item.released.threshold, [ELIGIBLE] * len(values))
     ax.set_title(f"{item.study_id} v{item.version}: eligible by {dim}", fontsize=10)
 
 
@@ -150,7 +169,7 @@ def draw_funnel(items: Sequence[StudyFeasibility], path: Path, kind: str | None 
             _breakdown(fig.add_axes(rect(x + cat_left, bar_w)), item, dim)
             x += cat_left + bar_w + 0.5
         y_top -= h
-    note = "hatched bars: masked values (under the disclosure threshold)"
+    note = "hatched: under the disclosure threshold; cross-hatched: masked, height unknown"
     if items and items[0].role == "steward":
         note = "exact counts (steward role)"
     fig.text(0.99, 1 - 0.12 / height, note, fontsize=7, ha="right", va="top", color="#4a5568")

@@ -4,9 +4,12 @@
   breakdown as a two-way table), then one line saying which disclosure policy was applied;
 * JSON: one object per study (:meth:`StudyFeasibility.to_dict`); several studies: a list;
 * CSV: long format, one released number per row:
-  ``study,version,table,name,category,measure,value`` where ``table`` is ``counts``,
+  ``study,version,table,name,category,measure,value`` where ``table`` is ``study`` (the
+  index date used: ``name`` = ``index_date``, ``measure`` = ``date``), ``counts``,
   ``attrition`` (``name`` = rule, ``category`` = section) or ``breakdown`` (``name`` = the
-  dimension, ``category`` = the category, ``measure`` = ``eligible``).
+  dimension, ``category`` = the category, ``measure`` = ``eligible``). A text value that a
+  spreadsheet would run as a formula (first character ``=``, ``+``, ``-``, ``@``, tab or
+  carriage return) is written with a leading ``'`` (:func:`csv_safe`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from matcher.disclosure.rounding import MASKED
 from matcher.feasibility.dimensions import SEP, category_order, sort_key
 from matcher.feasibility.report import StudyFeasibility
 
@@ -125,7 +129,10 @@ def disclosure_line(item: StudyFeasibility) -> str:
     """One sentence saying what was done to the numbers above."""
     d = item.released.to_dict()["disclosure"]
     if item.role == "steward":
-        return "Disclosure: exact counts (steward role); this release is recorded in the ledger."
+        line = "Disclosure: exact counts (steward role); this release is recorded in the ledger."
+        if "view" in d:
+            line += f" View: {_view_words(d['view'])}."
+        return line
     parts = [
         f"counts under {d['threshold']} (0 included) shown as {d['masked_label']!r}",
         f"others rounded to the nearest {d['rounding']}" if d["rounding"] > 1 else "no rounding",
@@ -134,15 +141,26 @@ def disclosure_line(item: StudyFeasibility) -> str:
         parts.append(f"deterministic noise sigma {d['noise_sigma']}")
     if d["secondary_suppression"]:
         parts.append("secondary suppression on breakdowns")
-    line = "Disclosure (sponsor): " + "; ".join(parts) + "."
-    if item.released.breakdown:
+    line = "Disclosure (platform policy, sponsor): " + "; ".join(parts) + "."
+    if "view" in d:
+        line += f" View asked for: {_view_words(d['view'])}."
+    if any(MASKED in cells.values() for cells in item.released.breakdown.values()):
         line += (
-            f" In breakdowns {d['masked_label']!r} marks a masked cell: a small count, or one"
-            " hidden so that a small count cannot be recomputed from the others."
+            f" {MASKED!r} marks a breakdown cell of at least {d['threshold']} patients, hidden"
+            " only so that a small count cannot be recomputed from the others."
         )
     if d.get("withheld_breakdowns"):
         line += f" Withheld (cannot be protected): {', '.join(d['withheld_breakdowns'])}."
     return line
+
+
+def _view_words(view: dict[str, Any]) -> str:
+    words = []
+    if view.get("threshold") is not None:
+        words.append(f"numbers under {view['threshold']} shown as {view['masked_label']!r}")
+    if view.get("rounding") is not None:
+        words.append(f"rounded to {view['rounding']}")
+    return ", ".join(words) + " (applied to the released numbers)"
 
 
 def render_table(items: Sequence[StudyFeasibility], *, width: int = TABLE_WIDTH) -> str:
@@ -189,7 +207,7 @@ CSV_COLUMNS = ("study", "version", "table", "name", "category", "measure", "valu
 def csv_rows(item: StudyFeasibility) -> list[tuple[Any, ...]]:
     """The long-format rows of one study (see the module docstring)."""
     head = (item.study_id, item.version)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = [(*head, "study", "index_date", "", "date", item.index_date)]
     for key, value in item.released.counts.items():
         rows.append((*head, "counts", key, "", "patients", value))
     for step in item.released.attrition:
@@ -201,12 +219,26 @@ def csv_rows(item: StudyFeasibility) -> list[tuple[Any, ...]]:
     return rows
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula (numbers are kept as they are).
+
+    >>> csv_safe("=1+2"), csv_safe("-1"), csv_safe(-1), csv_safe("C01")
+    ("'=1+2", "'-1", -1, 'C01')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_csv(items: Sequence[StudyFeasibility]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for item in items:
-        writer.writerows(csv_rows(item))
+        writer.writerows([csv_safe(v) for v in row] for row in csv_rows(item))
     return buffer.getvalue()
 
 

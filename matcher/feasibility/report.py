@@ -9,7 +9,9 @@
      "what_if": {"order": [rule...], "without": [rule...]},
      "disclosure": {...the policy applied, the role...}}
 
-Every ``N`` a sponsor sees is an ``int`` or the masked label (``"<10"`` by default).
+Every ``N`` a sponsor sees is an ``int``, the masked label (``"<10"`` by default: a small
+count) or, in breakdowns, ``"masked"`` (a cell of at least the threshold hidden by secondary
+suppression).
 ``breakdown_totals`` are sums of the shown cells (masked cells count 0). Breakdowns split
 the eligible count.
 """
@@ -56,7 +58,7 @@ class StudyFeasibility:
 
     @property
     def masked_label(self) -> str:
-        return self.released.policy.masked_label
+        return self.released.masked_label
 
     @property
     def role(self) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from matcher.data.extract_date import write_extract
 from matcher.data.schema import TABLES
 from matcher.errors import DataError, MatcherError, OutputExistsError
 from matcher.omop.common import parse_date
@@ -160,6 +161,9 @@ def write_tables(
             df.write_parquet(tmp / f"{name}.parquet")
         _check_contract(tmp, report)
         report.write_json(tmp / REPORT_NAME)
+        if report.extraction_date:  # the end of the data: the default index date
+            where = f"OMOP import of {report.source} ({report.extraction_date_origin})"
+            write_extract(tmp, dt.date.fromisoformat(report.extraction_date), source=where)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from matcher.data.extract_date import EXTRACT_FILE, LATEST_EVENT, DataEnd, read_extract
 from matcher.data.loader import Dataset, load_dataset
 from matcher.data.schema import EVENT_TABLES
 from matcher.errors import DataError, OutputExistsError
@@ -184,6 +185,16 @@ def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, Table
     return entries
 
 
+def _extraction(dataset: Dataset, entries: dict[str, TableEntry]) -> DataEnd | None:
+    """The source's recorded extraction date (``extract.json``), else its latest event date
+    (from the date ranges just computed: no second scan)."""
+    recorded = read_extract(dataset.path) if dataset.path is not None else None
+    if recorded is not None:
+        return DataEnd(recorded, EXTRACT_FILE)
+    lasts = [e.last_date for e in entries.values() if e.last_date]
+    return DataEnd(dt.date.fromisoformat(max(lasts)), LATEST_EVENT) if lasts else None
+
+
 def _replace(tmp: Path, out: Path) -> None:
     """Move ``tmp`` to ``out``; an existing snapshot there is removed only after the move."""
     if out.exists() and any(out.iterdir()):
@@ -229,6 +240,7 @@ def ingest(
             entries = _write_tables(dataset, tmp, steps)
             with steps.step("hashing"):
                 files = {p.name: file_hash(p) for p in sorted(tmp.iterdir())}
+                end = _extraction(dataset, entries)
                 manifest = Manifest(
                     content_hash=content_hash(files),
                     created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -236,6 +248,8 @@ def ingest(
                     patient_key=KEY,
                     tables=entries,
                     files=files,
+                    extraction_date=end.date.isoformat() if end else None,
+                    extraction_date_origin=end.origin if end else None,
                 )
                 manifest.write(tmp)
             _check_out(out, None, overwrite=overwrite)

@@ -60,6 +60,11 @@ class Manifest:
     files: dict[str, str]
     """File name → SHA-256 of its bytes."""
     format_version: int = FORMAT_VERSION
+    extraction_date: str | None = None
+    """The last day the data covers (``YYYY-MM-DD``): the source's recorded extraction date,
+    else its latest event date (see :mod:`matcher.data.extract_date`); None if no event."""
+    extraction_date_origin: str | None = None
+    """Where ``extraction_date`` came from: ``extract.json`` or the latest event date."""
 
     @property
     def data_snapshot(self) -> str:
@@ -75,6 +80,8 @@ class Manifest:
             "created_at": self.created_at,
             "source": self.source,
             "patient_key": self.patient_key,
+            "extraction_date": self.extraction_date,
+            "extraction_date_origin": self.extraction_date_origin,
             "tables": {name: asdict(entry) for name, entry in self.tables.items()},
             "files": self.files,
         }
@@ -82,6 +89,10 @@ class Manifest:
 
     def write(self, directory: Path) -> None:
         (directory / MANIFEST).write_text(self.to_json(), encoding="utf-8")
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def snapshot_id(digest: str) -> str:
@@ -141,6 +152,8 @@ def read_manifest(directory: Path) -> Manifest:
             tables=tables,
             files={str(k): str(v) for k, v in body["files"].items()},
             format_version=version,
+            extraction_date=_optional_text(body.get("extraction_date")),
+            extraction_date_origin=_optional_text(body.get("extraction_date_origin")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"{where}: snapshot manifest is incomplete or malformed ({exc})") from exc

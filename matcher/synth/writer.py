@@ -8,8 +8,8 @@ an interrupted run leaves no half-written data set. Practice keys are never writ
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp()) / "pop"
     >>> summary = generate(300, seed=7, out=d)
-    >>> sorted(p.name for p in d.iterdir())[:3]
-    ['diagnoses.parquet', 'encounters.parquet', 'observations.parquet']
+    >>> sorted(p.name for p in d.iterdir())[:4]
+    ['diagnoses.parquet', 'encounters.parquet', 'extract.json', 'observations.parquet']
     >>> summary.rows["patients"]
     300
 """
@@ -17,6 +17,7 @@ an interrupted run leaves no half-written data set. Practice keys are never writ
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from matcher.data.extract_date import write_extract
 from matcher.errors import MatcherError
 from matcher.synth._common import NULL_DAY, WINDOW_END, WINDOW_START
 from matcher.synth.catalog import CODES, UNITS
@@ -305,15 +307,21 @@ def generate(
             "chunk_size": chunk_size,
             "practices": summary.practices,
             "centres": summary.centres,
-            "window": ["2014-01-01", "2026-06-30"],
+            "window": [_day(WINDOW_START).isoformat(), _day(WINDOW_END).isoformat()],
             "rows": summary.rows,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_extract(tmp, _day(WINDOW_END), source="p4dp synth")
         if local_ids_out is not None:
             os.replace(local_tmp, Path(local_ids_out))
         if keys_out is not None:
             _write_keys(Path(keys_out), practices, seed)
     return summary
+
+
+def _day(days: int) -> dt.date:
+    """A generator day number (days since 1970-01-01) as a date."""
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(days))
 
 
 def _write_keys(path: Path, practices: Practices, seed: int) -> None:

@@ -21,8 +21,8 @@ def valid_frames() -> dict[str, pl.DataFrame]:
                 "birth_year": [1950, 1962, 1985, 2001],
                 "birth_month": [3, None, 12, 7],
                 "sex": ["F", "M", "U", "F"],
-                "practice_id": ["pr1", "pr1", "pr2", "pr3"],
-                "centre_id": ["c1", "c1", "c1", "c2"],
+                "practice_id": ["pr1", "pr2", "pr3", "pr4"],
+                "centre_id": ["c1", "c1", "c2", "c2"],  # no single-practice centre: no warning
                 "registered_from": [D(2001, 1, 1), None, D(2010, 5, 5), D(2019, 2, 28)],
                 "registered_to": [None, None, D(2020, 1, 1), None],
                 "death_date": [None, D(2023, 6, 1), None, None],

@@ -15,7 +15,7 @@ def test_valid_directory_prints_summary_and_exits_0(write, frames):
     result = CliRunner().invoke(main, ["data", "check", str(path)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "4 patients (1 opted out), 2 centres, 3 practices" in out
+    assert "4 patients (1 opted out), 2 centres, 4 practices" in out
     assert "icd10 (2), icpc2 (1), snomed (1)" in out
     assert "2012-12-31 .. 2018-03-03" in out
     assert out.strip().endswith(f"{path}: valid (0 warnings)")

@@ -226,7 +226,11 @@ def test_malformed_csv_is_refused_without_a_traceback(write, frames):
     path = write(frames, "csv")
     with (path / "encounters.csv").open("a") as f:
         f.write("pA,2020-01-01,pr1,office,surplus,fields\n")
-    assert _only_error(path).startswith("encounters.csv: cannot be read as CSV")
+    # issue 11 item 10: refused by the check, with the line, not "cannot be read" or later
+    assert _only_error(path) == (
+        "encounters.csv: 1 row with more fields than the header (line 5; line 5 has 6 fields, "
+        "the header 4): quote fields that contain a comma"
+    )
 
 
 def test_code_format_warnings_are_counted_with_examples(write, frames):

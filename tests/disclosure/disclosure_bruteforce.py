@@ -64,9 +64,11 @@ def _feasible(lo, hi, lines) -> bool:
     return False
 
 
-def fitting_values(domains, truth, targets, *, total_bounds, row_bounds=None, col_bounds=None):
-    """For each target cell: the true value plus, if one exists, another value that also fits
-    every released number (so a set of size 2 means "not derivable")."""
+def fitting_values(
+    domains, truth, targets, *, total_bounds, row_bounds=None, col_bounds=None, want=2
+):
+    """For each target cell: the true value plus other values that also fit every released
+    number, up to ``want`` values in all (a set of size 1 means "derivable")."""
     keys = list(domains)
     lines = _lines(keys, row_bounds or {}, col_bounds or {}, total_bounds)
     lo = {k: domains[k][0] for k in keys}
@@ -84,6 +86,7 @@ def fitting_values(domains, truth, targets, *, total_bounds, row_bounds=None, co
             lo2[k] = hi2[k] = v
             if _feasible(lo2, hi2, lines):
                 found.add(v)
-                break
+                if len(found) >= want:
+                    break
         out[k] = found
     return out

@@ -18,7 +18,14 @@ STRONG = {
     "exact, whole weekly budget (25 pairs)": (Scenario("exact25", pairs=25), 2),
     "exact, averaging on one set (freeze timing)": (Scenario("avg", pairs=25, same_set=True), 2),
     "exact, through a breakdown cell": (Scenario("cell", cell=True), 8),
+    "exact, --threshold n+1 on S ∪ {t}": (Scenario("thr", probe="threshold"), 12),
+    "released values, --threshold bracketing": (Scenario("br", "released", probe="bracket"), 12),
+    "count(S) known, --rounding at a boundary": (
+        Scenario("rnd", skip_first=True, probe="rounding"),
+        40,
+    ),
 }
+OPTION_ATTACKERS = ("exact, --threshold n+1 on S ∪ {t}", "released values, --threshold bracketing")
 
 
 def test_default_policy_strong_attackers_at_most_65_percent() -> None:
@@ -54,3 +61,20 @@ def test_budget_caps_the_pairs() -> None:
     small = replace(DEFAULT, budget=6)
     result = simulate(small, Scenario("exact", pairs=25), trials=2, seed=1)
     assert result.pairs == 3
+
+
+def test_issue11_item1_threshold_and_rounding_options_no_longer_leak() -> None:
+    """Issue 11 item 1: a sponsor's --threshold was applied to the true count even when a sticky
+    value was released, so thresholds bracketed exact counts. Before (options replacing the
+    policy per request) the attackers win; now (options applied to released values) they are
+    at 50 %."""
+    for name in OPTION_ATTACKERS:
+        scenario, trials = STRONG[name]
+        before = simulate(DEFAULT, replace(scenario, legacy_options=True), trials=trials, seed=11)
+        after = simulate(DEFAULT, scenario, trials=trials, seed=11)
+        assert before.success_rate == 1.0, (name, before)
+        assert after.success_rate == 0.5, (name, after)
+    rounding, trials = STRONG["count(S) known, --rounding at a boundary"]
+    before = simulate(DEFAULT, replace(rounding, legacy_options=True), trials=trials, seed=11)
+    after = simulate(DEFAULT, rounding, trials=trials, seed=11)
+    assert after.success_rate <= 0.65 < before.success_rate

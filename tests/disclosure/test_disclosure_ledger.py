@@ -7,21 +7,20 @@ Every ledger test runs twice: on a fresh SQLite file, and on the real PostgreSQL
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from ledger_helpers import META, T0, raw_by_sex
 
-from matcher.disclosure import DisclosurePolicy, RawFeasibility
+from matcher.disclosure import DisclosurePolicy
 from matcher.disclosure.ledger import (
     BudgetExceededError,
     Ledger,
+    LedgerError,
     QueryFrozenError,
     ledger_url,
 )
 from matcher.errors import MatcherError
-
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-META = {"study_id": "S1", "criteria_hash": "h", "data_snapshot": "snap-1"}
 
 
 @pytest.fixture
@@ -29,13 +28,7 @@ def ledger(ledger_factory) -> Ledger:
     return ledger_factory(DisclosurePolicy(budget=5, repeat_alert=3))
 
 
-def _raw(eligible: int) -> RawFeasibility:
-    return RawFeasibility(
-        base=1000,
-        eligible=eligible,
-        possibly_eligible=0,
-        breakdowns={"sex": {"F": eligible // 2, "M": eligible - eligible // 2}},
-    )
+_raw = raw_by_sex
 
 
 def test_budget_refusal_then_window_slides(ledger) -> None:
@@ -147,8 +140,11 @@ def test_ledger_location(tmp_path, monkeypatch) -> None:
     assert ledger_url().endswith("/.local/share/p4dp/ledger.sqlite")
     assert ledger_url("postgresql+psycopg://u@db/p4dp") == "postgresql+psycopg://u@db/p4dp"
     nested = tmp_path / "a" / "b" / "l.sqlite"
-    Ledger.open(nested).check_budget("x", now=T0)
-    assert nested.exists()
+    with pytest.raises(LedgerError, match="does not exist; a steward creates it with"):
+        Ledger.open(nested)
+    with pytest.raises(LedgerError, match=r"folder .* does not exist; create it first"):
+        Ledger.init(nested, DisclosurePolicy(), stewards=["sam"], created_by="sam")
+    assert not nested.parent.exists()  # no folder made up from a typo
 
 
 def test_naive_times_and_roles_are_refused(ledger) -> None:

@@ -7,7 +7,7 @@ from disclosure_bruteforce import INF, cell_domain, fitting_values
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher.disclosure import DisclosureError, DisclosurePolicy, RawFeasibility
+from matcher.disclosure import MASKED, DisclosureError, DisclosurePolicy, RawFeasibility
 from matcher.disclosure import release_feasibility as release
 from matcher.disclosure.audit import cell_ranges
 from matcher.disclosure.rounding import preimage
@@ -24,9 +24,15 @@ def _eligible_bounds(value, policy):
 def _check_numbers(cells: dict, policy: DisclosurePolicy) -> None:
     for value in cells.values():
         if isinstance(value, str):
-            assert value == policy.masked_label
+            assert value in (policy.masked_label, MASKED)
         else:
             assert value >= policy.threshold and value % policy.rounding == 0
+
+
+def _width(status: str, policy: DisclosurePolicy) -> int:
+    """The protection the docs promise: a small cell's range holds half the threshold values
+    (at least 2), a "masked" one at least 2."""
+    return max(2, -(-policy.threshold // 2)) if status == "primary" else 2
 
 
 def _table(status, values, policy):
@@ -52,8 +58,10 @@ def test_1d_no_masked_cell_is_derivable(policy, cells, extra) -> None:
         if isinstance(v, int):
             lo, hi = preimage(v, policy)
             assert lo <= breakdown[k] <= hi
+        elif v == MASKED:  # issue 11 item 2: a secondary cell is never shown as "<10"
+            assert breakdown[k] >= policy.threshold
         else:
-            assert v == policy.masked_label
+            assert v == policy.masked_label and breakdown[k] < policy.threshold
     if "centre" in out.withheld:
         assert table == {}
         return
@@ -66,19 +74,23 @@ def test_1d_no_masked_cell_is_derivable(policy, cells, extra) -> None:
     total = (elig_lo if extra == 0 else 0, elig_hi)
     domains = {("all", k): d for k, d in _table(status, table, policy).items()}
     truth = {("all", k): n for k, n in breakdown.items()}
-    masked = [("all", k) for k, v in table.items() if v == policy.masked_label]
-    seen = fitting_values(domains, truth, masked, total_bounds=total)
+    masked = [("all", k) for k, v in table.items() if isinstance(v, str)]
+    want = {("all", k): _width(status[k], policy) for k in table}
+    seen = fitting_values(domains, truth, masked, total_bounds=total, want=max(want.values()))
     for k in masked:
-        assert len(seen[k]) >= 2, (k, breakdown, table)
+        assert len(seen[k]) >= want[k], (k, breakdown, table)
 
 
 def _status(table, truth, policy):
-    return {
-        k: "shown"
-        if isinstance(v, int)
-        else ("primary" if truth[k] < policy.threshold else "secondary")
-        for k, v in table.items()
-    }
+    """What the attacker reads from the labels (and the truth agrees: checked above)."""
+    status = {}
+    for k, v in table.items():
+        status[k] = "shown" if isinstance(v, int) else ("secondary" if v == MASKED else "primary")
+        if status[k] == "primary":
+            assert truth[k] < policy.threshold
+        if status[k] == "secondary":
+            assert truth[k] >= policy.threshold
+    return status
 
 
 @given(
@@ -119,7 +131,8 @@ def test_2d_with_margins_no_masked_cell_is_derivable(policy, rows, cols, data) -
         return {k: cell_domain(v, st_[k], policy) for k, v in released.items()}
 
     truth = {tuple(k.split("|")): n for k, n in cells.items()}
-    masked = [tuple(k.split("|")) for k, v in table.items() if v == policy.masked_label]
+    masked = [tuple(k.split("|")) for k, v in table.items() if isinstance(v, str)]
+    want = {tuple(k.split("|")): _width(status[k], policy) for k in table}
     seen = fitting_values(
         domains,
         truth,
@@ -127,9 +140,10 @@ def test_2d_with_margins_no_masked_cell_is_derivable(policy, rows, cols, data) -
         total_bounds=_eligible_bounds(out.counts["eligible"], policy),
         row_bounds=margin("centre"),
         col_bounds=margin("sex"),
+        want=max(want.values()),
     )
     for k in masked:
-        assert len(seen[k]) >= 2, (k, cells, table)
+        assert len(seen[k]) >= want[k], (k, cells, table)
 
 
 def test_without_secondary_suppression_a_cell_is_derivable() -> None:
@@ -145,17 +159,32 @@ def test_without_secondary_suppression_a_cell_is_derivable() -> None:
     seen = fitting_values(domains, truth, [("all", "B")], total_bounds=(42, 42))
     assert seen[("all", "B")] == {2}
     protected = release(raw, DisclosurePolicy(threshold=3, rounding=1)).breakdown["centre"]
-    assert protected == {"A": "<3", "B": "<3"}
+    assert protected == {"A": MASKED, "B": "<3"}
 
 
-def test_secondary_masks_next_smallest_and_edge_case_is_withheld() -> None:
+def test_issue11_item2_secondary_cells_are_marked_and_rounding_spares_them() -> None:
+    """A handful of patients in one category no longer costs a big cell when the rounding of
+    the total and of the other cells already hides it; when it does not (exact policy), the
+    smallest shown cell is hidden and marked "masked", never "<10"."""
     raw = RawFeasibility(
         base=200,
         eligible=164,
         possibly_eligible=0,
         breakdowns={"centre": {"A": 120, "B": 3, "C": 41}},
     )
-    assert release(raw, DEFAULT).breakdown["centre"] == {"A": 120, "B": "<10", "C": "<10"}
+    assert release(raw, DEFAULT).breakdown["centre"] == {"A": 120, "B": "<10", "C": 40}
+    exact = release(raw, EXACT).breakdown["centre"]
+    raw_small = RawFeasibility(
+        base=200,
+        eligible=163,
+        possibly_eligible=0,
+        breakdowns={"centre": {"A": 120, "B": 2, "C": 41}},
+    )
+    assert exact == {"A": 120, "B": 3, "C": 41}
+    assert release(raw_small, EXACT).breakdown["centre"] == {"A": 120, "B": "<3", "C": MASKED}
+
+
+def test_secondary_masks_next_smallest_and_edge_case_is_withheld() -> None:
     # a=0, b=threshold, exact total: the attacker who knows b was masked to protect a
     # (so b >= 3) and a <= 2 would solve a = 0; nothing else can be masked: withheld.
     raw = RawFeasibility(

@@ -42,6 +42,7 @@ CODESETS = (
 ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", None)
 TARGET_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "{odd}", None)
 NUMBERS = (0.0, 1.0, 5.5, 6.5, 7.0, 7.5, 53.0, 60.0)
+NON_FINITE = (float("nan"), float("inf"), float("-inf"))  # missing values (issue 11 item 9)
 KINDS = ("office", "home", "tele")
 
 
@@ -209,7 +210,7 @@ def datasets(draw, index: dt.date) -> Dataset:
 
     observation = coded(
         {
-            "value": st.none() | st.sampled_from(NUMBERS),
+            "value": st.none() | st.sampled_from(NUMBERS + NON_FINITE),
             "unit": st.sampled_from(ROW_UNITS),
         }
     )

@@ -24,7 +24,7 @@ exclusion
 
 
 @pytest.fixture()
-def workspace(tmp_path):
+def workspace(tmp_path, monkeypatch):
     data = frames(
         patients=[
             patient("a", sex="M"),
@@ -47,6 +47,9 @@ def workspace(tmp_path):
         empty_frame(name).write_parquet(data_dir / f"{name}.parquet")
     criteria = tmp_path / "study.p4dp"
     criteria.write_text(CRITERIA, encoding="utf-8")
+    ledger = tmp_path / "ledger.sqlite"  # evaluate is for stewards, recorded in the ledger
+    assert CliRunner().invoke(main, ["ledger", "init", "--ledger", str(ledger)]).exit_code == 0
+    monkeypatch.setenv("P4DP_LEDGER", str(ledger))
     return tmp_path, criteria, data_dir
 
 

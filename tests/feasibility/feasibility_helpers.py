@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from matcher.data.extract_date import write_extract
 from matcher.data.loader import empty_frame
 from matcher.data.schema import TABLES
 
@@ -131,6 +132,7 @@ def write_dataset(path: Path, *, opted_out: bool = True, n: int = 420) -> Path:
     frame("diagnoses", diagnoses).write_parquet(path / "diagnoses.parquet")
     for name in ("prescriptions", "observations", "encounters"):
         empty_frame(name).write_parquet(path / f"{name}.parquet")
+    write_extract(path, D(2024, 6, 30), source="feasibility test data")  # after the index date
     return path
 
 

@@ -34,7 +34,11 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture()
 def ledger_path(tmp_path):
-    return tmp_path / "ledger.sqlite"
+    """A ledger made by ``p4dp ledger init``: the account running the tests is its steward."""
+    path = tmp_path / "ledger.sqlite"
+    res = CliRunner().invoke(main, ["ledger", "init", "--ledger", str(path)])
+    assert res.exit_code == 0, res.output
+    return path
 
 
 def count(args, ledger, *, requester="ana", **kw):
@@ -168,7 +172,8 @@ def test_csv_output_matches_json(workspace, ledger_path, tmp_path):
         doc["attrition"][2]["excluded_alone"]
     )
     assert got[("breakdown", "sex", "F", "eligible")] == str(doc["breakdown"]["sex"]["F"])
-    assert len(rows) == 3 + 3 * 4 + 3
+    assert got[("study", "index_date", "", "date")] == doc["index_date"]  # issue 11 item 4
+    assert len(rows) == 1 + 3 + 3 * 4 + 3
 
 
 def test_several_files_are_evaluated_together(workspace, ledger_path):
@@ -209,21 +214,31 @@ def test_plot_is_written(workspace, ledger_path, tmp_path, suffix):
     assert f"Wrote {plot}" in res.stderr
 
 
-def test_threshold_and_rounding_overrides(workspace, ledger_path):
+def test_threshold_and_rounding_are_a_view_of_released_values(workspace, ledger_path):
+    """Issue 11 item 1: --threshold/--rounding coarsen the released numbers; the policy itself
+    (recorded with each release) stays the ledger's."""
     _, data, criteria, _ = workspace
     args = [str(criteria), "--data", str(data), "--format", "json", "--by", "centre"]
+    plain = json.loads(count(args, ledger_path).stdout)
     res = count([*args, "--threshold", "20", "--rounding", "10"], ledger_path)
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["disclosure"]["masked_label"] == "<20"
-    assert all(v == "<20" or (v >= 20 and v % 10 == 0) for v in numbers(doc))
+    assert doc["disclosure"]["threshold"] == 10 and doc["disclosure"]["rounding"] == 5
+    assert doc["disclosure"]["view"]["masked_label"] == "<20"
+    assert all(v in ("<20", "masked") or (v >= 20 and v % 10 == 0) for v in numbers(doc))
+    for before, after in zip(numbers(plain), numbers(doc), strict=True):
+        if isinstance(before, int) and isinstance(after, int):
+            assert abs(after - before) <= 5  # rounds the released value, never the truth
     res = count([*args, "--threshold", "5"], ledger_path)
     assert res.exit_code == 1
-    assert "a sponsor may only raise the threshold (platform minimum 10)" in res.stderr
+    assert "below the platform's threshold 10" in res.stderr
     res = count([*args, "--rounding", "3"], ledger_path)
     assert res.exit_code == 1 and "--rounding 3" in res.stderr
-    res = count([*args, "--threshold", "5", "--role", "steward"], ledger_path)
-    assert res.exit_code == 0
+    res = count([*args, "--noise", "2"], ledger_path)
+    assert res.exit_code == 1 and "noise is part of the platform's disclosure policy" in res.stderr
+    queries = Ledger.open(ledger_path).queries("ana")
+    assert [q.view for q in queries] == ["", "threshold=20,rounding=10"]
+    assert all('"threshold":10' in q.policy for q in queries)
 
 
 # -- refusals -----------------------------------------------------------------------------
@@ -235,7 +250,7 @@ def test_practice_breakdown_refused_for_sponsor_allowed_for_steward(workspace, l
     res = count(args, ledger_path)
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: --by practice: no breakdown by practice for sponsors")
-    assert not ledger_path.exists() or not Ledger.open(ledger_path).queries()
+    assert not Ledger.open(ledger_path).queries()
     res = count([*args, "--role", "steward"], ledger_path)
     assert res.exit_code == 0, res.output
     assert set(json.loads(res.stdout)["breakdown"]["practice"]) == {"PR0", "PR1", "PR2", "PR3"}
@@ -260,7 +275,7 @@ def test_existing_out_is_refused_and_nothing_is_counted(workspace, ledger_path, 
     assert res.exit_code == 1
     assert "already exists; pass --overwrite" in res.stderr
     assert out.read_text(encoding="utf-8") == "keep me"
-    assert not ledger_path.exists() or not Ledger.open(ledger_path).queries()
+    assert not Ledger.open(ledger_path).queries()
     res = count(
         [str(criteria), "--data", str(data), "--out", str(out), "--overwrite", "--format", "json"],
         ledger_path,
@@ -343,6 +358,9 @@ def test_ledger_location_from_environment(workspace, tmp_path, monkeypatch):
     _, data, criteria, _ = workspace
     path = tmp_path / "env-ledger.sqlite"
     monkeypatch.setenv("P4DP_LEDGER", str(path))
+    res = CliRunner().invoke(main, ["count", str(criteria), "--data", str(data)])
+    assert res.exit_code == 1 and "p4dp ledger init" in res.stderr and not path.exists()
+    assert CliRunner().invoke(main, ["ledger", "init"]).exit_code == 0
     res = CliRunner().invoke(
         main, ["count", str(criteria), "--data", str(data), "--requester", "zoe"]
     )
@@ -385,7 +403,9 @@ def test_freeze_in_the_middle_of_a_run_shows_nothing(workspace, ledger_path, tmp
         requester="mal",
     )
     assert res.exit_code == 1
-    assert "is now frozen" in res.stderr and "nothing was released" in res.stderr
-    assert "the study before it in this run was recorded in the ledger" in res.stderr
+    assert "is now frozen" in res.stderr
+    assert "nothing of this run was released or recorded" in res.stderr
     assert not out.exists() and res.stdout == ""
     assert ledger.is_frozen("mal")
+    assert len(ledger.queries("mal")) == 6  # the first study of the run was not recorded
+    assert ledger.verify().ok

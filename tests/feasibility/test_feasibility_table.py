@@ -24,7 +24,13 @@ def normalise(text: str) -> str:
     return re.sub(r"criteria sha256:[0-9a-f]+…", "criteria sha256:<hash>", text)
 
 
+def _init_ledger(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["ledger", "init", "--ledger", str(tmp_path / "ledger.sqlite")])
+    assert res.exit_code == 0, res.output
+
+
 def test_table_output_snapshot(tmp_path):
+    _init_ledger(tmp_path)
     data = write_dataset(tmp_path / "data")
     criteria = tmp_path / "study.p4dp"
     criteria.write_text(CRITERIA, encoding="utf-8")
@@ -42,6 +48,7 @@ def test_table_output_snapshot(tmp_path):
 def test_progress_is_shown_only_on_a_terminal(tmp_path, monkeypatch):
     from matcher.cli import count_cmd
 
+    _init_ledger(tmp_path)
     data = write_dataset(tmp_path / "data")
     criteria = tmp_path / "study.p4dp"
     criteria.write_text(CRITERIA, encoding="utf-8")

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from matcher.data.extract_date import read_extract
 from matcher.data.schema import TABLES
 from matcher.errors import DataError, OutputExistsError
 from matcher.omop import REPORT_NAME, convert_omop, import_omop
@@ -65,7 +66,8 @@ def test_output_files_follow_the_contract(small_omop: Path, tmp_path: Path):
     out = tmp_path / "out"
     report = import_omop(small_omop, out)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([*(f"{t}.parquet" for t in TABLES), REPORT_NAME])
+    assert names == sorted([*(f"{t}.parquet" for t in TABLES), REPORT_NAME, "extract.json"])
+    assert read_extract(out).isoformat() == report.extraction_date  # issue 11 item 4
     for name, table in TABLES.items():
         df = pl.read_parquet(out / f"{name}.parquet")
         for column in table.columns:

@@ -1,0 +1,182 @@
+"""One feasibility request, from compiled criteria to released numbers: the service layer.
+
+:func:`run_feasibility` is what ``p4dp count`` wraps and what the HTTP service will call:
+it authorises the request, checks the budget, evaluates the studies (one plan for all),
+releases each under the platform's policy (stored in the ledger), applies the requester's
+view options to the released values, hands the result to ``deliver`` (which writes the
+output), and only then commits the ledger, in one transaction: a run that fails or is killed
+before its output is written records nothing.
+
+    >>> request = FeasibilityRequest(studies=(), data=Path("data"), requester="ana", operator="op")
+    >>> request.role, request.view.active
+    ('sponsor', False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matcher.disclosure import DisclosureError, ViewOptions, check_role
+from matcher.disclosure.ledger import BudgetExceededError, Ledger
+from matcher.errors import MatcherError
+from matcher.feasibility import FeasibilityQuery, StudyFeasibility, build_raw, resolve_order
+
+Progress = Callable[[str], contextlib.AbstractContextManager[None]]
+NOISE_SECRET_ENV = "P4DP_NOISE_SECRET"
+
+
+@contextlib.contextmanager
+def _quiet(_message: str) -> Iterator[None]:
+    yield
+
+
+@dataclass(frozen=True)
+class FeasibilityRequest:
+    """What is asked, by whom, on which data.
+
+    ``studies`` are compiled criteria (:func:`criteria_dsl.compile_file`), ``sources`` their
+    names for messages (file paths). ``requester`` is who the counts are for (recorded and
+    budgeted); ``operator`` the authenticated account that runs the request (the platform
+    account for the CLI; a steward role needs it to be one of the ledger's stewards).
+    """
+
+    studies: Sequence[Any]
+    data: Path
+    requester: str
+    operator: str
+    role: str = "sponsor"
+    query: FeasibilityQuery = field(default_factory=FeasibilityQuery)
+    view: ViewOptions = field(default_factory=ViewOptions)
+    index_date: dt.date | None = None
+    sources: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class FeasibilityOutcome:
+    """The released studies, in request order, and notes for the requester (e.g. a study
+    given twice and counted once)."""
+
+    items: list[StudyFeasibility]
+    notes: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def authorise(request: FeasibilityRequest, ledger: Ledger) -> None:
+    """Refuse what the requester may not ask, before anything is counted."""
+    check_role(request.role)
+    if not request.requester:
+        raise MatcherError("a feasibility request needs a requester name")
+    if request.role == "steward":
+        ledger.require_steward(request.operator, "--role steward")
+    elif "practice" in request.query.by and not ledger.policy.sponsor_practice_breakdown:
+        raise DisclosureError(
+            "--by practice: no breakdown by practice for sponsors (a practice is too small a "
+            "group); a steward may use --role steward"
+        )
+    request.view.check(ledger.policy, request.role)
+    for i, study in enumerate(request.studies):
+        names = [r.name for r in study.rules]
+        label = f"{study.id} ({request.sources[i]})" if i < len(request.sources) else study.id
+        q = request.query
+        resolve_order(names, order=q.order, without=q.without, study=label)
+
+
+def distinct_studies(request: FeasibilityRequest) -> tuple[list[Any], list[str]]:
+    """The studies to count, each once (same criteria hash: same study), and a note per
+    repeat, so the same file given twice costs one budget unit."""
+    from criteria_dsl.ir_json import study_hash
+
+    kept: list[Any] = []
+    seen: dict[str, str] = {}
+    notes: list[str] = []
+    for i, study in enumerate(request.studies):
+        name = request.sources[i] if i < len(request.sources) else study.id
+        key = study_hash(study)
+        if key in seen:
+            notes.append(f"{name}: same criteria as {seen[key]}; counted once")
+            continue
+        seen[key] = name
+        kept.append(study)
+    return kept, notes
+
+
+def _check_budget(ledger: Ledger, request: FeasibilityRequest, n: int) -> None:
+    if request.role != "sponsor":
+        return
+    left = ledger.check_budget(request.requester)
+    if left < n:
+        raise BudgetExceededError(
+            f"requester {request.requester!r} has {left} feasibility request(s) left in this "
+            f"{ledger.policy.budget_days}-day window; this run needs {n} (one per study); "
+            "nothing was counted"
+        )
+
+
+def run_feasibility(
+    request: FeasibilityRequest,
+    ledger: Ledger,
+    *,
+    deliver: Callable[[list[StudyFeasibility]], None] | None = None,
+    progress: Progress = _quiet,
+) -> FeasibilityOutcome:
+    """Authorise, evaluate, release, deliver, then record (see the module docstring).
+
+    ``deliver`` receives the released studies inside the ledger transaction; whatever it
+    raises cancels the whole run (nothing recorded). Raises :class:`MatcherError` subclasses
+    (refusals) with nothing recorded, except a freeze, which is recorded alone.
+    """
+    import os
+
+    from matcher.data.extract_date import index_date_notes
+    from matcher.data.open import open_data
+    from matcher.engine.evaluate import evaluate_many
+
+    authorise(request, ledger)
+    studies, notes = distinct_studies(request)
+    _check_budget(ledger, request, len(studies))
+    with progress(f"loading {request.data}"):
+        dataset = open_data(request.data)
+    with progress(f"evaluating {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"):
+        results = evaluate_many(studies, dataset, index_date=request.index_date, validate=False)
+    warnings: list[str] = []
+    for kind, text in index_date_notes(
+        dataset, [r.index_date for r in results], defaulted=request.index_date is None
+    ):
+        (warnings if kind == "warning" else notes).append(text)
+    secret = os.environ.get(NOISE_SECRET_ENV, "").encode() or None
+    query, sponsor = request.query, request.role == "sponsor"
+    # Sponsors: sketches of every counted set, for sticky answers (they stay in the ledger).
+    sketch_secret = ledger.sketch_secret() if sponsor else None
+    items: list[StudyFeasibility] = []
+    with progress("counting"), ledger.transaction() as txn:
+        for result in results:
+            raw = build_raw(
+                result,
+                query,
+                with_keys=ledger.policy.noise,
+                secret=secret,
+                sketch_secret=sketch_secret,
+            )
+            recorded_hash = result.criteria_hash
+            if query.without:
+                recorded_hash += ";without=" + ",".join(sorted(query.without))
+            released = txn.release(
+                raw,
+                requester=request.requester,
+                operator=request.operator,
+                role=request.role,
+                study_id=result.study.id,
+                criteria_hash=recorded_hash,
+                data_snapshot=result.data_snapshot,
+                view=request.view.describe(),
+            )
+            shown = request.view.apply(released)
+            items.append(StudyFeasibility.from_result(result, query, shown))
+        if deliver is not None:
+            deliver(items)
+    return FeasibilityOutcome(items, notes, warnings)
