@@ -210,11 +210,46 @@ class LedgerTransaction:
     ) -> None:
         """Record a steward's per-patient evaluation (exact, not budgeted)."""
         self.ledger.require_steward(operator, "p4dp evaluate")
+        self._record_exact(
+            "evaluate", operator, study_id, criteria_hash, data_snapshot, counts,
+            view=f"per-patient output {output}",
+        )  # fmt: skip
+
+    def record_candidate_lists(
+        self,
+        *,
+        operator: str,
+        study_id: str,
+        criteria_hash: str,
+        data_snapshot: str,
+        counts: dict[str, int],
+        list_ids: list[str],
+    ) -> None:
+        """Record an issuance of candidate lists (steward only): who, which study and data,
+        how many lists and candidates, and the list ids; never a token or a patient."""
+        self.ledger.require_steward(operator, "p4dp candidates (lists of patients)")
+        view = f"candidate lists {' '.join(list_ids)}" if list_ids else "candidate lists (none)"
+        self._record_exact(
+            "candidates", operator, study_id, criteria_hash, data_snapshot, counts, view=view
+        )
+
+    def _record_exact(
+        self,
+        kind: str,
+        operator: str,
+        study_id: str,
+        criteria_hash: str,
+        data_snapshot: str,
+        counts: dict[str, int],
+        *,
+        view: str,
+    ) -> None:
+        """One steward query row with its exact counts as releases, chained."""
         touch_requester(self.session, operator, self.now)
-        records = [(f"evaluate:{k}", n) for k, n in counts.items()]
+        records = [(f"{kind}:{k}", n) for k, n in counts.items()]
         query = LedgerQuery(
             id=uuid.uuid4().hex,
-            kind="evaluate",
+            kind=kind,
             requester=operator,
             operator=operator,
             role="steward",
@@ -223,7 +258,7 @@ class LedgerTransaction:
             data_snapshot=data_snapshot,
             eligible_true=counts.get("eligible", 0),
             policy="{}",
-            view=f"per-patient output {output}",
+            view=view,
             created_at=self.now,
         )
         self.session.add(query)
