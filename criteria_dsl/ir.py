@@ -25,11 +25,16 @@ the data cannot decide:
   possible ages give different answers;
 * :class:`SexIs` when the recorded sex is ``'U'``;
 * :class:`Compare` over a :class:`ValueAggregate` when no event of the set carries a value in a
-  unit convertible to the comparison's unit;
+  unit convertible to the comparison's unit, or when a value in a unit that cannot be
+  converted could change the answer;
+* :class:`Exists` and :class:`Count` of a set with a :class:`ValueCondition` when values in a
+  unit that cannot be converted could change the answer (a value that cannot be converted is
+  never taken as failing: see ``docs/engine.md``);
 * :class:`RegisteredFor` when ``registered_from`` is null.
 
-Counts and existence are never unknown: a missing record is absence. ``And``, ``Or``, ``Not``
-and ``AtLeast`` follow Kleene's strong logic. A :class:`Rule` may say how its unknowns count.
+Otherwise counts and existence are never unknown: a missing record is absence. ``And``,
+``Or``, ``Not`` and ``AtLeast`` follow Kleene's strong logic. A :class:`Rule` may say how its
+unknowns count.
 
 Time
 ----
@@ -230,7 +235,8 @@ class Quantity:
 class ValueCondition:
     """Keep only observation rows whose value, converted to ``right.unit``, satisfies ``op``.
 
-    Rows without a value, or in a unit that cannot be converted, do not satisfy it.
+    Rows without a value do not satisfy it; a row whose value is in a unit that cannot be
+    converted *may* satisfy it (whether it does is unknown).
     """
 
     op: Comparator
@@ -293,7 +299,11 @@ class Age:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """Number of events in the set (never unknown); ``distinct_days`` counts dates, not rows."""
+    """Number of events in the set; ``distinct_days`` counts dates, not rows.
+
+    Known exactly unless the set's value condition meets values that cannot be converted:
+    the count then lies between the rows known to satisfy it and those plus the rows that may.
+    """
 
     events: EventSet
     distinct_days: bool = False
@@ -314,7 +324,9 @@ class ValueAggregate:
     Only rows whose value is present and whose unit converts to ``unit`` take part (``unit``
     ``None``: only rows without a unit). ``latest``/``first`` take the value on the latest/first
     date; when several usable rows share that date, the largest value is taken (documented, so
-    the result does not depend on row order).
+    the result does not depend on row order). A value whose unit cannot be converted bounds
+    the aggregate only from one side (``max``, ``min``) or not at all (``mean``, and
+    ``latest``/``first`` when it is dated on or after/before the usable one).
     """
 
     events: EventSet

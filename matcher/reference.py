@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from criteria_dsl import ir
+from matcher.data.codenorm import normal_code
 from matcher.data.extract_date import data_end_date, resolve_index_date
 from terminology import units
 from terminology.errors import UnitConversionError
@@ -43,7 +44,12 @@ def _load(data: Any) -> dict[str, list[dict[str, Any]]]:
         data = load_dataset(Path(data))
     elif isinstance(data, dict):
         data = Dataset.from_frames(**data)
-    return {name: getattr(data, name).collect().to_dicts() for name in TABLE_NAMES}
+    tables = {name: getattr(data, name).collect().to_dicts() for name in TABLE_NAMES}
+    for name in ("diagnoses", "prescriptions", "observations"):
+        for row in tables[name]:  # one code at a time: slow, and obviously the normal form
+            if row["system"] is not None and row["code"] is not None:
+                row["code"] = normal_code(row["system"], row["code"])
+    return tables
 
 
 def _move(day: dt.date, duration: ir.Duration | None, direction: str) -> dt.date:
@@ -60,6 +66,29 @@ def _move(day: dt.date, duration: ir.Duration | None, direction: str) -> dt.date
     year = day.year + month_index // 12
     month = month_index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+INF = float("inf")
+
+
+def _interval_compare(low: float, high: float, op: str, right: float) -> bool | None:
+    """``x op right`` for an unknown ``x`` in ``[low, high]`` (infinite ends allowed): true when
+    it holds for every such ``x``, false when for none, else unknown (``None``)."""
+    if op == ">":
+        every, none = low > right, high <= right
+    elif op == ">=":
+        every, none = low >= right, high < right
+    elif op == "<":
+        every, none = high < right, low >= right
+    elif op == "<=":
+        every, none = high <= right, low > right
+    elif op == "==":
+        every, none = low == high == right, right < low or right > high
+    else:
+        every, none = right < low or right > high, low == high == right
+    if every:
+        return True
+    return False if none else None
 
 
 def _compare(left: float, op: str, right: float) -> bool:
@@ -127,17 +156,21 @@ class ReferenceEvaluator:
     def visit_Constant(self, node: ir.Constant) -> bool | None:
         return node.value
 
-    def visit_Exists(self, node: ir.Exists) -> bool:
-        return len(self.visit(node.events)) > 0
+    def visit_Exists(self, node: ir.Exists) -> bool | None:
+        sure, maybe = self.visit(node.events)
+        if sure:
+            return True
+        return None if maybe else False
 
     def visit_Compare(self, node: ir.Compare) -> bool | None:
         if isinstance(node.left, ir.Age):
             answers = {_compare(age, node.op, node.right.value) for age in self.visit(node.left)}
             return answers.pop() if len(answers) == 1 else None
-        value = self.visit(node.left)
-        if value is None:
+        interval = self.visit(node.left)
+        if interval is None:
             return None
-        return _compare(value, node.op, node.right.value)
+        low, high = interval
+        return _interval_compare(low, high, node.op, node.right.value)
 
     def visit_SexIs(self, node: ir.SexIs) -> bool | None:
         sex = self.patient["sex"]
@@ -184,28 +217,48 @@ class ReferenceEvaluator:
             return (years - 1, years)
         return (years,) if month < self.index.month else (years - 1,)
 
-    def visit_Count(self, node: ir.Count) -> int:
-        rows = self.visit(node.events)
-        return len({r["date"] for r in rows}) if node.distinct_days else len(rows)
+    def visit_Count(self, node: ir.Count) -> tuple[int, int]:
+        """The count lies between the rows known to be in the set and those that may be."""
+        sure, maybe = self.visit(node.events)
+        if node.distinct_days:
+            return len({r["date"] for r in sure}), len({r["date"] for r in sure + maybe})
+        return len(sure), len(sure) + len(maybe)
 
-    def visit_ValueAggregate(self, node: ir.ValueAggregate) -> float | None:
-        usable = []
-        for row in self.visit(node.events):
+    def visit_ValueAggregate(self, node: ir.ValueAggregate) -> tuple[float, float] | None:
+        """The interval the aggregate lies in, or ``None`` (unknown: nothing to aggregate).
+
+        Rows whose value exists but cannot be converted (or that may or may not be in the set)
+        are *unknown values*: the maximum is then at least the usable one, the minimum at most;
+        a mean could be anything, and so could the latest (first) value when an unknown one is
+        dated on or after (on or before) the latest (first) usable date."""
+        sure, maybe = self.visit(node.events)
+        usable, unknown_days = [], []
+        for row in sure:
             value = self.convert(row, node.unit)
             if value is not None:
                 usable.append((row["date"], value))
-        if not usable:
+            elif row.get("value") is not None:
+                unknown_days.append(row["date"])
+        unknown_days += [row["date"] for row in maybe if row.get("value") is not None]
+        if not usable and not unknown_days:
             return None
+        anything = (-INF, INF)
         values = [v for _, v in usable]
-        if node.function == "min":
-            return min(values)
         if node.function == "max":
-            return max(values)
+            return (max(values), max(values)) if not unknown_days else (max(values or [-INF]), INF)
+        if node.function == "min":
+            return (min(values), min(values)) if not unknown_days else (-INF, min(values or [INF]))
         if node.function == "mean":
-            return sum(values) / len(values)
+            return anything if unknown_days or not values else (sum(values) / len(values),) * 2
+        if not usable:
+            return anything
         dates = [d for d, _ in usable]
-        day = max(dates) if node.function == "latest" else min(dates)
-        return max(v for d, v in usable if d == day)
+        latest = node.function == "latest"
+        day = max(dates) if latest else min(dates)
+        if any((d >= day) if latest else (d <= day) for d in unknown_days):
+            return anything
+        value = max(v for d, v in usable if d == day)
+        return value, value
 
     def convert(self, row: dict, unit: str | None) -> float | None:
         """The row's value in ``unit``, or ``None`` (no value, or a unit that won't convert)."""
@@ -226,13 +279,15 @@ class ReferenceEvaluator:
 
     # -- events and dates --------------------------------------------------------------------
 
-    def visit_EventSet(self, node: ir.EventSet) -> list[dict]:
+    def visit_EventSet(self, node: ir.EventSet) -> tuple[list[dict], list[dict]]:
+        """The rows known to be in the set, and those that may be: their value exists but its
+        unit does not convert to the value condition's, so whether it holds is unknown."""
         rows = self.events[node.domain.value].get(self.patient["patient_id"], [])
         codes = None
         if node.codes is not None:
             resolved = self.study.codeset(node.codes.name).resolved
             codes = {(c.system, c.code) for c in resolved.codes}
-        out = []
+        sure, maybe = [], []
         for row in rows:
             if codes is not None and (row.get("system"), row.get("code")) not in codes:
                 continue
@@ -242,10 +297,14 @@ class ReferenceEvaluator:
                 continue
             if node.value is not None:
                 value = self.convert(row, node.value.right.unit)
-                if value is None or not _compare(value, node.value.op, node.value.right.value):
+                if value is None:
+                    if row.get("value") is not None:
+                        maybe.append(row)
                     continue
-            out.append(row)
-        return out
+                if not _compare(value, node.value.op, node.value.right.value):
+                    continue
+            sure.append(row)
+        return sure, maybe
 
     def in_window(self, day: dt.date, window: ir.Window) -> bool:
         if window.start is not None:
@@ -269,7 +328,8 @@ class ReferenceEvaluator:
         return node.value
 
     def visit_EventDate(self, node: ir.EventDate) -> dt.date | None:
-        dates = [r["date"] for r in self.visit(node.events)]
+        """From the rows known to be in the set (not those that only may be)."""
+        dates = [r["date"] for r in self.visit(node.events)[0]]
         if not dates:
             return None
         return min(dates) if node.which == "first" else max(dates)

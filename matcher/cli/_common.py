@@ -202,16 +202,6 @@ index_date_option = click.option(
 """The ``--index-date`` option of the commands that evaluate one study."""
 
 
-def echo_index_notes(data: object, results: list, *, defaulted: bool) -> None:
-    """On stderr: the end-of-data index date used by default, and a warning for every index
-    date after the end of the data (see :mod:`matcher.data.extract_date`)."""
-    from matcher.data.extract_date import index_date_notes
-
-    dates = [r.index_date for r in results]
-    for kind, text in index_date_notes(data, dates, defaulted=defaulted):
-        click.echo(f"{kind.capitalize()}: {text}", err=True)
-
-
 def progress_enabled() -> bool:
     """Progress bars only when stderr is a terminal (silent in pipes, CI and tests)."""
     return sys.stderr.isatty()

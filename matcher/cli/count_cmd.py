@@ -202,6 +202,8 @@ def count(
         click.echo(f"Note: {note}", err=True)
     for warning in outcome.warnings:
         click.echo(f"Warning: {warning}", err=True)
+    for warning in (w for item in outcome.items for w in item.warnings):
+        click.echo(f"Warning: {warning}", err=True)
     if out is None:
         click.echo(shown[0], nl=False)
     for path in (out, plot):

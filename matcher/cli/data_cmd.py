@@ -24,7 +24,8 @@ from matcher.errors import DataError
 @click.option(
     "--strict",
     is_flag=True,
-    help="Refuse the data (exit 1) when there is any warning, not only errors.",
+    help="Refuse the data (exit 1) when there is any warning (codes not valid in their system, "
+    "implausible dates...), not only errors.",
 )
 def check_command(directory: Path, fmt: str, strict: bool) -> None:
     """Validate a data directory and print a summary of what it holds.
@@ -33,9 +34,11 @@ def check_command(directory: Path, fmt: str, strict: bool) -> None:
     encounters): <table>.parquet, <table>.csv or a folder <table>/ of .parquet parts, and
     optionally extract.json (the extraction date: the end of the data, the default index
     date). Every problem is listed (file, column, first row numbers; never a pseudonym or
-    value) and the exit status is 1. Warnings (codes that do not fit their system's format,
-    NaN or infinite values, implausible dates, births, deaths, practices and centres) accept
-    the data unless --strict. See docs/data-contract.md.
+    value) and the exit status is 1. Warnings accept the data unless --strict: codes not
+    valid in their system, code systems terminology cannot resolve, lab units no conversion
+    reaches, codes written in another form than their normal one (matched all the same), NaN
+    or infinite values, implausible dates, births, deaths, practices and centres. See
+    docs/data-contract.md.
 
     \b
     Examples:

@@ -11,7 +11,9 @@ the output file takes its name; a failed run records nothing).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,28 +21,34 @@ from matcher.cli._common import (
     atomic_write_path,
     check_output_path,
     data_option,
-    echo_index_notes,
     index_date_option,
 )
 from matcher.cli.ledger_cmd import ledger_option
 from matcher.errors import MatcherError
 
+if TYPE_CHECKING:
+    pass
+
 
 @click.command("evaluate")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @data_option
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=True, path_type=Path),
-    help="Parquet file to write (refused if it exists, unless --overwrite).",
+    help="Parquet file to write (one FILE), or a directory receiving one <FILE stem>.parquet "
+    "per FILE (several FILEs, or an existing directory). Existing files are refused unless "
+    "--overwrite.",
 )
 @index_date_option
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--streaming", is_flag=True, help="Use Polars' streaming engine (large data).")
 @ledger_option
 def evaluate(
-    file: Path,
+    files: tuple[Path, ...],
     data_dir: Path,
     out: Path,
     index_date: dt.datetime | None,
@@ -48,7 +56,11 @@ def evaluate(
     streaming: bool,
     ledger: str | None,
 ) -> None:
-    """Evaluate a criteria FILE on a data directory; write per-patient results to Parquet.
+    """Evaluate criteria FILEs on a data directory; write per-patient results to Parquet.
+
+    Several FILEs are evaluated in one pass over the data (the scans are shared) and written
+    to the directory --out, one Parquet file per FILE, all or none. Code sets that match no
+    row of the data are warned about on stderr.
 
     Stewards only (accounts named in the ledger); every run is recorded in the ledger.
 
@@ -56,59 +68,64 @@ def evaluate(
     Examples:
       p4dp evaluate examples/t2d_glp1.p4dp --data data/ --out results.parquet
       p4dp evaluate study.p4dp --data data/ --out r.parquet --index-date 2024-06-30 --overwrite
+      p4dp evaluate examples/*.p4dp --data data/ --out results/
     """
     from criteria_dsl import compile_file
-    from matcher.data.open import open_data
     from matcher.disclosure.ledger import Ledger
-    from matcher.engine.evaluate import evaluate as run
     from matcher.services import operator_name
+    from matcher.services.evaluation import EvaluationRequest, run_evaluation
 
-    if out.is_dir():
-        raise MatcherError(f"{out}: is a directory; give a file name such as results.parquet")
-    check_output_path(out, overwrite=overwrite)
+    targets = output_paths(files, out)
+    for target in targets:
+        check_output_path(target, overwrite=overwrite)
     operator = operator_name()
     the_ledger = Ledger.open(ledger)
     the_ledger.require_steward(operator, "p4dp evaluate (exact, per-patient output)")
-    study = compile_file(file)
-    dataset = open_data(data_dir)
-    result = run(
-        study,
-        dataset,
+    request = EvaluationRequest(
+        studies=[compile_file(f) for f in files],
+        data=data_dir,
+        operator=operator,
+        outputs=targets,
         index_date=index_date.date() if index_date is not None else None,
         streaming=streaming,
     )
-    echo_index_notes(dataset, [result], defaulted=index_date is None)
-    columns = ["patient_id", "practice_id", "centre_id", *result.rule_names, "verdict"]
-    metadata = {
-        "study_id": study.id,
-        "study_version": str(study.version),
-        "criteria_hash": result.criteria_hash,
-        "data_snapshot": result.data_snapshot,
-        "index_date": result.index_date.isoformat(),
-    }
-    counts = result.counts
-    with atomic_write_path(out) as tmp:
-        result.patients.select(columns).write_parquet(tmp, metadata=metadata)
-        with the_ledger.transaction() as txn:
-            txn.record_evaluation(
-                operator=operator,
-                study_id=study.id,
-                criteria_hash=result.criteria_hash,
-                data_snapshot=result.data_snapshot,
-                counts={
-                    "base": counts.base,
-                    "eligible": counts.eligible,
-                    "possibly_eligible": counts.possibly_eligible,
-                    "not_eligible": counts.not_eligible,
-                },
-                output=str(out),
+    outcome = run_evaluation(request, the_ledger, atomic_writer=atomic_write_path)
+    for note in outcome.notes:
+        click.echo(f"Note: {note}", err=True)
+    for warning in outcome.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    for result, target in zip(outcome.results, targets, strict=True):
+        study, counts = result.study, result.counts
+        click.echo(f"study {study.id} v{study.version}, index date {result.index_date.isoformat()}")
+        click.echo(
+            f"base {counts.base}  eligible {counts.eligible}  "
+            f"possibly eligible {counts.possibly_eligible}  not eligible {counts.not_eligible}"
+        )
+        click.echo(f"wrote {target}")
+
+
+def output_paths(files: Sequence[Path], out: Path) -> list[Path]:
+    """Where each FILE's results go: ``out`` itself for one FILE (unless it is a directory),
+    else ``out/<stem>.parquet`` per FILE (two FILEs with one stem are refused).
+
+    >>> output_paths([Path("a/t2d.p4dp")], Path("r.parquet"))
+    [PosixPath('r.parquet')]
+    >>> output_paths([Path("t2d.p4dp"), Path("htn.p4dp")], Path("out"))
+    [PosixPath('out/t2d.parquet'), PosixPath('out/htn.parquet')]
+    """
+    if len(files) == 1 and not out.is_dir():
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise MatcherError(f"--out {out}: not a directory; several FILEs need a directory")
+    targets = [out / f"{f.stem}.parquet" for f in files]
+    seen: dict[Path, Path] = {}
+    for f, target in zip(files, targets, strict=True):
+        if target in seen:
+            raise MatcherError(
+                f"{seen[target]} and {f} would both be written to {target}: rename one file"
             )
-    click.echo(f"study {study.id} v{study.version}, index date {result.index_date.isoformat()}")
-    click.echo(
-        f"base {counts.base}  eligible {counts.eligible}  "
-        f"possibly eligible {counts.possibly_eligible}  not eligible {counts.not_eligible}"
-    )
-    click.echo(f"wrote {out}")
+        seen[target] = f
+    return targets
 
 
 COMMANDS = [evaluate]

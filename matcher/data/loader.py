@@ -24,11 +24,12 @@ others null).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.schema import TABLES
 from matcher.data.sources import TableSource, frame_source, locate_sources
@@ -55,6 +56,9 @@ class Dataset:
     """The column linking event rows to ``patients`` (``patient_key`` in a snapshot)."""
     snapshot_id: str | None = None
     """The snapshot's ``data_snapshot`` id (``snap:...``); None for raw files and frames."""
+    code_forms: CodeForms | None = field(default=None, compare=False, repr=False)
+    """How the codes of each coded table are respelled into normal form (None: the codes are
+    in normal form already, as in a snapshot); see :mod:`matcher.data.codenorm`."""
 
     def table(self, name: str) -> pl.LazyFrame:
         """The frame of table ``name`` (``KeyError`` for a name outside the contract)."""
@@ -66,31 +70,50 @@ class Dataset:
     def events(
         self, table: str, codes: Mapping[str, Collection[str]] | None = None
     ) -> pl.LazyFrame:
-        """The rows of event table ``table`` whose (system, code) is in ``codes``.
+        """The rows of event table ``table`` whose (system, code) is in ``codes``, in normal form.
 
         ``codes`` maps a system to its wanted codes; ``None`` means every row (the only
         choice for ``encounters``, which has no codes). A snapshot answers from its code
-        index (row ranges, no scan); here it is a filter.
+        index (row ranges, no scan); here it is a filter on every stored spelling of the
+        wanted codes (``E119`` and ``e11.9 `` for ``E11.9``), pushed into the file reader, and
+        the rows read come back with their code in normal form.
 
             >>> import polars as pl
             >>> ds = Dataset.from_frames(patients=empty_frame("patients"),
-            ...     diagnoses=pl.DataFrame({"patient_id": ["a", "a"], "date": ["2020-01-01"] * 2,
-            ...         "system": ["icd10", "icpc2"], "code": ["E11", "T90"]}), validate=False)
+            ...     diagnoses=pl.DataFrame({"patient_id": ["a"] * 3, "date": ["2020-01-01"] * 3,
+            ...         "system": ["icd10", "icpc2", "icd10"], "code": ["E11", "T90", " e119"]}),
+            ...     validate=False)
             >>> ds.events("diagnoses", {"icpc2": ["T90", "T89"]}).collect()["code"].to_list()
             ['T90']
+            >>> ds.events("diagnoses", {"icd10": ["E11.9"]}).collect()["code"].to_list()
+            ['E11.9']
         """
         frame = self.table(table)
         if codes is None:
-            return frame
+            return self.normalised(table)
         if "code" not in TABLES[table].required_names():
             raise ValueError(f"{table} has no codes: call events({table!r}) without codes")
+        mapping = self.code_forms.mapping(table) if self.code_forms is not None else None
+        if mapping is not None and not mapping.is_empty():
+            codes = spellings(mapping, codes)
         wanted = pl.lit(False)
         for system, values in codes.items():
             if values:
                 wanted = wanted | (
                     (pl.col("system") == system) & pl.col("code").is_in(sorted(set(values)))
                 )
-        return frame.filter(wanted)
+        rows = frame.filter(wanted)
+        if mapping is None or mapping.is_empty():
+            return rows
+        return rows.with_columns(recode(mapping))
+
+    def normalised(self, table: str) -> pl.LazyFrame:
+        """The whole table ``table`` with every code in normal form (see ``events``)."""
+        frame = self.table(table)
+        if self.code_forms is None or "code" not in TABLES[table].required_names():
+            return frame
+        mapping = self.code_forms.mapping(table)
+        return frame if mapping.is_empty() else frame.with_columns(recode(mapping))
 
     @classmethod
     def from_frames(
@@ -160,10 +183,16 @@ def typed_frame(source: TableSource) -> pl.LazyFrame:
 def _build(
     sources: dict[str, TableSource], path: Path | None, *, validate: bool, label: str
 ) -> Dataset:
+    groups: dict[str, pl.DataFrame] = {}
     if validate:
-        validate_sources(sources, label=label).raise_for_errors()
+        report = validate_sources(sources, label=label)
+        report.raise_for_errors()
+        groups = report.code_groups
     frames = {name: typed_frame(sources[name]) for name in TABLES}
-    return Dataset(path=path, **frames)
+    forms = CodeForms(frames)
+    for table, pairs in groups.items():  # the validator's distinct codes: no second scan
+        forms.prime(table, pairs)
+    return Dataset(path=path, **frames, code_forms=forms)
 
 
 def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:

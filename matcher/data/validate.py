@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from matcher.data.codeformats import well_formed
+from matcher.data.codecheck import classified_findings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.csvcheck import diagnose as csv_diagnose
 from matcher.data.csvcheck import layout_problem
@@ -49,8 +49,6 @@ from matcher.errors import DataError
 
 ROWS_SHOWN = 5
 """How many offending row numbers a message lists."""
-EXAMPLES_SHOWN = 5
-"""How many example codes a code-format warning lists."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +73,10 @@ class ValidationReport:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     summary: DataSummary | None = None
+    code_groups: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    """Per event table, the distinct ``(system, code[, unit])`` groups with ``__rows``."""
+    invalid_codes: list[Problem] = field(default_factory=list)
+    """The warnings about codes not valid in their system (``data check --strict`` refuses)."""
 
     @property
     def ok(self) -> bool:
@@ -259,6 +261,7 @@ def _check_events(
     errors: list[Problem],
     warnings: list[Problem],
     plaus: Plausibility,
+    report: ValidationReport,
 ) -> TableSummary:
     if known is not None and "patient_id" in p.usable:
         pid = pl.col("patient_id")
@@ -266,7 +269,7 @@ def _check_events(
         p.checks.append(_Check("patient_id", orphan, "whose patient_id is not in patients"))
     aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
     aggs += event_aggregates(has_date="date" in p.usable)
-    keys = [k for k in ("system", "code") if k in p.usable]
+    keys = [k for k in ("system", "code", "unit") if k in p.usable]
     if keys:
         groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
     else:
@@ -278,27 +281,14 @@ def _check_events(
         text = f"{found.phrase}, for {found.patients:,} patient{'s' if found.patients != 1 else ''}"
         shown = _rows_text(p.source, len(rows) + (len(rows) == ROWS_SHOWN), rows)
         warnings.append(Problem(p.source.label, text, "date", shown))
-    if keys == ["system", "code"]:
-        warnings.extend(_code_warnings(p.source, groups))
+    if {"system", "code"} <= set(keys):
+        report.code_groups[p.source.table] = groups.select(*keys, "__rows")
+        for kind, finding in classified_findings(groups, p.source.table):
+            problem = Problem(p.source.label, finding, "unit" if kind == "unit" else "code")
+            warnings.append(problem)
+            if kind == "invalid":
+                report.invalid_codes.append(problem)
     return table_from_groups(groups)
-
-
-def _code_warnings(source: TableSource, groups: pl.DataFrame) -> list[Problem]:
-    """Codes that do not fit their system's format, counted per system, with examples."""
-    bad = groups.filter(
-        pl.col("code").is_not_null() & ~well_formed(pl.col("system"), pl.col("code"))
-    )
-    out = []
-    for (system,), part in sorted(bad.group_by("system"), key=lambda kv: str(kv[0][0])):
-        codes = sorted(part["code"].to_list())
-        rows = int(part["__rows"].sum())
-        examples = ", ".join(repr(c) for c in codes[:EXAMPLES_SHOWN])
-        msg = (
-            f"{_count_text(rows, f'with a code that does not fit the {system} format')} "
-            f"({len(codes):,} distinct code{'s' if len(codes) != 1 else ''}, e.g. {examples})"
-        )
-        out.append(Problem(source.label, msg, "code"))
-    return out
 
 
 def _column_order(table: str) -> Callable[[Problem], int]:
@@ -356,7 +346,7 @@ def validate_sources(
                     for column, text in centre_problems(prepared.typed, prepared.usable)
                 ]
             else:
-                tables[name] = _check_events(prepared, known, errors, warnings, plaus)
+                tables[name] = _check_events(prepared, known, errors, warnings, plaus, report)
         except (pl.exceptions.PolarsError, OSError) as exc:
             errors.append(_unreadable(source, exc))
         finally:

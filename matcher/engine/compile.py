@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import singledispatch
 
 import polars as pl
@@ -29,8 +29,10 @@ from matcher.engine.plan import (
     ResolvedEvents,
     resolve_events,
     table_pass,
+    uncertain,
     wanted_codes,
 )
+from matcher.engine.unknowns import aggregate_compare, compare, count_compare
 from matcher.errors import MatcherError
 
 VERDICTS = pl.Enum([v.value for v in ir.Verdict])
@@ -56,23 +58,9 @@ class Context:
         resolved = resolve_events(self.study, events, self.index, self.plan)
         return self.plan.add(resolved, need)
 
-
-def _cmp(left: pl.Expr, op: str, right: float) -> pl.Expr:
-    value = pl.lit(right, dtype=pl.Float64)
-    match op:
-        case "<":
-            return left < value
-        case "<=":
-            return left <= value
-        case ">":
-            return left > value
-        case ">=":
-            return left >= value
-        case "==":
-            return left == value
-        case "!=":
-            return left != value
-    raise MatcherError(f"no translation for comparison {op!r}")
+    def uncertain(self, events: ir.EventSet) -> bool:
+        """Whether some rows of ``events`` may be of unknown membership (a value condition)."""
+        return uncertain(resolve_events(self.study, events, self.index, self.plan))
 
 
 def _both(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -103,15 +91,39 @@ def _(node: ir.Constant, ctx: Context) -> pl.Expr:
 
 @predicate.register
 def _(node: ir.Exists, ctx: Context) -> pl.Expr:
-    return pl.col(ctx.events(node.events, ("any",)))
+    found = pl.col(ctx.events(node.events, ("any",)))
+    if not ctx.uncertain(node.events):
+        return found
+    maybe = pl.col(ctx.events(node.events, ("anyq",)))
+    return pl.when(found).then(True).when(maybe).then(None).otherwise(False)
 
 
 @predicate.register
 def _(node: ir.Compare, ctx: Context) -> pl.Expr:
-    if isinstance(node.left, ir.Age):
+    left, op, right = node.left, node.op, node.right.value
+    if isinstance(left, ir.Age):
         low, high = age_bounds(ctx.index)
-        return _both(_cmp(low, node.op, node.right.value), _cmp(high, node.op, node.right.value))
-    return _cmp(numeric(node.left, ctx), node.op, node.right.value)
+        return _both(compare(low, op, right), compare(high, op, right))
+    if isinstance(left, ir.Count) and ctx.uncertain(left.events):
+        high = ctx.events(left.events, ("ndaysq",) if left.distinct_days else ("countq",))
+        return count_compare(numeric(left, ctx), pl.col(high), op, right)
+    if isinstance(left, ir.ValueAggregate):
+        return _value_compare(left, op, right, ctx)
+    return compare(numeric(left, ctx), op, right)
+
+
+def _value_compare(node: ir.ValueAggregate, op: str, right: float, ctx: Context) -> pl.Expr:
+    """A value aggregate compared, unknown where unconvertible values could change the answer."""
+    resolved = resolve_events(ctx.study, node.events, ctx.index, ctx.plan)
+    key = ctx.plan.units.add_target(node.unit, resolved.codes)
+    value = pl.col(ctx.plan.add(resolved, ("v", node.function, key)))
+    unknown = pl.col(ctx.plan.add(resolved, ("vk", node.function, key)))
+    if node.function in ("latest", "first"):
+        # an unconvertible value dated on or after the latest (before the first) usable one
+        day = pl.col(ctx.plan.add(resolved, ("vday", node.function, key)))
+        later = unknown >= day if node.function == "latest" else unknown <= day
+        unknown = unknown.is_not_null() & (day.is_null() | later)
+    return aggregate_compare(node.function, value, unknown, op, right)
 
 
 @predicate.register
@@ -199,6 +211,8 @@ class StudyColumns:
     study: ir.Study
     index: dt.date
     prefix: str
+    code_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per code set of the study that a criterion reads: the row-count columns of its codes."""
 
     def output(self) -> list[pl.Expr]:
         """Expressions selecting this study's per-patient table from the shared frame."""
@@ -274,6 +288,17 @@ def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]
     ]
 
 
+def code_row_columns(study: ir.Study, plan: Plan) -> dict[str, tuple[str, ...]]:
+    """The row-count columns of each code set of ``study`` that the plan reads."""
+    out: dict[str, tuple[str, ...]] = {}
+    for codeset in study.codesets:
+        codes = tuple(sorted(codeset.resolved.by_system().items()))
+        columns = tuple(name for (_, c), name in plan.row_counts.items() if c == codes)
+        if columns:
+            out[codeset.name] = columns
+    return out
+
+
 def check_study(study: ir.Study) -> None:
     """Refuse what the result table cannot hold (reserved names, too many rules)."""
     for rule in study.rules:
@@ -334,7 +359,10 @@ def compile_many(
         derived.extend(_rule_columns(spec.study, spec.prefix))
     # keep what the results are made of: no patient column nor aggregate is materialised
     # beyond what the studies' outputs need
+    for spec in layout:
+        spec.code_rows.update(code_row_columns(spec.study, plan))
     keep = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
+    keep += list(plan.row_counts.values())
     return patients.with_columns(raw_columns).with_columns(derived).select(keep), layout
 
 
@@ -405,7 +433,9 @@ def _aggregate(
     for level, table, codes in sorted(by_key, key=lambda k: (k[0], k[1], str(k[2]))):
         sets = by_key[(level, table, codes)]
         source = tables[table] if read is None else read(table, wanted_codes(sets))
+        counted = set(plan.row_counts.values())
         frame, on_day = table_pass(plan, source, sets, frames, key, codes_read=read is not None)
+        row_counts = {c: 0 for c in plan.row_counts.values() if c not in counted}
         for s in sets:
             frames[s] = frame
         if on_day is not None:
@@ -424,7 +454,7 @@ def _aggregate(
             for s in sets
             for need in plan.needs[s]
             if need[0] in FILLS
-        }
+        } | row_counts
         out.append((frame, fills))
     return out
 

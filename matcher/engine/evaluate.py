@@ -92,6 +92,16 @@ def key_is_row_number(patients: pl.LazyFrame, key: str) -> bool:
     return bool(patients.select(check).collect().item())
 
 
+def code_rows_frame(wide: pl.LazyFrame, spec: StudyColumns) -> pl.LazyFrame:
+    """Per code set of the study: rows with its codes, of the study's base population, in the
+    dates its criteria read (a sum over the per-patient counts of the passes, no new scan)."""
+    sums = [
+        pl.sum_horizontal(pl.col(c).sum() for c in columns).alias(name)
+        for name, columns in spec.code_rows.items()
+    ]
+    return wide.filter(pl.col(spec.base)).select(sums or [pl.lit(0).alias("__none")])
+
+
 def evaluate(
     study: ir.Study,
     data: DataInput,
@@ -136,9 +146,12 @@ def evaluate_many(
     for spec in layout:  # the base population and fixed columns: once per index date
         if spec.index not in shared:
             shared[spec.index] = _fixed_part(wide, spec)
-    owns = pl.collect_all([wide.filter(pl.col(spec.base)).select(spec.own()) for spec in layout])
+    owns = pl.collect_all(
+        [wide.filter(pl.col(spec.base)).select(spec.own()) for spec in layout]
+        + [code_rows_frame(wide, spec) for spec in layout]
+    )
     results = []
-    for spec, own in zip(layout, owns, strict=True):
+    for spec, own, rows in zip(layout, owns[: len(layout)], owns[len(layout) :], strict=True):
         patients = shared[spec.index].hstack(own.get_columns())
         results.append(
             Result(
@@ -148,6 +161,7 @@ def evaluate_many(
                 data_snapshot=snapshot,
                 patients=patients,
                 counts=counts_of(patients),
+                code_rows={name: int(rows[name].sum()) for name in spec.code_rows},
             )
         )
     return results

@@ -58,6 +58,9 @@ class Plan:
     sets: dict[ResolvedEvents, int] = field(default_factory=dict)
     needs: dict[ResolvedEvents, set[tuple]] = field(default_factory=dict)
     units: ConversionPlan = field(default_factory=ConversionPlan)
+    row_counts: dict[tuple[str, CodeTuple], str] = field(default_factory=dict)
+    """Per (table, codes) read, the column counting the rows with those codes in the pass
+    that read them first (for the "code set matches no row" warnings)."""
 
     def add(self, events: ResolvedEvents, need: tuple) -> str:
         """Register that ``need`` is wanted of ``events``; returns the reduction's column."""
@@ -72,6 +75,22 @@ class Plan:
 
     def mask(self, events: ResolvedEvents) -> str:
         return f"__m{self.sets[events]}"
+
+    def maybe(self, events: ResolvedEvents) -> str:
+        """The column flagging rows that may be in ``events`` (see :func:`maybe_expr`)."""
+        return f"__q{self.sets[events]}"
+
+    def count_rows(self, sets: list[ResolvedEvents]) -> list[pl.Expr]:
+        """Aggregations counting, per patient, the rows of each code set of ``sets`` that no
+        earlier pass counted (a Boolean sum in the pass's own ``group_by``)."""
+        out = []
+        for s in sets:
+            if s.codes is None or (s.domain.value, s.codes) in self.row_counts:
+                continue
+            name = f"__n{len(self.row_counts)}"
+            self.row_counts[(s.domain.value, s.codes)] = name
+            out.append(codes_expr(s.codes).sum().cast(pl.Int64).alias(name))
+        return out
 
     def level(self, events: ResolvedEvents) -> int:
         anchors = events.anchors()
@@ -148,8 +167,7 @@ def _bound_expr(plan: Plan, bound: ResolvedBound, side: str) -> pl.Expr:
     return date <= limit if bound.inclusive else date < limit
 
 
-def mask_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
-    """The row filter of ``events`` (null comparisons, e.g. an unknown anchor, count as false)."""
+def _base_parts(plan: Plan, events: ResolvedEvents) -> list[pl.Expr]:
     parts: list[pl.Expr] = []
     if events.codes is not None:
         parts.append(codes_expr(events.codes))
@@ -159,13 +177,39 @@ def mask_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
         parts.append(_bound_expr(plan, events.start, "start"))
     if events.end is not None:
         parts.append(_bound_expr(plan, events.end, "end"))
-    if events.value is not None:
-        op, number, unit = events.value
-        parts.append(_compare(plan.units.value_expr(unit), op, number))
+    return parts
+
+
+def _all(parts: list[pl.Expr]) -> pl.Expr:
     expr = pl.lit(True)
     for part in parts:
         expr = expr & part
     return expr.fill_null(False)
+
+
+def mask_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
+    """The row filter of ``events`` (null comparisons, e.g. an unknown anchor, count as false).
+
+    With a value condition, a row is in the set when its converted value satisfies it."""
+    parts = _base_parts(plan, events)
+    if events.value is not None:
+        op, number, unit = events.value
+        parts.append(_compare(plan.units.value_expr(unit), op, number))
+    return _all(parts)
+
+
+def maybe_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
+    """Rows that may be in ``events``: every other condition holds, the row has a value, but
+    its unit does not convert to the value condition's (whether it satisfies it is unknown)."""
+    assert events.value is not None
+    unit = events.value[2]
+    unconvertible = pl.col("value").is_not_null() & plan.units.value_expr(unit).is_null()
+    return _all([*_base_parts(plan, events), unconvertible])
+
+
+def uncertain(events: ResolvedEvents) -> bool:
+    """Whether ``events`` can hold rows of unknown membership (it has a value condition)."""
+    return events.value is not None
 
 
 def _compare(left: pl.Expr, op: str, number: float) -> pl.Expr:
@@ -238,6 +282,8 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
     if kind in ("min", "max"):
         dates = only(mask, pl.col("date"))
         return (dates.min() if kind == "min" else dates.max()).alias(name)
+    if kind in UNCERTAIN_NEEDS:
+        return _uncertain_reduction(plan, events, need).alias(name)
     _, function, unit_key = need
     values = plan.units.value_expr(plan.units.unit_of(unit_key))
     usable = mask & values.is_not_null()
@@ -248,6 +294,37 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
     if function == "mean":  # a filter: the same summation as over the kept values alone
         return values.filter(usable).mean().alias(name)
     raise MatcherError(f"{function!r} is computed by on_day_stages, not by reduction")
+
+
+UNCERTAIN_NEEDS = ("anyq", "countq", "ndaysq", "vk", "vday")
+"""Reductions for values that cannot be converted (see ``docs/engine.md``, *Unknown values*):
+``anyq`` a row may be in the set; ``countq`` / ``ndaysq`` rows (distinct days) that are or may
+be in it; ``("vk", f, unit)`` a row whose value counts for aggregate ``f`` but cannot be
+converted (for latest/first: the latest/first date of such a row); ``("vday", f, unit)`` the
+latest/first date of the usable rows."""
+
+
+def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
+    mask = pl.col(plan.mask(events))
+    maybe = pl.col(plan.maybe(events)) if uncertain(events) else pl.lit(False)
+    kind = need[0]
+    if kind == "anyq":
+        return maybe.any()
+    if kind == "countq":
+        return (mask | maybe).sum().cast(pl.Int64)
+    if kind == "ndaysq":
+        return pl.col("date").filter(mask | maybe).n_unique().cast(pl.Int64)
+    _, function, unit_key = need
+    values = plan.units.value_expr(plan.units.unit_of(unit_key))
+    if kind == "vday":
+        dates = only(mask & values.is_not_null(), pl.col("date"))
+        return dates.max() if function == "latest" else dates.min()
+    unknown = (maybe | (mask & values.is_null())) & pl.col("value").is_not_null()
+    if function == "latest":
+        return only(unknown, pl.col("date")).max()
+    if function == "first":
+        return only(unknown, pl.col("date")).min()
+    return unknown.any()
 
 
 ON_DAY = ("latest", "first")
@@ -287,7 +364,7 @@ def on_day_stages(
     return days, values
 
 
-FILLS = {"any": False, "count": 0, "ndays": 0}
+FILLS = {"any": False, "count": 0, "ndays": 0, "anyq": False, "countq": 0, "ndaysq": 0}
 
 
 def table_pass(
@@ -319,8 +396,10 @@ def table_pass(
             source = anchor_frames[anchor].select(key, col)
             rows = rows.join(source, on=key, how="left")
     rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
+    rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
+    aggs += plan.count_rows(sets)
     days, values = on_day_stages(plan, [(s, need) for s, need in wanted if _on_day(need)])
     if not days:
         return rows.group_by(key).agg(aggs), None

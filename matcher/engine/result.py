@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
@@ -65,10 +65,38 @@ class Result:
     data_snapshot: str
     patients: pl.DataFrame
     counts: Counts
+    code_rows: dict[str, int] = field(default_factory=dict)
+    """Per code set a criterion reads: the rows of the data with its codes, for the patients of
+    the base population and the dates the study's criteria read (the span of their windows)."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.study.rules)
+
+    def code_set_warnings(self, min_rows: int = 1) -> list[str]:
+        """A warning per code set matching fewer than ``min_rows`` rows (default: none).
+
+        A code set that matches nothing makes every criterion on it silently false (or zero);
+        it usually means the data writes the codes in a form or system the study does not
+        use. Sponsors are told only "fewer than <threshold>" (``min_rows``), never a count.
+
+            >>> # result.code_set_warnings()  # ["code set 't2d' matches no row of the data ..."]
+        """
+        out = []
+        for name, rows in self.code_rows.items():
+            if rows >= min_rows:
+                continue
+            how = "no row" if min_rows <= 1 else f"fewer than {min_rows} rows"
+            tables = sorted(
+                {e.domain.value for e in _events_of(self.study) if e.codes and e.codes.name == name}
+            )
+            out.append(
+                f"study {self.study.id}: code set {name!r} matches {how} of the data "
+                f"({', '.join(tables)}) for the base population in the dates the criteria read; "
+                "every criterion on it is false or zero: check how the data writes these codes "
+                "(p4dp data check)"
+            )
+        return out
 
     def attrition(
         self, order: Sequence[str] | None = None, without: Collection[str] = ()
@@ -120,7 +148,14 @@ class Result:
             "data_snapshot": self.data_snapshot,
             "counts": self.counts.to_dict(),
             "attrition": [s.to_dict() for s in self.attrition()],
+            "warnings": self.code_set_warnings(),
         }
+
+
+def _events_of(study: ir.Study) -> list[ir.EventSet]:
+    return [
+        n for rule in study.rules for n in ir.walk(rule.predicate) if isinstance(n, ir.EventSet)
+    ]
 
 
 def counts_of(patients: pl.DataFrame) -> Counts:

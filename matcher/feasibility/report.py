@@ -25,6 +25,12 @@ from matcher.disclosure.release import ReleasedFeasibility
 from matcher.feasibility.build import FeasibilityQuery
 
 
+def min_rows_shown(released: ReleasedFeasibility) -> int:
+    """Below how many rows a code set is warned about: 1 (none) for stewards; for sponsors
+    the threshold, so that the warning says no more than a masked count ("<10") would."""
+    return 1 if released.role == "steward" else released.policy.threshold
+
+
 @dataclass(frozen=True)
 class StudyFeasibility:
     """What was released for one study, with the study's identity and the query asked."""
@@ -38,6 +44,8 @@ class StudyFeasibility:
     order: tuple[str, ...]
     without: tuple[str, ...]
     released: ReleasedFeasibility
+    warnings: tuple[str, ...] = ()
+    """Code sets matching no row (stewards) or fewer rows than the threshold (sponsors)."""
 
     @classmethod
     def from_result(
@@ -54,6 +62,7 @@ class StudyFeasibility:
             order=tuple(step["rule"] for step in released.attrition),
             without=tuple(query.without),
             released=released,
+            warnings=tuple(result.code_set_warnings(min_rows_shown(released))),
         )
 
     @property
@@ -80,4 +89,5 @@ class StudyFeasibility:
             "breakdown_totals": body["breakdown_totals"],
             "what_if": {"order": list(self.order), "without": list(self.without)},
             "disclosure": body["disclosure"],
+            "warnings": list(self.warnings),
         }

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from matcher.data.codenorm import in_normal_form
 from matcher.data.extract_date import write_extract
 from matcher.data.schema import TABLES
 from matcher.errors import DataError, MatcherError, OutputExistsError
@@ -76,14 +77,22 @@ def _extraction_date(
     return None
 
 
-def _assemble(name: str, parts: list[pl.DataFrame]) -> pl.DataFrame:
+def _assemble(name: str, parts: list[pl.DataFrame], report: ImportReport) -> pl.DataFrame:
     table = TABLES[name]
     schema = dict(table.schema()) | EXTRA_COLUMNS.get(name, {})
     columns = _COLUMNS[name]
     frames = [p.select(columns).cast({c: schema[c] for c in columns}) for p in parts]
     if not frames:
         return pl.DataFrame(schema={c: schema[c] for c in columns})
-    return pl.concat(frames, how="vertical").sort(
+    frame = pl.concat(frames, how="vertical")
+    if "code" in columns:  # source values are often undotted or padded (E119 → E11.9)
+        frame, respelled = in_normal_form(frame)
+        if respelled:
+            report.notes.append(
+                f"{name}: {respelled:,} rows had a code written in another form than its "
+                "normal one (e.g. undotted ICD-10); written in normal form"
+            )
+    return frame.sort(
         [c for c in ("patient_id", "date", "system", "code", "kind") if c in columns],
         nulls_last=True,
     )
@@ -124,10 +133,10 @@ def convert_omop(
         encounters = visits(source, index, report)
     tables = {
         "patients": patients,
-        "diagnoses": _assemble("diagnoses", diagnoses + more_dx),
-        "prescriptions": _assemble("prescriptions", prescriptions),
-        "observations": _assemble("observations", obs + more_obs),
-        "encounters": _assemble("encounters", encounters),
+        "diagnoses": _assemble("diagnoses", diagnoses + more_dx, report),
+        "prescriptions": _assemble("prescriptions", prescriptions, report),
+        "observations": _assemble("observations", obs + more_obs, report),
+        "encounters": _assemble("encounters", encounters, report),
     }
     report.outputs = {name: df.height for name, df in tables.items()}
     if not report.balanced():  # pragma: no cover - a bug, not a user error

@@ -31,7 +31,7 @@ NOISE_SECRET_ENV = "P4DP_NOISE_SECRET"
 
 
 @contextlib.contextmanager
-def _quiet(_message: str) -> Iterator[None]:
+def quiet(_message: str) -> Iterator[None]:
     yield
 
 
@@ -122,7 +122,7 @@ def run_feasibility(
     ledger: Ledger,
     *,
     deliver: Callable[[list[StudyFeasibility]], None] | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> FeasibilityOutcome:
     """Authorise, evaluate, release, deliver, then record (see the module docstring).
 

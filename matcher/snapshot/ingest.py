@@ -160,7 +160,8 @@ def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, Table
         del patients
     for table in EVENT_TABLES:
         with steps.step(table):
-            encoded = encode_events(table, dataset.table(table), keys, practice)
+            # codes in normal form (E119 → E11.9): the code index then finds every spelling
+            encoded = encode_events(table, dataset.normalised(table), keys, practice)
             frame = encoded.frame
             _write(frame, tmp / table_file(table))
             first, last = _date_range(frame)

@@ -21,6 +21,10 @@ from matcher.candidates.feedback import (
     release_funnel,
 )
 from matcher.cli import main
+from matcher.disclosure.audit import cell_ranges
+from matcher.disclosure.policy import DisclosurePolicy
+from matcher.disclosure.rounding import preimage
+from matcher.disclosure.suppression import domain, protection_width
 
 STUDY = Path(__file__).resolve().parents[2] / "examples" / "t2d_glp1.p4dp"
 
@@ -85,8 +89,24 @@ def test_issue13_feedback_sponsor_sees_no_count_between_1_and_9(counts, failed):
     released = release_funnel(funnel([fb]), "sponsor")
     values = [released["listed"], *released["outcomes"].values(), released["failed_rules"]["r"]]
     assert not [v for v in values if isinstance(v, int) and 0 < v < 10]
-    masked = [k for k, v in released["outcomes"].items() if v == "<10"]
-    assert len(masked) != 1  # a lone masked outcome could be recomputed from the total
+    # No masked outcome can be narrowed down from the released listed total and other cells:
+    # an attacker's exact range of each one holds at least the protection width.
+    policy = DisclosurePolicy()
+    listed = released["listed"]
+    total = preimage(listed, policy) if isinstance(listed, int) else (0, policy.threshold - 1)
+    shown = released["outcomes"]
+
+    def status(value):
+        return "shown" if isinstance(value, int) else "primary" if value == "<10" else "secondary"
+
+    bounds = {("all", k): domain(status(v), v, policy) for k, v in shown.items()}
+    targets = [("all", k) for k, v in shown.items() if not isinstance(v, int)]
+    ranges = cell_ranges(bounds, row_bounds={"all": total}, targets=targets)
+    for (_, key), rng in ranges.items():
+        assert rng is not None
+        lo, hi = rng
+        width = protection_width(status(shown[key]), policy)
+        assert hi is None or hi - lo + 1 >= width, (key, rng)
 
 
 def test_issue13_feedback_refusals(returns, tmp_path):

@@ -238,21 +238,24 @@ def test_code_format_warnings_are_counted_with_examples(write, frames):
         {
             "patient_id": ["pA", "pA", "pB", "pC", "pC"],
             "date": ["2020-01-01"] * 5,
-            "system": ["icd10", "icd10", "icd10", "icpc2", "snomed"],
-            "code": ["E11.9", "E119X", "E119X", "T9", "not-checked"],
+            "system": ["icd10", "icd10", "icd10", "icpc2", "icpc2"],
+            "code": ["E11.9", "E1", "E1", "T9", "t90"],
         }
     )
     frames["prescriptions"] = frames["prescriptions"].with_columns(pl.lit("A1").alias("code"))
     report = validate_dataset(write(frames, "csv"))
     assert report.ok
     assert [str(w) for w in report.warnings] == [
-        "diagnoses.csv: column 'code': 2 rows with a code that does not fit the icd10 format "
-        "(1 distinct code, e.g. 'E119X')",
-        "diagnoses.csv: column 'code': 1 row with a code that does not fit the icpc2 format "
-        "(1 distinct code, e.g. 'T9')",
-        "prescriptions.csv: column 'code': 2 rows with a code that does not fit the atc format "
-        "(1 distinct code, e.g. 'A1')",
+        "diagnoses.csv: column 'code': 1 row with a code written in another form than its "
+        "normal one (1 distinct code, e.g. 't90' → 'T90'); they are matched in normal form",
+        "diagnoses.csv: column 'code': 2 rows with a code that is not a valid icd10 code "
+        "(1 distinct code, e.g. 'E1'); no criterion can match them",
+        "diagnoses.csv: column 'code': 1 row with a code that is not a valid icpc2 code "
+        "(1 distinct code, e.g. 'T9'); no criterion can match it",
+        "prescriptions.csv: column 'code': 2 rows with a code that is not a valid atc code "
+        "(1 distinct code, e.g. 'A1'); no criterion can match them",
     ]
+    assert [str(w) for w in report.invalid_codes] == [str(w) for w in report.warnings[1:]]
 
 
 def test_no_patient_id_or_value_appears_in_any_message(write, frames):

@@ -121,12 +121,21 @@ def test_default_index_date_unreadable_extract_file_is_an_error(data: Path):
     assert "extract.json: unreadable" in result.output
 
 
+@pytest.fixture
+def ledger(tmp_path, monkeypatch) -> Path:
+    """A fresh query ledger (the operator running the tests is its steward)."""
+    location = tmp_path / "ledger.sqlite"
+    assert CliRunner().invoke(main, ["ledger", "init", "--ledger", str(location)]).exit_code == 0
+    monkeypatch.setenv("P4DP_LEDGER", str(location))
+    return location
+
+
 def _evaluate_cli(study_file: Path, data: Path, out: Path, *extra: str):
     args = ["evaluate", str(study_file), "--data", str(data), "--out", str(out), *extra]
     return CliRunner().invoke(main, args)
 
 
-def test_default_index_date_shown_and_noted_by_evaluate(study_file, data, tmp_path):
+def test_default_index_date_shown_and_noted_by_evaluate(study_file, data, tmp_path, ledger):
     res = _evaluate_cli(study_file, data, tmp_path / "r.parquet")
     assert res.exit_code == 0, res.output
     assert "index date 2020-06-30" in res.stdout
@@ -135,7 +144,7 @@ def test_default_index_date_shown_and_noted_by_evaluate(study_file, data, tmp_pa
     assert meta["index_date"] == "2020-06-30"
 
 
-def test_index_date_after_the_end_of_the_data_is_warned(study_file, data, tmp_path):
+def test_index_date_after_the_end_of_the_data_is_warned(study_file, data, tmp_path, ledger):
     res = _evaluate_cli(study_file, data, tmp_path / "r.parquet", "--index-date", "2021-01-01")
     assert res.exit_code == 0, res.output
     assert "Warning: index date 2021-01-01 is after the end of the data (2020-06-30" in res.stderr
@@ -143,8 +152,7 @@ def test_index_date_after_the_end_of_the_data_is_warned(study_file, data, tmp_pa
     assert "Warning" not in res.stderr
 
 
-def test_default_index_date_in_every_count_output(study_file, data, tmp_path):
-    ledger = tmp_path / "ledger.sqlite"
+def test_default_index_date_in_every_count_output(study_file, data, ledger):
     base = ["count", str(study_file), "--data", str(data), "--ledger", str(ledger)]
     base += ["--requester", "steward-test", "--role", "steward"]
     runner = CliRunner()

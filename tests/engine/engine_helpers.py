@@ -36,6 +36,18 @@ def patient(pid: str, **kw: Any) -> dict[str, Any]:
     return row
 
 
+def obs(pid: str, day: dt.date, value: float | None, unit: str | None = "%", code="4548-4"):
+    """One LOINC observation row (HbA1c in % by default)."""
+    return {
+        "patient_id": pid,
+        "date": day,
+        "system": "loinc",
+        "code": code,
+        "value": value,
+        "unit": unit,
+    }
+
+
 def frames(**tables: list[dict[str, Any]]) -> dict[str, pl.DataFrame]:
     out = {}
     for name, rows in tables.items():

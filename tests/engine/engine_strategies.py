@@ -1,5 +1,7 @@
 """Hypothesis strategies: random valid IR trees over every node type, and small random
-tables with colliding dates and values, boundary dates, leap days, nulls and duplicates."""
+tables with colliding dates and values, boundary dates, leap days, nulls and duplicates, codes
+in every accepted spelling (dotted, undotted, lower case, padded, with fillers) and values in
+units that do not convert."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ DURATIONS = (
 )
 CODES = (
     ("icd10", "E11"),
+    ("icd10", "E11.9"),
     ("icd10", "I10"),
     ("icpc2", "T90"),
     ("atc", "A10BA02"),
@@ -37,13 +40,29 @@ CODES = (
 CODESETS = (
     codeset("cs_a", ("icd10", "E11"), ("icpc2", "T90"), ("atc", "A10BA02"), ("loinc", "4548-4")),
     codeset("cs_b", ("icd10", "I10"), ("atc", "C09AA05"), ("loinc", "2345-7"), ("loinc", "4548-4")),
-    codeset("cs_c", ("icd10", "E11"), ("loinc", "39156-5"), ("loinc", "2345-7")),
+    codeset("cs_c", ("icd10", "E11.9"), ("loinc", "39156-5"), ("loinc", "2345-7")),
 )
-ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", None)
+ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", "mEq/L", None)
 TARGET_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "{odd}", None)
 NUMBERS = (0.0, 1.0, 5.5, 6.5, 7.0, 7.5, 53.0, 60.0)
 NON_FINITE = (float("nan"), float("inf"), float("-inf"))  # missing values (issue 11 item 9)
 KINDS = ("office", "home", "tele")
+
+
+def spellings(system: str, code: str) -> list[str]:
+    """Ways real data writes ``code``: as is, undotted, lower case, padded, with a filler."""
+    out = [code, code.lower(), f" {code} ", f"{code.lower()}  "]
+    if "." in code:
+        out.append(code.replace(".", ""))
+        out.append(code.replace(".", "").lower())
+    if system == "icd10" and len(code) == 3:
+        out += [f"{code}X", f"{code}-", f"{code}.X"]
+    return out
+
+
+def spelled(pair: tuple[str, str]) -> st.SearchStrategy:
+    system, code = pair
+    return st.sampled_from(spellings(system, code)).map(lambda c: (system, c))
 
 
 def date_pool(index: dt.date) -> list[dt.date]:
@@ -197,7 +216,7 @@ def datasets(draw, index: dt.date) -> Dataset:
         for pid in pids
     ]
     patient_ids = st.sampled_from(pids)
-    codes = st.sampled_from(CODES)
+    codes = st.sampled_from(CODES).flatmap(spelled)
 
     def coded(extra: dict) -> st.SearchStrategy:
         return st.builds(

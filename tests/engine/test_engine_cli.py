@@ -108,3 +108,61 @@ def test_evaluate_bad_criteria_is_one_error_line(workspace):
 def test_evaluate_help_has_examples():
     res = CliRunner().invoke(main, ["evaluate", "--help"])
     assert res.exit_code == 0 and "Examples:" in res.output
+
+
+OTHER = """\
+study "CLI-OTHER" version 1
+index date 2024-06-15
+
+codes htn = icd10 I10
+
+inclusion
+  hypertension: has diagnosis htn
+"""
+
+
+def test_issue12_item6_evaluate_several_files_into_a_directory(workspace):
+    tmp, criteria, data_dir = workspace
+    other = tmp / "other.p4dp"
+    other.write_text(OTHER, encoding="utf-8")
+    out = tmp / "results"
+    args = ["evaluate", str(criteria), str(other), "--data", str(data_dir), "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["other.parquet", "study.parquet"]
+    assert pl.read_parquet_metadata(out / "study.parquet")["study_id"] == "CLI-TEST"
+    assert pl.read_parquet(out / "other.parquet").columns[3:] == ["hypertension", "verdict"]
+    # the same results as one file at a time
+    alone = tmp / "alone.parquet"
+    one = ["evaluate", str(criteria), "--data", str(data_dir), "--out", str(alone)]
+    assert CliRunner().invoke(main, one).exit_code == 0
+    assert pl.read_parquet(alone).equals(pl.read_parquet(out / "study.parquet"))
+    # no I10 anywhere in the data: a warning, not a silent zero
+    assert "code set 'htn' matches no row of the data (diagnoses)" in res.stderr
+    # everything is refused when one output exists, and nothing is written
+    (out / "study.parquet").unlink()
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "other.parquet: already exists" in res.output
+    assert not (out / "study.parquet").exists()
+
+
+def test_evaluate_refuses_two_files_with_one_stem(workspace):
+    tmp, criteria, data_dir = workspace
+    (tmp / "sub").mkdir()
+    twin = tmp / "sub" / "study.p4dp"
+    twin.write_text(OTHER, encoding="utf-8")
+    out = tmp / "results"
+    args = ["evaluate", str(criteria), str(twin), "--data", str(data_dir), "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "rename one file" in res.output
+    assert not out.exists()
+
+
+def test_evaluate_several_files_needs_a_directory(workspace):
+    tmp, criteria, data_dir = workspace
+    out = tmp / "file.parquet"
+    out.write_bytes(b"x")
+    args = ["evaluate", str(criteria), str(criteria), "--data", str(data_dir), "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "not a directory" in res.output
+    assert out.read_bytes() == b"x"

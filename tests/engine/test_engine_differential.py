@@ -3,12 +3,16 @@ on random studies over random small tables (unknowns included)."""
 
 from __future__ import annotations
 
+import polars as pl
 from engine_helpers import engine_rows, reference_rows
-from engine_strategies import datasets, predicates, studies
+from engine_strategies import INDEXES, datasets, predicates, studies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from criteria_dsl import ir
+from matcher.data.codenorm import normal_code
+from matcher.data.loader import Dataset
+from matcher.data.schema import TABLES
 from matcher.engine.evaluate import evaluate, evaluate_many
 
 
@@ -23,6 +27,26 @@ def test_engine_agrees_with_reference(case):
     study, data = case
     result = evaluate(study, data, validate=False)
     assert engine_rows(result) == reference_rows(study, data)
+
+
+def _in_normal_form(data: Dataset) -> Dataset:
+    """The same data with every code written in its normal form (one code at a time)."""
+    tables = {name: data.table(name).collect() for name in TABLES}
+    for name in ("diagnoses", "prescriptions", "observations"):
+        frame = tables[name]
+        codes = [normal_code(s, c) for s, c in zip(frame["system"], frame["code"], strict=True)]
+        tables[name] = frame.with_columns(pl.Series("code", codes, dtype=pl.String))
+    return Dataset.from_frames(validate=False, **tables)
+
+
+@given(study_and_data())
+def test_issue12_item1_codes_without_their_dot_give_the_same_verdicts(case):
+    """Codes written undotted, in lower case, padded or with fillers match as in normal form."""
+    study, data = case
+    spelled = engine_rows(evaluate(study, data, validate=False))
+    clean = _in_normal_form(data)
+    assert spelled == engine_rows(evaluate(study, clean, validate=False))
+    assert spelled == reference_rows(study, clean)
 
 
 @st.composite
@@ -84,3 +108,21 @@ def _levels(events: ir.EventSet) -> int:
         if b is not None and isinstance(b.anchor, ir.EventDate)
     ]
     return max((1 + _levels(a.events) for a in anchors), default=0)
+
+
+def test_guard_data_has_every_spelling_and_unconvertible_units():
+    """The generated tables write codes undotted, in lower case, padded and with fillers, and
+    hold values in units that do not convert (so the tests above exercise issue 12)."""
+    codes: set[str] = set()
+    units: set[str | None] = set()
+
+    @settings(max_examples=150, derandomize=True, database=None)
+    @given(datasets(INDEXES[0]))
+    def collect(data):
+        for name in ("diagnoses", "prescriptions", "observations"):
+            codes.update(data.table(name).collect()["code"].to_list())
+        units.update(data.observations.collect()["unit"].to_list())
+
+    collect()
+    assert {"E119", "e11.9", " E11.9 ", "E11X", "E11-", "a10ba02", " 4548-4 "} <= codes
+    assert {"kg", "{odd}", "mEq/L", None} <= units

@@ -13,6 +13,7 @@ from engine_helpers import (
     exc,
     frames,
     inc,
+    obs,
     one_rule,
     patient,
     rule,
@@ -32,17 +33,6 @@ MONTH = ir.TimeUnit.MONTH
 
 def diag(pid, day, code="E11", system="icd10"):
     return {"patient_id": pid, "date": day, "system": system, "code": code}
-
-
-def obs(pid, day, value, unit="%", code="4548-4"):
-    return {
-        "patient_id": pid,
-        "date": day,
-        "system": "loinc",
-        "code": code,
-        "value": value,
-        "unit": unit,
-    }
 
 
 # -- base population ---------------------------------------------------------------------------
@@ -455,16 +445,18 @@ def test_hba1c_percent_and_mmol_per_mol_convert_both_ways():
     }
 
 
-def test_latest_ignores_rows_that_do_not_convert():
+def test_latest_skips_older_rows_that_do_not_convert_but_not_later_ones():
     events = ir.EventSet("observations", ir.CodeSetRef("hba1c"), ir.Window.up_to_index())
     st = one_rule(
         ir.Compare(ir.ValueAggregate(events, "latest", "%"), ">=", ir.Quantity(7, "%")), HBA1C
     )
     data = frames(
-        patients=[patient("a")],
+        patients=[patient("older_bad"), patient("later_bad")],
         observations=[
-            obs("a", D(2024, 1, 1), 5.0, "kg"),
-            obs("a", D(2023, 1, 1), 8.0, "%"),
+            obs("older_bad", D(2023, 1, 1), 5.0, "kg"),
+            obs("older_bad", D(2024, 1, 1), 8.0, "%"),
+            obs("later_bad", D(2024, 1, 1), 5.0, "kg"),  # the latest value: unknown
+            obs("later_bad", D(2023, 1, 1), 8.0, "%"),
         ],
     )
-    assert rule(st, data) == {"a": True}
+    assert rule(st, data) == {"older_bad": True, "later_bad": None}
