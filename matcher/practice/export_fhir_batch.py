@@ -86,7 +86,7 @@ TABLE_OF: dict[str, str] = {
 
 _STRING_KEYS = (
     "system|reference|unit|status|resourceType|id|recordedDate|onsetDateTime|authoredOn"
-    "|effectiveDateTime|issued|dateAsserted|start|end|text"
+    "|effectiveDateTime|issued|dateAsserted|start|end"
 )
 _NOT_A_STRING = r'"(?:' + _STRING_KEYS + r')"\s*:\s*[-0-9tf\[{]|"code"\s*:\s*[-0-9tf\[]'
 """A key whose value FHIR types as a string (``code``: a string or a concept) given another

@@ -54,7 +54,7 @@ PATIENT = {
 ODD_EVENTS = {
     "Condition.ndjson": [
         {"resourceType": "Condition", "id": "c1", "subject": P1,
-         "recordedDate": "2021-05-04T10:00",
+         "recordedDate": "2021-05-04T10:00", "text": {"status": "generated", "div": "<div/>"},
          "code": _coded((SNOMED, "1"), (ICD, "E119"), (ICPC, "T90"), (ICD, "E10"),
                         (ICD + "/", "I10"))},
         {"resourceType": "Condition", "id": "c2", "subject": P1,
