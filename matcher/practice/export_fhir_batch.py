@@ -107,6 +107,14 @@ class Batch:
     unknown: Counter[str] = field(default_factory=Counter)
 
 
+def _read(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Parse NDJSON: first every field as text (nested ones as their JSON), then the nested
+    ones from that text, which is twice as fast as building them in one pass."""
+    frame = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(schema, pl.String()))
+    nested = [name for name, dtype in schema.items() if dtype != pl.String()]
+    return frame.with_columns(pl.col(name).str.json_decode(schema[name]) for name in nested)
+
+
 def _parse(data: bytes) -> tuple[str, pl.DataFrame] | None:
     first = data[: data.find(b"\n") if b"\n" in data else len(data)]
     kind = next((k for k in TABLE_OF if b'"' + k.encode() + b'"' in first), None)
@@ -116,7 +124,7 @@ def _parse(data: bytes) -> tuple[str, pl.DataFrame] | None:
     try:
         if pl.Series([data.decode("utf-8")]).str.contains(_NOT_A_STRING).item():
             return None
-        frame = pl.read_ndjson(io.BytesIO(data), schema=SCHEMAS[table])
+        frame = _read(data, SCHEMAS[table])
     except Exception:  # any refusal (not UTF-8, not JSON, a type): read resource by resource
         return None
     # Polars skips blank lines: a count that differs means line numbers would not be exact.
