@@ -14,6 +14,9 @@ export directory (any file may hold any of them). Other resource types are count
   system. Units are taken from ``valueQuantity.code`` when its system is UCUM, else from
   ``valueQuantity.unit`` (converted to UCUM later, :func:`matcher.omop.units.convert_units`).
 
+Files of one event resource type are read at once (:mod:`.export_fhir_batch`, Polars), with
+the same result as reading them resource by resource as below, which every other file is.
+
 A line that is not JSON (a truncated file) is an :class:`~matcher.practice.export.ExportError`
 naming the file and line; a resource that cannot be converted is reported with its file,
 line, type/id and reason.
