@@ -117,6 +117,18 @@ def read_json_file(path: Path) -> object:
         raise KeyFileError(f"{path}: not a readable JSON key file") from None
 
 
+def decode_base64(value: object, what: str) -> bytes:
+    """Strict base64 (no stray characters); one :class:`KeyFileError` naming ``what``.
+
+    >>> decode_base64("a2V5", "the secret")
+    b'key'
+    """
+    try:
+        return base64.b64decode(value, validate=True)  # type: ignore[arg-type]
+    except (binascii.Error, TypeError, ValueError):
+        raise KeyFileError(f"{what} is not base64") from None
+
+
 def load_key_file(path: str | Path, kind: str) -> dict[str, Any]:
     """Read a ``p4dp-key`` file of ``kind``; its ``secret`` is returned decoded (bytes).
 
@@ -141,10 +153,7 @@ def load_key_file(path: str | Path, kind: str) -> dict[str, Any]:
         raise KeyFileError(f"{path}: key_id must be 16 lower-case hex digits")
     if not isinstance(doc["key_version"], str) or not KEY_VERSION.fullmatch(doc["key_version"]):
         raise KeyFileError(f"{path}: key_version must look like v1, v2, ...")
-    try:
-        secret = base64.b64decode(doc["secret"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise KeyFileError(f"{path}: the secret is not base64") from None
+    secret = decode_base64(doc["secret"], f"{path}: the secret")
     if len(secret) < MIN_SECRET_BYTES:
         raise KeyFileError(f"{path}: the secret is shorter than {MIN_SECRET_BYTES} bytes")
     if kind == "practice" and not isinstance(doc.get("practice_id"), str):

@@ -104,13 +104,15 @@ def issue_candidate_lists(
             written.append((item, path))
         issuance = Issuance(result, outcome, tuple(written))
         _log_issuance(out, written, signing_key.key_id)
-        txn.record_candidate_lists(
+        lists = " ".join(item.list_id for item in outcome.lists)
+        txn.record_steward_run(
+            "candidates",
             operator=operator,
             study_id=study.id,
             criteria_hash=result.criteria_hash,
             data_snapshot=result.data_snapshot,
             counts=issuance.counts,
-            list_ids=[item.list_id for item in outcome.lists],
+            view=f"candidate lists {lists}" if lists else "candidate lists (none)",
         )
     return issuance
 

@@ -18,7 +18,6 @@ signed it.
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from matcher.keyfiles import (
     KEY_ID,
     KeyFileError,
+    decode_base64,
     load_key_file,
     new_key_document,
     new_key_id,
@@ -120,10 +120,7 @@ def load_public_key(path: str | Path) -> PublicKey:
         )
     if not isinstance(doc["key_id"], str) or not KEY_ID.fullmatch(doc["key_id"]):
         raise KeyFileError(f"{path}: key_id must be 16 hex digits")
-    try:
-        raw = base64.b64decode(doc["public_key"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise KeyFileError(f"{path}: the public key is not base64") from None
+    raw = decode_base64(doc["public_key"], f"{path}: the public key")
     if len(raw) != 32:
         raise KeyFileError(f"{path}: an Ed25519 public key is exactly 32 bytes")
     return PublicKey(doc["key_id"], Ed25519PublicKey.from_public_bytes(raw))
