@@ -11,19 +11,33 @@ r"""The front end in one call: parse, compile, lint; every diagnostic of a file 
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
 from criteria_dsl.codesets import TermResolution, partial_table_diagnostics
 from criteria_dsl.compile import ParamValue, compile_ast
 from criteria_dsl.errors import CriteriaError, Diagnostic, sort_diagnostics
-from criteria_dsl.parser import parse_collect
+from criteria_dsl.limits import MAX_FILE_BYTES
+from criteria_dsl.parser import normalise_source, parse_collect
 
-_DEFINED_NAME = re.compile(r"^\s*(?:codes|define|param)\s+([A-Za-z_][A-Za-z0-9_]*)")
+_DEFINED_NAME = re.compile(r"^\s*(?:codes|define|param)\s+([^\W\d]\w*)")
+
+
+_STUDY_LINE = re.compile(r"^\s*study\b")
+
+
+def _first_statement_line(text: str) -> tuple[int, str] | None:
+    """The number and text of the first line that is neither blank nor a comment."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return number, line
+    return None
 
 
 @dataclass
@@ -79,9 +93,24 @@ def check_text(
     service: Any = None,
     lint: bool = True,
 ) -> CheckResult:
-    """Parse, compile and lint ``text``; never raises for a problem of the file itself."""
+    """Parse, compile and lint ``text``; never raises for a problem of the file itself.
+
+    A text that does not start with a study line and fails on its first line is not a
+    criteria file: only that first error is reported, so that little of it is echoed.
+    """
+    text = normalise_source(text)
     ast, diagnostics, blanked = parse_collect(text, filename=filename)
     result = CheckResult(filename, text, None, ast=ast)
+    first = _first_statement_line(text)
+    if first is not None and not _STUDY_LINE.match(first[1]):
+        on_first = sorted(
+            (d for d in diagnostics if d.line == first[0] and d.severity == "error"),
+            key=lambda d: d.column,
+        )
+        if on_first:
+            result.diagnostics = [on_first[0]]
+            result.ast = None
+            return result
     if ast is None:
         result.diagnostics = sort_diagnostics(diagnostics)
         return result
@@ -126,7 +155,7 @@ def compile_text(
     listing every error of the file (warnings are not errors and are not raised)."""
     result = check_text(text, filename=filename, params=params, service=service, lint=False)
     if result.study is None:
-        raise CriteriaError(result.errors or result.diagnostics, text)
+        raise CriteriaError(result.errors or result.diagnostics, result.source)
     return result.study
 
 
@@ -143,16 +172,64 @@ def compile_file(
 
 
 def read_source(path: Path) -> str:
-    """The text of a criteria file; an unreadable or non-UTF-8 file is a :class:`CriteriaError`."""
+    """The text of a criteria file; anything else is a :class:`CriteriaError` at once.
+
+    Refused before a byte is read: a path that is not a regular file (a directory, a device
+    such as ``/dev/zero``, a FIFO, which would block) and a file larger than
+    :data:`~criteria_dsl.limits.MAX_FILE_BYTES`. A UTF-8 byte order mark is accepted; a byte
+    that is not UTF-8 is reported at its line and column.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        info = path.stat()
     except FileNotFoundError:
-        message = "file not found"
-    except IsADirectoryError:
-        message = "is a directory, not a criteria file"
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text (byte {exc.start})"
+        _unreadable(path, "file not found")
     except OSError as exc:
-        message = f"cannot be read ({exc.strerror})"
-    diag = Diagnostic(str(path), 1, 1, 1, 2, "error", "E000 unreadable", message)
-    raise CriteriaError([diag])
+        _unreadable(path, f"cannot be read ({exc.strerror or exc})")
+    if stat.S_ISDIR(info.st_mode):
+        _unreadable(path, "is a directory, not a criteria file")
+    if not stat.S_ISREG(info.st_mode):
+        _unreadable(
+            path, "is not a regular file (a device, a pipe or a socket), not a criteria file"
+        )
+    if info.st_size > MAX_FILE_BYTES:
+        _unreadable(
+            path,
+            f"is {info.st_size:,} bytes: a criteria file may not be larger than "
+            f"{MAX_FILE_BYTES:,} bytes",
+        )
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        _unreadable(path, f"cannot be read ({exc.strerror or exc})")
+    if len(data) > MAX_FILE_BYTES:  # it grew since stat()
+        _unreadable(path, f"a criteria file may not be larger than {MAX_FILE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CriteriaError([_encoding_diagnostic(str(path), data, exc)]) from None
+
+
+def _unreadable(path: Path, message: str) -> NoReturn:
+    raise CriteriaError([Diagnostic(str(path), 1, 1, 1, 2, "error", "E000 unreadable", message)])
+
+
+def _encoding_diagnostic(filename: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+    """``E005 not-utf8`` at the line and column (in characters) of the first bad byte."""
+    before = data[: exc.start]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    prefix = before[line_start:].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    column = len(prefix) + 1
+    return Diagnostic(
+        filename,
+        line,
+        column,
+        line,
+        column + 1,
+        "error",
+        "E005 not-utf8",
+        f"byte 0x{data[exc.start]:02X} is not UTF-8 text",
+        "save the file as UTF-8 (a latin-1 or Windows-1252 file needs converting, e.g. with "
+        "iconv -f latin1 -t utf-8)",
+    )

@@ -141,6 +141,8 @@ class Compiler(ConditionCompiler):
     def _rule(self, rule: A.RuleNode, section: str) -> ir.Rule | None:
         try:
             predicate = self.condition(rule.condition, rule.name)
+            self.check_size(predicate, rule.span, f"rule '{rule.name}'")
+            self.check_study_size(predicate, rule.span)
         except Failed:
             return None
         self.rule_predicates.setdefault(rule.name, predicate)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from criteria_dsl import ast as A
 from criteria_dsl import ir
 from criteria_dsl.ir import Span
+from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS, MAX_STUDY_CONDITIONS
 from criteria_dsl.names import Failed, did_you_mean
 from criteria_dsl.quantities import OPS
 from criteria_dsl.windows import EventCompiler
@@ -36,7 +37,29 @@ class ConditionCompiler(EventCompiler):
     """Conditions and definitions (see the module docstring)."""
 
     def condition(self, node: A.Condition, owner: str) -> ir.Predicate:
-        """The predicate of a condition in rule or definition ``owner``."""
+        """The predicate of a condition in rule or definition ``owner``.
+
+        Conditions nested deeper than :data:`~criteria_dsl.limits.MAX_CONDITION_DEPTH`,
+        counting the definitions being compiled, are ``E006 too-deep`` (the compiler itself
+        recurses through them).
+        """
+        self.condition_depth += 1
+        try:
+            if self.condition_depth > MAX_CONDITION_DEPTH:
+                if not self.depth_reported:
+                    self.depth_reported = True
+                    self.error(
+                        node.span,
+                        "E006 too-deep",
+                        f"conditions are nested more than {MAX_CONDITION_DEPTH} levels deep, "
+                        "counting the definitions they use",
+                    )
+                raise Failed
+            return self._condition(node, owner)
+        finally:
+            self.condition_depth -= 1
+
+    def _condition(self, node: A.Condition, owner: str) -> ir.Predicate:
         span = node.span
         if isinstance(node, A.AndC | A.OrC | A.AtLeastOf):
             items: list[ir.Predicate] = []
@@ -143,6 +166,7 @@ class ConditionCompiler(EventCompiler):
         self.in_progress.append(name)
         try:
             compiled = self.condition(line.condition, name)
+            self.check_size(compiled, line.span, f"definition '{name}'")
         except Failed:
             self.compiled_defines[name] = None
             raise
@@ -150,3 +174,60 @@ class ConditionCompiler(EventCompiler):
             self.in_progress.pop()
         self.compiled_defines[name] = compiled
         return compiled
+
+    def check_size(self, predicate: ir.Predicate, span: Span | None, what: str) -> None:
+        """Refuse a predicate nested too deep or too large once its definitions are written
+        out (``E006 too-deep``, ``E408 too-large``).
+
+        A definition is compiled once and shared by every use, so the IR is a graph, not a
+        tree; but a definition used twice still counts twice here: JSON, hashes and
+        explanations write the predicate out in full.
+        """
+        depth, size = self.measure(predicate)
+        if depth > MAX_CONDITION_DEPTH:
+            if self.depth_reported:  # one report of nesting per file
+                raise Failed
+            self.depth_reported = True
+            self.error(
+                span,
+                "E006 too-deep",
+                f"{what} nests conditions {depth} levels deep, counting the definitions it "
+                f"uses; the limit is {MAX_CONDITION_DEPTH}",
+            )
+            raise Failed
+        if size > MAX_CONDITIONS:
+            self.error(
+                span,
+                "E408 too-large",
+                f"{what} is {size:,} conditions long once the definitions it uses are written "
+                f"out; the limit is {MAX_CONDITIONS:,}",
+                "a definition used twice counts twice: 'define d2 = d1 and d1' doubles d1",
+            )
+            raise Failed
+
+    def check_study_size(self, predicate: ir.Predicate, span: Span | None) -> None:
+        """Refuse the rule that takes the study's rules, written out, over
+        :data:`~criteria_dsl.limits.MAX_STUDY_CONDITIONS` (``E408 too-large``)."""
+        before = self.study_conditions
+        self.study_conditions += self.measure(predicate)[1]
+        if self.study_conditions > MAX_STUDY_CONDITIONS >= before:
+            self.error(
+                span,
+                "E408 too-large",
+                f"the rules up to this one are {self.study_conditions:,} conditions long once "
+                f"the definitions they use are written out; the limit for a study is "
+                f"{MAX_STUDY_CONDITIONS:,}",
+            )
+            raise Failed
+
+    def measure(self, predicate: ir.Predicate) -> tuple[int, int]:
+        """Depth and size of ``predicate`` written out, memoised per shared node."""
+        known = self.measured.get(id(predicate))
+        if known is not None and known[0] is predicate:
+            return known[1], known[2]
+        inner = ir.sub_predicates(predicate)
+        measured = [self.measure(item) for item in inner]
+        depth = 1 + max((d for d, _ in measured), default=0)
+        size = 1 + sum(n for _, n in measured)
+        self.measured[id(predicate)] = (predicate, depth, size)
+        return depth, size

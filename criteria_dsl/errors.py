@@ -17,6 +17,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from criteria_dsl.ir import Span
+from criteria_dsl.limits import excerpt, shorten, visible
+
+EXCERPT_WIDTH = 100
+"""The most characters of a source line an error echoes."""
+MAX_MESSAGE = 300
+"""The longest message or suggestion (a huge name quoted in a message is cut)."""
 
 Severity = Literal["error", "warning"]
 
@@ -55,8 +61,8 @@ class Diagnostic:
             span.end_column,
             severity,
             code,
-            message,
-            suggestion,
+            shorten(message, MAX_MESSAGE),
+            None if suggestion is None else shorten(suggestion, MAX_MESSAGE),
         )
 
     @property
@@ -68,19 +74,25 @@ class Diagnostic:
         return text
 
     def render(self, source: str | None = None) -> str:
-        """The headline, then the source line and a caret line under the offending text."""
+        """The headline, then the source line and a caret line under the offending text.
+
+        A long line is cut to a window around the caret (see :func:`~criteria_dsl.limits.excerpt`),
+        so an error never echoes more than a short excerpt of the file.
+        """
         out = [self.headline]
         if source is None:
             return out[0]
-        lines = source.splitlines()
+        lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         if not 1 <= self.line <= len(lines):
             return out[0]
-        text = lines[self.line - 1].replace("\t", " ")
-        end = self.end_column if self.end_line == self.line else len(text) + 1
-        width = max(1, min(end, len(text) + 1) - self.column)
+        full = visible(lines[self.line - 1].replace("\t", " "))
+        end = self.end_column if self.end_line == self.line else len(full) + 1
+        width = max(1, min(end, len(full) + 1) - self.column)
+        text, column = excerpt(full, self.column, width=EXCERPT_WIDTH)
+        width = max(1, min(width, len(text) + 1 - column))
         gutter = str(self.line)
         out.append(f"  {gutter} | {text}".rstrip())
-        out.append(f"  {' ' * len(gutter)} | {' ' * (self.column - 1)}{'^' * width}")
+        out.append(f"  {' ' * len(gutter)} | {' ' * (column - 1)}{'^' * width}")
         return "\n".join(out)
 
     def to_json(self) -> dict[str, Any]:

@@ -120,7 +120,29 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
     raise TypeError(type(p).__name__)  # pragma: no cover
 
 
-def _unknown(rule: ir.Rule) -> str:
+def can_be_unknown(p: ir.Predicate) -> bool:
+    """Whether the data can leave ``p`` undecided for some patient (see :mod:`criteria_dsl.ir`).
+
+    >>> can_be_unknown(ir.SexIs("F")), can_be_unknown(ir.Not(ir.Constant(True)))
+    (True, False)
+    """
+    if isinstance(p, ir.Constant):
+        return p.value is None
+    if isinstance(p, ir.SexIs | ir.RegisteredFor):
+        return True
+    if isinstance(p, ir.Compare):
+        return not isinstance(p.left, ir.Count)
+    if isinstance(p, ir.Not):
+        return can_be_unknown(p.item)
+    if isinstance(p, ir.And | ir.Or | ir.AtLeast):
+        return any(can_be_unknown(item) for item in p.items)
+    return False  # Exists: a missing record is absence
+
+
+def _unknown(rule: ir.Rule) -> str | None:
+    """How an unknown counts; ``None`` for a rule the data always decides."""
+    if not can_be_unknown(rule.predicate):
+        return None
     if rule.unknown_as is None:
         return "when the data cannot decide, the patient is 'possibly eligible (to verify)'"
     return f"when the data cannot decide, the rule counts as {str(rule.unknown_as).lower()}"
@@ -170,7 +192,9 @@ def explain(study: ir.Study, *, service: Any = None) -> str:
             head = f"  {n}. {rule.name}" + (f" ({rule.description})" if rule.description else "")
             out.append(head)
             out.append(f"     {predicate(rule.predicate)}")
-            out.append(f"     {_unknown(rule)}")
+            unknown = _unknown(rule)
+            if unknown is not None:
+                out.append(f"     {unknown}")
     out.append("")
     out.append(
         "Verdict: eligible when every inclusion rule is true and every exclusion rule false; "
@@ -181,7 +205,8 @@ def explain(study: ir.Study, *, service: Any = None) -> str:
     out.append("Code sets:")
     for c in study.codesets:
         terms = f' (from the text "{", ".join(c.terms)}")' if c.terms else ""
-        out.append(f"  {c.name}{terms}: {len(c.resolved.codes)} codes")
+        n = len(c.resolved.codes)
+        out.append(f"  {c.name}{terms}: {n} code{'' if n == 1 else 's'}")
         for rc in c.resolved.codes:
             label = _label(service, rc.system, rc.code, rc.version)
             out.append(

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from criteria_dsl import ast as A
-from criteria_dsl.parser import parse
+from criteria_dsl.parser import normalise_source, parse
 
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
@@ -302,6 +302,6 @@ def format_ast(file: A.StudyFile, source: str = "") -> str:
 def format_text(text: str, *, filename: str = "<string>") -> str:
     """The canonical form of ``text``; raises :class:`~criteria_dsl.errors.CriteriaError` on
     syntax errors (the text is then left as it is)."""
-    file = parse(text, filename=filename)
-    source = text.replace("\r\n", "\n").replace("\r", "\n")
+    source = normalise_source(text)  # what the parser reads: no BOM, NFC, LF line ends
+    file = parse(source, filename=filename)
     return format_ast(file, source)

@@ -613,12 +613,39 @@ def children(node: object) -> tuple[object, ...]:
 
 
 def walk(node: object):  # type: ignore[no-untyped-def]
-    """Yield ``node`` and every IR node below it, depth first, parents before children."""
+    """Yield ``node`` and every IR node below it, depth first, parents before children.
+
+    A node object shared by several parents (a definition used by several rules, or twice in
+    one) is yielded once: the walk is linear in the size of the graph, not of the written-out
+    tree.
+
+    >>> shared = Compare(Age(), ">=", Quantity(18))
+    >>> [type(n).__name__ for n in walk(And((shared, Not(shared))))]
+    ['And', 'Compare', 'Age', 'Quantity', 'Not']
+    """
+    seen: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(reversed(children(current)))
+
+
+def sub_predicates(predicate: Predicate) -> tuple[Predicate, ...]:
+    """The predicates directly inside ``predicate`` (items of ``And``, ``Or``, ``AtLeast``,
+    the item of ``Not``; none for the others).
+
+    >>> sub_predicates(Not(SexIs("F")))
+    (SexIs(sex='F'),)
+    """
+    if isinstance(predicate, And | Or | AtLeast):
+        return predicate.items
+    if isinstance(predicate, Not):
+        return (predicate.item,)
+    return ()
 
 
 def iter_codeset_refs(study: Study):  # type: ignore[no-untyped-def]

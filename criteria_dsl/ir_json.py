@@ -35,20 +35,32 @@ HASH_PREFIX = "sha256:"
 
 
 def to_jsonable(node: Any, *, spans: bool = False) -> Any:
-    """Turn an IR node (or any value inside one) into JSON-compatible Python values."""
+    """Turn an IR node (or any value inside one) into JSON-compatible Python values.
+
+    A node shared by several parents (a definition used twice) is converted once: its parents
+    hold the same dictionary, which :func:`json.dumps` writes out at each place.
+    """
+    return _to_jsonable(node, spans, {})
+
+
+def _to_jsonable(node: Any, spans: bool, memo: dict[int, tuple[Any, Any]]) -> Any:
     if is_dataclass(node) and not isinstance(node, type):
+        known = memo.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
         out: dict[str, Any] = {"node": type(node).__name__}
         for f in fields(node):
             if f.name == "span" and not spans:
                 continue
-            out[f.name] = to_jsonable(getattr(node, f.name), spans=spans)
+            out[f.name] = _to_jsonable(getattr(node, f.name), spans, memo)
+        memo[id(node)] = (node, out)
         return out
     if isinstance(node, Enum):
         return node.value
     if isinstance(node, dt.date):
         return {"date": node.isoformat()}
     if isinstance(node, tuple | list):
-        return [to_jsonable(v, spans=spans) for v in node]
+        return [_to_jsonable(v, spans, memo) for v in node]
     if node is None or isinstance(node, bool | int | float | str):
         return node
     raise TypeError(f"cannot serialise {type(node).__name__}")

@@ -13,7 +13,9 @@ Warnings never fail ``p4dp check``. Each has a stable code:
   day of the run (or later): the data after it does not exist yet;
 * ``W507 overlap``: an inclusion and an exclusion rule select the same codes of one table;
 * ``W508 suspicious-value``: a threshold outside the plausible range of the lab in its unit
-  (``HbA1c > 53 %`` was probably meant in mmol/mol).
+  (``HbA1c > 53 %`` was probably meant in mmol/mol);
+* ``W509 version-number``: a version written with leading zeros (``version "01"``), read as
+  the number (1).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class _Linter:
             self.future_windows(rule)
             self.suspicious_values(rule)
         self.across_inclusion()
+        self.version()
         self.codesets()
         self.same_rules()
         self.overlaps()
@@ -147,6 +150,18 @@ class _Linter:
                 return
 
     # ---- code sets ----------------------------------------------------------------------------
+    def version(self) -> None:
+        for s in self.file.statements:
+            if isinstance(s, A.StudyLine) and s.version is not None and s.version.isdigit():
+                number = int(s.version)
+                if str(number) != s.version:
+                    self.warn(
+                        s.span,
+                        "W509 version-number",
+                        f"version '{s.version}' is read as version {number}",
+                        f"write 'version {number}'",
+                    )
+
     def codesets(self) -> None:
         used = {ref.name for ref in ir.iter_codeset_refs(self.study)}
         named = {s.name: s for s in self.file.statements if isinstance(s, A.CodesLine)}
@@ -213,9 +228,21 @@ class _Linter:
 
 
 def _conjuncts(p: ir.Predicate) -> tuple[ir.Predicate, ...]:
-    if isinstance(p, ir.And):
-        return tuple(x for item in p.items for x in _conjuncts(item))
-    return (p,)
+    """The items of a conjunction, nested ``And`` flattened, in order; a node shared by
+    several parents (a definition used twice) is listed once, as it adds nothing again."""
+    out: list[ir.Predicate] = []
+    seen: set[int] = set()
+    stack = [p]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ir.And):
+            stack.extend(reversed(node.items))
+        else:
+            out.append(node)
+    return tuple(out)
 
 
 def _age_interval(items: tuple[ir.Predicate, ...]) -> tuple[float, float]:

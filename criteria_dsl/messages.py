@@ -12,6 +12,7 @@ from rapidfuzz import fuzz, process
 
 from criteria_dsl.errors import Diagnostic
 from criteria_dsl.ir import Span
+from criteria_dsl.limits import shorten
 
 # Terminal name -> how to say it. Keys absent here are spelled from the terminal itself.
 _TERMINAL_WORDS: dict[str, str] = {
@@ -76,21 +77,19 @@ def _found(exc: UnexpectedInput, source: str) -> str:
             return "the end of the file"
         if tok.type == "_NL":
             return "the end of the line"
-        return f"'{tok}'"
+        return f"'{shorten(str(tok))}'"
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
         word = _word_at(source, pos)
-        return f"'{word}'"
+        return f"'{shorten(word)}'"
     return "the end of the file"
 
 
 def _word_at(source: str, pos: int) -> str:
+    """The word starting at ``pos`` (at most 200 characters of it)."""
     end = pos
-    while (
-        end < len(source)
-        and not source[end].isspace()
-        and (end == pos or source[end] not in "(),:")
-    ):
+    last = min(len(source), pos + 200)
+    while end < last and not source[end].isspace() and (end == pos or source[end] not in "(),:"):
         end += 1
     return source[pos : max(end, pos + 1)]
 
@@ -145,7 +144,9 @@ def describe_syntax_error(exc: UnexpectedInput, source: str, filename: str) -> D
         history = [t for t in (getattr(exc, "token_history", None) or []) if t is not None]
         previous = history[-1].type if history else None
         if tok.type == "$END":
-            lines = source.splitlines() or [""]
+            lines = source.split("\n")
+            if len(lines) > 1 and not lines[-1]:
+                lines.pop()
             line = len(lines)
             column = len(lines[-1]) + 1
             end_line, end_column = line, column + 1
@@ -194,7 +195,7 @@ def describe_syntax_error(exc: UnexpectedInput, source: str, filename: str) -> D
                 filename,
                 Span(prev.line, prev.column, prev.end_line, prev.end_column),
                 "E001 syntax",
-                f"unexpected word '{word}'",
+                f"unexpected word '{shorten(word)}'",
                 f"did you mean '{close[0]}'?",
             )
     message = f"{_expected_sentence(expected, previous)}, found {_found(exc, source)}"
@@ -208,7 +209,7 @@ def describe_syntax_error(exc: UnexpectedInput, source: str, filename: str) -> D
                 filename,
                 Span(line, column, end_line, end_column),
                 "E001 syntax",
-                f"unexpected word '{word}'",
+                f"unexpected word '{shorten(word)}'",
                 f"did you mean '{close[0]}'?",
             )
     return Diagnostic.at(

@@ -34,6 +34,7 @@ from criteria_dsl import ir
 from criteria_dsl.codesets import CodeSetBuilder, TermResolution, diagnostic_reporter
 from criteria_dsl.errors import Diagnostic
 from criteria_dsl.ir import Span
+from criteria_dsl.limits import MAX_NUMBER
 
 ParamValue = str | float | int
 """A parameter value given for one run (``--param name=value``)."""
@@ -57,7 +58,9 @@ def parse_param_value(text: str) -> int | float | str:
     """``'40'`` → 40, ``'7.5'`` → 7.5, anything else stays text."""
     text = text.strip()
     if _NUMBER_RE.match(text):
-        return float(text) if "." in text else int(text)
+        if "." in text or len(text) > 30:  # a huge number becomes a (refused) huge float
+            return float(text)
+        return int(text)
     return text
 
 
@@ -96,6 +99,10 @@ class CompilerState:
         self.inline_counter: dict[str, int] = {}
         self.rule_predicates: dict[str, ir.Predicate] = {}
         self.partial = False  # lines were dropped after syntax errors
+        self.condition_depth = 0  # conditions being compiled, one inside the other
+        self.depth_reported = False
+        self.measured: dict[int, tuple[Any, int, int]] = {}  # id → (node, depth, size)
+        self.study_conditions = 0  # conditions of the rules compiled so far, written out
 
     def error(self, span: Span | None, code: str, message: str, hint: str | None = None) -> None:
         """Record one error diagnostic at ``span`` (the file itself when ``span`` is None)."""
@@ -160,4 +167,14 @@ class CompilerState:
                         f"parameter '{name}' is a number; '{raw}' given for this run is not",
                     )
                     value = default
+            for given, what in ((default, "its default"), (value, "the value given for this run")):
+                if isinstance(given, int | float) and not abs(given) <= MAX_NUMBER:
+                    self.error(
+                        line.span,
+                        "E407 out-of-range",
+                        f"parameter '{name}': {what} is too large (numbers may not exceed "
+                        f"{MAX_NUMBER:,.0f})",
+                    )
+                    default, value = 0, 0  # reported once; the uses compile without it
+                    break
             self.params[name] = ir.Parameter(name, default, value)

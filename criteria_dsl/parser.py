@@ -6,7 +6,11 @@ except inside parentheses and after a trailing ``and``, ``or`` or comma, so a lo
 continue on the next line.
 
 After a syntax error the offending line is blanked and the file parsed again, so that the
-errors of later lines are reported too (up to :data:`MAX_ERRORS`).
+errors of later lines are reported too (up to :data:`MAX_ERRORS`). The same recovery serves
+the other errors found on the way (see :mod:`criteria_dsl.limits`): a forbidden character
+(``E004``), a name that is not an identifier, a date that does not exist or is out of range,
+an empty quoted term, and a statement nested deeper than :data:`MAX_NESTING`, found by an
+iterative walk of the parse tree before the (recursive) transformation into the AST.
 
     >>> tree = parse('study "S"\\ninclusion\\n  adult: age at index >= 18\\n')
     >>> tree.statements[1].rules[0].condition.op
@@ -16,10 +20,11 @@ errors of later lines are reported too (up to :data:`MAX_ERRORS`).
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from lark import Lark, Token
+from lark import Lark, Token, Tree
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -30,8 +35,10 @@ from lark.exceptions import (
 
 from criteria_dsl import ast as A
 from criteria_dsl.errors import CriteriaError, Diagnostic
+from criteria_dsl.ir import Span
+from criteria_dsl.limits import MAX_NESTING, bad_characters, shorten
 from criteria_dsl.messages import describe_syntax_error
-from criteria_dsl.transform import DateFormatError, ToAst, span_of
+from criteria_dsl.transform import SourceError, ToAst, span_of
 
 MAX_ERRORS = 20
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -65,6 +72,8 @@ class _Continuations:
                     (token.column or 0) + 1,
                     (token.start_pos or 0) + 1,
                 )
+            elif token.type in ("NAME", "PARAM") and not token.isascii():
+                _check_name(token)
             previous = token.type
             yield token
 
@@ -81,27 +90,89 @@ def _parser() -> Lark:
     )
 
 
-def _blank_line(text: str, line: int) -> str:
+def _blank_lines(text: str, first: int, last: int | None = None) -> str:
     lines = text.split("\n")
-    if 1 <= line <= len(lines):
-        lines[line - 1] = " " * len(lines[line - 1])
+    for line in range(first, (last or first) + 1):
+        if 1 <= line <= len(lines):
+            lines[line - 1] = " " * len(lines[line - 1])
     return "\n".join(lines)
+
+
+def _check_name(token: Token) -> None:
+    """A name is letters, digits and ``_`` of any script, as in a Python identifier."""
+    name = str(token)[1:] if token.type == "PARAM" else str(token)
+    if not name.isidentifier():
+        raise SourceError(
+            span_of(token),
+            "E001 syntax",
+            f"'{shorten(name)}' is not a name",
+            "a name is made of letters, digits and '_', and starts with a letter",
+        )
+
+
+def _too_deep(tree: Tree) -> tuple[Tree, Tree] | None:
+    """The first node nested deeper than :data:`MAX_NESTING`, with the rule or statement that
+    holds it; ``None`` when the tree is shallow enough. Iterative: a deep tree cannot make it
+    recurse."""
+    stack: list[tuple[Tree, int, Tree]] = [(child, 1, child) for child in tree.children]
+    while stack:
+        node, depth, holder = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if depth > MAX_NESTING:
+            return node, holder
+        for child in node.children:
+            if isinstance(child, Tree):
+                inner = child if child.data == "rule" else holder
+                stack.append((child, depth + 1, inner))
+    return None
+
+
+def _bad_character_diagnostics(source: str, filename: str) -> list[Diagnostic]:
+    out = []
+    for bad in bad_characters(source, limit=MAX_ERRORS):
+        span = Span(bad.line, bad.column, bad.line, bad.column + 1)
+        out.append(
+            Diagnostic.at(
+                filename,
+                span,
+                "E004 bad-character",
+                f"the character {bad.name} (U+{ord(bad.char):04X}) is not allowed in a "
+                "criteria file",
+                "remove it: control and text-direction characters can hide what a line says",
+            )
+        )
+    return out
 
 
 def parse_collect(
     text: str, *, filename: str = "<string>"
 ) -> tuple[A.StudyFile | None, list[Diagnostic], set[int]]:
-    """Parse ``text``; return the AST (of the lines that parse), the syntax errors and the
-    numbers of the lines that were blanked to recover from them."""
-    diagnostics: list[Diagnostic] = []
-    blanked: set[int] = set()
-    source = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\x00" in source:
-        source = source.replace("\x00", " ")
+    """Parse ``text``; return the AST (of the lines that parse), the errors and the numbers
+    of the lines that were blanked to recover from them.
+
+    The text is taken in Unicode normal form C (so ``âge`` is one name however it was typed);
+    a leading byte order mark is ignored; control and text-direction characters are errors.
+    """
+    source = normalise_source(text)
+    diagnostics = _bad_character_diagnostics(source, filename)
+    blanked: set[int] = {d.line for d in diagnostics}
     current = source if source.endswith("\n") else source + "\n"
+    for line in blanked:
+        current = _blank_lines(current, line)
     for _ in range(MAX_ERRORS + 1):
+        if len(diagnostics) >= MAX_ERRORS:
+            return None, diagnostics, blanked
         try:
             tree = _parser().parse(current)
+        except SourceError as exc:  # a bad name, from the postlexer
+            line = exc.span.line if exc.span else 1
+            diagnostics.append(_source_diagnostic(exc, filename))
+            if line in blanked:
+                return None, diagnostics, blanked
+            blanked.add(line)
+            current = _blank_lines(current, line)
+            continue
         except UnexpectedInput as exc:
             diag = describe_syntax_error(exc, source, filename)
             line = diag.line
@@ -111,31 +182,54 @@ def parse_collect(
             if line in blanked or len(diagnostics) >= MAX_ERRORS:
                 return None, diagnostics, blanked
             blanked.add(line)
-            current = _blank_line(current, line)
+            current = _blank_lines(current, line)
+            continue
+        deep = _too_deep(tree)
+        if deep is not None:
+            node, holder = deep
+            diagnostics.append(
+                Diagnostic.at(
+                    filename,
+                    span_of(node.meta),
+                    "E006 too-deep",
+                    f"conditions are nested more than {MAX_NESTING} levels deep",
+                    "split the condition with 'define' lines",
+                )
+            )
+            first, last = holder.meta.line, holder.meta.end_line
+            blanked.update(range(first, last + 1))
+            current = _blank_lines(current, first, last)
             continue
         try:
             ast = ToAst().transform(tree)
         except VisitError as exc:
             orig = exc.orig_exc
-            if isinstance(orig, DateFormatError):
-                diagnostics.append(
-                    Diagnostic.at(
-                        filename,
-                        span_of(orig.token),
-                        "E003 bad-date",
-                        f"'{orig.token}' is not a calendar date",
-                        "write dates as YYYY-MM-DD, e.g. 2026-01-01",
-                    )
-                )
-                line = orig.token.line or 1
-                if line in blanked:
-                    return None, diagnostics, blanked
-                blanked.add(line)
-                current = _blank_line(current, line)
-                continue
-            raise
+            if not isinstance(orig, SourceError):
+                raise
+            diagnostics.append(_source_diagnostic(orig, filename))
+            line = orig.span.line if orig.span else 1
+            if line in blanked:
+                return None, diagnostics, blanked
+            blanked.add(line)
+            current = _blank_lines(current, line)
+            continue
         return A.StudyFile(ast.statements, filename, ast.span), diagnostics, blanked
     return None, diagnostics, blanked  # pragma: no cover - bounded by MAX_ERRORS
+
+
+def normalise_source(text: str) -> str:
+    """``text`` with ``\\n`` line ends, without a byte order mark, in Unicode form NFC.
+
+    >>> normalise_source("\\ufeffstudy \\"S\\"\\r\\nâge") == 'study "S"\\nâge'
+    True
+    """
+    source = text.replace("\r\n", "\n").replace("\r", "\n")
+    source = source.removeprefix("\ufeff")
+    return source if source.isascii() else unicodedata.normalize("NFC", source)
+
+
+def _source_diagnostic(exc: SourceError, filename: str) -> Diagnostic:
+    return Diagnostic.at(filename, exc.span, exc.code, exc.message, exc.hint)
 
 
 def parse(text: str, *, filename: str = "<string>") -> A.StudyFile:

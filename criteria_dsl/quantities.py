@@ -24,7 +24,8 @@ from typing import Any
 from criteria_dsl import ast as A
 from criteria_dsl import ir
 from criteria_dsl.ir import Span
-from criteria_dsl.names import CompilerState, Failed, did_you_mean
+from criteria_dsl.limits import MAX_DURATION, MAX_NUMBER
+from criteria_dsl.names import CompilerState, Failed, did_you_mean, parse_param_value
 
 TIME_UNITS = {
     "day": ir.TimeUnit.DAY,
@@ -61,7 +62,18 @@ class QuantityCompiler(CompilerState):
                 )
                 raise Failed
         else:
-            value = float(node.text) if "." in node.text else int(node.text)
+            value = parse_param_value(node.text)  # digits only: an int or a float
+            assert isinstance(value, int | float)
+        if not abs(value) <= MAX_NUMBER:  # also refuses inf and nan
+            given = (
+                f"parameter '${node.name}' is" if isinstance(node, A.ParamRef) else "the number is"
+            )
+            self.error(
+                node.span,
+                "E407 out-of-range",
+                f"{given} too large: numbers may not exceed {MAX_NUMBER:,.0f}",
+            )
+            raise Failed
         if whole and ((isinstance(value, float) and not value.is_integer()) or value < 0):
             self.error(node.span, "E405 not-whole", f"{what} must be a whole number, not {value:g}")
             raise Failed
@@ -70,7 +82,25 @@ class QuantityCompiler(CompilerState):
     def duration(self, node: A.Duration) -> ir.Duration:
         """``6 months`` → ``Duration(6, MONTH)``."""
         amount = self.number(node.number, whole=True, what="a duration")
-        return ir.Duration(int(amount), TIME_UNITS[node.unit.rstrip("s")])
+        unit = TIME_UNITS[node.unit.rstrip("s")]
+        self.check_duration(int(amount), unit, node)
+        return ir.Duration(int(amount), unit)
+
+    def check_duration(self, amount: int, unit: ir.TimeUnit, node: A.Duration) -> None:
+        """A duration longer than about 200 years is ``E407 out-of-range``."""
+        longest = MAX_DURATION[unit]
+        if amount > longest:
+            given = (
+                f" (parameter '${node.number.name}')" if isinstance(node.number, A.ParamRef) else ""
+            )
+            self.error(
+                node.span,
+                "E407 out-of-range",
+                f"{amount} {unit.value}s{given} is too long: a duration may not exceed "
+                f"{longest:,} {unit.value}s"
+                + ("" if unit is ir.TimeUnit.YEAR else " (about 200 years)"),
+            )
+            raise Failed
 
     def quantity(self, node: A.Quantity) -> ir.Quantity:
         """A number with its unit as written (``7.5 %``); the unit is checked by

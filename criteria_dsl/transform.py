@@ -11,6 +11,7 @@ from lark.tree import Meta
 
 from criteria_dsl import ast as A
 from criteria_dsl.ir import Span
+from criteria_dsl.limits import FIRST_DATE, LAST_DATE, date_in_range
 
 _SPACES = re.compile(r"[ \t]+")
 
@@ -35,19 +36,48 @@ def _string(token: Token) -> str:
     return str(token)[1:-1]
 
 
-class DateFormatError(ValueError):
-    """A date such as 2026-02-30 that does not exist (reported by the parser as an error)."""
+class SourceError(ValueError):
+    """An error found while the parse tree is read (a date that does not exist, an empty
+    term, a name that is not one): the parser reports it at ``span`` and goes on."""
 
-    def __init__(self, token: Token) -> None:
-        super().__init__(str(token))
-        self.token = token
+    def __init__(self, span: Span | None, code: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.span = span
+        self.code = code
+        self.message = message
+        self.hint = hint
 
 
 def _date(token: Token) -> dt.date:
     try:
-        return dt.date.fromisoformat(str(token))
+        day = dt.date.fromisoformat(str(token))
     except ValueError:
-        raise DateFormatError(token) from None
+        raise SourceError(
+            span_of(token),
+            "E003 bad-date",
+            f"'{token}' is not a calendar date",
+            "write dates as YYYY-MM-DD, e.g. 2026-01-01",
+        ) from None
+    if not date_in_range(day):
+        raise SourceError(
+            span_of(token),
+            "E407 out-of-range",
+            f"{token} is outside the dates a criteria file may use "
+            f"({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})",
+        )
+    return day
+
+
+def _term(token: Token) -> str:
+    text = _string(token)
+    if not text.strip():
+        raise SourceError(
+            span_of(token),
+            "E107 term-not-found",
+            "an empty quoted text is not a term",
+            'write a word or a code, e.g. "grossesse" or icd10 O09',
+        )
+    return text
 
 
 def _number(node: Any) -> A.Number:
@@ -161,7 +191,7 @@ class ToAst(Transformer):  # type: ignore[type-arg]
 
     def term_item(self, meta: Meta, c: list[Token]) -> A.CodeItem:
         system = str(c[0]) if len(c) > 1 else None
-        return A.CodeItem(system, term=_string(c[-1]), span=span_of(meta))
+        return A.CodeItem(system, term=_term(c[-1]), span=span_of(meta))
 
     def mapped_to(self, meta: Meta, c: list[Token]) -> tuple[str, tuple[str, ...]]:
         return ("mapped to", tuple(str(t) for t in c[1:]))
@@ -257,7 +287,7 @@ class ToAst(Transformer):  # type: ignore[type-arg]
 
     def inline_term(self, meta: Meta, c: list[Token]) -> A.InlineCodes:
         system = str(c[0]) if len(c) > 1 else None
-        item = A.CodeItem(system, term=_string(c[-1]), span=span_of(meta))
+        item = A.CodeItem(system, term=_term(c[-1]), span=span_of(meta))
         return A.InlineCodes(item, span=span_of(meta))
 
     # ---- time ---------------------------------------------------------------------------

@@ -91,6 +91,12 @@ def _interval_compare(low: float, high: float, op: str, right: float) -> bool | 
     return False if none else None
 
 
+def _has_value(row: dict) -> bool:
+    """Whether the row holds a value (NaN and infinity are missing values, like null)."""
+    value = row.get("value")
+    return value is not None and math.isfinite(value)
+
+
 def _compare(left: float, op: str, right: float) -> bool:
     if op == "<":
         return left < right
@@ -237,9 +243,9 @@ class ReferenceEvaluator:
             value = self.convert(row, node.unit)
             if value is not None:
                 usable.append((row["date"], value))
-            elif row.get("value") is not None:
+            elif _has_value(row):
                 unknown_days.append(row["date"])
-        unknown_days += [row["date"] for row in maybe if row.get("value") is not None]
+        unknown_days += [row["date"] for row in maybe if _has_value(row)]
         if not usable and not unknown_days:
             return None
         anything = (-INF, INF)
@@ -298,7 +304,7 @@ class ReferenceEvaluator:
             if node.value is not None:
                 value = self.convert(row, node.value.right.unit)
                 if value is None:
-                    if row.get("value") is not None:
+                    if _has_value(row):
                         maybe.append(row)
                     continue
                 if not _compare(value, node.value.op, node.value.right.value):

@@ -33,7 +33,7 @@ class _Steps:
         if enabled:
             from rich.console import Console
 
-            self.console = Console(stderr=True)
+            self.console = Console(stderr=True, log_path=False)  # no source location
 
     @contextlib.contextmanager
     def step(self, message: str) -> Iterator[None]:

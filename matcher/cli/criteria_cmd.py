@@ -11,7 +11,7 @@ import click
 
 from criteria_dsl.check import check_text, read_source
 from criteria_dsl.errors import CriteriaError, Diagnostic
-from matcher.cli._common import atomic_write_path
+from matcher.cli.rewrite import rewrite_in_place
 
 
 def _params(values: tuple[str, ...]) -> dict[str, str]:
@@ -76,7 +76,7 @@ def check(files: tuple[Path, ...], output_format: str, params: tuple[str, ...]) 
             records.extend(d.to_json() for d in result.diagnostics)
             continue
         for d in result.diagnostics:
-            click.echo(d.render(source))
+            click.echo(d.render(result.source))
         for term in result.terms:
             line = term.span.line if term.span else 1
             click.echo(f"{path}:{line}: note: {term.note()}")
@@ -97,10 +97,11 @@ def check(files: tuple[Path, ...], output_format: str, params: tuple[str, ...]) 
 )
 @click.option("--diff", "show_diff", is_flag=True, help="Print the changes as a unified diff.")
 def fmt(files: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
-    """Rewrite criteria files in canonical form (in place, atomically).
+    """Rewrite criteria files in canonical form (in place).
 
     Formatting never changes meaning: the file parses to the same rules before and after.
-    A file with syntax errors is left untouched and its errors are printed.
+    A file that 'p4dp check' refuses is left untouched and its errors are printed. The file
+    keeps its mode, its hard links and its symbolic link (the link's target is rewritten).
 
     \b
     Examples:
@@ -119,9 +120,15 @@ def fmt(files: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
             for d in diagnostics:
                 click.echo(d.render())
             continue
+        checked = check_text(source, filename=str(path))
+        if not checked.ok:
+            failed = True
+            click.echo("\n".join(d.render(checked.source) for d in checked.errors))
+            click.echo(f"{path}: not formatted (check refuses it)")
+            continue
         try:
             formatted = format_text(source, filename=str(path))
-        except CriteriaError as exc:
+        except CriteriaError as exc:  # pragma: no cover - check_text reports it first
             failed = True
             click.echo(exc.render())
             continue
@@ -139,8 +146,7 @@ def fmt(files: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
         if check_only:
             click.echo(f"{path}: would be reformatted")
             continue
-        with atomic_write_path(path) as tmp:
-            tmp.write_text(formatted, encoding="utf-8")
+        rewrite_in_place(path, formatted)
         click.echo(f"{path}: formatted")
     if failed or (check_only and would_change):
         sys.exit(1)

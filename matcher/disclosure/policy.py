@@ -29,6 +29,9 @@ ROLES: tuple[str, ...] = ("sponsor", "steward")
 
 #: Noise standard deviation used by i2b2's obfuscated role for single counts.
 I2B2_SIGMA = 1.323
+#: The largest noise standard deviation (more than any population): larger, or not finite,
+#: would overflow the noisy count.
+MAX_SIGMA = 1_000_000
 
 
 class DisclosureError(MatcherError):
@@ -84,9 +87,10 @@ class DisclosurePolicy:
             raise DisclosureError(
                 f"disclosure policy: repeat_days must be >= 1, got {self.repeat_days}"
             )
-        if not isinstance(self.noise_sigma, int | float) or self.noise_sigma < 0:
+        if not isinstance(self.noise_sigma, int | float) or not 0 <= self.noise_sigma <= MAX_SIGMA:
             raise DisclosureError(
-                f"disclosure policy: noise_sigma must be >= 0, got {self.noise_sigma!r}"
+                f"disclosure policy: noise_sigma (--noise) must be between 0 and {MAX_SIGMA:,}, "
+                f"got {self.noise_sigma!r}"
             )
         if self.noise_scope not in ("set", "query"):
             raise DisclosureError(

@@ -32,6 +32,7 @@ from matcher.engine.plan import (
     uncertain,
     wanted_codes,
 )
+from matcher.engine.shared import SharedPredicates, with_shared_columns
 from matcher.engine.unknowns import aggregate_compare, compare, count_compare
 from matcher.errors import MatcherError
 
@@ -53,6 +54,13 @@ class Context:
     study: ir.Study
     index: dt.date
     plan: Plan
+    shared: SharedPredicates | None = None
+    """The nodes with several parents, computed once as columns (see
+    :mod:`matcher.engine.shared`); ``None``: every node inline."""
+    compiled: dict[int, tuple[object, pl.Expr, int]] = field(default_factory=dict)
+    """Expressions of the predicates already compiled, by node identity (a definition used
+    by several rules, or twice in one, is one shared IR node, compiled once), with the
+    number of stages of shared columns they read."""
 
     def events(self, events: ir.EventSet, need: tuple) -> str:
         resolved = resolve_events(self.study, events, self.index, self.plan)
@@ -79,17 +87,32 @@ def age_bounds(index: dt.date) -> tuple[pl.Expr, pl.Expr]:
     return low.cast(pl.Int32), high.cast(pl.Int32)
 
 
-@singledispatch
 def predicate(node: object, ctx: Context) -> pl.Expr:
+    """The Boolean expression of a predicate, memoised per shared IR node (see
+    :attr:`Context.compiled`)."""
+    known = ctx.compiled.get(id(node))
+    if known is not None and known[0] is node:
+        return known[1]
+    expr = _predicate(node, ctx)
+    inner = ir.sub_predicates(node)  # type: ignore[arg-type]
+    level = max((ctx.compiled[id(item)][2] for item in inner), default=0)
+    if ctx.shared is not None and ctx.shared.is_shared(node):
+        expr, level = ctx.shared.column(expr, level)
+    ctx.compiled[id(node)] = (node, expr, level)
+    return expr
+
+
+@singledispatch
+def _predicate(node: object, ctx: Context) -> pl.Expr:
     raise MatcherError(f"no translation for {type(node).__name__}")
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Constant, ctx: Context) -> pl.Expr:
     return pl.lit(node.value, dtype=pl.Boolean)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Exists, ctx: Context) -> pl.Expr:
     found = pl.col(ctx.events(node.events, ("any",)))
     if not ctx.uncertain(node.events):
@@ -98,7 +121,7 @@ def _(node: ir.Exists, ctx: Context) -> pl.Expr:
     return pl.when(found).then(True).when(maybe).then(None).otherwise(False)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Compare, ctx: Context) -> pl.Expr:
     left, op, right = node.left, node.op, node.right.value
     if isinstance(left, ir.Age):
@@ -126,19 +149,19 @@ def _value_compare(node: ir.ValueAggregate, op: str, right: float, ctx: Context)
     return aggregate_compare(node.function, value, unknown, op, right)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.SexIs, ctx: Context) -> pl.Expr:
     sex = pl.col("sex")
     return pl.when(sex == "U").then(None).otherwise(sex == node.sex)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.RegisteredFor, ctx: Context) -> pl.Expr:
     limit = shift_date(ctx.index, node.duration, "before")
     return pl.col("registered_from") <= pl.lit(limit, dtype=pl.Date)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.And, ctx: Context) -> pl.Expr:
     exprs = [predicate(item, ctx) for item in node.items]
     out = exprs[0]
@@ -147,7 +170,7 @@ def _(node: ir.And, ctx: Context) -> pl.Expr:
     return out
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Or, ctx: Context) -> pl.Expr:
     exprs = [predicate(item, ctx) for item in node.items]
     out = exprs[0]
@@ -156,12 +179,12 @@ def _(node: ir.Or, ctx: Context) -> pl.Expr:
     return out
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.Not, ctx: Context) -> pl.Expr:
     return ~predicate(node.item, ctx)
 
 
-@predicate.register
+@_predicate.register
 def _(node: ir.AtLeast, ctx: Context) -> pl.Expr:
     exprs = [predicate(item, ctx) for item in node.items]
     true = pl.sum_horizontal([e.fill_null(False).cast(pl.Int32) for e in exprs])
@@ -334,11 +357,15 @@ def compile_many(
     plan = Plan()
     raw_by_study: list[dict[str, pl.Expr]] = []
     layout: list[StudyColumns] = []
+    shared: list[SharedPredicates] = []
     for n, (study, index) in enumerate(studies):
         check_study(study)
-        ctx = Context(study, index, plan)
+        prefix = f"__s{n}:"
+        # '#' never appears in a rule name, so these never collide with rule columns
+        shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
+        ctx = Context(study, index, plan, shared[-1])
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
-        layout.append(StudyColumns(study, index, f"__s{n}:"))
+        layout.append(StudyColumns(study, index, prefix))
 
     aggregated = _aggregate(plan, tables, key, read=events, separate=dense)
     if dense:
@@ -351,6 +378,7 @@ def compile_many(
             in_a_base if in_a_base is not None else ~pl.col("opted_out")
         )
         patients = _join_once(patients, aggregated, key)
+    patients = with_shared_columns(patients, shared)
     raw_columns: list[pl.Expr] = []
     derived: list[pl.Expr] = []
     for spec, raw in zip(layout, raw_by_study, strict=True):

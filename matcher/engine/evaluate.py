@@ -25,6 +25,7 @@ import polars as pl
 
 from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
+from criteria_dsl.limits import FIRST_DATE, LAST_DATE, date_in_range
 from matcher.data.extract_date import data_end_date, resolve_index_date
 from matcher.data.schema import TABLES
 from matcher.engine.compile import StudyColumns, compile_many
@@ -55,7 +56,16 @@ def study_index(
     study: ir.Study, index_date: dt.date | None, data_end: dt.date | None = None
 ) -> dt.date:
     """The index date used: the argument, else the study's, else the end of the data
-    (:mod:`matcher.data.extract_date`), else today."""
+    (:mod:`matcher.data.extract_date`), else today.
+
+    A date outside the range a criteria file may write (``criteria_dsl.limits``) is refused:
+    a window of up to 200 years around it must stay a calendar date.
+    """
+    if index_date is not None and not date_in_range(index_date):
+        raise MatcherError(
+            f"--index-date {index_date.isoformat()}: the index date must lie between "
+            f"{FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
+        )
     return resolve_index_date(index_date, study.index_date, data_end)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from criteria_dsl import ir
+from matcher.data.convert import finite_or_null
 from matcher.engine.dates import polars_offset, shift_date
 from matcher.engine.units import ConversionPlan
 from matcher.errors import MatcherError
@@ -203,7 +204,9 @@ def maybe_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
     its unit does not convert to the value condition's (whether it satisfies it is unknown)."""
     assert events.value is not None
     unit = events.value[2]
-    unconvertible = pl.col("value").is_not_null() & plan.units.value_expr(unit).is_null()
+    unconvertible = (
+        finite_or_null(pl.col("value")).is_not_null() & plan.units.value_expr(unit).is_null()
+    )
     return _all([*_base_parts(plan, events), unconvertible])
 
 
@@ -319,7 +322,7 @@ def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.
     if kind == "vday":
         dates = only(mask & values.is_not_null(), pl.col("date"))
         return dates.max() if function == "latest" else dates.min()
-    unknown = (maybe | (mask & values.is_null())) & pl.col("value").is_not_null()
+    unknown = (maybe | (mask & values.is_null())) & finite_or_null(pl.col("value")).is_not_null()
     if function == "latest":
         return only(unknown, pl.col("date")).max()
     if function == "first":

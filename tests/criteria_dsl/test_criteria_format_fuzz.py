@@ -4,9 +4,10 @@ makes the front end raise anything but :class:`CriteriaError`."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from criteria_dsl import CriteriaError, check_text, format_text, parse
@@ -96,11 +97,20 @@ def _only_criteria_errors(text: str, service) -> None:
         format_text(text)
 
 
-@given(data=st.binary(max_size=300))
-def test_random_bytes_never_crash(data: bytes, service) -> None:
-    _only_criteria_errors(data.decode("utf-8", errors="replace"), service)
+DEADLINE = settings(deadline=dt.timedelta(seconds=10))
+"""A time limit per example: a stall (exponential work) fails the test."""
 
 
+@DEADLINE
+@given(data=st.binary(max_size=300), bom=st.booleans())
+def test_random_bytes_never_crash(data: bytes, bom: bool, service) -> None:
+    _only_criteria_errors(
+        ("\ufeff" if bom else "") + data.decode("utf-8", errors="replace"), service
+    )
+    _only_criteria_errors(data.decode("latin-1"), service)
+
+
+@DEADLINE
 @given(source=st.sampled_from(SOURCES), data=st.data())
 def test_mutated_valid_files_never_crash(source: str, data: st.DataObject, service) -> None:
     text = source
@@ -136,6 +146,12 @@ def test_mutated_valid_files_never_crash(source: str, data: st.DataObject, servi
                         "=",
                         "é",
                         "\x00",
+                        "\ufeff",
+                        "\u202e",
+                        "\u03bc",
+                        "9" * 40,
+                        "not " * 150,
+                        "define d = d and d\n",
                     ]
                 )
             )

@@ -26,8 +26,10 @@ from matcher.data.loader import Dataset, empty_frame
         ("icpc2", " t90", "T90"),
         ("atc", "a10ba02", "A10BA02"),
         ("loinc", " 4548-4 ", "4548-4"),
-        ("icd9cm", " 250.00", "250.00"),  # no normal form yet: trimmed, upper case
-        ("icd9cm", "v5867", "V5867"),
+        ("icd9cm", " 250.00", "250.00"),  # dotted normal form of ICD-9-CM
+        ("icd9cm", "v5867", "V58.67"),
+        ("icd9cm", "25000", "250.00"),
+        ("ccam", " zbqk002", "ZBQK002"),  # no normal form: trimmed, upper case
         ("snomed", " 44054006", "44054006"),
         ("cip13", "34009abc", "34009abc"),  # case kept where it may matter
     ],

@@ -107,8 +107,10 @@ def test_count_warns_on_stderr_and_in_json(tmp_path):
         "inclusion\n  htn: has diagnosis htn\n  t2d: has diagnosis t2d\n",
         encoding="utf-8",
     )
+    ledger = str(tmp_path / "ledger.sqlite")
+    assert CliRunner().invoke(main, ["ledger", "init", "--ledger", ledger]).exit_code == 0
     args = ["count", str(criteria), "--data", str(data_dir), "--format", "json"]
-    args += ["--ledger", str(tmp_path / "ledger.sqlite"), "--requester", "ana"]
+    args += ["--ledger", ledger, "--requester", "ana"]
     res = CliRunner().invoke(main, [*args, "--role", "steward"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)

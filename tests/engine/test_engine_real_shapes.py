@@ -25,7 +25,7 @@ CRITERIA = """\
 study "REAL-SHAPES" version 1
 index date 2024-06-15
 
-codes t2d = icd10 E11 and descendants
+codes t2d = icd10 E11 and descendants, icd9cm 250 and descendants
 codes af = icd10 I48 and descendants
 codes metformin = atc A10BA02
 codes hypokalaemia_lab = loinc 2823-3
@@ -48,7 +48,7 @@ DIAGNOSES = [
     ("p5", "icd10", "E11X", "E11"),
     ("p5", "icd10", "I480", "I48.0"),
     ("p6", "icd10cm", "E1142", "E11.42"),  # ICD-10-CM: not reached by an icd10 set
-    ("p7", "icd9cm", "25000", "25000"),  # a system terminology cannot resolve
+    ("p7", "icd9cm", "25000", "250.00"),  # ICD-9-CM, undotted as US extracts write it
     ("p8", "icd10", "E11.9", "E11.9"),
 ]
 PRESCRIPTIONS = [
@@ -144,6 +144,7 @@ def test_issue12_item1_every_criterion_gives_the_same_verdicts_whatever_the_spel
         "p3",
         "p4",
         "p5",
+        "p7",
         "p8",
     }
     assert {p for p, r in on_spelled.items() if r["metformin"]} == {"p1", "p2", "p3", "p8"}
@@ -158,9 +159,9 @@ def test_issue12_item5_data_check_reports_every_way_the_data_can_fail_to_match(d
     assert res.exit_code == 0, res.output
     warnings = json.loads(res.stdout)["warnings"]
     text = "\n".join(warnings)
-    assert "diagnoses.csv: column 'code': 6 rows with a code written in another form" in text
+    assert "diagnoses.csv: column 'code': 7 rows with a code written in another form" in text
     assert "'E119' → 'E11.9'" in text
-    assert "1 row (11.1 % of diagnoses) in code system 'icd9cm'" in text
+    assert not any("code system 'icd9cm'" in w for w in warnings)  # ICD-9-CM is resolved
     assert "1 row (20.0 % of prescriptions) in code system 'text'" in text
     assert "1 row of loinc 4548-4 in unit '{ratio}', which no conversion reaches" in text
     assert not any("not a valid" in w for w in warnings)

@@ -36,6 +36,8 @@ def test_issue12_data_check_on_the_shared_omop_export(imported):
     report = validate_dataset(imported)
     assert report.ok and report.invalid_codes == []
     assert [str(w) for w in report.warnings] == [
+        "patients.parquet: column 'centre_id': 1 centre with a single practice ('omop'): a "
+        "breakdown by centre would show one practice's count, so sponsors get such centres pooled",
         "diagnoses.parquet: column 'code': 470 rows (100.0 % of diagnoses) in code system "
         "'snomed', which terminology cannot resolve: only codes written exactly in a criteria "
         "file reach them (no hierarchy, wildcard or label)",
