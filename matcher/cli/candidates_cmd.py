@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from matcher.cli._common import data_option, index_date_option
+from matcher.cli._common import data_option, index_date_option, table_or_json_option
 from matcher.cli.ledger_cmd import ledger_option
 from matcher.errors import MatcherError
 
@@ -164,14 +164,7 @@ def issue(
     show_default=True,
     help="sponsor: counts under disclosure control (<10, rounded); steward: exact, per practice.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Text for people or JSON for scripts.",
-)
+@table_or_json_option()
 def feedback(files: tuple[Path, ...], study_file: Path, role: str, fmt: str) -> None:
     """The recruitment funnel of a study from the practices' feedback FILES.
 
