@@ -69,6 +69,9 @@ class CodeItem:
     code: str | None = None
     term: str | None = None
     descendants: bool = False
+    only: bool = False
+    """Written ``X only``: the code itself, never what is below it (the default after
+    ``except`` on a hierarchical system is the code and its descendants)."""
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
@@ -137,7 +140,8 @@ class Within:
 
 @dataclass(frozen=True, slots=True)
 class BetweenOffsets:
-    low: Number
+    low: Number | Duration
+    """A bare number takes the unit of ``high``; a duration has its own (mixed units)."""
     high: Duration
     direction: Literal["before", "after", "around"]
     anchor: Anchor

@@ -165,6 +165,27 @@ def _pattern(system: str, raw: str, descendants: bool) -> tuple[CodePattern | No
     return CodePattern(system, normalise_code(system, raw), kind), None
 
 
+HIERARCHICAL_SYSTEMS: frozenset[str] = frozenset({"icd10", "icd10cm", "icd9cm", "atc", "icpc2"})
+"""Systems whose codes have codes below them: ``except X`` there removes X and its
+descendants, unless written ``except X only``."""
+
+
+def except_takes_descendants(system: str, code: str | None) -> bool:
+    """True when ``except CODE`` of ``system`` removes the code and its descendants: a plain
+    code of a hierarchical system (a wildcard or a range already selects what it selects).
+
+    >>> except_takes_descendants("icd10", "J43"), except_takes_descendants("loinc", "4548-4")
+    (True, False)
+    >>> except_takes_descendants("atc", "A10B*"), except_takes_descendants("icd10", "E10-E14")
+    (False, False)
+    """
+    if system not in HIERARCHICAL_SYSTEMS or not code or code.endswith("*"):
+        return False
+    if system == "icd9cm" and "X" in code[1:]:
+        return False
+    return "-" not in code[1:]
+
+
 class CodeSetBuilder:
     """Builds and resolves code sets, reporting problems through ``report``."""
 
@@ -266,7 +287,10 @@ class CodeSetBuilder:
                 if system in self._bad_versions or not self.check_system(system, item.span):
                     ok = False
                     continue
-                pattern, problem = _pattern(system, item.code or "", item.descendants)
+                descendants = item.descendants or (
+                    excluding and not item.only and except_takes_descendants(system, item.code)
+                )
+                pattern, problem = _pattern(system, item.code or "", descendants)
                 if pattern is None:
                     self.report(item.span, "E104 bad-code", problem or "bad code", None)
                     ok = False

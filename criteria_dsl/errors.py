@@ -24,7 +24,8 @@ EXCERPT_WIDTH = 100
 MAX_MESSAGE = 300
 """The longest message or suggestion (a huge name quoted in a message is cut)."""
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
+"""A note informs (the rule does what it says, in a way worth knowing); it never fails a check."""
 
 
 @dataclass(frozen=True, slots=True)

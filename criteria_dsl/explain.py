@@ -212,5 +212,15 @@ def explain(study: ir.Study, *, service: Any = None) -> str:
             out.append(
                 f"    {display_name(rc.system)} {rc.version} {rc.code}{label}  [{rc.provenance}]"
             )
+        gone = c.resolved.removed
+        if gone:
+            out.append(
+                f"    removed by 'except' ({len(gone)} code{'' if len(gone) == 1 else 's'}):"
+            )
+        for rc in gone:
+            label = _label(service, rc.system, rc.code, rc.version)
+            out.append(
+                f"    - {display_name(rc.system)} {rc.version} {rc.code}{label}  [{rc.provenance}]"
+            )
         out.extend(f"    warning: {w}" for w in c.resolved.warnings)
     return "\n".join(out) + "\n"

@@ -54,13 +54,20 @@ def code_item(item: A.CodeItem) -> str:
     prefix = f"{item.system} " if item.system else ""
     if item.term is not None:
         return f'{prefix}"{item.term}"'
-    return prefix + (item.code or "") + (" and descendants" if item.descendants else "")
+    suffix = " and descendants" if item.descendants else " only" if item.only else ""
+    return prefix + (item.code or "") + suffix
 
 
 def code_expr(expr: A.CodeExpr) -> str:
     text = ", ".join(code_item(i) for i in expr.items)
-    if expr.excludes:
-        text += " except " + ", ".join(code_item(i) for i in expr.excludes)
+    scope = next((i.system for i in reversed(expr.items) if i.system), None)
+    for at, item in enumerate(expr.excludes):
+        if at == 0 or (item.system is not None and item.system != scope):
+            text += " except "  # another system ends an 'except' list: start a new one
+        else:
+            text += ", "
+        text += code_item(item)
+        scope = item.system or scope
     if expr.map_style == "with":
         text += f" with {expr.map_to[0]} mapping"
     elif expr.map_to:
@@ -88,7 +95,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
     if isinstance(w, A.Within):
         return f"within {duration(w.duration)} {w.direction} {anchor(w.anchor)}"
     if isinstance(w, A.BetweenOffsets):
-        return f"between {number(w.low)} and {duration(w.high)} {w.direction} {anchor(w.anchor)}"
+        low = duration(w.low) if isinstance(w.low, A.Duration) else number(w.low)
+        return f"between {low} and {duration(w.high)} {w.direction} {anchor(w.anchor)}"
     if isinstance(w, A.BetweenDates):
         return f"between {w.start.isoformat()} and {w.end.isoformat()}"
     if isinstance(w, A.Ever):

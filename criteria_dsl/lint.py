@@ -11,9 +11,13 @@ Warnings never fail ``p4dp check``. Each has a stable code:
 * ``W505 same-rule``: an exclusion rule identical to an inclusion rule (nobody can qualify);
 * ``W506 future-window``: a window that ends after the index date while the index date is the
   day of the run (or later): the data after it does not exist yet;
-* ``W507 overlap``: an inclusion and an exclusion rule select the same codes of one table;
+* ``W507 overlap``: an inclusion and an exclusion rule select the same codes of one table (a
+  warning); when the exclusion selects only part of the inclusion's codes (E11 included, E11.4
+  excluded) it is a note saying the exclusion wins;
 * ``W508 suspicious-value``: a threshold outside the plausible range of the lab in its unit
   (``HbA1c > 53 %`` was probably meant in mmol/mol);
+* ``W511 code-alone``: a code with codes below it written alone (``icd10 E11``), see
+  :mod:`criteria_dsl.lint_codes`;
 * ``W509 version-number``: a version written with leading zeros (``version "01"``), read as
   the number (1).
 """
@@ -210,21 +214,42 @@ class _Linter:
                 if ex.predicate == inc.predicate:
                     continue  # W505 already says more
                 shared: set[tuple[str, str]] = set()
+                included: set[tuple[str, str]] = set()
                 domain = ""
                 for a in positive_sets(inc.predicate):
                     for b in positive_sets(ex.predicate):
                         if a.domain is b.domain:
                             shared |= codes(a) & codes(b)
+                            included |= codes(a)
                             domain = a.domain.value
-                if shared:
-                    sample = ", ".join(c for _, c in sorted(shared)[:3])
-                    more = ", ..." if len(shared) > 3 else ""
-                    self.warn(
-                        ex.span,
-                        "W507 overlap",
-                        f"exclusion '{ex.name}' and inclusion '{inc.name}' select the same "
-                        f"{domain} codes ({sample}{more})",
+                if not shared:
+                    continue
+                sample = ", ".join(c for _, c in sorted(shared)[:3])
+                more = ", ..." if len(shared) > 3 else ""
+                if included - shared:  # E11 and descendants included, E11.4 excluded
+                    self.out.append(
+                        Diagnostic.at(
+                            self.filename,
+                            ex.span,
+                            "W507 overlap",
+                            f"exclusion '{ex.name}' removes part of inclusion '{inc.name}' "
+                            f"({domain} codes {sample}{more}): the exclusion wins, so a patient "
+                            "with one of those codes is excluded even if the inclusion holds",
+                            "this is the usual 'the disease but not this complication' pattern; "
+                            "nothing to change if that is what you mean",
+                            "note",
+                        )
                     )
+                    continue
+                self.warn(
+                    ex.span,
+                    "W507 overlap",
+                    f"exclusion '{ex.name}' and inclusion '{inc.name}' select the same "
+                    f"{domain} codes ({sample}{more}): every patient the inclusion selects "
+                    "through them is excluded",
+                    "check which rule you meant; to exclude only a complication, list its "
+                    "codes alone in the exclusion",
+                )
 
 
 def _conjuncts(p: ir.Predicate) -> tuple[ir.Predicate, ...]:
@@ -344,4 +369,7 @@ def lint_study(
     study: ir.Study, file: A.StudyFile, *, filename: str, service: Any = None
 ) -> list[Diagnostic]:
     """Every lint warning of a compiled study (``file`` is its AST, for names and spans)."""
-    return _Linter(study, file, filename).run()
+    from criteria_dsl.lint_codes import lone_parent_diagnostics
+
+    out = _Linter(study, file, filename).run()
+    return out + lone_parent_diagnostics(study, file, filename, service)

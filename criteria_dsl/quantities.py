@@ -115,11 +115,11 @@ class QuantityCompiler(CompilerState):
         if codeset is None:
             return
         try:
-            from terminology.units import compatible, units_for_loinc
+            from terminology.units import compatible
         except ImportError:  # pragma: no cover - the terminology package always has units
             return
         for code in codeset.resolved.by_system().get("loinc", ()):
-            usual = units_for_loinc(code)
+            usual = _usual_units(self.service, code)
             if not usual:
                 continue
             label = _short_label(self.service, code)
@@ -139,6 +139,22 @@ class QuantityCompiler(CompilerState):
                     f"measured in {' or '.join(usual)}",
                 )
                 raise Failed
+
+
+def _usual_units(service: Any, code: str) -> tuple[str, ...]:
+    """The units of a LOINC code: from the built-in table, else from the LOINC property its
+    loaded long name gives (``[Mass/volume]``: g/L, mg/dL...); () when neither says."""
+    from terminology.units import loinc_property, units_for_loinc, units_for_property
+
+    usual = units_for_loinc(code)
+    if usual:
+        return usual
+    label = getattr(service, "label", None)
+    try:
+        name = label("loinc", code, "en") if label else None
+    except Exception:  # a missing label leaves the unit unchecked, as before
+        name = None
+    return units_for_property(loinc_property(name))
 
 
 def _short_label(service: Any, code: str) -> str | None:

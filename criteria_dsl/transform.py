@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 
 from lark import Token, Transformer, Tree, v_args
@@ -78,6 +79,52 @@ def _term(token: Token) -> str:
             'write a word or a code, e.g. "grossesse" or icd10 O09',
         )
     return text
+
+
+def split_except(
+    written: tuple[A.CodeItem, ...], before: list[A.CodeItem]
+) -> tuple[list[A.CodeItem], list[A.CodeItem]]:
+    """(excluded, included again) items of one ``except`` list.
+
+    ``except`` removes the items after it until an item names another code system than the
+    one in force at ``except``: from that item on, the items are included again. ``before``
+    holds the items written so far (the system in force carries over from them).
+
+    >>> j43, j44 = A.CodeItem(None, "J43"), A.CodeItem(None, "J44")
+    >>> r96 = A.CodeItem("icpc2", "R96")
+    >>> out, back = split_except((j43, j44, r96), [A.CodeItem("icd10", "J45")])
+    >>> [i.code for i in out], [i.code for i in back]
+    (['J43', 'J44'], ['R96'])
+    """
+    system = _carried(before)
+    scope = written[0].system or system if written else None
+    for at, item in enumerate(written):
+        if item.system is not None and item.system != scope:
+            return list(written[:at]), list(written[at:])
+    return list(written), []
+
+
+def _carried(items: list[A.CodeItem]) -> str | None:
+    """The code system in force after ``items`` (the last one named)."""
+    return next((i.system for i in reversed(items) if i.system), None)
+
+
+def _flatten_excepts(
+    groups: list[tuple[str | None, list[A.CodeItem]]], last_included: str | None
+) -> tuple[A.CodeItem, ...]:
+    """The excluded items of every ``except`` list, in one list read with the system carried
+    from item to item after the included ones: a list whose first item names no system gets
+    its system written when the carry would give another one (``icd10 J44 except J44.9,
+    icpc2 R95 except R95.1``: ``R95.1`` is ``icpc2``)."""
+    out: list[A.CodeItem] = []
+    carried = last_included
+    for scope, excluded in groups:
+        first = excluded[0]
+        if first.system is None and first.term is None and scope != carried:
+            excluded = [replace(first, system=scope), *excluded[1:]]
+        out.extend(excluded)
+        carried = _carried(out) or carried
+    return tuple(out)
 
 
 def _number(node: Any) -> A.Number:
@@ -161,16 +208,20 @@ class ToAst(Transformer):  # type: ignore[type-arg]
     # ---- code sets ----------------------------------------------------------------------
     def code_expr(self, meta: Meta, c: list[Any]) -> A.CodeExpr:
         items: list[A.CodeItem] = []
-        excludes: tuple[A.CodeItem, ...] = ()
+        groups: list[tuple[str | None, list[A.CodeItem]]] = []
         map_to: tuple[str, ...] = ()
         style = None
         for child in c:
             if isinstance(child, A.CodeItem):
                 items.append(child)
             elif isinstance(child, tuple) and child and child[0] == "except":
-                excludes = child[1]
+                excluded, included = split_except(child[1], items)
+                if excluded:
+                    groups.append((_carried(items), excluded))
+                items.extend(included)
             elif isinstance(child, tuple):
                 style, map_to = child
+        excludes = _flatten_excepts(groups, _carried(items))
         return A.CodeExpr(tuple(items), excludes, map_to, style, span=span_of(meta))
 
     def except_part(self, meta: Meta, c: list[A.CodeItem]) -> tuple[str, tuple[A.CodeItem, ...]]:
@@ -187,7 +238,8 @@ class ToAst(Transformer):  # type: ignore[type-arg]
                 code = str(tok)
             elif tok.type == "AND_DESCENDANTS":
                 descendants = True
-        return A.CodeItem(system, code=code, descendants=descendants, span=span_of(meta))
+        only = any(tok.type == "ONLY" for tok in c)
+        return A.CodeItem(system, code=code, descendants=descendants, only=only, span=span_of(meta))
 
     def term_item(self, meta: Meta, c: list[Token]) -> A.CodeItem:
         system = str(c[0]) if len(c) > 1 else None
@@ -282,7 +334,14 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         return A.CodeRef(str(c[0]), span=span_of(meta))
 
     def inline_code(self, meta: Meta, c: list[Token]) -> A.InlineCodes:
-        item = A.CodeItem(str(c[0]), code=str(c[1]), descendants=len(c) > 2, span=span_of(meta))
+        last = c[2].type if len(c) > 2 else None
+        item = A.CodeItem(
+            str(c[0]),
+            code=str(c[1]),
+            descendants=last == "AND_DESCENDANTS",
+            only=last == "ONLY",
+            span=span_of(meta),
+        )
         return A.InlineCodes(item, span=span_of(meta))
 
     def inline_term(self, meta: Meta, c: list[Token]) -> A.InlineCodes:
@@ -295,6 +354,7 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         return A.Within(c[0], str(c[1]), c[2], span=span_of(meta))  # type: ignore[arg-type]
 
     def between_offsets(self, meta: Meta, c: list[Any]) -> A.BetweenOffsets:
+        # 'between 30 days and 100 years before index': the low end carries its own unit
         return A.BetweenOffsets(c[0], c[1], str(c[2]), c[3], span=span_of(meta))  # type: ignore[arg-type]
 
     def between_dates(self, meta: Meta, c: list[Token]) -> A.BetweenDates:

@@ -107,8 +107,11 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
             return ir.Window(ir.Bound(anchor, d, "before"), ir.Bound(anchor, d, "after"), span)
         # between X and Y <unit> before|after anchor
         high = self.duration(node.high)
-        low_amount = self.number(node.low, whole=True, what="a duration")
-        low = ir.Duration(int(low_amount), high.unit)
+        if isinstance(node.low, A.Duration):  # between 30 days and 100 years
+            low = self.duration(node.low)
+        else:
+            low_amount = self.number(node.low, whole=True, what="a duration")
+            low = ir.Duration(int(low_amount), high.unit)
         if node.direction == "around":
             self.error(
                 span,
@@ -117,11 +120,11 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
                 "write 'between X and Y <unit> before' or 'after', or 'within N <unit> around'",
             )
             raise Failed
-        if low.amount > high.amount:
+        if approx_days(low) > approx_days(high):
             self.error(
                 span,
                 "E404 bad-window",
-                f"the window is reversed: {low.amount} is more than {high.amount}",
+                f"the window is reversed: {_ends(low, high)}",
                 "write the smaller number first",
             )
             raise Failed
@@ -131,3 +134,22 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
                 ir.Bound(anchor, high, "before"), ir.Bound(anchor, low, "before"), span
             )
         return ir.Window(ir.Bound(anchor, low, "after"), ir.Bound(anchor, high, "after"), span)
+
+
+_DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
+
+
+def approx_days(d: ir.Duration) -> float:
+    """A duration's mean length in days, to order the two ends of a window.
+
+    >>> days, month = ir.Duration(30, ir.TimeUnit.DAY), ir.Duration(1, ir.TimeUnit.MONTH)
+    >>> approx_days(days) < approx_days(month)
+    True
+    """
+    return d.amount * _DAYS[d.unit.value]
+
+
+def _ends(low: ir.Duration, high: ir.Duration) -> str:
+    if low.unit == high.unit:
+        return f"{low.amount} is more than {high.amount}"
+    return f"{low.amount} {low.unit.value}(s) is more than {high.amount} {high.unit.value}(s)"

@@ -81,6 +81,9 @@ class ResolvedCodeSet:
     warnings: tuple[str, ...] = ()
     """Why the set may be incomplete: a wildcard, range, descendants or mapping expanded
     against a table known to be partial (the shipped defaults), with how to load the full one."""
+    removed: tuple[ResolvedCode, ...] = ()
+    """Codes the included patterns selected and an ``except`` took out, each with the
+    exclusion that removed it as provenance (``explain`` lists them)."""
 
     def by_system(self) -> dict[str, tuple[str, ...]]:
         """Concrete codes grouped by system, each tuple sorted and without duplicates."""

@@ -28,7 +28,7 @@ Rules:
     >>> spec = CodeSetSpec(include=(CodePattern("atc", "N06A*", "wildcard"),))
     >>> warning = default_service().resolve(spec, {"atc": "p4dp-defaults"}).warnings[0]
     >>> warning.split(": ")[0]
-    'atc N06A* was expanded against ATC p4dp-defaults, a partial table (132 codes)'
+    'atc N06A* was expanded against ATC p4dp-defaults, a partial table (170 codes)'
     >>> warning.split("; ")[1]
     "load the full table with 'p4dp terms load atc FILE'"
 """
@@ -171,6 +171,46 @@ LOAD_HINTS: dict[str, str] = {
 }
 
 
+def load_hint(system: str) -> str:
+    """The command that loads the full table of ``system``.
+
+    >>> load_hint("atc")
+    'p4dp terms load atc FILE'
+    """
+    return LOAD_HINTS.get(system, f"p4dp terms load {system} FILE")
+
+
+def not_shipped_message(system: str, code: str, version: str) -> str:
+    """What to say of a well-formed code absent from a partial shipped table.
+
+    >>> message = not_shipped_message("atc", "A10BH08", "p4dp-defaults")
+    >>> message.split("; ")[0]
+    'ATC A10BH08 is a valid code not in the shipped table (ATC p4dp-defaults)'
+    >>> message.split("; ")[1]
+    "load the full table with 'p4dp terms load atc FILE'"
+    """
+    name = display_name(system)
+    return (
+        f"{name} {code} is a valid code not in the shipped table ({name} {version}); "
+        f"load the full table with '{load_hint(system)}'"
+    )
+
+
+def absent_from_partial(
+    service: TerminologyService, pattern: CodePattern, version: str
+) -> str | None:
+    """The normalised code of an exact (or ``and descendants``) pattern whose code is well
+    formed but absent from a partial shipped table, else None: such a code is kept as
+    written, with a warning (see the module docstring)."""
+    if version == UNVERSIONED or pattern.kind not in ("exact", "descendants"):
+        return None
+    h = service.hierarchy(pattern.system, version)
+    code = normalise_code(pattern.system, pattern.code)
+    if not getattr(h, "partial", False) or code in h or validate_code(pattern.system, code):
+        return None
+    return code
+
+
 def partial_warning(
     service: TerminologyService, system: str, version: str, what: str
 ) -> str | None:
@@ -180,7 +220,7 @@ def partial_warning(
     h = service.hierarchy(system, version)
     if not getattr(h, "partial", False):
         return None
-    load = LOAD_HINTS.get(system, f"p4dp terms load {system} FILE")
+    load = load_hint(system)
     return (
         f"{what} was expanded against {display_name(system)} {version}, a partial table "
         f"({len(h)} codes): codes it lacks are not selected; load the full table with '{load}'"
@@ -196,6 +236,12 @@ def resolve_spec(
     warnings: list[str] = []
     for pattern in spec.include:
         version = _version_for(service, pattern.system, versions, used)
+        absent = absent_from_partial(service, pattern, version)
+        if absent is not None:  # teneligliptin A10BH08 with the shipped ATC: kept as written
+            included.setdefault((pattern.system, absent), describe(pattern))
+            message = not_shipped_message(pattern.system, absent, version)
+            warnings.append(f"{message}; until then it matches records exactly as written")
+            continue
         for code, provenance in sorted(expand_pattern(service, pattern, version).items()):
             included.setdefault((pattern.system, code), provenance)
         if pattern.kind != "exact":
@@ -217,10 +263,14 @@ def resolve_spec(
             )
             for rc in mapped:
                 included.setdefault((target, rc.code), rc.provenance)
+    removed: dict[tuple[str, str], str] = {}
     for pattern in spec.exclude:
         version = _version_for(service, pattern.system, versions, used)
-        for code in expand_pattern(service, pattern, version):
-            included.pop((pattern.system, code), None)
+        absent = absent_from_partial(service, pattern, version)
+        selected = [absent] if absent else expand_pattern(service, pattern, version)
+        for code in selected:
+            if included.pop((pattern.system, code), None) is not None:
+                removed[(pattern.system, code)] = f"except {describe(pattern)}"
     codes = tuple(
         sorted(
             ResolvedCode(system, code, used[system], provenance)
@@ -231,4 +281,10 @@ def resolve_spec(
         codes=codes,
         versions=tuple(sorted(used.items())),
         warnings=tuple(dict.fromkeys(w for w in warnings if w)),
+        removed=tuple(
+            sorted(
+                ResolvedCode(system, code, used[system], provenance)
+                for (system, code), provenance in removed.items()
+            )
+        ),
     )

@@ -25,7 +25,7 @@ from terminology import builtin, icd9cm
 from terminology.errors import TerminologyError, UnknownVersionError
 from terminology.hierarchy import Hierarchy
 from terminology.model import CodeSetSpec, Concept, ResolvedCode, ResolvedCodeSet
-from terminology.resolve import UNVERSIONED
+from terminology.resolve import UNVERSIONED, not_shipped_message
 from terminology.store import Store
 from terminology.systems import KNOWN_SYSTEMS, display_name, normalise_code, validate_code
 
@@ -228,6 +228,8 @@ class TerminologyService:
         """``ICD-10 code 'E11.99' does not exist in ICD-10 2019; did you mean 'E11.9'?``"""
         name = display_name(system)
         malformed = validate_code(system, code)
+        if not malformed and self._is_partial(system, version):
+            return not_shipped_message(system, code, version)  # never a did-you-mean
         message = malformed or f"{name} code {code!r} does not exist in {name} {version}"
         hints = self.suggest(system, code, version=version)
         if hints:
@@ -235,6 +237,12 @@ class TerminologyService:
             joined = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
             message += f"; did you mean {joined}?"
         return message
+
+    def _is_partial(self, system: str, version: str) -> bool:
+        try:
+            return bool(getattr(self.hierarchy(system, version), "partial", False))
+        except TerminologyError:
+            return False
 
     def _require(self, h: Hierarchy, code: str) -> str:
         norm = normalise_code(h.system, code)

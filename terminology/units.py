@@ -60,6 +60,21 @@ _UNITS: dict[str, tuple[str, float]] = {
     "mg/d": ("mass_rate", 1e-3),
     "m[IU]/L": ("iu_conc", 1.0),
     "/min": ("rate", 1.0),
+    "[lb_av]": ("mass", 453.59237),
+    "[in_i]": ("length", 0.0254),
+    "ng/mL": ("mass_conc", 1e-6),
+    "ug/mL": ("mass_conc", 1e-3),
+    "pg/mL": ("mass_conc", 1e-9),
+    "mg/mL": ("mass_conc", 1.0),
+    "pmol/L": ("subst_conc", 1e-12),
+    "ng/dL": ("mass_conc", 1e-5),
+    "U/L": ("catalytic_conc", 1.0),
+    "L": ("volume", 1.0),
+    "mL": ("volume", 1e-3),
+    "{ratio}": ("ratio", 1.0),
+    "{INR}": ("ratio", 1.0),
+    "{pack-years}": ("pack_years", 1.0),
+    "{cigarettes}/d": ("cigarettes_rate", 1.0),
 }
 
 # lower-cased spellings seen in lab feeds → canonical UCUM
@@ -115,6 +130,34 @@ _ALIASES: dict[str, str] = {
     "/min": "/min",
     "bpm": "/min",
     "{beats}/min": "/min",
+    "[lb_av]": "[lb_av]",
+    "lb": "[lb_av]",
+    "lbs": "[lb_av]",
+    "[in_i]": "[in_i]",
+    "in": "[in_i]",
+    "ng/ml": "ng/mL",
+    "ug/ml": "ug/mL",
+    "pg/ml": "pg/mL",
+    "mg/ml": "mg/mL",
+    "pmol/l": "pmol/L",
+    "ng/dl": "ng/dL",
+    "u/l": "U/L",
+    "iu/l": "U/L",
+    "ui/l": "U/L",
+    "[iu]/l": "U/L",
+    "l": "L",
+    "ml": "mL",
+    "{ratio}": "{ratio}",
+    "{inr}": "{INR}",
+    "inr": "{INR}",
+    "ratio": "{ratio}",
+    "{pack-years}": "{pack-years}",
+    "{pack_years}": "{pack-years}",
+    "{packyears}": "{pack-years}",
+    "{cigarettes}/day": "{cigarettes}/d",
+    "/d": "{cigarettes}/d",
+    "pack-years": "{pack-years}",
+    "{cigarettes}/d": "{cigarettes}/d",
 }
 
 # analyte → molar mass (g/mol) for mass ↔ substance concentration
@@ -129,6 +172,9 @@ _MOLAR_MASS: dict[str, float] = {
     "bicarbonate": 61.017,
     "calcium": 40.078,
     "magnesium": 24.305,
+    "urea": 60.06,
+    "bilirubin": 584.66,
+    "free_t4": 776.87,
 }
 
 VALENCE: dict[str, int] = {
@@ -163,6 +209,18 @@ _ANALYTE_NAMES: dict[str, str] = {
     "hemoglobin": "haemoglobin",
     "protein_24h": "24-hour urine protein",
     "tsh": "TSH",
+    "fev1": "FEV1",
+    "fvc": "FVC",
+    "fev1_fvc": "FEV1/FVC ratio",
+    "spo2": "oxygen saturation",
+    "waist": "waist circumference",
+    "urea": "urea",
+    "liver_enzyme": "liver enzyme",
+    "bilirubin": "bilirubin",
+    "free_t4": "free T4",
+    "inr": "INR",
+    "pack_years": "pack-years",
+    "cigarettes_per_day": "cigarettes per day",
 }
 
 LOINC_ANALYTES: dict[str, str] = {
@@ -211,6 +269,28 @@ LOINC_ANALYTES: dict[str, str] = {
     "718-7": "hemoglobin",
     "2889-4": "protein_24h",
     "3016-3": "tsh",
+    "20150-9": "fev1",
+    "19868-9": "fvc",
+    "19926-5": "fev1_fvc",
+    "59408-5": "spo2",
+    "2708-6": "spo2",
+    "8280-0": "waist",
+    "1558-6": "glucose",
+    "14771-0": "glucose",
+    "98979-8": "egfr",
+    "3091-6": "urea",
+    "22664-7": "urea",
+    "1742-6": "liver_enzyme",
+    "1920-8": "liver_enzyme",
+    "2324-2": "liver_enzyme",
+    "1975-2": "bilirubin",
+    "14631-6": "bilirubin",
+    "3024-7": "free_t4",
+    "14920-3": "free_t4",
+    "6301-6": "inr",
+    "34714-6": "inr",
+    "8664-5": "pack_years",
+    "64218-1": "cigarettes_per_day",
 }
 
 _ANALYTE_ALIASES: dict[str, str] = {
@@ -257,12 +337,24 @@ _USUAL_UNITS: dict[str, tuple[str, ...]] = {
     "magnesium": ("mmol/L", "mg/dL", "meq/L"),
     "blood_pressure": ("mm[Hg]",),
     "bmi": ("kg/m2",),
-    "weight": ("kg", "g"),
-    "height": ("cm", "m"),
+    "weight": ("kg", "g", "[lb_av]"),
+    "height": ("cm", "m", "[in_i]"),
     "acr": ("mg/mmol", "mg/g"),
     "hemoglobin": ("g/dL", "g/L"),
     "protein_24h": ("g/d", "mg/d"),
     "tsh": ("m[IU]/L",),
+    "fev1": ("L", "mL"),
+    "fvc": ("L", "mL"),
+    "fev1_fvc": ("%",),
+    "spo2": ("%",),
+    "waist": ("cm", "m", "[in_i]"),
+    "urea": ("mmol/L", "g/L", "mg/dL"),
+    "liver_enzyme": ("U/L",),
+    "bilirubin": ("umol/L", "mg/dL", "mg/L"),
+    "free_t4": ("pmol/L", "ng/dL"),
+    "inr": ("{INR}",),
+    "pack_years": ("{pack-years}",),
+    "cigarettes_per_day": ("{cigarettes}/d",),
 }
 
 _REAL_SPELLINGS: tuple[str, ...] = ("mEq/L", "mEq/l", "MEQ/L", "MMOL/L", "mmol/l", "MG/DL", "G/DL")
@@ -463,3 +555,73 @@ def conversion_table(
             continue
         out.append((unit, _tidy(factor), _tidy(offset)))
     return out
+
+
+# LOINC property (the kind of quantity a code measures) → units a threshold may be written in
+_PROPERTY_UNITS: dict[str, tuple[str, ...]] = {
+    "MCnc": ("g/L", "mg/dL", "mg/L", "ug/L", "ng/mL"),
+    "SCnc": ("mmol/L", "umol/L", "nmol/L", "pmol/L"),
+    "CCnc": ("U/L",),
+    "Mass": ("kg", "g", "[lb_av]"),
+    "Len": ("cm", "m", "[in_i]"),
+    "Pres": ("mm[Hg]",),
+    "Vol": ("L", "mL"),
+    "MRto": ("mg/g", "mg/mmol"),
+    "MFr": ("%",),
+    "VFr": ("%",),
+    "NRat": ("/min",),
+}
+
+# how the LOINC long common name writes a property (between brackets), or words that give it
+_NAME_PROPERTIES: dict[str, str] = {
+    "mass/volume": "MCnc",
+    "moles/volume": "SCnc",
+    "enzymatic activity/volume": "CCnc",
+    "mass": "Mass",
+    "length": "Len",
+    "pressure": "Pres",
+    "volume": "Vol",
+    "mass ratio": "MRto",
+    "mass fraction": "MFr",
+    "volume fraction": "VFr",
+}
+_NAME_WORDS: tuple[tuple[str, str], ...] = (
+    ("circumference", "Len"),
+    ("body height", "Len"),
+    ("body weight", "Mass"),
+    ("blood pressure", "Pres"),
+    ("heart rate", "NRat"),
+)
+
+
+def loinc_property(label: str | None) -> str | None:
+    """The LOINC property of a code read from its long common name, or None.
+
+    LOINC writes the property of most quantitative codes in brackets in the long common name
+    (``[Mass/volume]``); a few names say it in words (``Waist circumference``).
+
+    >>> loinc_property("Cotinine [Mass/volume] in Urine"), loinc_property("Hip circumference")
+    ('MCnc', 'Len')
+    >>> loinc_property("Tobacco smoking status") is None
+    True
+    """
+    if not label:
+        return None
+    text = label.lower()
+    start = text.find("[")
+    if start >= 0 and "]" in text[start:]:
+        found = _NAME_PROPERTIES.get(text[start + 1 : text.index("]", start)].strip())
+        if found:
+            return found
+    return next((prop for words, prop in _NAME_WORDS if words in text), None)
+
+
+def units_for_property(prop: str | None) -> tuple[str, ...]:
+    """The units a threshold on a code of LOINC property ``prop`` may be written in.
+
+    >>> units_for_property("MCnc")[:2], units_for_property("Len")
+    (('g/L', 'mg/dL'), ('cm', 'm', '[in_i]'))
+    >>> compatible("mm[Hg]", units_for_property("Len")[0])
+    False
+    """
+    return _PROPERTY_UNITS.get(prop or "", ())

@@ -94,7 +94,7 @@ class Result:
                 f"study {self.study.id}: code set {name!r} matches {how} of the data "
                 f"({', '.join(tables)}) for the base population in the dates the criteria read; "
                 "every criterion on it is false or zero: check how the data writes these codes "
-                "(p4dp data check)"
+                "(p4dp data check)" + _lone_code_hint(self.study, name)
             )
         return out
 
@@ -167,4 +167,24 @@ def counts_of(patients: pl.DataFrame) -> Counts:
         eligible=int(by.get(ir.Verdict.ELIGIBLE.value, 0)),
         possibly_eligible=int(by.get(ir.Verdict.POSSIBLY_ELIGIBLE.value, 0)),
         not_eligible=int(by.get(ir.Verdict.NOT_ELIGIBLE.value, 0)),
+    )
+
+
+def _lone_code_hint(study: ir.Study, name: str) -> str:
+    """For a code set matching nothing: the hierarchical codes it lists alone, whose children
+    may be what the records carry (``icd10 E11`` while the data writes ``E11.9``)."""
+    from criteria_dsl.codesets import HIERARCHICAL_SYSTEMS
+
+    alone = [
+        f"{p.system} {p.code}"
+        for c in study.codesets
+        if c.name == name
+        for p in c.spec.include
+        if p.kind == "exact" and p.system in HIERARCHICAL_SYSTEMS
+    ]
+    if not alone:
+        return ""
+    return (
+        f"; it lists {', '.join(alone[:3])} alone: if the records carry the codes below, "
+        "write 'and descendants'"
     )

@@ -33,8 +33,10 @@ def codes_of(text: str, service) -> list[str]:
         ("define d = sex is male\ninclusion\n  a: has diagnosis t2d\n", "W504"),
         ("inclusion\n  a: has diagnosis t2d\nexclusion\n  b: has diagnosis t2d\n", "W505"),
         (
-            "codes e119 = icd10 E11.9\ninclusion\n  a: has diagnosis t2d\n"
-            "exclusion\n  b: has diagnosis e119\n",
+            # the same codes both ways (E11 included, E11.4 excluded is a note: see the
+            # issue 18 tests)
+            "codes t2d_again = icd10 E11 and descendants\ninclusion\n  a: has diagnosis t2d\n"
+            "exclusion\n  b: has diagnosis t2d_again\n",
             "W507",
         ),
         ("inclusion\n  a: latest lab loinc 4548-4 ever > 53 %\n", "W508"),

@@ -14,7 +14,7 @@ import pytest
 from search_concepts import hand_made_concepts, who_icd10_concepts
 
 from terminology.model import Concept
-from terminology.search import SearchIndex
+from terminology.search import SearchIndex, default_index
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +150,45 @@ def test_general_category_first_and_type_numbers_respected(
 def test_french_labels_rank_french_query(shared_index: SearchIndex) -> None:
     hit = shared_index.search("diabète sucré de type 2", system="icd10", limit=1)[0]
     assert (hit.code, hit.label) == ("E11", "Diabète sucré de type 2")
+
+
+@pytest.fixture(scope="module")
+def shipped_index():
+    return default_index()
+
+
+# Issue 18: the words sponsors write, over the index of what ships (WHO ICD-10 and the
+# shipped ATC, ICPC-2 and LOINC tables); one acceptable code must be in the top 3.
+SPONSOR_WORDS = [
+    ("smoking", "loinc", {"72166-2"}),
+    ("smoker", "loinc", {"72166-2"}),
+    ("tobacco", "loinc", {"72166-2"}),
+    ("smoker", "icd10", {"Z72.0", "F17"}),
+    ("fumeur", None, {"P17", "Z72.0", "72166-2"}),
+    ("tabac", "loinc", {"72166-2"}),
+    ("pack-years", "loinc", {"8664-5"}),
+    ("statin", "atc", {"C10AA"}),
+    ("statine", "atc", {"C10AA"}),
+    ("FEV1", "loinc", {"20150-9"}),
+    ("VEMS", "loinc", {"20150-9"}),
+    ("spirometry", "loinc", {"20150-9", "19926-5"}),
+    ("spirométrie", "loinc", {"20150-9", "19926-5"}),
+    ("SpO2", "loinc", {"59408-5"}),
+    ("waist", "loinc", {"8280-0"}),
+    ("tour de taille", "loinc", {"8280-0"}),
+    ("contraceptive", "atc", {"G03A", "G03AA", "G03AC"}),
+    ("pilule", "atc", {"G03AA"}),
+    ("antipsychotic", "atc", {"N05A", "N05AX"}),
+    ("neuroleptique", "atc", {"N05A"}),
+    ("smoking cessation", "atc", {"N07BA"}),
+    ("varenicline", "atc", {"N07BA03"}),
+    ("ALAT", "loinc", {"1742-6"}),
+]
+
+
+@pytest.mark.parametrize(("query", "system", "expected"), SPONSOR_WORDS)
+def test_issue18_search_finds_the_words_sponsors_write(
+    shipped_index, query: str, system: str | None, expected: set[str]
+) -> None:
+    top = [hit.code for hit in shipped_index.search(query, system=system, limit=3)]
+    assert expected & set(top), f"{query!r} in {system}: top 3 was {top}"
