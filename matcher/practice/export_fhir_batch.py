@@ -287,6 +287,9 @@ def _event_rows(ok: pl.DataFrame, table: str) -> tuple[pl.DataFrame, list, Count
         payload = ["duration_days"]
     elif table == "observations":
         code = pl.col("code")
+        # A concept counts when it has a coding list or a text: one holding only other keys
+        # (an extension alone) counts as absent here, where the resource-by-resource reader
+        # would report "no code" for it.
         truthy = code.is_not_null() & (
             code.struct.field("coding").is_not_null() | code.struct.field("text").is_not_null()
         )
