@@ -51,6 +51,27 @@ demo: $(STAMP)
 	@mkdir -p $(dir $(DEMO_LEDGER)) && rm -f $(DEMO_LEDGER)
 	$(BIN)/p4dp ledger init --ledger $(DEMO_LEDGER) > /dev/null
 	$(BIN)/p4dp count examples/*.p4dp --data $(DEMO_DATA) --by sex --requester demo --ledger $(DEMO_LEDGER) --plot .cache/demo-funnel.png --overwrite
+	@echo "--- candidate lists, the loop for one practice (docs/candidate-lists.md) ---"
+	@test -f $(LOOP)/population/extract.json || { rm -rf $(LOOP) && $(BIN)/p4dp synth --patients $(LOOP_PATIENTS) --seed 42 --out $(LOOP)/population --practice-exports $(LOOP)/practices --export-practices 1 > /dev/null; }
+	@rm -rf $(LOOP)/upload $(LOOP)/platform-keys $(LOOP)/data $(LOOP)/data.generations $(LOOP)/lists $(LOOP)/$(LOOP_PRACTICE)-*
+	$(BIN)/p4dp practice extract $(LOOP_EXPORT) --key $(LOOP_KEY) --authority-key $(LOOP)/practices/authority.key --out $(LOOP)/upload/$(LOOP_PRACTICE)
+	$(BIN)/p4dp keys init --out $(LOOP)/platform-keys
+	$(BIN)/p4dp data receive $(LOOP)/upload/$(LOOP_PRACTICE) --into $(LOOP)/data --key $(LOOP)/platform-keys/platform-pseudonym.key
+	$(BIN)/p4dp candidates $(LOOP_STUDY) --data $(LOOP)/data --out $(LOOP)/lists --signing-key $(LOOP)/platform-keys/platform-signing.key --practice $(LOOP_PRACTICE) --ledger $(DEMO_LEDGER)
+	$(BIN)/p4dp practice reidentify $(LOOP)/lists/$(LOOP_PRACTICE)/*.json --key $(LOOP_KEY) --export $(LOOP_EXPORT) --public-key $(LOOP)/platform-keys/platform-signing.pub --format html --out $(LOOP)/$(LOOP_PRACTICE)-candidates.html
+	@printf 'row,outcome,failed_rule\n1,enrolled,\n2,not_eligible,systolic\n3,declined,\n' > $(LOOP)/$(LOOP_PRACTICE)-outcomes.csv
+	$(BIN)/p4dp practice feedback $(LOOP)/lists/$(LOOP_PRACTICE)/*.json --outcomes $(LOOP)/$(LOOP_PRACTICE)-outcomes.csv --out $(LOOP)/$(LOOP_PRACTICE)-feedback.json
+	$(BIN)/p4dp candidates feedback $(LOOP)/$(LOOP_PRACTICE)-feedback.json --study $(LOOP_STUDY)
+	@echo "The physician's printable page of candidates: $(LOOP)/$(LOOP_PRACTICE)-candidates.html"
+
+# The loop of `make demo`: a small population whose first practice exports its records (FHIR
+# NDJSON and CSV), extracts them, and re-identifies the platform's signed list (all in .cache/).
+LOOP := .cache/demo-loop
+LOOP_PATIENTS ?= 3000
+LOOP_PRACTICE := PR0001
+LOOP_EXPORT := $(LOOP)/practices/$(LOOP_PRACTICE)/fhir
+LOOP_KEY := $(LOOP)/practices/$(LOOP_PRACTICE)/practice.key
+LOOP_STUDY := examples/hypertension_sprint.p4dp
 
 test: $(STAMP)
 	$(BIN)/ruff check .

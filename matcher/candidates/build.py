@@ -14,7 +14,7 @@ order (which says nothing about the patient).
 
 >>> import datetime as dt, polars as pl
 >>> from criteria_dsl import ir
->>> from matcher.candidates.document import generate_signing_key, verify_list
+>>> from matcher.candidates import generate_signing_key, verify_list
 >>> from matcher.engine.evaluate import evaluate
 >>> study = ir.Study("demo", 1, None, dt.date(2024, 1, 15), (), (), (
 ...     ir.Rule("adult", ir.Section.INCLUSION, ir.Compare(ir.Age(), ">=", ir.Quantity(18))),
@@ -50,11 +50,11 @@ from matcher.candidates.document import (
     Candidate,
     CandidateList,
     RuleInfo,
-    SigningKey,
     new_list_id,
     sign_list,
     utc_now,
 )
+from matcher.candidates.signing import SigningKey
 from matcher.engine.result import Result
 from matcher.errors import MatcherError
 

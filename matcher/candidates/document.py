@@ -1,4 +1,4 @@
-"""The candidate list document (``p4dp-candidate-list`` version 1), its signature and key files.
+"""The candidate list document (``p4dp-candidate-list`` version 1) and its signature.
 
 A candidate list tells one practice which of its patients may fit one study. It carries only
 what the physician needs to find them and to know what to check: per candidate the practice
@@ -17,6 +17,7 @@ signature, another key, an expired list, a list issued in the future and a list 
 practice, each with one clear :class:`CandidateListError`.
 
 >>> import datetime as dt
+>>> from matcher.candidates.signing import generate_signing_key
 >>> key = generate_signing_key()
 >>> issued = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
 >>> doc = CandidateList(
@@ -43,7 +44,6 @@ import base64
 import binascii
 import datetime as dt
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from matcher.candidates.signing import PublicKey, SigningKey
 from matcher.errors import MatcherError
 
 FORMAT = "p4dp-candidate-list"
@@ -82,31 +82,11 @@ RULE_FIELDS: tuple[str, ...] = ("name", "kind", "description")
 CANDIDATE_FIELDS: tuple[str, ...] = ("row", "token", "status", "met", "to_verify")
 SIGNATURE_FIELDS: tuple[str, ...] = ("alg", "key_id", "value")
 
-KEY_FORMAT = "p4dp-key"
-PUBLIC_KEY_FORMAT = "p4dp-public-key"
-KEY_KINDS: tuple[str, ...] = ("practice", "authority", "platform-pseudonym", "platform-signing")
-KEY_FIELDS: tuple[str, ...] = (
-    "format",
-    "version",
-    "kind",
-    "key_id",
-    "key_version",
-    "created",
-    "secret",
-)
-PUBLIC_KEY_FIELDS: tuple[str, ...] = ("format", "version", "key_id", "public_key")
-MIN_SECRET_BYTES = 32
-
 _HEX_TOKEN = re.compile(r"[0-9a-f]{64}")
-_KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class CandidateListError(MatcherError):
     """A candidate list is malformed, not authentic, expired or not for this practice."""
-
-
-class KeyFileError(MatcherError):
-    """A key file is missing, malformed, of the wrong kind, or would be overwritten."""
 
 
 # --- time -------------------------------------------------------------------------------
@@ -367,51 +347,6 @@ def canonical_bytes(doc: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@dataclass(frozen=True)
-class PublicKey:
-    """The platform's list-verification key, as practices hold it."""
-
-    key_id: str
-    key: Ed25519PublicKey
-
-    def raw(self) -> bytes:
-        """The 32 raw bytes of the public key."""
-        from cryptography.hazmat.primitives import serialization
-
-        return self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """The platform's list-signing key (private; stays on the platform)."""
-
-    key_id: str
-    key: Ed25519PrivateKey
-
-    def public(self) -> PublicKey:
-        return PublicKey(self.key_id, self.key.public_key())
-
-    def raw(self) -> bytes:
-        """The 32 raw bytes of the private key."""
-        from cryptography.hazmat.primitives import serialization
-
-        return self.key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-
-
-def new_key_id() -> str:
-    """A random key id: 16 lowercase hex digits."""
-    return secrets.token_hex(8)
-
-
-def generate_signing_key() -> SigningKey:
-    """A fresh Ed25519 signing key with a random key id."""
-    return SigningKey(new_key_id(), Ed25519PrivateKey.generate())
-
-
 def sign_list(doc: dict[str, Any], signing_key: SigningKey) -> dict[str, Any]:
     """``doc`` (checked against the format first) with its Ed25519 ``signature`` member."""
     body = {k: v for k, v in doc.items() if k != "signature"}
@@ -512,131 +447,3 @@ def verify_list(
             f"{source}: this list is for practice {checked.practice_id!r}, not {practice_id!r}"
         )
     return replace(checked, signed_by=signed_by)
-
-
-# --- key files --------------------------------------------------------------------------
-
-
-def write_key_file(path: str | Path, doc: dict[str, Any], *, mode: int = 0o600) -> Path:
-    """Write a key file as JSON, created with ``mode`` (0600 by default); never overwrite.
-
-    The file is created exclusively (``O_EXCL``): an existing file is refused, even one
-    created between a check and the write.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise KeyFileError(f"{path}: already exists; refusing to overwrite a key") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), mode)  # the umask must not widen or narrow it
-            json.dump(doc, out, indent=2)
-            out.write("\n")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def new_key_document(kind: str, secret: bytes, *, key_version: str = "v1") -> dict[str, Any]:
-    """A ``p4dp-key`` document for ``secret`` with a random key id and today's date."""
-    if kind not in KEY_KINDS:
-        raise ValueError(f"unknown key kind {kind!r}")
-    return {
-        "format": KEY_FORMAT,
-        "version": 1,
-        "kind": kind,
-        "key_id": new_key_id(),
-        "key_version": key_version,
-        "created": dt.date.today().isoformat(),
-        "secret": base64.b64encode(secret).decode(),
-    }
-
-
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such key file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise KeyFileError(f"{path}: not a readable JSON key file") from None
-
-
-def load_key_file(path: str | Path, kind: str) -> dict[str, Any]:
-    """Read a ``p4dp-key`` file of ``kind``; its ``secret`` is returned decoded (bytes).
-
-    Refuses another format or kind, a malformed key id and a secret under 32 bytes; the
-    messages never show the secret.
-    """
-    path = Path(path)
-    doc = _read_json(path)
-    if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT or doc.get("version") != 1:
-        raise KeyFileError(f"{path}: not a p4dp key file (format p4dp-key, version 1)")
-    if set(doc) != set(KEY_FIELDS):
-        raise KeyFileError(f"{path}: a key file holds exactly {', '.join(KEY_FIELDS)}")
-    if doc["kind"] != kind:
-        raise KeyFileError(f"{path}: a {doc['kind']!r} key, not the {kind!r} key expected here")
-    if not isinstance(doc["key_id"], str) or not _KEY_ID.fullmatch(doc["key_id"]):
-        raise KeyFileError(f"{path}: key_id must be 16 hex digits")
-    if not isinstance(doc["key_version"], str) or not doc["key_version"]:
-        raise KeyFileError(f"{path}: key_version must be a non-empty string")
-    try:
-        secret = base64.b64decode(doc["secret"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise KeyFileError(f"{path}: the secret is not base64") from None
-    if len(secret) < MIN_SECRET_BYTES:
-        raise KeyFileError(f"{path}: the secret is shorter than {MIN_SECRET_BYTES} bytes")
-    return {**doc, "secret": secret}
-
-
-def save_signing_key(key: SigningKey, path: str | Path) -> Path:
-    """Write the private signing key (mode 0600, never overwriting)."""
-    doc = new_key_document("platform-signing", key.raw())
-    doc["key_id"] = key.key_id
-    return write_key_file(path, doc)
-
-
-def save_public_key(key: PublicKey, path: str | Path) -> Path:
-    """Write the public key file that practices use to verify lists (never overwriting)."""
-    doc = {
-        "format": PUBLIC_KEY_FORMAT,
-        "version": 1,
-        "key_id": key.key_id,
-        "public_key": base64.b64encode(key.raw()).decode(),
-    }
-    return write_key_file(path, doc, mode=0o644)
-
-
-def load_signing_key(path: str | Path) -> SigningKey:
-    """Read the platform's signing key file."""
-    doc = load_key_file(path, "platform-signing")
-    if len(doc["secret"]) != 32:
-        raise KeyFileError(f"{path}: an Ed25519 private key is exactly 32 bytes")
-    return SigningKey(doc["key_id"], Ed25519PrivateKey.from_private_bytes(doc["secret"]))
-
-
-def load_public_key(path: str | Path) -> PublicKey:
-    """Read the platform's public key file (``p4dp-public-key``)."""
-    path = Path(path)
-    doc = _read_json(path)
-    if (
-        not isinstance(doc, dict)
-        or doc.get("format") != PUBLIC_KEY_FORMAT
-        or doc.get("version") != 1
-    ):
-        raise KeyFileError(f"{path}: not a p4dp public key file (format p4dp-public-key)")
-    if set(doc) != set(PUBLIC_KEY_FIELDS):
-        raise KeyFileError(
-            f"{path}: a public key file holds exactly {', '.join(PUBLIC_KEY_FIELDS)}"
-        )
-    if not isinstance(doc["key_id"], str) or not _KEY_ID.fullmatch(doc["key_id"]):
-        raise KeyFileError(f"{path}: key_id must be 16 hex digits")
-    try:
-        raw = base64.b64decode(doc["public_key"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise KeyFileError(f"{path}: the public key is not base64") from None
-    if len(raw) != 32:
-        raise KeyFileError(f"{path}: an Ed25519 public key is exactly 32 bytes")
-    return PublicKey(doc["key_id"], Ed25519PublicKey.from_public_bytes(raw))

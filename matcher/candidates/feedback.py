@@ -39,9 +39,8 @@ from matcher.disclosure import DisclosurePolicy, check_role, mask_and_round, pre
 from matcher.disclosure.rounding import Released, as_number
 from matcher.disclosure.suppression import protect_1d
 from matcher.errors import MatcherError
+from matcher.practice.feedback import FEEDBACK_FORMAT, OUTCOMES  # the kit writes the format
 
-FEEDBACK_FORMAT = "p4dp-feedback"
-OUTCOMES: tuple[str, ...] = ("not_contacted", "contacted", "declined", "not_eligible", "enrolled")
 REACHED: tuple[str, ...] = ("contacted", "declined", "enrolled")
 """Outcomes after which the patient was contacted."""
 FEEDBACK_FIELDS: tuple[str, ...] = (

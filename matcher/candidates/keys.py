@@ -31,15 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from matcher.candidates.document import (
-    KeyFileError,
-    generate_signing_key,
-    load_key_file,
-    new_key_document,
-    save_public_key,
-    save_signing_key,
-    write_key_file,
-)
+from matcher.candidates.signing import generate_signing_key, save_public_key, save_signing_key
+from matcher.keyfiles import KeyFileError, load_key_file, new_key_document, write_key_file
 
 SIGNING_KEY_FILE = "platform-signing.key"
 PUBLIC_KEY_FILE = "platform-signing.pub"

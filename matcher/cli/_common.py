@@ -202,6 +202,18 @@ index_date_option = click.option(
 """The ``--index-date`` option of the commands that evaluate one study."""
 
 
+def table_or_json_option(help_text: str = "A table for people, or JSON for scripts."):
+    """``--format table|json`` (into ``fmt``), table by default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def progress_enabled() -> bool:
     """Progress bars only when stderr is a terminal (silent in pipes, CI and tests)."""
     return sys.stderr.isatty()

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from pathlib import Path
 
 import click
 
-from matcher.cli._cluster import cluster_client, cluster_options
-from matcher.cli._common import atomic_write_path, data_option, index_date_option
+from matcher.cli._cluster import cluster_options
+from matcher.cli._common import data_option, index_date_option, table_or_json_option
+from matcher.cli.ledger_cmd import ledger_option
 from matcher.errors import MatcherError
 
-ISSUANCE_LOG = "issued.jsonl"
 _DURATION = re.compile(r"(\d+)([hdw])")
 
 
@@ -88,6 +87,7 @@ def candidates_group() -> None:
 )
 @index_date_option
 @cluster_options
+@ledger_option
 def issue(
     file: Path,
     data_dir: Path,
@@ -98,14 +98,15 @@ def issue(
     index_date: dt.datetime | None,
     cluster: str | None,
     workers: int | None,
+    ledger: str | None,
 ) -> None:
     """Evaluate a study and write one signed candidate list per practice.
 
     A list holds, per candidate, only the practice's token, a row number, eligible or
     possibly eligible, and the rules met and still to verify; opted-out patients never
-    appear. Each issuance is appended to OUT/issued.jsonl (list ids, counts; no tokens).
-    Counts printed here are exact: this is a platform (steward) command. See
-    docs/pseudonymisation.md.
+    appear. Stewards only (accounts named in the ledger): each issuance is recorded in the
+    query ledger and appended to OUT/issued.jsonl (list ids, counts; no tokens). Counts
+    printed here are exact. See docs/pseudonymisation.md.
 
     \b
     Examples:
@@ -116,82 +117,42 @@ def issue(
           --workers 4
     """
     from criteria_dsl import compile_file
-    from matcher.candidates.build import build_lists
-    from matcher.candidates.document import load_signing_key
+    from matcher.candidates.issue import issue_candidate_lists
+    from matcher.candidates.signing import load_signing_key
     from matcher.data.open import open_data
-    from matcher.engine.evaluate import evaluate
+    from matcher.disclosure.ledger import Ledger
+    from matcher.services import operator_name
 
     validity = parse_validity(expires)
+    the_ledger = Ledger.open(ledger)
+    operator = operator_name()
     key = load_signing_key(signing_key)
     study = compile_file(file)
-    dataset = open_data(data_dir)
-    with cluster_client(cluster, workers) as client:  # a Dask cluster: per part, combined
-        result = evaluate(
-            study,
-            dataset,
-            index_date=index_date.date() if index_date is not None else None,
-            cluster=client,
-        )
-    outcome = build_lists(
-        result, dataset.patients, key, practices=practices or None, validity=validity
+    issuance = issue_candidate_lists(
+        study=study,
+        dataset=open_data(data_dir),
+        out=out,
+        signing_key=key,
+        ledger=the_ledger,
+        operator=operator,  # refused before any evaluation unless a steward of the ledger
+        practices=practices or None,
+        validity=validity,
+        index_date=index_date.date() if index_date is not None else None,
+        cluster=cluster,
+        workers=workers,
     )
-    stem = f"{_safe(study.id)}-v{_safe(str(study.version))}"
-    written = []
-    for item in outcome.lists:
-        path = out / _safe(item.practice_id) / f"{stem}-{item.list_id[:12]}.json"
-        text = json.dumps(item.document, ensure_ascii=False, indent=2) + "\n"
-        with atomic_write_path(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        written.append((item, path))
-    _log_issuance(out, written, key.key_id)
     click.echo(
-        f"study {study.id} v{study.version}, index date {result.index_date.isoformat()}:"
-        f" {len(written)} list(s)"
+        f"study {study.id} v{study.version}, index date {issuance.result.index_date.isoformat()}:"
+        f" {len(issuance.files)} list(s), recorded in the ledger"
     )
-    for item, path in written:
+    for item, path in issuance.files:
         extra = f", {item.without_token} without a token (not listed)" if item.without_token else ""
         click.echo(
             f"  {item.practice_id}: {item.eligible} eligible, {item.possibly_eligible} possibly"
             f" eligible{extra} -> {path}"
         )
-    for practice in outcome.without_candidates:
+    for practice in issuance.outcome.without_candidates:
         click.echo(f"  {practice}: no candidates, no list")
-
-
-def _safe(text: str) -> str:
-    """A string usable as a file name part.
-
-    >>> _safe("T2D GLP/1")
-    'T2D_GLP_1'
-    """
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
-
-
-def _log_issuance(out: Path, written: list, key_id: str) -> None:
-    """Append one line per list to OUT/issued.jsonl (mode 0600): no token, no patient data."""
-    if not written:
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / ISSUANCE_LOG
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        for item, path in written:
-            doc = item.document
-            record = {
-                "list_id": doc["list_id"],
-                "study_id": doc["study_id"],
-                "study_version": doc["study_version"],
-                "criteria_hash": doc["criteria_hash"],
-                "data_snapshot": doc["data_snapshot"],
-                "practice_id": doc["practice_id"],
-                "issued": doc["issued"],
-                "expires": doc["expires"],
-                "eligible": item.eligible,
-                "possibly_eligible": item.possibly_eligible,
-                "signing_key_id": key_id,
-                "file": str(path.relative_to(out)),
-            }
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 @candidates_group.command("feedback")
@@ -210,14 +171,7 @@ def _log_issuance(out: Path, written: list, key_id: str) -> None:
     show_default=True,
     help="sponsor: counts under disclosure control (<10, rounded); steward: exact, per practice.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Text for people or JSON for scripts.",
-)
+@table_or_json_option()
 def feedback(files: tuple[Path, ...], study_file: Path, role: str, fmt: str) -> None:
     """The recruitment funnel of a study from the practices' feedback FILES.
 

@@ -37,8 +37,8 @@ def init(out: Path) -> None:
     Example:
       p4dp keys init --out /etc/p4dp/keys
     """
-    from matcher.candidates.document import load_public_key
     from matcher.candidates.keys import init_platform_keys
+    from matcher.candidates.signing import load_public_key
 
     paths = init_platform_keys(out)
     key_id = load_public_key(paths["public"]).key_id

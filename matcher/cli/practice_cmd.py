@@ -187,7 +187,7 @@ def reidentify_cmd(
       p4dp practice reidentify list.json --key practice.key --export export/ \\
           --public-key platform.pub --format html --out candidates.html
     """
-    from matcher.candidates.document import load_public_key
+    from matcher.candidates.signing import load_public_key
     from matcher.practice.html import render_html
     from matcher.practice.reidentify import csv_text, reidentify, render_table, summary_lines
 

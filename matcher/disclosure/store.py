@@ -54,7 +54,7 @@ class LedgerQuery(SQLModel, table=True):
 
     __tablename__ = "ledger_query"
     id: str = Field(primary_key=True)
-    kind: str = "count"  # "count" or "evaluate"
+    kind: str = "count"  # "count", "evaluate" or "candidates" (an issuance of lists)
     requester: str = Field(index=True)
     operator: str = ""  # the platform account that ran the command
     role: str

@@ -46,6 +46,13 @@ if TYPE_CHECKING:
     from matcher.disclosure.ledger import Ledger
 
 
+STEWARD_RUNS = {
+    "evaluate": "p4dp evaluate",
+    "candidates": "p4dp candidates (lists of patients)",
+}
+"""The steward-only runs recorded with exact counts, and the action named when refused."""
+
+
 class BudgetExceededError(MatcherError):
     """The requester used up their query budget for the current window."""
 
@@ -209,12 +216,31 @@ class LedgerTransaction:
         output: str,
     ) -> None:
         """Record a steward's per-patient evaluation (exact, not budgeted)."""
-        self.ledger.require_steward(operator, "p4dp evaluate")
+        self.record_steward_run(
+            "evaluate", operator=operator, study_id=study_id, criteria_hash=criteria_hash,
+            data_snapshot=data_snapshot, counts=counts, view=f"per-patient output {output}",
+        )  # fmt: skip
+
+    def record_steward_run(
+        self,
+        kind: str,
+        *,
+        operator: str,
+        study_id: str,
+        criteria_hash: str,
+        data_snapshot: str,
+        counts: dict[str, int],
+        view: str,
+    ) -> None:
+        """Record a steward's exact, patient-level run: ``evaluate`` (per-patient results) or
+        ``candidates`` (an issuance of candidate lists; ``view`` names the list ids). Each of
+        ``counts`` is recorded as a release ``<kind>:<name>``; never a patient or a token."""
+        self.ledger.require_steward(operator, STEWARD_RUNS[kind])
         touch_requester(self.session, operator, self.now)
-        records = [(f"evaluate:{k}", n) for k, n in counts.items()]
+        records = [(f"{kind}:{k}", n) for k, n in counts.items()]
         query = LedgerQuery(
             id=uuid.uuid4().hex,
-            kind="evaluate",
+            kind=kind,
             requester=operator,
             operator=operator,
             role="steward",
@@ -223,7 +249,7 @@ class LedgerTransaction:
             data_snapshot=data_snapshot,
             eligible_true=counts.get("eligible", 0),
             policy="{}",
-            view=f"per-patient output {output}",
+            view=view,
             created_at=self.now,
         )
         self.session.add(query)

@@ -14,6 +14,9 @@ export directory (any file may hold any of them). Other resource types are count
   system. Units are taken from ``valueQuantity.code`` when its system is UCUM, else from
   ``valueQuantity.unit`` (converted to UCUM later, :func:`matcher.omop.units.convert_units`).
 
+Files of one event resource type are read at once (:mod:`.export_fhir_batch`, Polars), with
+the same result as reading them resource by resource as below, which every other file is.
+
 A line that is not JSON (a truncated file) is an :class:`~matcher.practice.export.ExportError`
 naming the file and line; a resource that cannot be converted is reported with its file,
 line, type/id and reason.
@@ -29,6 +32,7 @@ line, type/id and reason.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,6 +50,7 @@ from matcher.practice.export import (
     bad_birth_date,
     problems_frame,
 )
+from matcher.practice.export_fhir_batch import Batch, read_events_file
 
 NATIONAL_ID_SYSTEMS: tuple[str, ...] = (
     "urn:oid:1.2.250.1.213.1.4.8",  # INS-NIR (France)
@@ -62,6 +67,7 @@ _VOID = ("entered-in-error", "cancelled", "refuted")
 _DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 _DAYS |= {"mo": 30, "month": 30, "months": 30, "a": 365, "year": 365, "years": 365}
 _GENDER = {"female": "F", "male": "M"}
+_HAS_PATIENT = re.compile(rb'"resourceType"\s*:\s*"Patient"')
 
 
 def resource_date(resource: dict[str, Any], fields: tuple[str, ...]) -> str | None:
@@ -114,8 +120,31 @@ class _Reader:
         self.skipped: Counter[str] = Counter()
         self.registration: dict[str, tuple[str | None, str | None, bool]] = {}
         self.opted_out: set[str] = set()
+        self.frames: dict[str, list[pl.DataFrame]] = {t: [] for t in EVENT_COLUMNS}
+        self.problem_frames: list[pl.DataFrame] = []
         self.file = ""
         self.line = 0
+
+    def flush(self) -> None:
+        """Turn the rows and problems read resource by resource so far into frames."""
+        for table, rows in self.events.items():
+            if rows:
+                schema = _raw_schema(table)
+                frame = pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
+                self.frames[table].append(frame)
+                rows.clear()
+        if self.problems:
+            self.problem_frames.append(problems_frame(self.problems))
+            self.problems.clear()
+
+    def add_batch(self, batch: Batch) -> None:
+        """Add a file read at once (:mod:`.export_fhir_batch`)."""
+        self.flush()
+        for table, frame in batch.events.items():
+            schema = _raw_schema(table)
+            self.frames[table].append(frame.select(list(schema)).cast(schema))
+        self.problem_frames.append(batch.problems.cast(PROBLEM_COLUMNS))
+        self.unknown.update(batch.unknown)
 
     def problem(self, resource: str | None, reason: str, detail: str | None = None) -> None:
         self.problems.append(
@@ -264,6 +293,11 @@ class _Reader:
         self.events["encounters"].append((self.file, self.line, *head, kind))
 
 
+def _raw_schema(table: str) -> dict[str, pl.DataType]:
+    """Event rows as read: the patient's FHIR id in ``local_id`` and the date as text."""
+    return dict(EVENT_COLUMNS[table]) | {"local_id": pl.String(), "date": pl.String()}
+
+
 def _has_value(res: dict[str, Any]) -> bool:
     return any(k.startswith("value") for k in res)
 
@@ -295,8 +329,42 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise ExportError(f"{path}: not UTF-8 text") from None
 
 
-def read_fhir_export(path: Path, *, only_patients: bool = False) -> Export:
-    """Read every ``*.ndjson`` file of ``path`` into an :class:`Export`."""
+def _read_lines(
+    reader: _Reader,
+    file: Path,
+    handlers: dict[str, Callable[[dict[str, Any], str], None]],
+    only_patients: bool,
+) -> None:
+    """Read one file resource by resource (any mix of types, any line)."""
+    loads = json.loads
+    for number, text in _lines(file):
+        if not text.strip():
+            continue
+        reader.line = number
+        try:
+            res = loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExportError(
+                f"{file}:{number}: not a JSON resource ({exc.msg} at column {exc.colno});"
+                " a truncated or damaged file? export it again"
+            ) from None
+        kind = res.get("resourceType") if isinstance(res, dict) else None
+        handler = handlers.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            handler(res, f"{kind}/{res.get('id')}")
+        elif not isinstance(kind, str):
+            reader.problem(None, "not a FHIR resource (no resourceType)")
+        elif not only_patients or kind not in ("Condition", "Observation", "Encounter"):
+            reader.skipped[kind] += 1
+    reader.flush()
+
+
+def read_fhir_export(path: Path, *, only_patients: bool = False, batch: bool = True) -> Export:
+    """Read every ``*.ndjson`` file of ``path`` into an :class:`Export`.
+
+    Files of one event resource type are read at once (:mod:`.export_fhir_batch`), unless
+    ``batch`` is false; any other file, resource by resource. Both give the same export.
+    """
     reader = _Reader()
     handlers: dict[str, Callable[[dict[str, Any], str], None]] = {"Patient": reader.patient}
     if not only_patients:
@@ -312,28 +380,17 @@ def read_fhir_export(path: Path, *, only_patients: bool = False) -> Export:
     files = sorted(path.glob("*.ndjson"))
     if not files:
         raise ExportError(f"{path}: no *.ndjson file (a FHIR Bulk Data export)")
-    loads = json.loads
     for file in files:
         reader.file = file.name
-        for number, text in _lines(file):
-            if not text.strip():
-                continue
-            reader.line = number
-            try:
-                res = loads(text)
-            except json.JSONDecodeError as exc:
-                raise ExportError(
-                    f"{file}:{number}: not a JSON resource ({exc.msg} at column {exc.colno});"
-                    " a truncated or damaged file? export it again"
-                ) from None
-            kind = res.get("resourceType") if isinstance(res, dict) else None
-            handler = handlers.get(kind) if isinstance(kind, str) else None
-            if handler is not None:
-                handler(res, f"{kind}/{res.get('id')}")
-            elif not isinstance(kind, str):
-                reader.problem(None, "not a FHIR resource (no resourceType)")
-            elif not only_patients or kind not in ("Condition", "Observation", "Encounter"):
-                reader.skipped[kind] += 1
+        data = file.read_bytes()
+        if only_patients and not _HAS_PATIENT.search(data):
+            continue  # no Patient resource in this file: nothing to read for re-identification
+        at_once = read_events_file(data, file.name) if batch and not only_patients else None
+        if at_once is not None:
+            reader.add_batch(at_once)
+        else:
+            _read_lines(reader, file, handlers, only_patients)
+    reader.flush()
     return _assemble(reader)
 
 
@@ -378,12 +435,11 @@ def _assemble(reader: _Reader) -> Export:
         ),
         opted_out=pl.col("fhir_id").is_in(list(reader.opted_out)),
     )
-    events, problems = {}, [problems_frame(reader.problems), refused]
+    events, problems = {}, [*reader.problem_frames, refused]
     ids = patients.select("fhir_id", "local_id")
-    for table, rows in reader.events.items():
+    for table, frames in reader.frames.items():
         columns = list(EVENT_COLUMNS[table])
-        raw_schema = dict(EVENT_COLUMNS[table]) | {"local_id": pl.String(), "date": pl.String()}
-        frame = pl.DataFrame(rows, schema=raw_schema, orient="row", infer_schema_length=None)
+        frame = pl.concat(frames) if frames else pl.DataFrame(schema=_raw_schema(table))
         frame = frame.rename({"local_id": "fhir_id"}).with_columns(
             date=pl.col("date").str.strptime(pl.Date(), "%Y-%m-%d", strict=False)
         )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from matcher.candidates.upload import sha256_file  # the upload contract, read there
 from matcher.data.schema import TABLES
 from matcher.errors import MatcherError, OutputExistsError
 from matcher.omop.units import convert_units
@@ -159,14 +159,6 @@ def report_path(out: Path) -> Path:
     return out.with_name(out.name + REPORT_SUFFIX)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _report(export: Export, problems: pl.DataFrame, units: dict[str, int]) -> dict[str, Any]:
     by_reason = problems.group_by("reason").len().sort("len", descending=True)
     rows = problems.head(REPORT_ROWS_LIMIT).to_dicts()
@@ -230,7 +222,7 @@ def extract(
         for name, table in tables.items():
             path = tmp / f"{name}.parquet"
             table.write_parquet(path, compression="zstd")
-            manifest["tables"][name] = {"rows": table.height, "sha256": _sha256(path)}
+            manifest["tables"][name] = {"rows": table.height, "sha256": sha256_file(path)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     report = _report(export, all_problems, units)
     staged = report_file.with_name(f".{report_file.name}.{os.getpid()}.tmp")

@@ -33,7 +33,8 @@ from matcher.errors import MatcherError
 from matcher.practice.keys import SecretKey, practice_tokens
 
 FEEDBACK_FORMAT = "p4dp-feedback"
-OUTCOMES = ("not_contacted", "contacted", "declined", "not_eligible", "enrolled")
+"""The feedback file's format (version 1); :mod:`matcher.candidates.feedback` reads it."""
+OUTCOMES: tuple[str, ...] = ("not_contacted", "contacted", "declined", "not_eligible", "enrolled")
 
 
 class OutcomesError(MatcherError):

@@ -9,7 +9,7 @@ Two secrets live at the practice, never on the platform:
   pseudonym is ``hex(HMAC-SHA-256(K_a, "p4dp-pseudonym-v1|" || normalised national id))``.
   The platform applies a second keyed level of its own on receipt.
 
-Key files are JSON, created with mode 0600 and never overwritten::
+Key files (:mod:`matcher.keyfiles`) are JSON, created with mode 0600 and never overwritten::
 
     {"format": "p4dp-key", "version": 1, "kind": "practice", "key_id": "<16 hex>",
      "key_version": "v1", "created": "2026-03-01", "secret": "<base64, 32 bytes>",
@@ -26,10 +26,7 @@ True
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
-import json
 import re
 import secrets
 import stat
@@ -38,17 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matcher.candidates.document import KEY_FORMAT, KeyFileError, new_key_document, write_key_file
+from matcher.keyfiles import (
+    IDENTIFIER,
+    PRACTICE_FIELDS,
+    KeyFileError,
+    load_key_file,
+    new_key_document,
+    write_key_file,
+)
 
-KEY_FILE_VERSION = 1
 SECRET_BYTES = 32
 PSEUDONYM_PREFIX = b"p4dp-pseudonym-v1|"
-_KEY_ID = re.compile(r"[0-9a-f]{16}")
 _VERSION = re.compile(r"v[0-9]{1,4}")
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
-_FIELDS = ("format", "version", "kind", "key_id", "key_version", "created", "secret")
-_PRACTICE_FIELDS = ("practice_id", "centre_id")
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def first_level_pseudonyms(key: SecretKey, normalised_ids: Iterable[str]) -> lis
 
 
 def _check_id(value: str, option: str) -> str:
-    if not _ID.fullmatch(value):
+    if not IDENTIFIER.fullmatch(value):
         raise KeyFileError(f"{option}: {value!r} is not an identifier (letters, digits, '_.-')")
     return value
 
@@ -148,40 +147,8 @@ def permission_warning(path: Path | str) -> str | None:
 def load_key(path: Path | str, kind: str) -> SecretKey:
     """Read a key file of ``kind`` (``practice`` or ``authority``); one clear error otherwise.
 
-    Messages never show the secret.
+    The checks are :func:`matcher.keyfiles.load_key_file`'s; messages never show the secret.
     """
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such key file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise KeyFileError(f"{path}: not a readable JSON key file") from None
-    if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT:
-        raise KeyFileError(f"{path}: not a p4dp key file (format {KEY_FORMAT!r})")
-    if doc.get("version") != KEY_FILE_VERSION:
-        raise KeyFileError(f"{path}: key file version {doc.get('version')!r} is not supported")
-    if doc.get("kind") != kind:
-        raise KeyFileError(f"{path}: a {doc.get('kind')!r} key, not the {kind} key expected here")
-    allowed = _FIELDS + (_PRACTICE_FIELDS if kind == "practice" else ())
-    missing = [f for f in _FIELDS if f not in doc]
-    extra = sorted(set(doc) - set(allowed))
-    if missing or extra:
-        raise KeyFileError(f"{path}: malformed key file (missing {missing}, unknown {extra})")
-    if not isinstance(doc["key_id"], str) or not _KEY_ID.fullmatch(doc["key_id"]):
-        raise KeyFileError(f"{path}: key_id must be 16 lower-case hex digits")
-    if not isinstance(doc["key_version"], str) or not _VERSION.fullmatch(doc["key_version"]):
-        raise KeyFileError(f"{path}: key_version must look like v1, v2, ...")
-    try:
-        secret = base64.b64decode(doc["secret"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise KeyFileError(f"{path}: the secret is not base64") from None
-    if len(secret) < SECRET_BYTES:
-        raise KeyFileError(f"{path}: the secret is shorter than {SECRET_BYTES} bytes")
-    ids = {f: doc.get(f) for f in _PRACTICE_FIELDS}
-    if kind == "practice" and not isinstance(ids["practice_id"], str):
-        raise KeyFileError(f"{path}: a practice key names its practice_id")
-    for field, value in ids.items():
-        if value is not None and (not isinstance(value, str) or not _ID.fullmatch(value)):
-            raise KeyFileError(f"{path}: {field} is not an identifier")
-    return SecretKey(kind, doc["key_id"], doc["key_version"], secret, path, **ids)
+    doc = load_key_file(path, kind)
+    ids = {f: doc.get(f) for f in PRACTICE_FIELDS}
+    return SecretKey(kind, doc["key_id"], doc["key_version"], doc["secret"], Path(path), **ids)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import polars as pl
 
-from matcher.candidates.document import CandidateList, PublicKey, RuleInfo, verify_list
+from matcher.candidates.document import CandidateList, RuleInfo, verify_list
+from matcher.candidates.signing import PublicKey
 from matcher.practice.export import read_patients
 from matcher.practice.keys import SecretKey, practice_tokens
 
@@ -164,12 +165,13 @@ def render_table(result: Reidentified) -> str:
     """A terminal table of the matched candidates, with the summary lines above it."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_lines=True)
     for header in ("row", "local id", "name", "born", "status", "rules met", "to verify"):
         table.add_column(header, overflow="fold")
     for m in result.matches:
-        table.add_row(
+        cells = (
             str(m.row),
             m.local_id,
             m.name,
@@ -178,6 +180,8 @@ def render_table(result: Reidentified) -> str:
             "\n".join(map(rule_text, m.met)),
             "\n".join(map(rule_text, m.to_verify)),
         )
+        # Text, not markup: "[has ...] OR [...]" and names such as "[b]" are shown as written.
+        table.add_row(*(Text(cell) for cell in cells))
     console = Console(file=io.StringIO(), width=140, force_terminal=False, color_system=None)
     for line in summary_lines(result):
         console.print(line, markup=False, highlight=False)

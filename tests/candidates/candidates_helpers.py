@@ -3,13 +3,13 @@
 They play the practice's part (the practice kit is tested on its own): each patient gets a
 made-up national identifier and local record number, the first pseudonym level is computed
 with the authority's secret and the token with the practice's secret, exactly as the upload
-contract says. The secrets stay in the test (never in what the platform receives).
+contract says, with the kit's own functions (:mod:`matcher.practice.keys`). The secrets stay
+in the test (never in what the platform receives).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -18,16 +18,11 @@ from pathlib import Path
 import polars as pl
 
 from matcher.data.schema import EVENT_TABLES, TABLES
+from matcher.practice.keys import PSEUDONYM_PREFIX as PSEUDONYM_PREFIX_BYTES
+from matcher.practice.keys import first_level_pseudonym as first_level
+from matcher.practice.keys import practice_token
 
-PSEUDONYM_PREFIX = "p4dp-pseudonym-v1|"
-
-
-def first_level(authority: bytes, national_id: str) -> str:
-    return hmac.new(authority, (PSEUDONYM_PREFIX + national_id).encode(), "sha256").hexdigest()
-
-
-def practice_token(secret: bytes, key_version: str, local_id: str) -> str:
-    return hmac.new(secret, (key_version + local_id).encode(), "sha256").hexdigest()
+PSEUDONYM_PREFIX = PSEUDONYM_PREFIX_BYTES.decode()
 
 
 @dataclass

@@ -12,13 +12,9 @@ from candidates_helpers import national_ids, practice_token
 
 from criteria_dsl import compile_file, ir
 from matcher.candidates.build import build_lists
-from matcher.candidates.document import (
-    CANDIDATE_FIELDS,
-    LIST_FIELDS,
-    generate_signing_key,
-    verify_list,
-)
+from matcher.candidates.document import CANDIDATE_FIELDS, LIST_FIELDS, verify_list
 from matcher.candidates.receive import receive_uploads
+from matcher.candidates.signing import generate_signing_key
 from matcher.data.loader import load_dataset
 from matcher.engine.evaluate import evaluate
 

@@ -16,8 +16,9 @@ import pytest
 from candidates_helpers import PSEUDONYM_PREFIX, first_level, national_ids, practice_token
 from click.testing import CliRunner
 
-from matcher.candidates.document import load_public_key, verify_list
+from matcher.candidates.document import verify_list
 from matcher.candidates.keys import load_pseudonym_key, second_level
+from matcher.candidates.signing import load_public_key
 from matcher.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -29,11 +30,15 @@ def _run(*args: str):
 
 
 @pytest.fixture
-def loop(uploads, tmp_path) -> dict:
+def loop(uploads, tmp_path, monkeypatch) -> dict:
     """Run the platform's part of the loop from the CLI; keep every output."""
     keys = tmp_path / "platform-keys-cli"
+    ledger = tmp_path / "ledger" / "ledger.sqlite"  # lists are for stewards, recorded there
+    ledger.parent.mkdir()
+    monkeypatch.setenv("P4DP_LEDGER", str(ledger))
     outputs = []
     for args in (
+        ("ledger", "init"),
         ("keys", "init", "--out", str(keys)),
         (
             "data",
@@ -60,7 +65,13 @@ def loop(uploads, tmp_path) -> dict:
         result = _run(*args)
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
-    return {"keys": keys, "data": tmp_path / "data", "lists": tmp_path / "lists", "out": outputs}
+    return {
+        "keys": keys,
+        "data": tmp_path / "data",
+        "lists": tmp_path / "lists",
+        "ledger": ledger,
+        "out": outputs,
+    }
 
 
 def test_issue13_cli_loop_writes_verifiable_lists(loop):
@@ -76,7 +87,51 @@ def test_issue13_cli_loop_writes_verifiable_lists(loop):
     log = [json.loads(line) for line in (loop["lists"] / "issued.jsonl").read_text().splitlines()]
     assert {r["list_id"] for r in log} == {json.loads(f.read_text())["list_id"] for f in files}
     assert stat.S_IMODE((loop["lists"] / "issued.jsonl").stat().st_mode) == 0o600
-    assert "2 list(s)" in loop["out"][2]
+    assert "2 list(s), recorded in the ledger" in loop["out"][3]
+
+
+def test_issue13_item5_each_issuance_recorded_in_the_ledger(loop, tmp_path) -> None:
+    from matcher.disclosure.ledger import Ledger
+    from matcher.services import operator_name
+
+    files = sorted(loop["lists"].glob("*/*.json"))
+    docs = [json.loads(f.read_text()) for f in files]
+    ledger = Ledger.open(loop["ledger"])
+    (query,) = [q for q in ledger.queries() if q.kind == "candidates"]
+    assert (query.operator, query.requester, query.role) == (operator_name(),) * 2 + ("steward",)
+    assert (query.study_id, query.criteria_hash, query.data_snapshot) == (
+        docs[0]["study_id"],
+        docs[0]["criteria_hash"],
+        docs[0]["data_snapshot"],
+    )
+    assert query.view.split()[2:] == [d["list_id"] for d in docs]
+    released = {r.what: r.true_count for r in ledger.releases() if r.query_id == query.id}
+    statuses = [c["status"] for d in docs for c in d["candidates"]]
+    assert released == {
+        "candidates:lists": 2,
+        "candidates:eligible": statuses.count("eligible"),
+        "candidates:possibly_eligible": statuses.count("possibly_eligible"),
+        "candidates:without_token": 0,
+    }
+    assert ledger.verify().ok
+    blob = loop["ledger"].read_bytes()
+    tokens = [c["token"] for d in docs for c in d["candidates"]]
+    assert tokens and not [t for t in tokens if t.encode() in blob]  # no token in the ledger
+    # a second issuance is a second row; an account that is not a steward issues nothing
+    again = _run("candidates", STUDY, "--data", str(loop["data"]), "--out", str(tmp_path / "l3"),
+                 "--signing-key", str(loop["keys"] / "platform-signing.key"),
+                 "--index-date", "2026-06-30")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert len([q for q in Ledger.open(loop["ledger"]).queries() if q.kind == "candidates"]) == 2
+    other = tmp_path / "other-ledger.sqlite"
+    assert (
+        _run("ledger", "init", "--ledger", str(other), "--steward", "someone-else").exit_code == 0
+    )
+    refused = _run("candidates", STUDY, "--data", str(loop["data"]), "--out", str(tmp_path / "l4"),
+                   "--signing-key", str(loop["keys"] / "platform-signing.key"),
+                   "--ledger", str(other))  # fmt: skip
+    assert refused.exit_code == 1 and "is not a steward" in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "l4").exists()
 
 
 def _encodings(secret: bytes) -> list[bytes]:
@@ -117,6 +172,7 @@ def test_issue13_key_separation_no_practice_or_authority_key_on_the_platform(
         data.parent / f"{data.name}.generations",
         loop["lists"],
         loop["keys"],
+        loop["ledger"].parent,
         *uploads.values(),
     ]
     artefacts = _artefacts(roots)

@@ -18,21 +18,21 @@ from matcher.candidates.document import (
     Candidate,
     CandidateList,
     CandidateListError,
-    KeyFileError,
     RuleInfo,
     canonical_bytes,
-    generate_signing_key,
-    load_key_file,
-    load_public_key,
-    load_signing_key,
-    new_key_document,
     new_list_id,
     parse_list,
-    save_public_key,
-    save_signing_key,
     sign_list,
     verify_list,
 )
+from matcher.candidates.signing import (
+    generate_signing_key,
+    load_public_key,
+    load_signing_key,
+    save_public_key,
+    save_signing_key,
+)
+from matcher.keyfiles import KeyFileError, load_key_file, new_key_document, write_key_file
 
 ISSUED = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 EXPIRES = ISSUED + dt.timedelta(days=30)
@@ -242,11 +242,9 @@ def test_issue13_signing_key_files(tmp_path) -> None:
 
 def test_issue13_wrong_key_file_refused(tmp_path) -> None:
     pseudonym = tmp_path / "pseudonym.key"
-    from matcher.candidates.document import write_key_file
-
     write_key_file(pseudonym, new_key_document("platform-pseudonym", b"k" * 32))
     with pytest.raises(
-        KeyFileError, match="a 'platform-pseudonym' key, not the 'platform-signing'"
+        KeyFileError, match="a 'platform-pseudonym' key, not the 'platform-signing' key"
     ):
         load_signing_key(pseudonym)
     with pytest.raises(KeyFileError, match="not a p4dp public key file"):

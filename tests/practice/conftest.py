@@ -1,6 +1,6 @@
 """Fixtures of the practice kit tests: keys, synthetic practice exports, signed lists.
 
-Lists are signed here with the platform's list module (``matcher.candidates.document``), as
+Lists are signed here with the platform's list modules (``matcher.candidates``), as
 the platform would sign them, so the kit is tested against the real format.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from matcher.candidates.document import SigningKey, generate_signing_key, save_public_key
+from matcher.candidates.signing import SigningKey, generate_signing_key, save_public_key
 from matcher.cli import main
 from matcher.practice.keys import SecretKey, create_authority_key, create_practice_key
 

@@ -6,7 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from matcher.candidates.document import Candidate, CandidateList, RuleInfo, SigningKey, sign_list
+from matcher.candidates.document import Candidate, CandidateList, RuleInfo, sign_list
+from matcher.candidates.signing import SigningKey
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 RULES = (

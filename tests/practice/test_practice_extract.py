@@ -211,7 +211,7 @@ def test_issue13_extract_cli_errors_exit_1_without_traceback(tmp_path, practices
     args = ["practice", "extract", str(export), "--out", str(tmp_path / "up")]
     args += ["--authority-key", str(practices.authority_path)]
     wrong_key = CliRunner().invoke(main, [*args, "--key", str(practices.authority_path)])
-    assert wrong_key.exit_code == 1 and "not the practice key" in wrong_key.output
+    assert wrong_key.exit_code == 1 and "not the 'practice' key" in wrong_key.output
     bad = CliRunner().invoke(main, [*args, "--key", str(practices.key_path("PR0002"))])
     assert bad.exit_code == 1, bad.output
     assert bad.output.startswith("Error: ") and "diagnoses.csv:" in bad.output

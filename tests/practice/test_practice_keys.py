@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from matcher.candidates.document import KeyFileError
 from matcher.cli import main
+from matcher.keyfiles import KeyFileError
 from matcher.practice.keys import (
     create_authority_key,
     create_practice_key,
@@ -66,7 +66,7 @@ def test_issue13_authority_key_command(tmp_path: Path) -> None:
 
 def test_issue13_wrong_kind_and_malformed_key_files_are_refused(tmp_path: Path) -> None:
     authority = create_authority_key(tmp_path / "authority.key")
-    with pytest.raises(KeyFileError, match="not the practice key"):
+    with pytest.raises(KeyFileError, match="not the 'practice' key"):
         load_key(authority.path, "practice")
     bad = tmp_path / "bad.key"
     bad.write_text("{not json")

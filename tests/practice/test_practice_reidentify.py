@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from practice_helpers import NOW, signed_list
 
-from matcher.candidates.document import CandidateListError, generate_signing_key, load_public_key
+from matcher.candidates.document import CandidateListError
+from matcher.candidates.signing import generate_signing_key, load_public_key
 from matcher.cli import main
 from matcher.practice.html import render_html
 from matcher.practice.keys import create_practice_key, load_key, practice_tokens
@@ -187,3 +188,30 @@ def test_issue13_reidentify_cli_table_and_files(practices, platform, listed, tmp
     assert out.read_text().splitlines()[0].startswith("row,local_id,family_name")
     again = CliRunner().invoke(main, [*base, "--format", "csv", "--out", str(out)])
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_issue13_item4_or_rule_descriptions_and_bracketed_names_shown_as_written() -> None:
+    """A rule combining conditions with "or" is described as "[a] OR [b]": the terminal table
+    showed "( OR )" because the brackets were read as markup. Names are shown as written too."""
+    from matcher.candidates.document import CandidateList, RuleInfo
+    from matcher.practice.reidentify import Match, Reidentified, render_table
+
+    either = RuleInfo("cv_risk", "inclusion", "[has diagnosis cv] OR [age is at least 60]")
+    neither = RuleInfo("ckd", "exclusion", "[has diagnosis ckd] OR [eGFR below 30]")
+    lst = CandidateList(
+        "a" * 32, "S", 1, None, "c", "d", "PR0001", NOW, NOW + dt.timedelta(days=1),
+        (either, neither), (),
+    )  # fmt: skip
+    match = Match(
+        1, "possibly_eligible", "L1", "[b]Martin[/b]", "Zoé", "1950-01", (either,), (neither,)
+    )
+    text = render_table(Reidentified(lst, (match,), (), 1))
+    assert "( OR )" not in text and "(exclusion, must be absent:  OR )" not in text
+    rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│")]
+    column = [
+        " ".join(cell.strip() for cell in cells if cell.strip())
+        for cells in zip(*rows, strict=True)
+    ]
+    assert column[2] == "[B]MARTIN[/B] Zoé"
+    assert column[5] == "cv_risk ([has diagnosis cv] OR [age is at least 60])"
+    assert column[6] == ("ckd (exclusion, must be absent: [has diagnosis ckd] OR [eGFR below 30])")
