@@ -23,8 +23,12 @@ PER_ISSUE = {"list_id", "issued", "expires", "signature", "data_snapshot"}
 
 def _issue(data: Path, out: Path, key: Path, *extra: str) -> dict[str, dict]:
     """Issue lists for STUDY; the lists written, by practice, without per-issue fields."""
+    ledger = key.parent / "ledger.sqlite"  # issuance is a steward's, recorded in the ledger
+    if not ledger.exists():
+        assert CliRunner().invoke(main, ["ledger", "init", "--ledger", str(ledger)]).exit_code == 0
     args = ["candidates", "issue", STUDY, "--data", str(data), "--out", str(out)]
-    args += ["--signing-key", str(key), "--index-date", "2026-06-30", *extra]
+    args += ["--signing-key", str(key), "--ledger", str(ledger), "--index-date", "2026-06-30"]
+    args += extra
     result = CliRunner().invoke(main, args, env={"P4DP_DASK_SCHEDULER": ""})
     assert result.exit_code == 0, result.output
     lists = {}
