@@ -31,6 +31,15 @@ def min_rows_shown(released: ReleasedFeasibility) -> int:
     return 1 if released.role == "steward" else released.policy.threshold
 
 
+def partial_table_warnings(study: Any) -> list[str]:
+    """The study's code sets expanded against a partial shipped table (``W510`` of ``check``),
+    worded for the count's ``warnings`` list: a count may miss codes the table lacks."""
+    from criteria_dsl.codesets import codeset_warnings
+
+    found = codeset_warnings(study)
+    return [f"study {study.id}: code set '{name}': {text}" for name, text in found]
+
+
 @dataclass(frozen=True)
 class StudyFeasibility:
     """What was released for one study, with the study's identity and the query asked."""
@@ -62,7 +71,10 @@ class StudyFeasibility:
             order=tuple(step["rule"] for step in released.attrition),
             without=tuple(query.without),
             released=released,
-            warnings=tuple(result.code_set_warnings(min_rows_shown(released))),
+            warnings=(
+                *partial_table_warnings(result.study),
+                *result.code_set_warnings(min_rows_shown(released)),
+            ),
         )
 
     @property

@@ -409,3 +409,21 @@ def test_freeze_in_the_middle_of_a_run_shows_nothing(workspace, ledger_path, tmp
     assert ledger.is_frozen("mal")
     assert len(ledger.queries("mal")) == 6  # the first study of the run was not recorded
     assert ledger.verify().ok
+
+
+def test_issue12_partial_table_warnings_in_count(workspace, ledger_path, tmp_path):
+    """A code set expanded against a partial shipped table warns in count too (stderr and the
+    JSON ``warnings`` list), as ``check`` and ``explain`` do (W510)."""
+    _, data, _, _ = workspace
+    criteria = tmp_path / "partial.p4dp"
+    criteria.write_text(
+        'study "PARTIAL" version 1\nindex date 2024-01-01\n\ncodes insulin = atc A10A*\n\n'
+        "inclusion\n  adult: age at index >= 18\nexclusion\n  insulin: has prescription insulin\n",
+        encoding="utf-8",
+    )
+    res = count([str(criteria), "--data", str(data), "--format", "json"], ledger_path)
+    assert res.exit_code == 0, res.output
+    warnings = json.loads(res.stdout)["warnings"]
+    partial = [w for w in warnings if "code set 'insulin'" in w and "p4dp terms load atc" in w]
+    assert len(partial) == 1 and partial[0].startswith("study PARTIAL: ")
+    assert f"Warning: {partial[0]}" in res.stderr
