@@ -172,7 +172,10 @@ def issue(
     help="sponsor: counts under disclosure control (<10, rounded); steward: exact, per practice.",
 )
 @table_or_json_option()
-def feedback(files: tuple[Path, ...], study_file: Path, role: str, fmt: str) -> None:
+@ledger_option
+def feedback(
+    files: tuple[Path, ...], study_file: Path, role: str, fmt: str, ledger: str | None
+) -> None:
     """The recruitment funnel of a study from the practices' feedback FILES.
 
     Listed -> contacted -> enrolled across practices, the other outcomes, and the rules the
@@ -188,6 +191,11 @@ def feedback(files: tuple[Path, ...], study_file: Path, role: str, fmt: str) -> 
     from criteria_dsl import compile_file
     from matcher.candidates.feedback import funnel, read_feedback, release_funnel, render_funnel
 
+    if role == "steward":  # exact counts per practice: a steward of the ledger only
+        from matcher.disclosure.ledger import Ledger
+        from matcher.services import operator_name
+
+        Ledger.open(ledger).require_steward(operator_name(), "candidates feedback --role steward")
     study = compile_file(study_file)
     released = release_funnel(funnel([read_feedback(f) for f in files], study), role)
     if fmt == "json":

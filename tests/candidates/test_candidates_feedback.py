@@ -135,7 +135,7 @@ def test_issue13_feedback_refusals(returns, tmp_path):
         read_feedback(path)
 
 
-def test_issue13_feedback_cli(returns):
+def test_issue13_feedback_cli(returns, tmp_path):
     runner = CliRunner()
     sponsor = runner.invoke(main, ["candidates", "feedback", *map(str, returns), "--study",
                                    str(STUDY)])  # fmt: skip
@@ -144,6 +144,11 @@ def test_issue13_feedback_cli(returns):
     assert "enrolled          <10" in sponsor.output
     assert "P001" not in sponsor.output
     args = ["candidates", "feedback", *map(str, returns), "--study", str(STUDY)]
+    ledger = str(tmp_path / "ledger.sqlite")
+    args += ["--ledger", ledger]
+    refused = runner.invoke(main, [*args, "--role", "steward"])  # no ledger yet: no steward
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert runner.invoke(main, ["ledger", "init", "--ledger", ledger]).exit_code == 0
     steward = runner.invoke(main, [*args, "--role", "steward", "--format", "json"])
     assert steward.exit_code == 0, steward.output
     assert json.loads(steward.output)["outcomes"]["enrolled"] == 7

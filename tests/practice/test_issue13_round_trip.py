@@ -84,6 +84,7 @@ def loop(request, practices, tmp_path_factory) -> dict:
         "received": received,
         "issued": issued,
         "platform_key": load_pseudonym_key(keys / "platform-pseudonym.key"),
+        "ledger": ledger,
     }
 
 
@@ -166,7 +167,8 @@ def test_issue13_item1_practice_feedback_goes_into_the_funnel(practices, loop):
         sent = feedback.read_text()
         assert not [c["token"] for c in candidates if c["token"] in sent]
     funnel = json.loads(_run("candidates", "feedback", *returned, "--study", STUDY,
-                             "--role", "steward", "--format", "json"))  # fmt: skip
+                             "--role", "steward", "--format", "json",
+                             "--ledger", loop["ledger"]))  # fmt: skip
     assert funnel["listed"] == listed_total
     assert funnel["outcomes"]["enrolled"] == 2 and funnel["outcomes"]["declined"] == 2
     assert funnel["outcomes"]["not_eligible"] == 2
