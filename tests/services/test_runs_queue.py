@@ -62,7 +62,7 @@ def test_issue14_claim_is_exclusive_with_two_workers(queue_url):
     for run_id in ids:
         run = get_run(engines[0], run_id)
         assert run.status == RunStatus.RUNNING and run.attempts == 1
-        assert run.run_id if False else run.claimed_by in ("w0", "w1")
+        assert run.claimed_by in ("w0", "w1")
     for e in engines:
         e.dispose()
 
@@ -201,3 +201,22 @@ def test_issue14_unknown_options_are_refused(queue_engine):
 
     with pytest.raises(MatcherError, match="unknown colour"):
         submit_run(queue_engine, criteria=STUDY, requester="ana", options={"colour": 1})
+
+
+def test_issue14_p4dp_worker_once_executes_the_queue(tmp_path, synth_data, ledger_path):
+    from matcher.services.run_worker import make_queue_engine
+
+    db = tmp_path / "api.sqlite"
+    engine = make_queue_engine(f"sqlite:///{db}")
+    from matcher.services.runs import create_run_tables
+
+    create_run_tables(engine)
+    run = submit_run(engine, criteria=STUDY, requester="ana")
+    args = ["worker", "--once", "--database", str(db), "--data", str(synth_data)]
+    res = CliRunner().invoke(main, [*args, "--ledger", str(ledger_path)])
+    assert res.exit_code == 0, res.output
+    assert "Executed 1 run(s)" in res.output
+    assert get_run(engine, run.id).status == RunStatus.DONE
+    missing = CliRunner().invoke(main, [*args, "--ledger", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    engine.dispose()
