@@ -1,0 +1,45 @@
+"""The app factory: :func:`create_app` builds the FastAPI application from :class:`ApiSettings`.
+
+Routers are listed in :data:`matcher.api.routes.ROUTERS` and included in that order; the
+middleware (audit, body limit, idempotency) wraps all of them.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from matcher import __version__
+from matcher.api.db import make_engine, migrate
+from matcher.api.idempotency import IdempotencyMiddleware
+from matcher.api.middleware import AuditMiddleware, BodyLimitMiddleware
+from matcher.api.ratelimit import RateLimiter
+from matcher.api.settings import ApiSettings
+
+DESCRIPTION = """Criteria submissions, versions, terminology and audit of the p4dp platform.
+
+Every route but `/health` needs `Authorization: Bearer TOKEN` (a token from `p4dp users add`).
+POST routes accept an `Idempotency-Key` header."""
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """The application (migrates the database first when ``settings.migrate_on_start``)."""
+    from matcher.api.routes import ROUTERS
+
+    if settings.migrate_on_start:
+        migrate(settings.database_url)
+    app = FastAPI(
+        title="p4dp-matcher API",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware)
+    return app
