@@ -17,6 +17,8 @@ from enum import StrEnum
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from matcher.services.run_store import RUN_MODELS
+
 
 def utcnow() -> datetime:
     """Now, in UTC (what every table stores)."""
@@ -151,5 +153,6 @@ API_MODELS: tuple[type[SQLModel], ...] = (
     AuditRow,
     AuditHead,
     IdempotencyRecord,
+    *RUN_MODELS,
 )
 """Every table of the service (the migrations must create exactly these, see the tests)."""

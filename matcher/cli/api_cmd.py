@@ -91,6 +91,9 @@ def serve(
         rate_limit_per_minute=rate_limit,
     )
     app = create_app(settings)
+    from matcher.api.routes.runs import start_worker  # feasibility runs (ledger: $P4DP_LEDGER)
+
+    start_worker(app)
     click.echo(f"p4dp API on http://{host}:{port} (docs: /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

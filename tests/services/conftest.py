@@ -13,16 +13,11 @@ from sqlmodel import SQLModel, create_engine
 
 from matcher.cli import main
 from matcher.services.run_store import RUN_MODELS, create_run_tables
+from matcher.services.run_worker import make_queue_engine
 
 
 def _tables():
     return [m.__table__ for m in RUN_MODELS]  # type: ignore[attr-defined]
-
-
-def queue_engine_for(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        return create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    return create_engine(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,7 +32,7 @@ def queue_url(request, tmp_path) -> str:
         engine = create_engine(url)
         SQLModel.metadata.drop_all(engine, tables=_tables())
         engine.dispose()
-    engine = queue_engine_for(url)
+    engine = make_queue_engine(url)
     create_run_tables(engine)
     engine.dispose()
     return url
@@ -45,7 +40,7 @@ def queue_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def queue_engine(queue_url) -> Engine:
-    engine = queue_engine_for(queue_url)
+    engine = make_queue_engine(queue_url)
     yield engine
     engine.dispose()
 

@@ -10,12 +10,11 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from conftest import queue_engine_for
 
 from matcher.cli import main
 from matcher.disclosure.ledger import Ledger
 from matcher.services.run_store import RunStatus, utcnow
-from matcher.services.run_worker import RunWorker
+from matcher.services.run_worker import RunWorker, make_queue_engine
 from matcher.services.runs import (
     RunBudgetError,
     beat,
@@ -42,7 +41,7 @@ inclusion
 
 def test_issue14_claim_is_exclusive_with_two_workers(queue_url):
     """Two workers (two engines, as two processes) race for 30 runs: each run is claimed once."""
-    engines = [queue_engine_for(queue_url) for _ in range(2)]
+    engines = [make_queue_engine(queue_url) for _ in range(2)]
     ids = [submit_run(engines[0], criteria=STUDY, requester="ana").id for _ in range(30)]
     claims: dict[str, list[int]] = {"w0": [], "w1": []}
     start = threading.Barrier(2)
@@ -89,10 +88,10 @@ def test_issue14_stale_run_is_retried_then_failed_with_a_reason(queue_engine):
 
 def test_issue14_queued_runs_resume_after_a_restart(queue_url, synth_data, ledger_path):
     """Runs queued by one process are executed by a worker of a new process (new engine)."""
-    before = queue_engine_for(queue_url)
+    before = make_queue_engine(queue_url)
     ids = [submit_run(before, criteria=STUDY, requester="ana").id for _ in range(2)]
     before.dispose()  # the server stops
-    after = queue_engine_for(queue_url)
+    after = make_queue_engine(queue_url)
     worker = RunWorker(after, ledger=ledger_path, data=synth_data, name="restarted")
     assert [worker.run_once(), worker.run_once(), worker.run_once()] == [*ids, None]
     for run_id in ids:
@@ -204,8 +203,6 @@ def test_issue14_unknown_options_are_refused(queue_engine):
 
 
 def test_issue14_p4dp_worker_once_executes_the_queue(tmp_path, synth_data, ledger_path):
-    from matcher.services.run_worker import make_queue_engine
-
     db = tmp_path / "api.sqlite"
     engine = make_queue_engine(f"sqlite:///{db}")
     from matcher.services.runs import create_run_tables

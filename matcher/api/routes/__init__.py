@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matcher.api.routes import accounts, audit, health, studies, terms, validate
+from matcher.api.routes import accounts, audit, health, runs, studies, terms, validate
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -13,4 +13,5 @@ ROUTERS: list[APIRouter] = [
     validate.router,
     terms.router,
     audit.router,
+    runs.router,
 ]
