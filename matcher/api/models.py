@@ -145,6 +145,8 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+from matcher.api.models_lists import LIST_MODELS  # noqa: E402  (tables of approvals and lists)
+
 API_MODELS: tuple[type[SQLModel], ...] = (
     Account,
     Study,
@@ -154,5 +156,6 @@ API_MODELS: tuple[type[SQLModel], ...] = (
     AuditHead,
     IdempotencyRecord,
     *RUN_MODELS,
+    *LIST_MODELS,
 )
 """Every table of the service (the migrations must create exactly these, see the tests)."""

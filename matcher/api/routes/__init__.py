@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matcher.api.routes import accounts, audit, health, runs, studies, terms, validate
+from matcher.api.routes import accounts, audit, health, lists, runs, studies, terms, validate
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -14,4 +14,5 @@ ROUTERS: list[APIRouter] = [
     terms.router,
     audit.router,
     runs.router,
+    lists.router,
 ]
