@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import anyio
@@ -37,14 +38,46 @@ async def send_json(send: Any, status: int, body: dict[str, Any], headers=()) ->
     await send({"type": "http.response.body", "body": data})
 
 
-def _describe_object(scope: Scope) -> str:
-    params = scope.get("path_params") or {}
-    return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+class RouteTable:
+    """The app's route templates, to name the route and object of a request in the audit
+    (``/studies/{study_id}``, ``study_id=3``); built at the first request, so every router
+    included before it is known."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[frozenset[str], re.Pattern[str], str]] | None = None
+
+    def _build(self, app: Any) -> list[tuple[frozenset[str], re.Pattern[str], str]]:
+        from fastapi.routing import iter_route_contexts
+        from starlette.routing import compile_path
+
+        out = []
+        for context in iter_route_contexts(app.routes):
+            path = context.path
+            if not path:
+                continue
+            methods = getattr(context.original_route, "methods", None) or {"GET"}
+            out.append((frozenset(methods), compile_path(path)[0], path))
+        return out
+
+    def describe(self, app: Any, method: str, path: str) -> tuple[str, str]:
+        """The route template and its parameters; an unknown path is named ``(unmatched)``."""
+        if self._routes is None:
+            self._routes = self._build(app)
+        for methods, regex, template in self._routes:
+            match = regex.match(path)
+            if match and method in methods:
+                params = match.groupdict()
+                return template, " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+        for _methods, regex, template in self._routes:
+            if regex.match(path):
+                return template, ""
+        return "(unmatched)", ""
 
 
 class AuditMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.routes = RouteTable()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -62,14 +95,15 @@ class AuditMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             caller = state.get("caller") or ANONYMOUS
-            route = scope.get("route")
+            method = scope.get("method", "")
+            route, obj = self.routes.describe(scope["app"], method, scope.get("path", ""))
             entry = AuditEntry(
                 who=caller.name,
                 role=caller.role,
                 scope=caller.scope,
-                method=scope.get("method", ""),
-                route=getattr(route, "path", None) or scope.get("path", ""),
-                object=_describe_object(scope),
+                method=method,
+                route=route,
+                object=obj,
                 status=status["code"],
             )
             engine = scope["app"].state.engine
