@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 from fastapi import HTTPException
 
-from matcher.api.audit import ANONYMOUS, AuditEntry, append_audit
+from matcher.api.audit import ANONYMOUS, AuditEntry, append_audit, caller_for_token
 
 Scope = dict[str, Any]
 
@@ -74,6 +74,14 @@ class RouteTable:
         return "(unmatched)", ""
 
 
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
 class AuditMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -94,21 +102,27 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            caller = state.get("caller") or ANONYMOUS
+            caller = state.get("caller")
             method = scope.get("method", "")
             route, obj = self.routes.describe(scope["app"], method, scope.get("path", ""))
-            entry = AuditEntry(
-                who=caller.name,
-                role=caller.role,
-                scope=caller.scope,
-                method=method,
-                route=route,
-                object=obj,
-                status=status["code"],
-            )
             engine = scope["app"].state.engine
+            token = _bearer_token(scope) if caller is None else None
+
+            def write() -> None:
+                who = caller or (caller_for_token(engine, token) if token else None) or ANONYMOUS
+                entry = AuditEntry(
+                    who=who.name,
+                    role=who.role,
+                    scope=who.scope,
+                    method=method,
+                    route=route,
+                    object=obj,
+                    status=status["code"],
+                )
+                append_audit(engine, entry)
+
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(append_audit, engine, entry)
+                await anyio.to_thread.run_sync(write)
 
 
 class BodyLimitMiddleware:
