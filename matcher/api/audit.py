@@ -70,6 +70,15 @@ class Caller:
 ANONYMOUS = Caller("-", "-", "-")
 
 
+def caller_for_token(engine: Engine, token: str) -> Caller | None:
+    """The caller a live token names (for requests no route authenticated, e.g. a 404)."""
+    from matcher.api.accounts import account_for_token
+
+    with Session(engine) as session:
+        account = account_for_token(session, token)
+        return Caller.of(account) if account is not None else None
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """What the middleware knows about a finished request."""

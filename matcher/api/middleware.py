@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import anyio
 from fastapi import HTTPException
 
-from matcher.api.audit import ANONYMOUS, AuditEntry, append_audit
+from matcher.api.audit import ANONYMOUS, AuditEntry, append_audit, caller_for_token
 
 Scope = dict[str, Any]
 
@@ -37,14 +38,54 @@ async def send_json(send: Any, status: int, body: dict[str, Any], headers=()) ->
     await send({"type": "http.response.body", "body": data})
 
 
-def _describe_object(scope: Scope) -> str:
-    params = scope.get("path_params") or {}
-    return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+class RouteTable:
+    """The app's route templates, to name the route and object of a request in the audit
+    (``/studies/{study_id}``, ``study_id=3``); built at the first request, so every router
+    included before it is known."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[frozenset[str], re.Pattern[str], str]] | None = None
+
+    def _build(self, app: Any) -> list[tuple[frozenset[str], re.Pattern[str], str]]:
+        from fastapi.routing import iter_route_contexts
+        from starlette.routing import compile_path
+
+        out = []
+        for context in iter_route_contexts(app.routes):
+            path = context.path
+            if not path:
+                continue
+            methods = getattr(context.original_route, "methods", None) or {"GET"}
+            out.append((frozenset(methods), compile_path(path)[0], path))
+        return out
+
+    def describe(self, app: Any, method: str, path: str) -> tuple[str, str]:
+        """The route template and its parameters; an unknown path is named ``(unmatched)``."""
+        if self._routes is None:
+            self._routes = self._build(app)
+        for methods, regex, template in self._routes:
+            match = regex.match(path)
+            if match and method in methods:
+                params = match.groupdict()
+                return template, " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+        for _methods, regex, template in self._routes:
+            if regex.match(path):
+                return template, ""
+        return "(unmatched)", ""
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
 
 
 class AuditMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.routes = RouteTable()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -61,20 +102,27 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            caller = state.get("caller") or ANONYMOUS
-            route = scope.get("route")
-            entry = AuditEntry(
-                who=caller.name,
-                role=caller.role,
-                scope=caller.scope,
-                method=scope.get("method", ""),
-                route=getattr(route, "path", None) or scope.get("path", ""),
-                object=_describe_object(scope),
-                status=status["code"],
-            )
+            caller = state.get("caller")
+            method = scope.get("method", "")
+            route, obj = self.routes.describe(scope["app"], method, scope.get("path", ""))
             engine = scope["app"].state.engine
+            token = _bearer_token(scope) if caller is None else None
+
+            def write() -> None:
+                who = caller or (caller_for_token(engine, token) if token else None) or ANONYMOUS
+                entry = AuditEntry(
+                    who=who.name,
+                    role=who.role,
+                    scope=who.scope,
+                    method=method,
+                    route=route,
+                    object=obj,
+                    status=status["code"],
+                )
+                append_audit(engine, entry)
+
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(append_audit, engine, entry)
+                await anyio.to_thread.run_sync(write)
 
 
 class BodyLimitMiddleware:
