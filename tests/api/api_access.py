@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api_world_runs import FEEDBACK, runs_world
+
 EXAMPLE = (Path(__file__).parents[2] / "examples" / "t2d_glp1.p4dp").read_text()
 
 CALLERS = ("sponsor", "other_sponsor", "physician", "other_physician", "steward", "admin")
@@ -90,6 +92,25 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
         query={"expr": "atc A10BJ*"},
     ),
     ("GET", "/audit"): access("steward"),
+    # feasibility runs, approvals, lists, feedback (objects from api_world_runs.runs_world)
+    ("POST", "/studies/{study_id}/versions/{number}/runs"): access(
+        "sponsor", "steward", foreign=SPONSOR_OBJECT
+    ),
+    ("GET", "/runs/{run_id}"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
+    ("GET", "/studies/{study_id}/runs"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
+    ("POST", "/studies/{study_id}/versions/{number}/approval"): access("steward"),
+    ("GET", "/approvals/queue"): access("steward"),
+    ("POST", "/studies/{study_id}/versions/{number}/lists"): access(
+        "steward", params=lambda api, w: {"study_id": w["adults_id"], "number": 1}
+    ),
+    ("GET", "/practices/{practice}/lists"): access(
+        "physician", "steward", foreign=("other_physician",)
+    ),
+    ("GET", "/lists/{list_pk}"): access("physician", "steward", foreign=("other_physician",)),
+    ("POST", "/lists/{list_pk}/feedback"): access(
+        "physician", foreign=("other_physician",), json=FEEDBACK
+    ),
+    ("GET", "/studies/{study_id}/funnel"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
 }
 
 PUBLIC_PAGES = {"/docs", "/docs/oauth2-redirect", "/openapi.json"}
@@ -104,10 +125,11 @@ def build_world(api: Any) -> dict[str, Any]:
     sub = sponsor.post(
         f"/studies/{study}/submissions", content=EXAMPLE, headers={"Content-Type": "text/plain"}
     ).json()
-    return {
+    world = {
         "study_id": study,
         "submission_id": sub["id"],
         "number": sub["version"],
         "a": sub["version"],
         "b": sub["version"],
     }
+    return world | runs_world(api, world)

@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("approved_by", sa.Integer(), sa.ForeignKey("api_account.id"), nullable=False),
         sa.Column("note", sa.String(2000), nullable=False),
         sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("version_id"),
     )
     op.create_index("ix_api_approval_study_id", "api_approval", ["study_id"])
-    op.create_index("ix_api_approval_version_id", "api_approval", ["version_id"], unique=True)
     op.create_table(
         "api_candidate_list",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -49,8 +49,8 @@ def upgrade() -> None:
         sa.Column("document", sa.LargeBinary(), nullable=False),
         sa.Column("created_by", sa.Integer(), sa.ForeignKey("api_account.id"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("list_id"),
     )
-    op.create_index("ix_api_candidate_list_list_id", "api_candidate_list", ["list_id"], unique=True)
     op.create_index("ix_api_candidate_list_study_id", "api_candidate_list", ["study_id"])
     op.create_index("ix_api_candidate_list_version_id", "api_candidate_list", ["version_id"])
     op.create_index("ix_api_candidate_list_practice", "api_candidate_list", ["practice"])
