@@ -20,9 +20,11 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,7 +147,7 @@ class RunWorker:
         ledger: str | os.PathLike[str] | None,
         data: Any,
         name: str | None = None,
-        poll_s: float = 1.0,
+        poll_s: float = 0.5,
         heartbeat_s: float = 5.0,
         stale_after_s: float = 60.0,
     ) -> None:
@@ -154,6 +156,7 @@ class RunWorker:
         self.poll_s, self.heartbeat_s = poll_s, heartbeat_s
         self.stale_after = timedelta(seconds=stale_after_s)
         self.stop_event = threading.Event()
+        self._recovered_at = -math.inf
 
     @staticmethod
     def default_name() -> str:
@@ -164,7 +167,10 @@ class RunWorker:
 
     def run_once(self) -> int | None:
         """Recover stale runs, then claim and execute one; the run's id, or ``None``."""
-        recover_stale(self.engine, stale_after=self.stale_after)
+        now = time.monotonic()
+        if now - self._recovered_at >= min(self.stale_after.total_seconds() / 4, 15.0):
+            recover_stale(self.engine, stale_after=self.stale_after)
+            self._recovered_at = now
         claim = claim_next(self.engine, worker=self.name)
         if claim is None:
             return None

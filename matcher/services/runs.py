@@ -204,6 +204,11 @@ def claim_next(engine: Engine, *, worker: str, now: datetime | None = None) -> R
         pick = pick.with_for_update(skip_locked=True)
     with engine.connect() as conn:
         if sqlite:
+            # A plain read first: an idle poll takes no write lock.
+            queued = conn.execute(pick).first() is not None
+            conn.rollback()
+            if not queued:
+                return None
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         run_id = conn.execute(pick).scalar_one_or_none()
         if run_id is None:
