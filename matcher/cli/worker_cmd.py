@@ -64,6 +64,7 @@ def worker(
     engine = make_queue_engine(run_database_url(database))
     runner = RunWorker(engine, ledger=ledger, data=open_data(data_dir), stale_after_s=stale_after)
     if once:
+        runner.release_dead_local_claims()
         done = 0
         while runner.run_once() is not None:
             done += 1

@@ -44,6 +44,8 @@ from matcher.services.runs import (
     finish_run,
     get_run,
     recover_stale,
+    release_claims,
+    running_claims,
 )
 
 log = logging.getLogger("p4dp.worker")
@@ -162,6 +164,13 @@ class RunWorker:
     def default_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
+    def release_dead_local_claims(self) -> tuple[int, int]:
+        """Queue again at once the runs held by dead worker processes of this machine (a
+        server killed and restarted), instead of waiting for their heartbeat to go stale."""
+        host = socket.gethostname()
+        dead = [w for w in running_claims(self.engine) if _dead_local_worker(w, host)]
+        return release_claims(self.engine, dead)
+
     def set_data(self, data: Any) -> None:
         self.data = data
 
@@ -218,6 +227,8 @@ class RunWorker:
 
     def serve(self) -> None:
         """Work until :meth:`stop` is called (polling every ``poll_s`` when idle)."""
+        with contextlib.suppress(Exception):  # the database may not be reachable yet
+            self.release_dead_local_claims()
         while not self.stop_event.is_set():
             try:
                 busy = self.run_once() is not None
@@ -234,6 +245,28 @@ class RunWorker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def _dead_local_worker(name: str, host: str) -> bool:
+    """Whether ``name`` (``host:pid:nonce``) is a worker of this host whose process is gone.
+
+    >>> me = f"here:{os.getpid()}:x"
+    >>> _dead_local_worker("elsewhere:1:x", "here"), _dead_local_worker(me, "here")
+    (False, False)
+    """
+    parts = name.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def database_url(value: str | None, env: dict[str, str] | None = None) -> str:

@@ -65,6 +65,7 @@ __all__ = [
     "finish_run",
     "get_run",
     "recover_stale",
+    "release_claims",
     "submit_run",
 ]
 
@@ -299,13 +300,36 @@ def recover_stale(
     """Queue again, or fail when out of attempts, every running run whose heartbeat is older
     than ``stale_after``. Returns (requeued, failed)."""
     now = now or utcnow()
-    cutoff = now - stale_after
-    stale = (T.c.status == RunStatus.RUNNING.value, T.c.heartbeat_at < cutoff)
     seconds = int(stale_after.total_seconds())
+    return _requeue_or_fail(
+        engine,
+        T.c.heartbeat_at < now - stale_after,
+        f"its worker stopped responding (no heartbeat for {seconds} s) on every attempt",
+        now,
+    )
+
+
+def release_claims(
+    engine: Engine, workers: Sequence[str], *, now: datetime | None = None
+) -> tuple[int, int]:
+    """Queue again (or fail when out of attempts) the runs held by ``workers``, known dead
+    (e.g. a process of this machine killed before a restart). Returns (requeued, failed)."""
+    if not workers:
+        return 0, 0
+    return _requeue_or_fail(
+        engine,
+        T.c.claimed_by.in_(list(workers)),
+        "its worker process died on every attempt",
+        now or utcnow(),
+    )
+
+
+def _requeue_or_fail(engine: Engine, which: Any, reason: str, now: datetime) -> tuple[int, int]:
+    running = (T.c.status == RunStatus.RUNNING.value, which)
     with engine.begin() as conn:
         requeued = conn.execute(
             update(T)
-            .where(*stale, T.c.attempts < T.c.max_attempts)
+            .where(*running, T.c.attempts < T.c.max_attempts)
             .values(
                 status=RunStatus.QUEUED.value,
                 claimed_by=None,
@@ -315,19 +339,23 @@ def recover_stale(
         ).rowcount
         failed = conn.execute(
             update(T)
-            .where(*stale, T.c.attempts >= T.c.max_attempts)
+            .where(*running, T.c.attempts >= T.c.max_attempts)
             .values(
                 status=RunStatus.FAILED.value,
                 phase="failed",
                 error_kind="stale",
-                error=(
-                    f"its worker stopped responding (no heartbeat for {seconds} s) on every "
-                    "attempt; nothing was released; submit it again or ask a steward"
-                ),
+                error=f"{reason}; nothing was released; submit it again or ask a steward",
                 finished_at=now,
             )
         ).rowcount
     return requeued, failed
+
+
+def running_claims(engine: Engine) -> list[str]:
+    """The workers holding a running run."""
+    stmt = select(T.c.claimed_by).where(T.c.status == RunStatus.RUNNING.value).distinct()
+    with engine.connect() as conn:
+        return [w for w in conn.execute(stmt).scalars() if w]
 
 
 def is_finished(run: FeasibilityRun) -> bool:
