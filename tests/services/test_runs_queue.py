@@ -269,3 +269,21 @@ def test_issue14_p4dp_worker_once_executes_the_queue(tmp_path, synth_data, ledge
     missing = CliRunner().invoke(main, [*args, "--ledger", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 1 and "Traceback" not in missing.output
     engine.dispose()
+
+
+def test_issue14_restart_requeues_at_once_the_runs_of_a_dead_local_process(queue_engine):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    dead, alive = f"{host}:{gone.pid}:aa", f"other-host:{gone.pid}:bb"
+    runs = [submit_run(queue_engine, criteria=STUDY, requester="ana") for _ in range(2)]
+    claim_next(queue_engine, worker=dead)
+    claim_next(queue_engine, worker=alive)  # another machine's worker: left to its heartbeat
+    worker = RunWorker(queue_engine, ledger=None, data=None)
+    assert worker.release_dead_local_claims() == (1, 0)
+    assert get_run(queue_engine, runs[0].id).status == RunStatus.QUEUED
+    assert get_run(queue_engine, runs[1].id).status == RunStatus.RUNNING
