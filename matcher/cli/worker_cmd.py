@@ -17,14 +17,6 @@ from matcher.cli._common import data_option
 from matcher.cli.ledger_cmd import ledger_option
 
 
-def run_database_url(value: str | None) -> str:
-    """The service's database: ``value`` (URL or SQLite path), else ``$DATABASE_URL``, else
-    ``.p4dp/api.sqlite`` (the service's defaults)."""
-    from matcher.services.run_worker import database_url
-
-    return database_url(value)
-
-
 @click.command("worker")
 @data_option
 @ledger_option
@@ -56,12 +48,14 @@ def worker(
       p4dp worker --data data/ --ledger /srv/p4dp/ledger.sqlite
       DATABASE_URL=postgresql://p4dp@db/p4dp p4dp worker --data snapshot/ --once
     """
+    from matcher.api.db import make_engine
+    from matcher.api.settings import database_url_from
     from matcher.data.open import open_data
     from matcher.disclosure.ledger import Ledger
-    from matcher.services.run_worker import RunWorker, make_queue_engine
+    from matcher.services.run_worker import RunWorker
 
     Ledger.open(ledger)  # refuse a missing ledger before any run is claimed
-    engine = make_queue_engine(run_database_url(database))
+    engine = make_engine(database_url_from(database))
     runner = RunWorker(engine, ledger=ledger, data=open_data(data_dir), stale_after_s=stale_after)
     if once:
         runner.release_dead_local_claims()

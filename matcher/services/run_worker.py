@@ -267,27 +267,3 @@ def _dead_local_worker(name: str, host: str) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def database_url(value: str | None, env: dict[str, str] | None = None) -> str:
-    """The service database's SQLAlchemy URL: ``value`` (a URL or an SQLite path), else
-    ``$DATABASE_URL``, else ``.p4dp/api.sqlite``.
-
-    >>> database_url("runs.sqlite"), database_url(None, {"DATABASE_URL": "postgresql://h/d"})
-    ('sqlite:///runs.sqlite', 'postgresql+psycopg://h/d')
-    """
-    raw = value or (os.environ if env is None else env).get("DATABASE_URL") or ""
-    if not raw:
-        return "sqlite:///.p4dp/api.sqlite"
-    if raw.startswith(("postgres://", "postgresql://")):
-        return "postgresql+psycopg://" + raw.split("://", 1)[1]
-    return raw if "://" in raw else f"sqlite:///{raw}"
-
-
-def make_queue_engine(url: str) -> Engine:
-    """An engine for the queue's database (SQLite: a busy timeout, usable from threads)."""
-    from sqlmodel import create_engine
-
-    if url.startswith("sqlite"):
-        return create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    return create_engine(url, pool_pre_ping=True)

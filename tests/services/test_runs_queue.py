@@ -14,10 +14,11 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlmodel import SQLModel, create_engine
 
+from matcher.api.db import make_engine as make_queue_engine
 from matcher.cli import main
 from matcher.disclosure.ledger import Ledger
 from matcher.services.run_store import RUN_MODELS, RunStatus, create_run_tables, utcnow
-from matcher.services.run_worker import RunWorker, make_queue_engine
+from matcher.services.run_worker import RunWorker
 from matcher.services.runs import (
     RunBudgetError,
     beat,
