@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from matcher import __version__
 from matcher.api.db import make_engine, migrate
-from matcher.api.idempotency import IdempotencyMiddleware
+from matcher.api.idempotency import IdempotencyMiddleware, release_abandoned
 from matcher.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from matcher.api.ratelimit import RateLimiter
 from matcher.api.settings import ApiSettings
@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    release_abandoned(app.state.engine)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(IdempotencyMiddleware)
