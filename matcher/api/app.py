@@ -6,11 +6,13 @@ middleware (audit, body limit, idempotency) wraps all of them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from matcher import __version__
 from matcher.api.db import make_engine, migrate
-from matcher.api.idempotency import IdempotencyMiddleware
+from matcher.api.idempotency import IdempotencyMiddleware, release_abandoned
 from matcher.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from matcher.api.ratelimit import RateLimiter
 from matcher.api.settings import ApiSettings
@@ -19,6 +21,23 @@ DESCRIPTION = """Criteria submissions, versions, terminology and audit of the p4
 
 Every route but `/health` needs `Authorization: Bearer TOKEN` (a token from `p4dp users add`).
 POST routes accept an `Idempotency-Key` header."""
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("missing, garbled, unknown or revoked token"),
+    403: _error("the caller's role may not use this route"),
+    404: _error("no such object, or one the caller may not see"),
+    409: _error("a request with this Idempotency-Key is still running"),
+    413: _error("request body too large"),
+    415: _error("unsupported content type"),
+    422: _error("invalid request (or Idempotency-Key reused with another request)"),
+    429: _error("rate limit: retry after the Retry-After header's seconds"),
+}
+"""Answers any route may give, documented on every route of the OpenAPI schema."""
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -37,8 +56,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    release_abandoned(app.state.engine)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=COMMON_RESPONSES)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)

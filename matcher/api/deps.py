@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -84,6 +84,12 @@ def require_roles(*roles: str | Role) -> Any:
         return account
 
     return Depends(check)
+
+
+MAX_ID = 2_147_483_647
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""A path parameter naming a row (``study_id: ObjectId``): 1 to 2^31-1, as every database
+stores it (a larger number is a 422, never a server error)."""
 
 
 def not_found(what: str = "object") -> HTTPException:

@@ -8,7 +8,8 @@ its response is stored with it. Then, for the same account and key:
 * while the first is still running → 409.
 
 Responses that say "try again" (401, 409, 429, 5xx) are not stored: the key is freed. A claim
-left ``pending`` by a crashed process is taken over after :data:`ABANDONED_AFTER`.
+left ``pending`` by a crashed process is freed when the server starts again
+(:func:`release_abandoned`), or taken over after :data:`ABANDONED_AFTER`.
 
     >>> a = request_fingerprint("POST", "/validate", b"x")
     >>> a == request_fingerprint("POST", "/validate", b"x")
@@ -102,6 +103,15 @@ def finish(engine: Engine, owner: str, key: str, status: int, headers: list, bod
             record.headers_json = json.dumps(headers)
             session.add(record)
         session.commit()
+
+
+def release_abandoned(engine: Engine) -> int:
+    """Free the keys still ``pending`` (their server process died); run at start, as one
+    server process serves a database. Returns how many were freed."""
+    with Session(engine) as session:
+        result = session.exec(delete(IdempotencyRecord).where(IdempotencyRecord.state == "pending"))
+        session.commit()
+        return result.rowcount or 0
 
 
 def _header(scope: dict[str, Any], name: bytes) -> bytes | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/accounts", tags=["accounts"], dependencies=[require_
 
 
 class AccountIn(BaseModel):
-    name: str = Field(max_length=100)
-    role: str = Field(max_length=20)
-    practice: str | None = Field(default=None, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+    role: Literal["sponsor", "physician", "steward", "admin"]
+    practice: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 @router.get("")

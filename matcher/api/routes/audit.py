@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from matcher.api.deps import SessionDep, require_roles
+from matcher.api.deps import MAX_ID, SessionDep, require_roles
 from matcher.api.models import AuditRow, iso
 
 router = APIRouter(tags=["audit"], dependencies=[require_roles("steward")])
@@ -17,7 +17,7 @@ router = APIRouter(tags=["audit"], dependencies=[require_roles("steward")])
 def get_audit(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[dict[str, Any]]:
     query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
     if before is not None:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from matcher.api.deps import CurrentAccount, SessionDep, not_found, require_roles
+from matcher.api.deps import CurrentAccount, ObjectId, SessionDep, not_found, require_roles
 from matcher.api.models import Account, Role, Study, Submission
 from matcher.api.routes._body import CRITERIA_BODY, read_criteria
 from matcher.api.studies import (
@@ -59,7 +59,7 @@ def post_study(body: StudyIn, account: CurrentAccount, session: SessionDep) -> d
 
 
 @router.get("/{study_id}")
-def get_study(study_id: int, account: CurrentAccount, session: SessionDep) -> dict[str, Any]:
+def get_study(study_id: ObjectId, account: CurrentAccount, session: SessionDep) -> dict[str, Any]:
     return study_view(session, _study(session, account, study_id))
 
 
@@ -73,7 +73,7 @@ def get_study(study_id: int, account: CurrentAccount, session: SessionDep) -> di
     },
 )
 async def post_submission(
-    study_id: int, request: Request, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, request: Request, account: CurrentAccount, session: SessionDep
 ) -> JSONResponse:
     """Check a criteria file and keep it: valid → a version (201, or 200 when its criteria
     hash is an existing version's); invalid → a rejected submission (422) with every error."""
@@ -90,7 +90,7 @@ async def post_submission(
 
 @router.get("/{study_id}/submissions")
 def list_submissions(
-    study_id: int, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, account: CurrentAccount, session: SessionDep
 ) -> list[dict[str, Any]]:
     study = _study(session, account, study_id)
     out = []
@@ -103,7 +103,7 @@ def list_submissions(
 
 @router.get("/{study_id}/submissions/{submission_id}")
 def get_submission(
-    study_id: int, submission_id: int, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, submission_id: ObjectId, account: CurrentAccount, session: SessionDep
 ) -> dict[str, Any]:
     study = _study(session, account, study_id)
     sub = session.get(Submission, submission_id)
@@ -117,14 +117,14 @@ def get_submission(
 
 @router.get("/{study_id}/versions")
 def list_versions(
-    study_id: int, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, account: CurrentAccount, session: SessionDep
 ) -> list[dict[str, Any]]:
     return [version_view(v) for v in versions_of(session, _study(session, account, study_id))]
 
 
 @router.get("/{study_id}/versions/{number}")
 def get_version(
-    study_id: int, number: int, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, number: ObjectId, account: CurrentAccount, session: SessionDep
 ) -> dict[str, Any]:
     version = version_of(session, _study(session, account, study_id), number)
     if version is None:
@@ -134,7 +134,7 @@ def get_version(
 
 @router.get("/{study_id}/versions/{a}/diff/{b}")
 def get_diff(
-    study_id: int, a: int, b: int, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, a: ObjectId, b: ObjectId, account: CurrentAccount, session: SessionDep
 ) -> dict[str, Any]:
     """Rules added, removed or changed between versions ``a`` and ``b``, and for each code set
     that changed, the codes added and removed (expanded)."""
