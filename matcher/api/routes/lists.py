@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher.api.deps import CurrentAccount, SessionDep, get_data, not_found, require_roles
+from matcher.api.deps import (
+    CurrentAccount,
+    ObjectId,
+    SessionDep,
+    get_data,
+    not_found,
+    require_roles,
+)
 from matcher.api.lists import (
     ListStateError,
     add_feedback,
@@ -37,7 +44,7 @@ from matcher.api.lists import (
 )
 from matcher.api.models import Account, Role
 from matcher.api.models_lists import CandidateListRecord
-from matcher.api.routes.runs import ledger_of
+from matcher.api.routes.runs import NO_LEDGER, ledger_of
 from matcher.api.studies import version_of, visible_study
 from matcher.errors import MatcherError
 
@@ -80,8 +87,8 @@ def _signing_key(request: Request) -> Any:
     "/studies/{study_id}/versions/{number}/approval", status_code=201, dependencies=steward_only
 )
 def post_approval(
-    study_id: int,
-    number: int,
+    study_id: ObjectId,
+    number: ObjectId,
     account: CurrentAccount,
     session: SessionDep,
     body: ApprovalIn | None = None,
@@ -101,11 +108,14 @@ def get_approval_queue(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.post(
-    "/studies/{study_id}/versions/{number}/lists", status_code=201, dependencies=steward_only
+    "/studies/{study_id}/versions/{number}/lists",
+    status_code=201,
+    dependencies=steward_only,
+    responses={503: NO_LEDGER},
 )
 def post_lists(
-    study_id: int,
-    number: int,
+    study_id: ObjectId,
+    number: ObjectId,
     request: Request,
     account: CurrentAccount,
     session: SessionDep,
@@ -133,7 +143,9 @@ def post_lists(
 
 @router.get("/practices/{practice}/lists", dependencies=[require_roles("physician", "steward")])
 def get_practice_lists(
-    practice: str, account: CurrentAccount, session: SessionDep
+    practice: Annotated[str, Path(min_length=1, max_length=100)],
+    account: CurrentAccount,
+    session: SessionDep,
 ) -> list[dict[str, Any]]:
     """A practice's lists (its physicians; stewards)."""
     if account.role == Role.PHYSICIAN and account.practice != practice:
@@ -156,7 +168,7 @@ def _list(session, account: Account, list_pk: int) -> CandidateListRecord:  # ty
     dependencies=[require_roles("physician", "steward")],
     responses={200: {"content": {"application/json": {}}, "description": "the signed list"}},
 )
-def get_list(list_pk: int, account: CurrentAccount, session: SessionDep) -> Response:
+def get_list(list_pk: ObjectId, account: CurrentAccount, session: SessionDep) -> Response:
     """The signed list, byte for byte (verify it with the platform's public key)."""
     return Response(_list(session, account, list_pk).document, media_type="application/json")
 
@@ -165,7 +177,7 @@ def get_list(list_pk: int, account: CurrentAccount, session: SessionDep) -> Resp
     "/lists/{list_pk}/feedback", status_code=201, dependencies=[require_roles("physician")]
 )
 def post_feedback(
-    list_pk: int,
+    list_pk: ObjectId,
     account: CurrentAccount,
     session: SessionDep,
     document: dict[str, Any] = Body(...),  # noqa: B008
@@ -179,9 +191,13 @@ def post_feedback(
     return {"id": stored.id, "list_id": record.list_id, "created_at": stored.created_at.isoformat()}
 
 
-@router.get("/studies/{study_id}/funnel", dependencies=[require_roles("sponsor", "steward")])
+@router.get(
+    "/studies/{study_id}/funnel",
+    dependencies=[require_roles("sponsor", "steward")],
+    responses={503: NO_LEDGER},
+)
 def get_funnel(
-    study_id: int, request: Request, account: CurrentAccount, session: SessionDep
+    study_id: ObjectId, request: Request, account: CurrentAccount, session: SessionDep
 ) -> dict[str, Any]:
     """The recruitment funnel (sponsor: under disclosure control; steward: exact)."""
     study = visible_study(session, account, study_id)

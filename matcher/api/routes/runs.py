@@ -23,14 +23,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
-from matcher.api.deps import CurrentAccount, SessionDep, not_found, require_roles
+from matcher.api.deps import CurrentAccount, ObjectId, SessionDep, not_found, require_roles
 from matcher.api.models import Account, Role, Study
 from matcher.api.studies import version_of, visible_study
-from matcher.disclosure.ledger import Ledger, QueryFrozenError
+from matcher.disclosure.ledger import Ledger, LedgerError, QueryFrozenError
 from matcher.errors import MatcherError
 from matcher.services.run_store import FeasibilityRun
 from matcher.services.runs import RunBudgetError, check_run_budget, submit_run
 
+NO_LEDGER: dict[str, Any] = {
+    "description": "the service has no query ledger (or no data, or no signing key)",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 router = APIRouter(tags=["runs"], dependencies=[require_roles("sponsor", "steward")])
 
 
@@ -48,8 +52,12 @@ class RunOptions(BaseModel):
 
 
 def ledger_of(request: Request) -> Ledger:
-    """The service's ledger (``settings.ledger`` when set, else ``$P4DP_LEDGER``/default)."""
-    return Ledger.open(getattr(request.app.state.settings, "ledger", None))
+    """The service's ledger (``settings.ledger`` when set, else ``$P4DP_LEDGER``/default);
+    503 when there is none (or it cannot be read)."""
+    try:
+        return Ledger.open(getattr(request.app.state.settings, "ledger", None))
+    except LedgerError as exc:
+        raise HTTPException(503, detail=f"the service's query ledger: {exc}") from None
 
 
 def run_view(run: FeasibilityRun) -> dict[str, Any]:
@@ -94,11 +102,14 @@ def _may_see(account: Account, run: FeasibilityRun) -> bool:
 @router.post(
     "/studies/{study_id}/versions/{number}/runs",
     status_code=202,
-    responses={429: {"description": "over the feasibility budget: see Retry-After"}},
+    responses={
+        429: {"description": "over the feasibility budget: see Retry-After"},
+        503: NO_LEDGER,
+    },
 )
 def post_run(
-    study_id: int,
-    number: int,
+    study_id: ObjectId,
+    number: ObjectId,
     request: Request,
     account: CurrentAccount,
     session: SessionDep,
@@ -139,7 +150,7 @@ def post_run(
 
 
 @router.get("/runs/{run_id}")
-def get_run_route(run_id: int, account: CurrentAccount, session: SessionDep) -> dict[str, Any]:
+def get_run_route(run_id: ObjectId, account: CurrentAccount, session: SessionDep) -> dict[str, Any]:
     """A run: status, phase, progress; its result once done, its reason once failed."""
     run = session.get(FeasibilityRun, run_id)
     if run is None or not _may_see(account, run):
@@ -150,7 +161,9 @@ def get_run_route(run_id: int, account: CurrentAccount, session: SessionDep) -> 
 
 
 @router.get("/studies/{study_id}/runs")
-def list_runs(study_id: int, account: CurrentAccount, session: SessionDep) -> list[dict[str, Any]]:
+def list_runs(
+    study_id: ObjectId, account: CurrentAccount, session: SessionDep
+) -> list[dict[str, Any]]:
     """The study's runs, newest first (a sponsor: their own)."""
     study = _study(session, account, study_id)
     query = select(FeasibilityRun).where(FeasibilityRun.study_id == study.id)
