@@ -138,3 +138,13 @@ def test_issue14_lists_need_a_signing_key(served, monkeypatch):
     steward.post(f"/studies/{sid}/versions/1/approval")
     r = steward.post(f"/studies/{sid}/versions/1/lists")
     assert r.status_code == 503 and "P4DP_SIGNING_KEY" in r.json()["detail"]
+
+
+def test_issue14_importing_the_api_keeps_criteria_dsl_explain_a_function():
+    """Regression: the service imports ``criteria_dsl.explain`` (the submodule); the package's
+    ``explain`` function must stay the function for every later ``from criteria_dsl import``."""
+    import matcher.api.lists
+    import matcher.api.routes  # noqa: F401
+    from criteria_dsl import explain
+
+    assert callable(explain)
