@@ -10,6 +10,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -78,7 +79,7 @@ def throughput(url: str, token: str, body: str, clients: int, seconds: float) ->
     stop = time.monotonic() + seconds
 
     def worker(i: int) -> None:
-        with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as c:
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
             while time.monotonic() < stop:
                 r = c.post(url + "/validate", content=body, headers={"Content-Type": "text/plain"})
                 assert r.status_code == 200
@@ -97,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", default="1,2", help="server processes to try, e.g. 1,2,4")
     args = parser.parse_args()
 
     import httpx
@@ -153,12 +155,23 @@ def main() -> None:
                 ),
             )
         )
-        rate = throughput(url, token, body, 16, args.seconds)
+        rates = {1: throughput(url, token, body, 16, args.seconds)}
+    for workers in (int(w) for w in args.workers.split(",")):
+        if workers == 1:
+            continue
+        extra = ("--rate-limit", str(10**9), "--workers", str(workers))
+        with live_server(database, extra=extra) as url:
+            rates[workers] = throughput(url, token, body, 16, args.seconds)
     print("| request | client | p50 ms | p95 ms |")
     print("| --- | --- | ---: | ---: |")
     for name, where, p50, p95 in rows:
         print(f"| {name} | {where} | {p50:.1f} | {p95:.1f} |")
-    print(f"\nvalidations/s, 16 concurrent clients over loopback: {rate:.1f}")
+    print()
+    for workers, rate in rates.items():
+        print(
+            f"validations/s, 16 concurrent clients over loopback, {workers} worker(s): {rate:.1f}"
+        )
+    print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,24 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 """Answers any route may give, documented on every route of the OpenAPI schema."""
 
 
+SETTINGS_ENV = "P4DP_API_SETTINGS"
+"""Where ``p4dp serve --workers N`` hands its settings to each worker process (JSON)."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``p4dp serve --workers N`` (uvicorn factory): the
+    settings come from :data:`SETTINGS_ENV`; each worker opens the data itself."""
+    import json
+    import os
+
+    from matcher.data.open import open_data
+
+    raw = json.loads(os.environ[SETTINGS_ENV])
+    data = raw.pop("data_path", None)
+    settings = ApiSettings(**raw, data=open_data(data) if data else None, migrate_on_start=False)
+    return create_app(settings)
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     """The application (migrates the database first when ``settings.migrate_on_start``)."""
     from matcher.api.routes import ROUTERS
@@ -56,7 +74,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    release_abandoned(app.state.engine)
+    if settings.migrate_on_start:  # the process that starts the service, not each worker
+        release_abandoned(app.state.engine)
     for router in ROUTERS:
         app.include_router(router, responses=COMMON_RESPONSES)
     app.add_middleware(IdempotencyMiddleware)

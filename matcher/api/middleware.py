@@ -1,6 +1,6 @@
 """ASGI middleware of the service, outermost first: audit, body size limit, idempotency.
 
-* :class:`AuditMiddleware` writes one audit row per HTTP request once it is answered (after
+* :class:`AuditMiddleware` writes one audit row per HTTP request as it is answered (before
   the response, refusals included; see :mod:`matcher.api.audit`).
 * :class:`BodyLimitMiddleware` answers 413 to a body larger than the limit: at once when
   ``Content-Length`` says so (nothing is read), else as soon as the bytes received pass it.
@@ -83,6 +83,10 @@ def _bearer_token(scope: Scope) -> str | None:
 
 
 class AuditMiddleware:
+    """Writes the audit row of a request before its answer leaves (so no answered request
+    lacks its row, even if the process dies right after), or, when the app fails without
+    answering, as a 500."""
+
     def __init__(self, app: Any) -> None:
         self.app = app
         self.routes = RouteTable()
@@ -92,16 +96,11 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        status = {"code": 500}
+        written = False
 
-        async def send_status(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
+        async def record(status: int) -> None:
+            nonlocal written
+            written = True
             caller = state.get("caller")
             method = scope.get("method", "")
             route, obj = self.routes.describe(scope["app"], method, scope.get("path", ""))
@@ -117,12 +116,23 @@ class AuditMiddleware:
                     method=method,
                     route=route,
                     object=obj,
-                    status=status["code"],
+                    status=status,
                 )
                 append_audit(engine, entry)
 
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(write)
+
+        async def send_after_audit(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and not written:
+                await record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_audit)
+        finally:
+            if not written:
+                await record(500)
 
 
 class BodyLimitMiddleware:

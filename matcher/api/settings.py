@@ -53,4 +53,3 @@ class ApiSettings:
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_minute: int = 600
     migrate_on_start: bool = True
-    audit_readers: tuple[str, ...] = ("steward",)

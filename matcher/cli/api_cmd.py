@@ -6,6 +6,8 @@ SQLite file ``.p4dp/api.sqlite`` (see :mod:`matcher.api.settings`).
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -64,9 +66,23 @@ def _engine(database: str | None):
     type=click.IntRange(min=1),
     help="Requests a minute per account (429 beyond).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (validation is CPU-bound and scales with them; the rate limit then "
+    "holds per process).",
+)
 @database_option
 def serve(
-    data: Path | None, host: str, port: int, max_body: int, rate_limit: int, database: str | None
+    data: Path | None,
+    host: str,
+    port: int,
+    max_body: int,
+    rate_limit: int,
+    workers: int,
+    database: str | None,
 ) -> None:
     """Run the HTTP service (OpenAPI documentation at /docs).
 
@@ -77,24 +93,51 @@ def serve(
     Examples:
       p4dp serve --data data/
       p4dp serve --data snapshot/ --port 8080 --database postgresql://db.local/p4dp
+      p4dp serve --data snapshot/ --workers 4
     """
     import uvicorn
 
     from matcher.api import ApiSettings, create_app
+    from matcher.api.app import SETTINGS_ENV
+    from matcher.api.db import make_engine, migrate
+    from matcher.api.idempotency import release_abandoned
     from matcher.data.open import open_data
 
+    url = _url(database)
+    click.echo(f"p4dp API on http://{host}:{port} (docs: /docs)", err=True)
+    if workers > 1:  # each worker builds its app from the environment (uvicorn factory)
+        migrate(url)
+        release_abandoned(make_engine(url))
+        os.environ[SETTINGS_ENV] = json.dumps(
+            {
+                "database_url": url,
+                "data_path": str(data) if data else None,
+                "max_body_bytes": max_body,
+                "rate_limit_per_minute": rate_limit,
+            }
+        )
+        if data is not None:  # one feasibility-run worker, in this supervising process
+            from matcher.services.run_worker import RunWorker
+
+            RunWorker(make_engine(url), ledger=None, data=open_data(data)).start_thread()
+        uvicorn.run(
+            "matcher.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
     dataset = open_data(data) if data is not None else None
     settings = ApiSettings(
-        database_url=_url(database),
-        data=dataset,
-        max_body_bytes=max_body,
-        rate_limit_per_minute=rate_limit,
+        database_url=url, data=dataset, max_body_bytes=max_body, rate_limit_per_minute=rate_limit
     )
     app = create_app(settings)
     from matcher.api.routes.runs import start_worker  # feasibility runs (ledger: $P4DP_LEDGER)
 
     start_worker(app)
-    click.echo(f"p4dp API on http://{host}:{port} (docs: /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -18,7 +18,7 @@ from matcher.api.accounts import add_account
 from matcher.api.audit import verify_audit
 from matcher.api.db import make_engine, migrate
 from matcher.api.live import start_server, stop_server, wait_healthy
-from matcher.api.models import Account, CriteriaVersion, Study, Submission
+from matcher.api.models import Account, AuditRow, CriteriaVersion, Study, Submission
 
 
 def _text(i: int) -> str:
@@ -66,8 +66,12 @@ def test_issue14_kill9_loses_no_acknowledged_submission(api_database_url):
                         next_i = i + 1
 
             worker = threading.Thread(target=stream)
+            before = len(acknowledged)
             worker.start()
-            time.sleep(rng.uniform(0.5, 2.5))
+            deadline = time.monotonic() + 120
+            while len(acknowledged) == before and time.monotonic() < deadline:
+                time.sleep(0.05)  # at least one answer per life of the server, then a random kill
+            time.sleep(rng.uniform(0.0, 1.5))
             stop_server(process, kill=True)
             stop.set()
             worker.join(timeout=60)
@@ -91,6 +95,11 @@ def test_issue14_kill9_loses_no_acknowledged_submission(api_database_url):
     assert numbers == list(range(1, len(numbers) + 1))
     for version in versions.values():
         assert study_hash(compile_text(version.source)) == version.criteria_hash
+    with Session(engine) as session:
+        audited = session.exec(
+            select(AuditRow).where(AuditRow.route == "/studies/{study_id}/submissions")
+        ).all()
+    assert len(audited) >= len(acknowledged), "an answered request has no audit row"
     report = verify_audit(engine)
     assert report.ok, report.problems
     engine.dispose()
