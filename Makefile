@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA := .cache/demo-population
 DEMO_PATIENTS ?= 20000
 
-.PHONY: install demo test lint format gentest bench clean lock
+.PHONY: install demo serve test lint format gentest bench clean lock
 
 # Installs are reproducible: the versions we test with are pinned in constraints.txt (the lock),
 # while pyproject.toml keeps only lower bounds for library users. A package added to
@@ -72,6 +72,18 @@ LOOP_PRACTICE := PR0001
 LOOP_EXPORT := $(LOOP)/practices/$(LOOP_PRACTICE)/fhir
 LOOP_KEY := $(LOOP)/practices/$(LOOP_PRACTICE)/practice.key
 LOOP_STUDY := examples/hypertension_sprint.p4dp
+
+# The HTTP service on the demo population, with a fresh database and one account of each role
+# (their tokens printed). Synthetic data, loopback only: see docs/api.md.
+DEMO_API_DB := .cache/demo-api.sqlite
+
+serve: $(STAMP)
+	@test -f $(DEMO_DATA)/extract.json || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA) --overwrite
+	@mkdir -p $(dir $(DEMO_API_DB)) && rm -f $(DEMO_API_DB)
+	@for role in sponsor steward admin; do \
+	  echo "$$role demo-$$role: $$($(BIN)/p4dp users add demo-$$role --role $$role --database $(DEMO_API_DB) 2>/dev/null)"; done
+	@echo "physician demo-physician (PR0001): $$($(BIN)/p4dp users add demo-physician --role physician --practice PR0001 --database $(DEMO_API_DB) 2>/dev/null)"
+	$(BIN)/p4dp serve --data $(DEMO_DATA) --database $(DEMO_API_DB)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,6 +16,9 @@ Every problem of a file is reported at once as a :class:`CriteriaError` whose
 ``diagnostics`` are :class:`Diagnostic` objects (file, line, column, code, message...).
 """
 
+# ``criteria_dsl.explain`` (the submodule) is loaded first, so that importing it later cannot
+# rebind the name ``explain`` (the function below) to the module.
+import criteria_dsl.explain  # noqa: F401
 from criteria_dsl.check import CheckResult, check_text, compile_file, compile_text
 from criteria_dsl.errors import CriteriaError, Diagnostic
 from criteria_dsl.parser import parse

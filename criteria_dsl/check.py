@@ -68,6 +68,10 @@ class CheckResult:
         """Every diagnostic with its caret excerpt, in file order."""
         return "\n".join(d.render(self.source) for d in self.diagnostics)
 
+    def to_json(self) -> list[dict[str, Any]]:
+        """The diagnostics as ``p4dp check --format json`` and the HTTP API report them."""
+        return [d.to_json() for d in self.diagnostics]
+
 
 def _services(service: Any) -> tuple[Any, Callable[[], Any]]:
     if service is None:

@@ -594,20 +594,31 @@ class Study:
 # --------------------------------------------------------------------------------------------
 
 
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Per node class, the names of its fields but ``span`` (walks run often: the validation of
+a criteria file walks every rule several times)."""
+
+
+def _is_node(value: object) -> bool:
+    return hasattr(type(value), "__dataclass_fields__")
+
+
 def children(node: object) -> tuple[object, ...]:
     """The IR nodes directly inside ``node`` (in field order), for generic walks."""
-    from dataclasses import fields, is_dataclass
+    names = _CHILD_FIELDS.get(type(node))
+    if names is None:
+        from dataclasses import fields
 
-    if not is_dataclass(node):
-        return ()
+        if not _is_node(node):
+            return ()
+        names = tuple(f.name for f in fields(node) if f.name != "span")  # type: ignore[arg-type]
+        _CHILD_FIELDS[type(node)] = names
     out: list[object] = []
-    for f in fields(node):
-        if f.name == "span":
-            continue
-        value = getattr(node, f.name)
+    for name in names:
+        value = getattr(node, name)
         if isinstance(value, tuple):
-            out.extend(v for v in value if is_dataclass(v))
-        elif is_dataclass(value):
+            out.extend(v for v in value if _is_node(v))
+        elif _is_node(value):
             out.append(value)
     return tuple(out)
 

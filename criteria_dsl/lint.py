@@ -85,13 +85,14 @@ class _Linter:
                     return
 
     def across_inclusion(self) -> None:
-        items: list[ir.Predicate] = []
+        # The bounds of all rules so far are the intersection of each rule's own bounds
+        # (_age_interval folds with max/min), kept as we go: linear in the number of rules.
+        low, high = float("-inf"), float("inf")
         for rule in self.study.inclusion:
             own_low, own_high = _age_interval((rule.predicate,))
             if own_low > own_high:
                 continue  # reported for the rule itself
-            items.extend(_conjuncts(rule.predicate))
-            low, high = _age_interval(tuple(items))
+            low, high = max(low, own_low), min(high, own_high)
             if low > high:
                 self.warn(
                     rule.span,

@@ -95,6 +95,11 @@ def read_feedback(path: str | Path) -> Feedback:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FeedbackError(f"{source}: cannot be read ({type(exc).__name__})") from None
+    return parse_feedback(doc, source=source)
+
+
+def parse_feedback(doc: object, *, source: str = "feedback") -> Feedback:
+    """Check one feedback document (already parsed JSON), e.g. the body of an HTTP request."""
     if not isinstance(doc, dict) or doc.get("format") != FEEDBACK_FORMAT:
         raise FeedbackError(f"{source}: not a feedback file (format {FEEDBACK_FORMAT})")
     if doc.get("version") != 1:

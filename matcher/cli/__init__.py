@@ -35,6 +35,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "matcher.cli.candidates_cmd",
     "matcher.cli.practice_cmd",
     "matcher.cli.ledger_cmd",
+    "matcher.cli.api_cmd",
+    "matcher.cli.worker_cmd",
 )
 
 

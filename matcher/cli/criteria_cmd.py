@@ -73,7 +73,7 @@ def check(files: tuple[Path, ...], output_format: str, params: tuple[str, ...]) 
         result = check_text(source, filename=str(path), params=overrides)
         failed = failed or not result.ok
         if output_format == "json":
-            records.extend(d.to_json() for d in result.diagnostics)
+            records.extend(result.to_json())
             continue
         for d in result.diagnostics:
             click.echo(d.render(result.source))

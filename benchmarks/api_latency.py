@@ -1,0 +1,178 @@
+"""Latency of the HTTP service: validation of a 200-line criteria file and term search,
+in-process (ASGI test client) and over loopback (a real ``p4dp serve``), and the throughput
+of validations with 16 concurrent clients over loopback. Not part of the test suite.
+
+Usage::
+
+    .venv/bin/python benchmarks/api_latency.py [--repeat 100] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+EXAMPLE = REPO / "examples" / "t2d_glp1.p4dp"
+RULE_FORMS = (
+    "age at index >= {n}",
+    "has diagnosis t2d within {n} months before index",
+    "at least 2 prescriptions of metformin within {n} months before index",
+    "latest lab loinc 4548-4 within {n} months before index >= 7.0 %",
+    "has diagnosis cv_disease or age at index >= {n}",
+)
+QUERIES = (
+    "diabete type 2",
+    "HTA",
+    "insuffisance cardiaque",
+    "metformine",
+    "E11.9",
+    "bpco",
+    "asthme",
+    "hba1c",
+    "fibrillation auriculaire",
+    "depression",
+)
+
+
+def criteria_file(lines: int = 200) -> str:
+    """The T2D example grown to ``lines`` lines with more inclusion rules (valid)."""
+    text = EXAMPLE.read_text()
+    head, _, rest = text.partition("inclusion\n")
+    extra: list[str] = []
+    while head.count("\n") + rest.count("\n") + 1 + len(extra) < lines:
+        i = len(extra)
+        extra.append(f"  extra_{i}: " + RULE_FORMS[i % len(RULE_FORMS)].format(n=12 + i % 40))
+    return head + "inclusion\n" + "\n".join(extra) + "\n" + rest
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def timed(call, repeat: int) -> tuple[float, float]:
+    call()  # warm
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = call()
+        samples.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.text
+    return percentiles(samples)
+
+
+def throughput(url: str, token: str, body: str, clients: int, seconds: float) -> float:
+    import httpx
+
+    done = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+            while time.monotonic() < stop:
+                r = c.post(url + "/validate", content=body, headers={"Content-Type": "text/plain"})
+                assert r.status_code == 200
+                done[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.monotonic() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", default="1,2", help="server processes to try, e.g. 1,2,4")
+    args = parser.parse_args()
+
+    import httpx
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session
+
+    from matcher.api import ApiSettings, create_app
+    from matcher.api.accounts import add_account
+    from matcher.api.live import live_server
+
+    body = criteria_file(200)
+    tmp = Path(tempfile.mkdtemp())
+    database = f"sqlite:///{tmp / 'api.sqlite'}"
+    app = create_app(ApiSettings(database_url=database, rate_limit_per_minute=10**9))
+    with Session(app.state.engine) as session:
+        token = add_account(session, "bench", "sponsor").token
+    auth = {"Authorization": f"Bearer {token}"}
+    text = {**auth, "Content-Type": "text/plain"}
+    rows = []
+    with TestClient(app) as c:
+        rows.append(
+            (
+                "validate 200 lines",
+                "in-process",
+                *timed(lambda: c.post("/validate", content=body, headers=text), args.repeat),
+            )
+        )
+        queries = iter(QUERIES * (args.repeat + 1))
+        rows.append(
+            (
+                "term search",
+                "in-process",
+                *timed(
+                    lambda: c.get("/terms", params={"q": next(queries)}, headers=auth), args.repeat
+                ),
+            )
+        )
+    with live_server(database, extra=("--rate-limit", str(10**9))) as url, httpx.Client() as c:
+        rows.append(
+            (
+                "validate 200 lines",
+                "loopback",
+                *timed(lambda: c.post(url + "/validate", content=body, headers=text), args.repeat),
+            )
+        )
+        queries = iter(QUERIES * (args.repeat + 1))
+        rows.append(
+            (
+                "term search",
+                "loopback",
+                *timed(
+                    lambda: c.get(url + "/terms", params={"q": next(queries)}, headers=auth),
+                    args.repeat,
+                ),
+            )
+        )
+        rates = {1: throughput(url, token, body, 16, args.seconds)}
+    for workers in (int(w) for w in args.workers.split(",")):
+        if workers == 1:
+            continue
+        extra = ("--rate-limit", str(10**9), "--workers", str(workers))
+        with live_server(database, extra=extra) as url:
+            rates[workers] = throughput(url, token, body, 16, args.seconds)
+    print("| request | client | p50 ms | p95 ms |")
+    print("| --- | --- | ---: | ---: |")
+    for name, where, p50, p95 in rows:
+        print(f"| {name} | {where} | {p50:.1f} | {p95:.1f} |")
+    print()
+    for workers, rate in rates.items():
+        print(
+            f"validations/s, 16 concurrent clients over loopback, {workers} worker(s): {rate:.1f}"
+        )
+    print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""One router per resource; add a new one to :data:`ROUTERS` (see matcher/api/README-dev.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from matcher.api.routes import accounts, audit, health, lists, runs, studies, terms, validate
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    accounts.router,
+    studies.router,
+    validate.router,
+    terms.router,
+    audit.router,
+    runs.router,
+    lists.router,
+]

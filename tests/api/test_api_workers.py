@@ -1,0 +1,46 @@
+"""Issue 14: ``p4dp serve --workers N``: several processes share the database; the audit chain
+stays whole when they append concurrently."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from api_access import EXAMPLE
+from sqlmodel import Session
+
+from matcher.api.accounts import add_account
+from matcher.api.audit import verify_audit
+from matcher.api.db import make_engine, migrate
+from matcher.api.live import live_server
+
+
+@pytest.mark.slow
+def test_issue14_workers_share_the_database_and_one_audit_chain(api_database_url):
+    migrate(api_database_url)
+    engine = make_engine(api_database_url)
+    with Session(engine) as session:
+        token = add_account(session, "sponsor-w", "sponsor").token
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}
+    codes: list[int] = []
+    with live_server(api_database_url, extra=("--workers", "2")) as url:
+
+        def client() -> None:
+            with httpx.Client(timeout=60) as c:
+                for _ in range(5):
+                    codes.append(
+                        c.post(url + "/validate", content=EXAMPLE, headers=headers).status_code
+                    )
+                    codes.append(c.get(url + "/studies", headers=headers).status_code)
+
+        threads = [threading.Thread(target=client) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert codes == [200] * 60
+    report = verify_audit(engine)
+    assert report.ok, report.problems
+    assert report.rows >= 60  # every request, and the health checks of the start
+    engine.dispose()
