@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from matcher.api.models_lists import CandidateListRecord
-from matcher.candidates.document import generate_signing_key, save_signing_key
+from matcher.candidates.signing import generate_signing_key, save_signing_key
 from matcher.data.open import open_data
 from matcher.disclosure import DisclosurePolicy
 from matcher.disclosure.ledger import Ledger

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from matcher.candidates.document import load_public_key, verify_list
+from matcher.candidates.document import verify_list
+from matcher.candidates.signing import load_public_key
 from matcher.cli import main
 from matcher.data.open import open_data
 from matcher.services.run_worker import RunWorker

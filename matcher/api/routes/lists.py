@@ -73,7 +73,7 @@ def _version(session, account: Account, study_id: int, number: int):  # type: ig
 
 
 def _signing_key(request: Request) -> Any:
-    from matcher.candidates.document import load_signing_key
+    from matcher.candidates.signing import load_signing_key
 
     path = getattr(request.app.state.settings, "signing_key", None) or os.environ.get(
         SIGNING_KEY_ENV
