@@ -167,7 +167,9 @@ class LazyCommands(dict[str, click.Command]):
         return command
 
     def get(self, name: str, default: object = None) -> click.Command | None:  # type: ignore[override]
-        return self[name] if name in self else default  # type: ignore[return-value]
+        if name not in self:
+            return default  # type: ignore[return-value]
+        return self[name]
 
     def values(self) -> list[click.Command]:  # type: ignore[override]
         return [self[name] for name in self]
