@@ -359,6 +359,10 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
     lines.append("")
     if "studies" in stages:
         lines += studies_section(stages["studies"])
+    if "cli" in stages:
+        from benchmarks.cli import cli_section
+
+        lines += cli_section(stages["cli"])
     if "compile" in stages:
         lines += compile_section(stages["compile"])
     if "many" in stages:

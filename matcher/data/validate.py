@@ -34,6 +34,7 @@ from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.csvcheck import diagnose as csv_diagnose
 from matcher.data.csvcheck import layout_problem
 from matcher.data.extract_date import EXTRACT_FILE, read_extract
+from matcher.data.grouped import screened_groups
 from matcher.data.plausibility import Plausibility, centre_problems
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.data.sources import TableSource, locate_sources
@@ -270,14 +271,19 @@ def _check_events(
         pid = pl.col("patient_id")
         orphan = pid.is_not_null() & ~pid.is_in(known.implode())
         p.checks.append(_Check("patient_id", orphan, "whose patient_id is not in patients"))
-    aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
-    aggs += event_aggregates(has_date="date" in p.usable)
     keys = [k for k in ("system", "code", "unit") if k in p.usable]
-    if keys:
-        groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
-    else:
-        groups = p.typed.select(aggs).collect(engine="streaming")
-    counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
+    events = event_aggregates(has_date="date" in p.usable)
+    few = keys or [k for k in ("practice_id", "kind") if k in p.usable]  # a few thousand values
+    fast = screened_groups(p.source.frame, p.exprs, p.checks, few, known, events)
+    if fast is not None:  # per distinct code; the usual case
+        groups, counts = fast
+    else:  # row by row, to explain a pseudonym problem
+        aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)] + events
+        if keys:
+            groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
+        else:
+            groups = p.typed.select(aggs).collect(engine="streaming")
+        counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
     _report_checks(p, counts, errors, warnings)
     for found in plaus.patient_event_checks(p.typed, p.usable) if warn else []:
         rows = _first_rows(found.numbered(p.numbered), found.row_expr)
