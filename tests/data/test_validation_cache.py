@@ -9,10 +9,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.data.conftest import valid_frames, write_dataset
 
 from matcher.data import loader, validcache
 from matcher.errors import DataError
+from tests.data.conftest import valid_frames, write_dataset
 
 
 @pytest.fixture
