@@ -15,7 +15,8 @@ sorted alone and the buckets written one after the other:
 
 Buckets of a coded table are ranges of ``(system, code)`` (from the code index: each code's
 row count is known), so a single code with more rows than :data:`CHUNK_ROWS` makes a bucket of
-its own (its size is the bound then); ``encounters`` is cut by ranges of ``patient_key``.
+its own (its size is the bound then); ``encounters`` is cut by ranges of ``patient_key`` the
+same way (from each patient's row count).
 Peak memory is about twice the largest bucket plus the encoding pass's batches; the temporary
 files (about twice the table's size) sit beside the snapshot being written and are removed.
 
@@ -33,7 +34,6 @@ files (about twice the table's size) sit beside the snapshot being written and a
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -58,34 +58,41 @@ class WrittenTable:
     index: pl.DataFrame | None
 
 
-def _bucket_expr(
-    table: str, encoded: pl.LazyFrame, index: pl.DataFrame | None, rows: int, chunk_rows: int
-) -> pl.Expr:
-    if index is not None:  # contiguous (system, code) ranges, from the code index
+def _buckets(counts: list[int], chunk_rows: int) -> list[int]:
+    """Consecutive units (codes, patients) packed into buckets of at most ``chunk_rows`` rows
+    (a unit larger than that is a bucket of its own).
+
+    >>> _buckets([3, 3, 5, 1, 9, 1], 6)
+    [0, 0, 1, 1, 2, 3]
+    """
+    out: list[int] = []
+    current, filled = 0, 0
+    for n in counts:
+        if filled and filled + n > chunk_rows:
+            current, filled = current + 1, 0
+        out.append(current)
+        filled += n
+    return out
+
+
+def _bucket_expr(encoded: pl.LazyFrame, index: pl.DataFrame | None, chunk_rows: int) -> pl.Expr:
+    """Each row's bucket: contiguous ranges of the table's first sort columns."""
+    if index is not None:  # ranges of (system, code), from the code index
         schema = encoded.collect_schema()
         system_enum, code_enum = schema["system"], schema["code"]
         width = len(code_enum.categories)  # type: ignore[attr-defined]
-        buckets: list[int] = []
-        current, filled = 0, 0
-        for n in index["n_rows"].to_list():
-            if filled and filled + n > chunk_rows:
-                current, filled = current + 1, 0
-            buckets.append(current)
-            filled += n
+
+        def pair(system: pl.Expr, code: pl.Expr) -> pl.Expr:
+            return system.to_physical().cast(pl.UInt64) * width + code.to_physical().cast(pl.UInt64)
+
         ids = index.select(
-            (
-                pl.col("system").cast(system_enum).to_physical().cast(pl.UInt64) * width
-                + pl.col("code").cast(code_enum).to_physical().cast(pl.UInt64)
-            ).alias("id")
-        )["id"]
-        pair = pl.col("system").to_physical().cast(pl.UInt64) * width + pl.col(
-            "code"
-        ).to_physical().cast(pl.UInt64)
-        return pair.replace_strict(ids, pl.Series(buckets, dtype=pl.UInt32)).alias(BUCKET)
-    count = max(1, math.ceil(rows / chunk_rows))
-    keys = encoded.select(pl.col(KEY).max()).collect().item()
-    span = max(1, math.ceil(((keys or 0) + 1) / count))
-    return (pl.col(KEY) // span).cast(pl.UInt32).alias(BUCKET)
+            pair(pl.col("system").cast(system_enum), pl.col("code").cast(code_enum))
+        ).to_series()
+        buckets = pl.Series(_buckets(index["n_rows"].to_list(), chunk_rows), dtype=pl.UInt32)
+        return pair(pl.col("system"), pl.col("code")).replace_strict(ids, buckets).alias(BUCKET)
+    per_key = encoded.group_by(KEY).agg(pl.len()).collect(engine="streaming").sort(KEY)
+    buckets = pl.Series(_buckets(per_key["len"].to_list(), chunk_rows), dtype=pl.UInt32)
+    return pl.col(KEY).replace_strict(per_key[KEY], buckets).alias(BUCKET)
 
 
 def _iso(value: object) -> str | None:
@@ -111,7 +118,7 @@ def write_events(
                 rows = int(index["n_rows"].sum())
             else:
                 rows = int(encoded.select(pl.len()).collect(engine="streaming").item())
-            bucket = _bucket_expr(table, encoded, index, rows, chunk_rows)
+            bucket = _bucket_expr(encoded, index, chunk_rows)
             unsorted = work / "unsorted.arrow"
             encoded.with_columns(bucket).sink_ipc(unsorted, compression="uncompressed")
         scan = pl.scan_ipc(unsorted)

@@ -37,8 +37,10 @@ def test_issue16_item4_no_bucket_is_larger_than_the_chunk(
         entry = manifest.tables[table]
         assert sum(sizes) == entry.rows
         assert len(sizes) > 1  # really cut into buckets
-        biggest_code = 0
-        if entry.code_index:
+        if entry.code_index:  # a bucket holds whole codes
             index = pl.read_ipc(tmp_path / "snap" / entry.code_index)
-            biggest_code = int(index["n_rows"].max())
-        assert max(sizes) <= max(chunk, biggest_code), table
+            biggest_unit = int(index["n_rows"].max())
+        else:  # a bucket holds whole patients
+            rows = pl.read_ipc(tmp_path / "snap" / entry.file)
+            biggest_unit = int(rows.group_by("patient_key").len()["len"].max())
+        assert max(sizes) <= max(chunk, biggest_unit), table
