@@ -1,7 +1,9 @@
 """The ``p4dp`` command line.
 
 Each command family lives in its own module of this package and exposes ``COMMANDS`` (a list
-of click commands added at the top level) and/or ``DATA_COMMANDS`` (added under ``p4dp data``).
+of click commands added at the top level) and/or ``DATA_COMMANDS`` (added under ``p4dp data``);
+:mod:`matcher.cli.lazy` lists them by name, so a module is imported only when one of its
+commands runs (``p4dp --help`` imports no Polars: a new command goes there too).
 User errors print one ``Error: ...`` line and exit with status 1; no traceback is shown unless
 ``P4DP_DEBUG=1`` is set.
 """
