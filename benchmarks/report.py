@@ -375,9 +375,10 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
         lines += streaming_section(stages["streaming"])
     if results.get("error"):
         lines += ["## This run stopped on an error", "", "```", results["error"][:3000], "```", ""]
-    analysis = ROOT / "benchmarks" / "analysis.md"
-    if analysis.is_file():
-        lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
+    for note in ("analysis.md", "shared-1m.md"):  # hand-written notes, kept across runs
+        analysis = ROOT / "benchmarks" / note
+        if analysis.is_file():
+            lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
     lines += [
         "## How to reproduce",
         "",
