@@ -359,6 +359,10 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
     lines.append("")
     if "studies" in stages:
         lines += studies_section(stages["studies"])
+    if "cli" in stages:
+        from benchmarks.cli import cli_section
+
+        lines += cli_section(stages["cli"])
     if "compile" in stages:
         lines += compile_section(stages["compile"])
     if "many" in stages:
@@ -375,9 +379,10 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
         lines += scaleout_section(stages["scaleout"])
     if results.get("error"):
         lines += ["## This run stopped on an error", "", "```", results["error"][:3000], "```", ""]
-    analysis = ROOT / "benchmarks" / "analysis.md"
-    if analysis.is_file():
-        lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
+    for note in ("analysis.md", "shared-1m.md"):  # hand-written notes, kept across runs
+        analysis = ROOT / "benchmarks" / note
+        if analysis.is_file():
+            lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
     lines += [
         "## How to reproduce",
         "",

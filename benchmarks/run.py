@@ -7,10 +7,13 @@
 Stages (``--stages``, comma-separated; all by default): ``data`` (synth + ingest, cached),
 ``compile`` (parse + compile of each criteria file), ``studies`` (every example: engine from
 raw files, from a snapshot, warm; hand-written baselines where written; patient-by-patient
-check), ``many`` (50 studies: ``evaluate_many`` vs one by one), ``growth`` (0.1M, 0.3M, 1M,
-3M), ``streaming`` (a run over data larger than the process may use), ``memory`` (size of the
-touched columns), ``scaleout`` (one process vs a local Dask cluster, and the scaling model of
-``docs/scale-out.md``). Results go to a JSON file, then ``docs/benchmarks.md`` is rewritten from it.
+check), ``cli`` (``p4dp count`` end to end in fresh processes: raw directory first run, second
+run with the validation recorded, snapshot, beside DuckDB: :mod:`benchmarks.cli`), ``many``
+(50 studies: ``evaluate_many`` vs one by one), ``growth`` (0.1M, 0.3M, 1M, 3M), ``streaming``
+(a run over data larger than the process may use), ``memory`` (size of the touched columns),
+``scaleout`` (one process vs a local Dask cluster, and the scaling model of
+``docs/scale-out.md``). Results go to a JSON file, then ``docs/benchmarks.md`` is rewritten from
+it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,17 @@ from benchmarks.check import check_agreement
 from benchmarks.harness import ROOT, BenchmarkError, alternate
 from benchmarks.stages import growth_stage, many_stage, memory_stage, streaming_stage
 
-ALL_STAGES = ("data", "compile", "studies", "many", "growth", "streaming", "memory", "scaleout")
+ALL_STAGES = (
+    "data",
+    "compile",
+    "studies",
+    "cli",
+    "many",
+    "growth",
+    "streaming",
+    "memory",
+    "scaleout",
+)
 
 
 def log(message: str) -> None:
@@ -335,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
                 stages["studies"].append(done)
                 _write(args, results, report=False)  # keep what is measured so far
         _write(args, results, report=False)
+        if "cli" in args.stage_list:
+            from benchmarks.cli import cli_rows
+
+            log("cli: p4dp count end to end (raw first, raw second, snapshot) and DuckDB")
+            stages["cli"] = cli_rows(Path(files[0]), raw, snap)
+            _write(args, results, report=False)
         if "many" in args.stage_list:
             stages["many"] = many_stage(
                 files, snap, args, raw=raw, studies=stages.get("studies"), log=log

@@ -8,12 +8,15 @@ fresh clone elsewhere still passes.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# each test session validates afresh (see matcher.data.validcache); tests may set their own
+os.environ.setdefault("P4DP_VALIDATION_CACHE", tempfile.mkdtemp(prefix="p4dp-validated-"))
 SHARED_DATA = Path(os.environ.get("P4DP_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 settings.register_profile(

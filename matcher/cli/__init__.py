@@ -1,7 +1,9 @@
 """The ``p4dp`` command line.
 
 Each command family lives in its own module of this package and exposes ``COMMANDS`` (a list
-of click commands added at the top level) and/or ``DATA_COMMANDS`` (added under ``p4dp data``).
+of click commands added at the top level) and/or ``DATA_COMMANDS`` (added under ``p4dp data``);
+:mod:`matcher.cli.lazy` lists them by name, so a module is imported only when one of its
+commands runs (``p4dp --help`` imports no Polars: a new command goes there too).
 User errors print one ``Error: ...`` line and exit with status 1; no traceback is shown unless
 ``P4DP_DEBUG=1`` is set.
 """
@@ -13,34 +15,16 @@ from matcher.cli._interrupt import defer_interrupts, quiet_interrupts, resume_in
 quiet_interrupts()  # first: Ctrl-C while the imports below run prints no traceback
 defer_interrupts()
 
-import importlib  # noqa: E402
-
 import click  # noqa: E402
 
 from matcher import __version__  # noqa: E402
 from matcher.cli._common import run_guarded  # noqa: E402
+from matcher.cli.lazy import COMMANDS, DATA_COMMANDS, LazyGroup  # noqa: E402
 
-# Command modules, in the order their commands appear in ``p4dp --help``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "matcher.cli.data_cmd",
-    "matcher.cli.ingest_cmd",
-    "matcher.cli.synth_cmd",
-    "matcher.cli.import_cmd",
-    "matcher.cli.terms_cmd",
-    "matcher.cli.criteria_cmd",
-    "matcher.cli.evaluate_cmd",
-    "matcher.cli.count_cmd",
-    "matcher.cli.receive_cmd",
-    "matcher.cli.keys_cmd",
-    "matcher.cli.candidates_cmd",
-    "matcher.cli.practice_cmd",
-    "matcher.cli.ledger_cmd",
-    "matcher.cli.api_cmd",
-    "matcher.cli.worker_cmd",
-)
+# Commands are imported when first used (see ``matcher.cli.lazy``, which lists them).
 
 
-class _GuardedGroup(click.Group):
+class _GuardedGroup(LazyGroup):
     """A click group whose commands turn user errors into one line and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> object:
@@ -49,6 +33,7 @@ class _GuardedGroup(click.Group):
 
 @click.group(
     cls=_GuardedGroup,
+    entries=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="p4dp")
@@ -64,7 +49,7 @@ def main() -> None:
     """
 
 
-@main.group("data")
+@main.group("data", cls=LazyGroup, entries=DATA_COMMANDS)
 def data_group() -> None:
     """Check, summarise and ingest pseudonymised data directories.
 
@@ -74,19 +59,4 @@ def data_group() -> None:
     """
 
 
-def _register() -> None:
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # family not built yet
-                continue
-            raise
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
-        for command in getattr(module, "DATA_COMMANDS", ()):
-            data_group.add_command(command)
-
-
-_register()
 resume_interrupts()  # the imports are done: Ctrl-C interrupts again (or ends now, quietly)

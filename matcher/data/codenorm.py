@@ -144,6 +144,14 @@ class CodeForms:
         """Record the distinct ``(system, code)`` pairs of ``table`` (from validation)."""
         self._mappings[table] = respelled(pairs)
 
+    def prime_mapping(self, table: str, mapping: pl.DataFrame) -> None:
+        """Record the respelled pairs of ``table`` as :meth:`mapping` returns them (a cache)."""
+        self._mappings[table] = mapping
+
+    def known(self) -> dict[str, pl.DataFrame]:
+        """The mappings computed or primed so far, by table."""
+        return dict(self._mappings)
+
     def mapping(self, table: str) -> pl.DataFrame:
         """``system, code, normal`` for the pairs of ``table`` not written in normal form."""
         if table not in self._mappings:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
+from matcher.data import validcache
 from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.schema import TABLES
@@ -184,14 +185,22 @@ def _build(
     sources: dict[str, TableSource], path: Path | None, *, validate: bool, label: str
 ) -> Dataset:
     groups: dict[str, pl.DataFrame] = {}
-    if validate:
-        report = validate_sources(sources, label=label)
+    cached: dict[str, pl.DataFrame] | None = None
+    before: validcache.Fingerprint | None = None
+    if validate and path is not None:  # a directory that passed before, unchanged: no pass
+        before, cached = validcache.lookup(path)
+    if validate and cached is None:
+        report = validate_sources(sources, label=label, plausibility=False)
         report.raise_for_errors()
         groups = report.code_groups
     frames = {name: typed_frame(sources[name]) for name in TABLES}
     forms = CodeForms(frames)
     for table, pairs in groups.items():  # the validator's distinct codes: no second scan
         forms.prime(table, pairs)
+    for table, mapping in (cached or {}).items():
+        forms.prime_mapping(table, mapping)
+    if before is not None and cached is None:
+        validcache.remember(before, forms.known())
     return Dataset(path=path, **frames, code_forms=forms)
 
 
@@ -199,8 +208,9 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     """Open the data directory ``path`` as a :class:`Dataset` (lazy scans, contract types).
 
     With ``validate`` (the default) every table is checked first and all problems are raised
-    together in one :class:`DataError`; without it only the files and columns are checked and
-    a bad value raises when the frame is collected.
+    together in one :class:`DataError`, unless the directory passed before and no file
+    changed since (see :mod:`matcher.data.validcache`); without it only the files and columns
+    are checked and a bad value raises when the frame is collected.
     """
     path = Path(path)
     sources, missing = locate_sources(path)

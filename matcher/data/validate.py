@@ -34,6 +34,7 @@ from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.csvcheck import diagnose as csv_diagnose
 from matcher.data.csvcheck import layout_problem
 from matcher.data.extract_date import EXTRACT_FILE, read_extract
+from matcher.data.grouped import screened_groups
 from matcher.data.plausibility import Plausibility, centre_problems
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.data.sources import TableSource, locate_sources
@@ -141,7 +142,9 @@ def _count_text(count: int, phrase: str) -> str:
     return f"{count:,} row{'s' if count != 1 else ''} {phrase}"
 
 
-def _prepare(source: TableSource, errors: list[Problem], plaus: Plausibility) -> _Prepared:
+def _prepare(
+    source: TableSource, errors: list[Problem], plaus: Plausibility, *, warn: bool = True
+) -> _Prepared:
     """Convert the contract columns (non-strict) and list the row checks of one table."""
     table = TABLES[source.table]
     schema = source.frame.collect_schema()
@@ -181,9 +184,9 @@ def _prepare(source: TableSource, errors: list[Problem], plaus: Plausibility) ->
             checks.append(_Check(col.name, pl.col(col.name).is_null() & not_bad, phrase))
     if source.table == "patients":
         checks += _patient_checks(usable)
-        extra = plaus.patient_checks(usable)
+        extra = plaus.patient_checks(usable) if warn else []
     else:
-        extra = plaus.event_checks(source.table, usable)
+        extra = plaus.event_checks(source.table, usable) if warn else []
     checks += [_Check(c.column, c.expr, c.phrase, warning=True) for c in extra]
     return _Prepared(source, exprs, usable, checks)
 
@@ -262,21 +265,27 @@ def _check_events(
     warnings: list[Problem],
     plaus: Plausibility,
     report: ValidationReport,
+    warn: bool = True,
 ) -> TableSummary:
     if known is not None and "patient_id" in p.usable:
         pid = pl.col("patient_id")
         orphan = pid.is_not_null() & ~pid.is_in(known.implode())
         p.checks.append(_Check("patient_id", orphan, "whose patient_id is not in patients"))
-    aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
-    aggs += event_aggregates(has_date="date" in p.usable)
     keys = [k for k in ("system", "code", "unit") if k in p.usable]
-    if keys:
-        groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
-    else:
-        groups = p.typed.select(aggs).collect(engine="streaming")
-    counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
+    events = event_aggregates(has_date="date" in p.usable)
+    few = keys or [k for k in ("practice_id", "kind") if k in p.usable]  # a few thousand values
+    fast = screened_groups(p.source.frame, p.exprs, p.checks, few, known, events)
+    if fast is not None:  # per distinct code; the usual case
+        groups, counts = fast
+    else:  # row by row, to explain a pseudonym problem
+        aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)] + events
+        if keys:
+            groups = p.typed.group_by(keys).agg(aggs).collect(engine="streaming")
+        else:
+            groups = p.typed.select(aggs).collect(engine="streaming")
+        counts = [int(groups[f"__check{i}"].sum() or 0) for i in range(len(p.checks))]
     _report_checks(p, counts, errors, warnings)
-    for found in plaus.patient_event_checks(p.typed, p.usable):  # birth and death
+    for found in plaus.patient_event_checks(p.typed, p.usable) if warn else []:
         rows = _first_rows(found.numbered(p.numbered), found.row_expr)
         text = f"{found.phrase}, for {found.patients:,} patient{'s' if found.patients != 1 else ''}"
         shown = _rows_text(p.source, len(rows) + (len(rows) == ROWS_SHOWN), rows)
@@ -314,12 +323,19 @@ def _unreadable(source: TableSource, exc: Exception) -> Problem:
 
 
 def validate_sources(
-    sources: dict[str, TableSource], *, label: str, extraction: dt.date | None = None
+    sources: dict[str, TableSource],
+    *,
+    label: str,
+    extraction: dt.date | None = None,
+    plausibility: bool = True,
 ) -> ValidationReport:
     """Validate opened tables (see :func:`validate_dataset`); tables absent are not reported.
 
     ``extraction``: the recorded extraction date (dates after it are warned about; without
-    it, dates after today are).
+    it, dates after today are). ``plausibility=False`` skips the plausibility warnings
+    (:mod:`matcher.data.plausibility`: a pass per event table), for callers that keep only
+    the errors, such as :func:`~matcher.data.loader.load_dataset`; code warnings, computed
+    from the distinct codes, stay.
     """
     report = ValidationReport(label)
     errors, warnings = report.errors, report.warnings
@@ -337,16 +353,16 @@ def validate_sources(
             if layout is not None:
                 errors.append(layout)
                 continue
-            prepared = _prepare(source, errors, plaus)
+            prepared = _prepare(source, errors, plaus, warn=plausibility)
             if name == "patients":
                 patient_stats = _check_patients(prepared, errors, warnings)
                 known = plaus.remember_patients(prepared.typed, prepared.usable)
-                warnings += [
-                    Problem(source.label, text, column)
-                    for column, text in centre_problems(prepared.typed, prepared.usable)
-                ]
+                centres = centre_problems(prepared.typed, prepared.usable) if plausibility else []
+                warnings += [Problem(source.label, text, column) for column, text in centres]
             else:
-                tables[name] = _check_events(prepared, known, errors, warnings, plaus, report)
+                tables[name] = _check_events(
+                    prepared, known, errors, warnings, plaus, report, plausibility
+                )
         except (pl.exceptions.PolarsError, OSError) as exc:
             errors.append(_unreadable(source, exc))
         finally:

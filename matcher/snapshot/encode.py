@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -118,11 +120,24 @@ def _sort_keys(df: pl.DataFrame, table: str) -> list[pl.Expr]:
 def encode_events(
     table: str, frame: pl.LazyFrame, patients: pl.Enum, practice: pl.Enum
 ) -> EncodedTable:
-    """Re-key, dictionary-encode and sort one event table.
+    """Re-key, dictionary-encode and sort one event table (in memory; see :func:`encoding`).
 
-    ``patients`` is the enum of the sorted pseudonyms: its physical index is ``patient_key``.
     Every row must find its patient (the validator checked it); a row that does not is an
     error, never silently dropped.
+    """
+    encoded, index = encoding(table, frame, patients, practice)
+    with orphans_refused(table, frame, patients):
+        df = encoded.collect(engine="streaming")
+    return EncodedTable(sort_table(df, table), index)
+
+
+def encoding(
+    table: str, frame: pl.LazyFrame, patients: pl.Enum, practice: pl.Enum
+) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """One event table re-keyed and dictionary-encoded (lazy, unsorted), with its code index.
+
+    ``patients`` is the enum of the sorted pseudonyms: its physical index is ``patient_key``.
+    Collect it inside :func:`orphans_refused`.
     """
     enums: dict[str, pl.Enum] = {}
     index = None
@@ -145,18 +160,26 @@ def encode_events(
             )
     key = pl.col("patient_id").cast(patients).to_physical().cast(KEY_DTYPE).alias(KEY)
     casts = [pl.col(c).cast(e) for c, e in enums.items()]
+    # streaming: strings are encoded batch by batch, never held whole; the row order it
+    # gives does not matter, the sort is total
+    return frame.with_columns(key, *casts).select(output_columns(table)), index
+
+
+def sort_table(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    """``df`` in the total order of ``table`` (see :func:`sort_order`)."""
+    return df.sort(_sort_keys(df, table))
+
+
+@contextlib.contextmanager
+def orphans_refused(table: str, frame: pl.LazyFrame, patients: pl.Enum) -> Iterator[None]:
+    """Turn a pseudonym that is not in ``patients`` (a failed enum cast) into a DataError."""
     try:
-        # streaming: strings are encoded batch by batch, never held whole; the row order it
-        # gives does not matter, the sort below is total
-        encoded = frame.with_columns(key, *casts).select(output_columns(table))
-        df = encoded.collect(engine="streaming")
+        yield
     except pl.exceptions.InvalidOperationError as exc:
         known = pl.Series(patients.categories)
         orphans = frame.filter(~pl.col("patient_id").is_in(known.implode())).select(pl.len())
         count = orphans.collect(engine="streaming").item()
         raise DataError(f"{table}: {count:,} rows whose patient_id is not in patients") from exc
-    df = df.sort(_sort_keys(df, table))
-    return EncodedTable(df, index)
 
 
 __all__ = [
@@ -166,7 +189,10 @@ __all__ = [
     "EncodedTable",
     "encode_events",
     "encode_patients",
+    "encoding",
+    "orphans_refused",
     "output_columns",
     "sort_order",
+    "sort_table",
     "sorted_enum",
 ]

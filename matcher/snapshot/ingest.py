@@ -2,9 +2,11 @@
 
 Steps: validate (the checks of ``p4dp data check``), write ``patients`` sorted by pseudonym
 with its dense key, then each event table re-keyed, dictionary-encoded and sorted (one table
-at a time, so peak memory is that of the largest table), then hash every file and write
-``manifest.json``. Everything goes to a temporary directory beside ``out`` that is renamed into
-place at the end: a failed or interrupted ingest leaves no half-written snapshot.
+at a time, sorted by code range in buckets of ``chunk_rows`` rows, so peak memory is bounded
+by the bucket size whatever the population: :mod:`matcher.snapshot.external`), then hash
+every file and write ``manifest.json``. Everything goes to a temporary directory beside
+``out`` that is renamed into place at the end: a failed or interrupted ingest leaves no
+half-written snapshot.
 
     >>> import tempfile, pathlib
     >>> from matcher.synth import generate
@@ -34,11 +36,11 @@ from matcher.errors import DataError, OutputExistsError
 from matcher.snapshot.encode import (
     CODED_TABLES,
     KEY,
-    encode_events,
     encode_patients,
     sort_order,
     sorted_enum,
 )
+from matcher.snapshot.external import CHUNK_ROWS, write_events
 from matcher.snapshot.manifest import (
     Manifest,
     TableEntry,
@@ -114,16 +116,6 @@ def _check_out(out: Path, source: Path | None, *, overwrite: bool) -> None:
         )
 
 
-def _date_range(frame: pl.DataFrame) -> tuple[str | None, str | None]:
-    if frame.height == 0:
-        return None, None
-    low, high = frame["date"].min(), frame["date"].max()
-    return (
-        low.isoformat() if isinstance(low, dt.date) else None,
-        high.isoformat() if isinstance(high, dt.date) else None,
-    )
-
-
 RECORD_BATCH_ROWS = 1 << 22
 """Rows per IPC record batch: few chunks keep opening a snapshot cheap."""
 
@@ -147,7 +139,9 @@ def _practice_enum(dataset: Dataset) -> pl.Enum:
     return sorted_enum(both.collect(engine="streaming").to_series())
 
 
-def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, TableEntry]:
+def _write_tables(
+    dataset: Dataset, tmp: Path, steps: _Steps, chunk_rows: int = CHUNK_ROWS
+) -> dict[str, TableEntry]:
     entries: dict[str, TableEntry] = {}
     with steps.step("patients"):
         practice = _practice_enum(dataset)
@@ -160,29 +154,35 @@ def _write_tables(dataset: Dataset, tmp: Path, steps: _Steps) -> dict[str, Table
         del patients
     for table in EVENT_TABLES:
         with steps.step(table):
-            # codes in normal form (E119 → E11.9): the code index then finds every spelling
-            encoded = encode_events(table, dataset.normalised(table), keys, practice)
-            frame = encoded.frame
-            _write(frame, tmp / table_file(table))
-            first, last = _date_range(frame)
+            # codes in normal form (E119 → E11.9): the code index then finds every spelling;
+            # sorted by code range in bounded memory (see matcher.snapshot.external)
+            written = write_events(
+                table,
+                dataset.normalised(table),
+                keys,
+                practice,
+                tmp / table_file(table),
+                chunk_rows=chunk_rows,
+                record_batch_rows=RECORD_BATCH_ROWS,
+            )
             systems: dict[str, int] = {}
             index_name = None
-            if encoded.index is not None:
+            if written.index is not None:
                 index_name = index_file(table)
-                _write(encoded.index, tmp / index_name)
-                per_system = encoded.index.group_by("system").agg(pl.col("n_rows").sum())
+                _write(written.index, tmp / index_name)
+                per_system = written.index.group_by("system").agg(pl.col("n_rows").sum())
                 systems = dict(sorted(per_system.iter_rows()))
             entries[table] = TableEntry(
                 table_file(table),
-                frame.height,
+                written.rows,
                 sort_order(table),
-                first_date=first,
-                last_date=last,
+                first_date=written.first_date,
+                last_date=written.last_date,
                 systems={str(k): int(v) for k, v in systems.items()},
-                codes=encoded.index.height if encoded.index is not None else 0,
+                codes=written.index.height if written.index is not None else 0,
                 code_index=index_name,
             )
-            del encoded, frame
+            del written
     return entries
 
 
@@ -216,12 +216,15 @@ def ingest(
     overwrite: bool = False,
     progress: bool = False,
     validate: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Manifest:
     """Write the data directory (or loaded :class:`Dataset`) ``source`` as a snapshot at ``out``.
 
     Raises :class:`DataError` listing every contract problem when the data is invalid, and
     :class:`OutputExistsError` when ``out`` exists (unless ``overwrite``, which only ever
-    replaces an existing snapshot). Returns the written manifest.
+    replaces an existing snapshot). Returns the written manifest. ``chunk_rows`` bounds
+    the rows sorted at once (peak memory; see :mod:`matcher.snapshot.external`); the
+    snapshot's bytes do not depend on it.
     """
     out = Path(out)
     src_path = None if isinstance(source, Dataset) else Path(source)
@@ -238,7 +241,7 @@ def ingest(
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
-            entries = _write_tables(dataset, tmp, steps)
+            entries = _write_tables(dataset, tmp, steps, chunk_rows)
             with steps.step("hashing"):
                 files = {p.name: file_hash(p) for p in sorted(tmp.iterdir())}
                 end = _extraction(dataset, entries)

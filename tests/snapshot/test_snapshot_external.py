@@ -1,0 +1,43 @@
+"""Issue 16 item 4: ingest sorts each event table in buckets of bounded size (external sort by
+code range), and the snapshot it writes is byte for byte the one of an in-memory sort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from matcher.snapshot import external, ingest
+
+
+def test_issue16_item4_bucketed_ingest_writes_the_same_bytes(raw_dir: Path, tmp_path: Path) -> None:
+    whole = ingest(raw_dir, tmp_path / "whole", chunk_rows=10**9)  # one bucket per table
+    cut = ingest(raw_dir, tmp_path / "cut", chunk_rows=97)
+    assert cut.files == whole.files
+    assert cut.data_snapshot == whole.data_snapshot
+    assert cut.tables == whole.tables
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut", "whole"]  # no sort leftovers
+
+
+def test_issue16_item4_no_bucket_is_larger_than_the_chunk(
+    raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sorted_sizes: dict[str, list[int]] = {}
+    real = external.sort_table
+
+    def spy(df: pl.DataFrame, table: str) -> pl.DataFrame:
+        sorted_sizes.setdefault(table, []).append(df.height)
+        return real(df, table)
+
+    monkeypatch.setattr(external, "sort_table", spy)
+    chunk = 97
+    manifest = ingest(raw_dir, tmp_path / "snap", chunk_rows=chunk)
+    for table, sizes in sorted_sizes.items():
+        entry = manifest.tables[table]
+        assert sum(sizes) == entry.rows
+        assert len(sizes) > 1  # really cut into buckets
+        # a bucket holds whole patients (a large code is cut by patient ranges), about chunk
+        rows = pl.read_ipc(tmp_path / "snap" / entry.file)
+        biggest_patient = int(rows.group_by("patient_key").len()["len"].max())
+        assert max(sizes) <= 2 * chunk + biggest_patient, table
