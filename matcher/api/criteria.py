@@ -21,7 +21,6 @@ from typing import Any
 
 from criteria_dsl import ir
 from criteria_dsl.check import CheckResult, check_text
-from criteria_dsl.explain import predicate as explain_predicate
 from criteria_dsl.ir_json import study_hash, to_jsonable
 
 MAX_EXPRESSION = 2000
@@ -120,6 +119,10 @@ def _rules(study: ir.Study) -> dict[str, ir.Rule]:
 
 
 def _rule_view(rule: ir.Rule) -> dict[str, Any]:
+    # Imported here: importing the module criteria_dsl.explain replaces the function
+    # criteria_dsl.explain on the package, which `from criteria_dsl import explain` then gets.
+    from criteria_dsl.explain import predicate as explain_predicate
+
     return {
         "section": rule.section.value,
         "text": explain_predicate(rule.predicate),

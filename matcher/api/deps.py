@@ -51,13 +51,16 @@ def unauthorized(detail: str = "missing, unknown or revoked API token") -> HTTPE
 
 def current_account(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Account:
-    """The caller's live account (see the module docstring)."""
+    """The caller's live account (see the module docstring). Looked up in a session of its
+    own, closed at once: a route that needs no database holds no connection while it works."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized()
-    account = account_for_token(session, credentials.credentials)
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        account = account_for_token(session, credentials.credentials)
+        if account is not None:
+            session.expunge(account)
     if account is None:
         raise unauthorized()
     request.state.caller = Caller.of(account)

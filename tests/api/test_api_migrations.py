@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import make_harness
+from api_harness import make_harness
 from sqlalchemy import MetaData, inspect
 from sqlmodel import Session, func, select
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 from api_access import EXAMPLE
-from conftest import make_harness
+from api_harness import make_harness
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
