@@ -66,7 +66,8 @@ def test_ctrl_c_early_prints_no_traceback(tmp_path: Path, delay: float):
 _WRITER = """
 import os, signal, sys, time
 from pathlib import Path
-from matcher.cli._common import atomic_write_path, run_guarded
+from matcher.atomic import atomic_write_path
+from matcher.cli._common import run_guarded
 
 def work():
     with atomic_write_path(Path(sys.argv[1])) as tmp:
@@ -95,7 +96,7 @@ def test_killed_evaluate_tmp_file_removed_on_kill_and_ctrl_c(tmp_path: Path, sig
 
 
 def test_killed_evaluate_tmp_file_left_by_kill_9_is_removed_by_the_next_write(tmp_path: Path):
-    from matcher.cli._common import atomic_write_path
+    from matcher.atomic import atomic_write_path
 
     out = tmp_path / "results.parquet"
     proc = subprocess.run(
@@ -112,7 +113,7 @@ def test_killed_evaluate_tmp_file_left_by_kill_9_is_removed_by_the_next_write(tm
 
 
 def test_killed_evaluate_tmp_file_of_a_live_process_is_kept(tmp_path: Path):
-    from matcher.cli._common import remove_stale_temporaries
+    from matcher.atomic import remove_stale_temporaries
 
     out = tmp_path / "results.parquet"
     live = tmp_path / f".results.parquet.p4dp-{os.getppid()}-abc.tmp"  # a running process
@@ -124,7 +125,7 @@ def test_killed_evaluate_tmp_file_of_a_live_process_is_kept(tmp_path: Path):
 
 
 def test_killed_evaluate_tmp_file_removed_on_error(tmp_path: Path):
-    from matcher.cli._common import atomic_write_path
+    from matcher.atomic import atomic_write_path
 
     out = tmp_path / "results.parquet"
     with pytest.raises(RuntimeError), atomic_write_path(out) as tmp:

@@ -91,7 +91,7 @@ def issue_candidate_lists(
     Raises :class:`~matcher.disclosure.transaction.NotStewardError` before any work when
     ``operator`` is not a steward of ``ledger``.
     """
-    from matcher.cli._common import atomic_write_path
+    from matcher.atomic import atomic_write_path
     from matcher.engine.evaluate import evaluate
     from matcher.scaleout import connect
 

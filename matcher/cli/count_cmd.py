@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
+from matcher.atomic import atomic_write_path
 from matcher.cli._cluster import cluster_options
 from matcher.cli._common import (
-    atomic_write_path,
     check_output_path,
     data_option,
     progress_enabled,

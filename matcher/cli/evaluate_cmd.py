@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from matcher.atomic import atomic_write_path
 from matcher.cli._cluster import cluster_options
 from matcher.cli._common import (
-    atomic_write_path,
     check_output_path,
     data_option,
     index_date_option,

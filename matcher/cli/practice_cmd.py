@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from matcher.cli._common import atomic_write_path, check_output_path
+from matcher.atomic import atomic_write_path
+from matcher.cli._common import check_output_path
 
 _FORMAT = click.option(
     "--format",

@@ -44,9 +44,10 @@ DataArg = Dataset | Path | str | Mapping[str, pl.DataFrame | pl.LazyFrame]
 
 
 def _progress_default() -> bool:
-    from matcher.cli._common import progress_enabled
+    """Progress bars only when stderr is a terminal (as the CLI decides)."""
+    import sys
 
-    return progress_enabled()
+    return sys.stderr.isatty()
 
 
 def ingest_temporary(path: Path, *, progress: bool, validate: bool = True) -> Dataset:
