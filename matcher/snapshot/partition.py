@@ -262,13 +262,34 @@ def _check_out(out: Path, source: Path, *, overwrite: bool) -> None:
         )
 
 
-def _part_dataset(dataset: Dataset, keep: pl.LazyFrame) -> Dataset:
-    """``dataset`` restricted to the patients of ``keep`` (one column, ``patient_id``)."""
-    tables = {
-        name: dataset.table(name).join(keep, on="patient_id", how="semi")
-        for name in ("patients", *EVENT_TABLES)
-    }
-    return dataclasses.replace(dataset, **tables)
+def _route_to_parts(
+    dataset: Dataset, assignment: pl.DataFrame, partitions: int, workdir: Path
+) -> list[Dataset]:
+    """Split every table of ``dataset`` into its parts in **one read** of each table.
+
+    Each table is scanned once, joined to the patients' ``assignment`` (``patient_id``,
+    ``part``) and streamed into one Parquet folder per part under ``workdir`` (rows keep their
+    order); the parts' datasets then read those folders. Reading the source once matters at
+    national scale, where a filtered re-read per part cost one full scan of every table per
+    part.
+    """
+    keyed = assignment.lazy()
+    tables: list[dict[str, pl.LazyFrame]] = [{} for _ in range(partitions)]
+    for name in ("patients", *EVENT_TABLES):
+        frame = dataset.table(name)
+        schema = frame.collect_schema()
+        target = workdir / name
+        frame.join(keyed, on="patient_id", how="inner", maintain_order="left").sink_parquet(
+            pl.PartitionBy(target, key="part", include_key=False),
+            maintain_order=True,
+            mkdir=True,
+        )
+        for i in range(partitions):
+            files = sorted((target / f"part={i}").glob("*.parquet"))
+            tables[i][name] = (
+                pl.scan_parquet(files, schema=schema) if files else pl.LazyFrame(schema=schema)
+            )
+    return [dataclasses.replace(dataset, **part_tables) for part_tables in tables]
 
 
 def ingest_partitioned(
@@ -294,16 +315,17 @@ def ingest_partitioned(
     dataset = load_dataset(source, validate=validate)
     ids = dataset.patients.select("patient_id").collect()["patient_id"]
     assignment = pl.DataFrame({"patient_id": ids, "part": partition_of(ids, partitions)})
+    sizes = assignment["part"].value_counts()
+    patients_in = dict(zip(sizes["part"].to_list(), sizes["count"].to_list(), strict=True))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        routed = _route_to_parts(dataset, assignment, partitions, tmp / ".routed")
         entries = []
-        for i in range(partitions):
-            keep = assignment.filter(pl.col("part") == i).select("patient_id")
-            part = ingest(
-                _part_dataset(dataset, keep.lazy()), tmp / part_name(i), progress=progress
-            )
-            entries.append(PartEntry(part_name(i), part.content_hash, keep.height))
+        for i, part_dataset in enumerate(routed):
+            part = ingest(part_dataset, tmp / part_name(i), progress=progress)
+            entries.append(PartEntry(part_name(i), part.content_hash, patients_in.get(i, 0)))
+        shutil.rmtree(tmp / ".routed")
         manifest = PartitionedManifest(
             content_hash=whole_hash([e.content_hash for e in entries]),
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -9,6 +9,7 @@ random data split at random.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.cli import main
-from matcher.data.schema import TABLES
+from matcher.data.loader import load_dataset
+from matcher.data.schema import EVENT_TABLES, TABLES
 from matcher.disclosure.ledger import Ledger
 from matcher.engine.evaluate import evaluate_many
 from matcher.engine.write import result_columns
@@ -31,7 +33,7 @@ from matcher.feasibility import FeasibilityQuery, build_raw
 from matcher.scaleout import count_parts, evaluate_parts, write_parts
 from matcher.scaleout.run import combine_counts, combine_rows
 from matcher.scaleout.tasks import PartError, PartJob, reduce_result
-from matcher.snapshot import open_snapshot
+from matcher.snapshot import ingest, open_snapshot
 from matcher.snapshot.partition import (
     ingest_partitioned,
     open_partitioned,
@@ -71,6 +73,48 @@ def test_issue17_partitioning_is_stable_and_hashed(raw_dir, partitioned, tmp_pat
     assert again.content_hash == first.content_hash
     assert [p.content_hash for p in again.parts] == [p.content_hash for p in first.parts]
     assert read_partitions(partitioned[2]).content_hash != first.content_hash
+
+
+def test_issue17_each_part_is_the_snapshot_of_its_patients(raw_dir, partitioned, tmp_path):
+    """Routing every table once into the parts gives, byte for byte, the snapshot of the
+    source restricted to each part's patients (the obviously correct way, one read per part)."""
+    dataset = load_dataset(raw_dir)
+    ids = dataset.patients.select("patient_id").collect()["patient_id"]
+    parts = partition_of(ids, 7)
+    routed = read_partitions(partitioned[7])
+    for i in (0, 3, 6):
+        keep = pl.LazyFrame({"patient_id": ids.filter(parts == i)})
+        only = dataclasses.replace(
+            dataset,
+            **{
+                name: dataset.table(name).join(keep, on="patient_id", how="semi")
+                for name in ("patients", *EVENT_TABLES)
+            },
+        )
+        alone = ingest(only, tmp_path / f"alone-{i}")
+        assert alone.content_hash == routed.parts[i].content_hash
+        assert routed.parts[i].patients == alone.tables["patients"].rows
+
+
+def test_issue17_partitioned_ingest_reads_the_source_once(raw_dir, tmp_path, monkeypatch):
+    """The source is routed once; every part is then read from the routed files only."""
+    from matcher.snapshot import partition
+
+    calls: list[int] = []
+    real = partition._route_to_parts
+
+    def routing(dataset, assignment, partitions, workdir):
+        routed = real(dataset, assignment, partitions, workdir)
+        calls.append(partitions)
+        for part in routed:
+            for name in ("patients", *EVENT_TABLES):
+                assert str(raw_dir) not in part.table(name).explain()
+        return routed
+
+    monkeypatch.setattr(partition, "_route_to_parts", routing)
+    ingest_partitioned(raw_dir, tmp_path / "parts", partitions=5)
+    assert calls == [5]
+    assert not any((tmp_path).glob("**/.routed")), "routed files are removed"
 
 
 def test_issue17_verify_names_a_damaged_part(raw_dir, tmp_path):
