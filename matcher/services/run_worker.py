@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 
 from matcher.disclosure.ledger import BudgetExceededError, Ledger, QueryFrozenError
 from matcher.errors import MatcherError
+from matcher.services.data_choice import DataSource
 from matcher.services.run_store import FeasibilityRun
 from matcher.services.runs import (
     RunClaim,
@@ -138,8 +139,11 @@ def failure_of(exc: BaseException) -> tuple[str, str]:
 class RunWorker:
     """Claims and executes runs from ``engine`` on ``data`` with the ledger at ``ledger``.
 
-    ``data`` is a data directory, a snapshot, or an opened dataset shared with the server;
-    :meth:`set_data` points later runs at another snapshot without touching queued ones.
+    ``data`` is a data directory, a snapshot, or an opened dataset shared with the server. The
+    snapshot last chosen in the database (:mod:`matcher.services.data_choice`) wins over it;
+    :meth:`set_data` replaces it. Each run takes the data when it is claimed and keeps it to
+    the end: a switch never touches a run in progress, and runs claimed after it use the new
+    data.
     """
 
     def __init__(
@@ -152,6 +156,7 @@ class RunWorker:
         poll_s: float = 0.5,
         heartbeat_s: float = 5.0,
         stale_after_s: float = 60.0,
+        source: DataSource | None = None,
     ) -> None:
         self.engine, self.ledger_location, self.data = engine, ledger, data
         self.name = name or self.default_name()
@@ -159,6 +164,7 @@ class RunWorker:
         self.stale_after = timedelta(seconds=stale_after_s)
         self.stop_event = threading.Event()
         self._recovered_at = -math.inf
+        self.source = source if source is not None else DataSource(engine)
 
     @staticmethod
     def default_name() -> str:
@@ -172,7 +178,12 @@ class RunWorker:
         return release_claims(self.engine, dead)
 
     def set_data(self, data: Any) -> None:
+        """The data of runs claimed from now on while the database holds no choice."""
         self.data = data
+
+    def current_data(self) -> Any:
+        """The data a run claimed now counts on (see the class docstring)."""
+        return self.source.current(fallback=self.data)
 
     def run_once(self) -> int | None:
         """Recover stale runs, then claim and execute one; the run's id, or ``None``."""
@@ -180,13 +191,16 @@ class RunWorker:
         if now - self._recovered_at >= min(self.stale_after.total_seconds() / 4, 15.0):
             recover_stale(self.engine, stale_after=self.stale_after)
             self._recovered_at = now
+        data = self.current_data()  # before the claim: unreadable data claims nothing
+        if data is None:
+            return None
         claim = claim_next(self.engine, worker=self.name)
         if claim is None:
             return None
-        self._execute(claim)
+        self._execute(claim, data)
         return claim.run_id
 
-    def _execute(self, claim: RunClaim) -> None:
+    def _execute(self, claim: RunClaim, data: Any) -> None:
         run = get_run(self.engine, claim.run_id)
         assert run is not None
         stop_beating = threading.Event()
@@ -199,7 +213,7 @@ class RunWorker:
             output = execute_run(
                 run,
                 ledger=ledger,
-                data=self.data,
+                data=data,
                 on_phase=lambda phase, p: beat(self.engine, claim, phase=phase, progress=p),
             )
         except Exception as exc:
