@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from matcher.disclosure.ledger import BudgetExceededError, Ledger, QueryFrozenError
+from matcher.disclosure.ledger import BudgetExceededError, Ledger, LedgerError, QueryFrozenError
 from matcher.errors import MatcherError
 from matcher.services.data_choice import DataSource
 from matcher.services.run_store import FeasibilityRun
@@ -101,9 +101,28 @@ def build_request(run: FeasibilityRun, data: Any) -> Any:
 def execute_run(
     run: FeasibilityRun, *, ledger: Ledger, data: Any, on_phase: Any = None
 ) -> RunOutput:
-    """Run ``run`` through :func:`run_feasibility`; raises what it raises (refusals)."""
+    """Run ``run`` through :func:`run_feasibility`; raises what it raises (refusals).
+
+    Idempotent per run: the release is stored in the ledger with the run's key, in the
+    transaction that records it; a retry of a run already recorded (its worker died after
+    the ledger commit) returns the stored release, counting and recording nothing
+    (:mod:`matcher.services.run_release`).
+    """
     from matcher.feasibility.render import render_json
     from matcher.services import run_feasibility
+    from matcher.services.run_release import (
+        StoredRelease,
+        ensure_release_table,
+        run_key,
+        store_release,
+        stored_release,
+    )
+
+    key = run_key(run.id or 0, run.created_at)
+    ensure_release_table(ledger)
+    stored = stored_release(ledger, key)
+    if stored is not None:
+        return RunOutput(stored.result_json, stored.notes, stored.data_snapshot)
 
     @contextlib.contextmanager
     def progress(message: str) -> Iterator[None]:
@@ -111,13 +130,30 @@ def execute_run(
             on_phase(message, PHASES.get(message.split(" ", 1)[0], 0.0))
         yield
 
-    outcome = run_feasibility(build_request(run, data), ledger, progress=progress)
-    warnings = [w for item in outcome.items for w in item.warnings]
-    return RunOutput(
-        result_json=render_json(outcome.items),
-        notes=[*outcome.notes, *outcome.warnings, *warnings],
-        data_snapshot=outcome.items[0].data_snapshot if outcome.items else None,
-    )
+    def output_of(outcome: Any) -> RunOutput:
+        warnings = [w for item in outcome.items for w in item.warnings]
+        return RunOutput(
+            result_json=render_json(outcome.items),
+            notes=[*outcome.notes, *outcome.warnings, *warnings],
+            data_snapshot=outcome.items[0].data_snapshot if outcome.items else None,
+        )
+
+    def record(txn: Any, outcome: Any) -> None:
+        out = output_of(outcome)
+        store_release(
+            txn.session, key, StoredRelease(out.result_json, out.notes, out.data_snapshot)
+        )
+
+    try:
+        outcome = run_feasibility(
+            build_request(run, data), ledger, progress=progress, record_with=record
+        )
+    except LedgerError:
+        stored = stored_release(ledger, key)  # another worker recorded this run meanwhile
+        if stored is None:
+            raise
+        return RunOutput(stored.result_json, stored.notes, stored.data_snapshot)
+    return output_of(outcome)
 
 
 def failure_of(exc: BaseException) -> tuple[str, str]:
