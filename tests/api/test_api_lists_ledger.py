@@ -49,10 +49,8 @@ def rows(ledger: Path) -> list[tuple]:
         releases = sorted(
             (r.what, r.true_count, r.released) for r in opened.releases() if r.query_id == q.id
         )
-        out.append(
-            (q.kind, q.role, q.study_id, q.criteria_hash, q.data_snapshot, q.eligible_true)
-            + (q.policy, len(lists), tuple(releases))
-        )
+        head = (q.kind, q.role, q.study_id, q.criteria_hash, q.data_snapshot, q.eligible_true)
+        out.append((*head, q.policy, len(lists), tuple(releases)))
     return out
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_api_runs import init_ledger, population, study_with_version  # noqa: F401
+from test_api_runs import init_ledger, study_with_version
+from test_api_runs import population as population
 
 from matcher.data.open import open_data
 from matcher.disclosure.ledger import Ledger
@@ -59,7 +60,7 @@ def test_issue14_run_killed_after_ledger_commit_is_not_recorded_twice(
     assert Ledger.open(ledger_path).verify().ok
 
 
-def test_issue14_two_runs_of_the_same_version_are_two_releases(api, population, tmp_path):  # noqa: F811
+def test_issue14_two_runs_of_the_same_version_are_two_releases(api, population, tmp_path):
     """The key is the run, not the request: asking again is a new release (and budget)."""
     ledger_path = init_ledger(tmp_path / "ledger.sqlite")
     api.settings.ledger = str(ledger_path)
