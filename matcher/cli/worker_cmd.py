@@ -59,6 +59,7 @@ def worker(
     runner = RunWorker(engine, ledger=ledger, data=open_data(data_dir), stale_after_s=stale_after)
     if once:
         runner.release_dead_local_claims()
+        runner.prepare_ledger()
         done = 0
         while runner.run_once() is not None:
             done += 1

@@ -213,6 +213,14 @@ class RunWorker:
         dead = [w for w in running_claims(self.engine) if _dead_local_worker(w, host)]
         return release_claims(self.engine, dead)
 
+    def prepare_ledger(self) -> None:
+        """Create the ledger's run-release table now, not in the middle of a first run (it
+        would wait for the ledger's write lock); a ledger not there yet is left for later."""
+        from matcher.services.run_release import ensure_release_table
+
+        with contextlib.suppress(Exception):
+            ensure_release_table(Ledger.open(self.ledger_location))
+
     def set_data(self, data: Any) -> None:
         """The data of runs claimed from now on while the database holds no choice."""
         self.data = data
@@ -279,6 +287,7 @@ class RunWorker:
         """Work until :meth:`stop` is called (polling every ``poll_s`` when idle)."""
         with contextlib.suppress(Exception):  # the database may not be reachable yet
             self.release_dead_local_claims()
+        self.prepare_ledger()
         while not self.stop_event.is_set():
             try:
                 busy = self.run_once() is not None
