@@ -104,12 +104,18 @@ def open_choice(path: str | os.PathLike[str]) -> Any:
     from matcher.data.open import open_data
 
     where = Path(path)
-    if not where.is_dir():
-        raise MatcherError(f"data {where}: no such directory; nothing was changed")
     try:
+        if not where.is_dir():
+            raise MatcherError(f"data {where}: no such directory; nothing was changed")
         return open_data(where, progress=False)
     except MatcherError as exc:
+        if "nothing was changed" in str(exc):
+            raise
         raise MatcherError(f"data {where}: {exc}; nothing was changed") from None
+    except (OSError, ValueError) as exc:  # unreadable, a NUL in the path...
+        raise MatcherError(
+            f"data {where}: cannot be opened ({type(exc).__name__}); nothing was changed"
+        ) from None
 
 
 def choose_data(
