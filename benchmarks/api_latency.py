@@ -1,10 +1,19 @@
 """Latency of the HTTP service: validation of a 200-line criteria file and term search,
-in-process (ASGI test client) and over loopback (a real ``p4dp serve``), and the throughput
-of validations with 16 concurrent clients over loopback. Not part of the test suite.
+in-process (ASGI test client) and over loopback (a real ``p4dp serve``), the throughput of
+validations with 16 concurrent clients over loopback, and, with ``--data`` (or
+``--patients``), feasibility runs and list downloads through a real server
+(:func:`api_runs_latency.measure_runs`). Not part of the test suite.
+
+Validation is measured twice: *new text* (each request a different file, as an editor sends
+after each change: the report is computed) and *same text* (served from the report cache).
+The CPU time of the library call is printed too: on a busy machine wall times are inflated by
+the other processes, CPU time much less.
 
 Usage::
 
     .venv/bin/python benchmarks/api_latency.py [--repeat 100] [--seconds 10]
+    .venv/bin/python benchmarks/api_latency.py --data /work/data/snap-1m --runs 3 --no-lists
+    .venv/bin/python benchmarks/api_latency.py --patients 20000 --runs 10 --downloads 100
 """
 
 from __future__ import annotations
@@ -54,6 +63,24 @@ def criteria_file(lines: int = 200) -> str:
     return head + "inclusion\n" + "\n".join(extra) + "\n" + rest
 
 
+def variant(text: str, i: int) -> str:
+    """``text`` with its first extra rule renamed: a new file of the same length."""
+    return text.replace("  extra_0:", f"  extra_0_v{i}:", 1)
+
+
+def library_cpu(text: str, repeat: int) -> tuple[float, float]:
+    """p50/p95 CPU time (ms) of :func:`validation_report` on ``repeat`` new texts."""
+    from matcher.api.criteria import validation_report
+
+    samples = []
+    for i in range(repeat):
+        body = variant(text, 10**6 + i)
+        start = time.process_time()
+        validation_report(body)
+        samples.append(time.process_time() - start)
+    return percentiles(samples)
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """p50 and p95 in milliseconds."""
     ordered = sorted(samples)
@@ -81,7 +108,8 @@ def throughput(url: str, token: str, body: str, clients: int, seconds: float) ->
     def worker(i: int) -> None:
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
             while time.monotonic() < stop:
-                r = c.post(url + "/validate", content=body, headers={"Content-Type": "text/plain"})
+                text = variant(body, 1000 * (i + 1) + done[i])  # new texts: no cache hit
+                r = c.post(url + "/validate", content=text, headers={"Content-Type": "text/plain"})
                 assert r.status_code == 200
                 done[i] += 1
 
@@ -99,6 +127,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", default="1,2", help="server processes to try, e.g. 1,2,4")
+    parser.add_argument("--data", type=Path, default=None, help="also runs and lists on DATA")
+    parser.add_argument("--patients", type=int, default=0, help="also runs on a synthetic one")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--downloads", type=int, default=50)
+    parser.add_argument("--no-lists", action="store_true")
     args = parser.parse_args()
 
     import httpx
@@ -117,11 +150,24 @@ def main() -> None:
         token = add_account(session, "bench", "sponsor").token
     auth = {"Authorization": f"Bearer {token}"}
     text = {**auth, "Content-Type": "text/plain"}
-    rows = []
+    rows = [
+        ("validate 200 lines, new text, CPU time", "library call", *library_cpu(body, args.repeat))
+    ]
+    fresh = iter(range(10**9))
     with TestClient(app) as c:
         rows.append(
             (
-                "validate 200 lines",
+                "validate 200 lines, new text",
+                "in-process",
+                *timed(
+                    lambda: c.post("/validate", content=variant(body, next(fresh)), headers=text),
+                    args.repeat,
+                ),
+            )
+        )
+        rows.append(
+            (
+                "validate 200 lines, same text",
                 "in-process",
                 *timed(lambda: c.post("/validate", content=body, headers=text), args.repeat),
             )
@@ -139,7 +185,19 @@ def main() -> None:
     with live_server(database, extra=("--rate-limit", str(10**9))) as url, httpx.Client() as c:
         rows.append(
             (
-                "validate 200 lines",
+                "validate 200 lines, new text",
+                "loopback",
+                *timed(
+                    lambda: c.post(
+                        url + "/validate", content=variant(body, next(fresh)), headers=text
+                    ),
+                    args.repeat,
+                ),
+            )
+        )
+        rows.append(
+            (
+                "validate 200 lines, same text",
                 "loopback",
                 *timed(lambda: c.post(url + "/validate", content=body, headers=text), args.repeat),
             )
@@ -172,6 +230,19 @@ def main() -> None:
             f"validations/s, 16 concurrent clients over loopback, {workers} worker(s): {rate:.1f}"
         )
     print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    if args.data is not None or args.patients:
+        from benchmarks.api_runs_latency import measure_runs
+
+        print()
+        lines = measure_runs(
+            data=args.data,
+            patients=args.patients,
+            runs=args.runs,
+            downloads=args.downloads,
+            lists=not args.no_lists,
+        )
+        print("\n".join(lines))
+        print(f"(load average after the runs {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

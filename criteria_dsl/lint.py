@@ -54,6 +54,7 @@ class _Linter:
         self.file = file
         self.filename = filename
         self.out: list[Diagnostic] = []
+        self.nodes = list(_ast_nodes(file))  # walked once, read by several checks
 
     def warn(self, span: Span | None, code: str, message: str, hint: str | None = None) -> None:
         self.out.append(Diagnostic.at(self.filename, span, code, message, hint, "warning"))
@@ -175,10 +176,7 @@ class _Linter:
                 self.warn(c.span, "W503 empty-codeset", f"code set '{c.name}' has no code")
             if c.name in named and c.name not in used:
                 self.warn(named[c.name].span, "W504 unused", f"code set '{c.name}' is not used")
-        referenced = set()
-        for node in _ast_nodes(self.file):
-            if isinstance(node, A.DefinitionRef):
-                referenced.add(node.name)
+        referenced = {n.name for n in self.nodes if isinstance(n, A.DefinitionRef)}
         for s in self.file.statements:
             if isinstance(s, A.DefineLine) and s.name not in referenced:
                 self.warn(s.span, "W504 unused", f"definition '{s.name}' is not used")
@@ -349,20 +347,35 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
     return True
 
 
-def _ast_nodes(node: Any) -> Iterator[Any]:
-    from dataclasses import fields, is_dataclass
+_AST_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Per AST class, its field names (the lint walks every node of the file)."""
 
+
+def _ast_fields(cls: type) -> tuple[str, ...] | None:
+    names = _AST_FIELDS.get(cls)
+    if names is None:
+        if not hasattr(cls, "__dataclass_fields__"):
+            return None
+        from dataclasses import fields
+
+        names = _AST_FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _ast_nodes(node: Any) -> Iterator[Any]:
+    """Every dataclass node of an AST (``node`` included), depth first."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        if not is_dataclass(current):
+        names = _ast_fields(type(current))
+        if names is None:
             continue
-        for f in fields(current):
-            value = getattr(current, f.name)
+        for name in names:
+            value = getattr(current, name)
             if isinstance(value, tuple):
-                stack.extend(v for v in value if is_dataclass(v))
-            elif is_dataclass(value):
+                stack.extend(v for v in value if hasattr(type(v), "__dataclass_fields__"))
+            elif hasattr(type(value), "__dataclass_fields__"):
                 stack.append(value)
 
 
@@ -372,5 +385,6 @@ def lint_study(
     """Every lint warning of a compiled study (``file`` is its AST, for names and spans)."""
     from criteria_dsl.lint_codes import lone_parent_diagnostics
 
-    out = _Linter(study, file, filename).run()
-    return out + lone_parent_diagnostics(study, file, filename, service)
+    linter = _Linter(study, file, filename)
+    out = linter.run()
+    return out + lone_parent_diagnostics(study, file, filename, service, nodes=linter.nodes)

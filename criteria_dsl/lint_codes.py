@@ -19,13 +19,14 @@ from terminology.errors import TerminologyError
 from terminology.systems import normalise_code
 
 
-def _written_only(file: A.StudyFile) -> set[str]:
-    """Codes written ``X only`` anywhere in the file (normalised, any system)."""
+def _written_only(file: A.StudyFile, nodes: Any = None) -> set[str]:
+    """Codes written ``X only`` anywhere in the file (normalised, any system); ``nodes``: the
+    file's AST nodes when the caller walked them already."""
     from criteria_dsl.lint import _ast_nodes
 
     return {
         normalise_code("icd10", node.code)
-        for node in _ast_nodes(file)
+        for node in (nodes if nodes is not None else _ast_nodes(file))
         if isinstance(node, A.CodeItem) and node.only and node.code
     }
 
@@ -64,12 +65,13 @@ def lone_parent_codes(
 
 
 def lone_parent_diagnostics(
-    study: ir.Study, file: A.StudyFile, filename: str, service: Any
+    study: ir.Study, file: A.StudyFile, filename: str, service: Any, *, nodes: Any = None
 ) -> list[Diagnostic]:
-    """A ``W511 code-alone`` warning per code written alone while it has codes below it."""
+    """A ``W511 code-alone`` warning per code written alone while it has codes below it
+    (``nodes``: the file's AST nodes, when the caller walked them already)."""
     if service is None:
         return []
-    only = _written_only(file)
+    only = _written_only(file, nodes)
     out: list[Diagnostic] = []
     for c in study.codesets:
         for system, code, below in lone_parent_codes(c, service):

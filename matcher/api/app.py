@@ -14,8 +14,9 @@ from matcher import __version__
 from matcher.api.db import make_engine, migrate
 from matcher.api.idempotency import IdempotencyMiddleware, release_abandoned
 from matcher.api.middleware import AuditMiddleware, BodyLimitMiddleware
-from matcher.api.ratelimit import RateLimiter
+from matcher.api.ratelimit import DatabaseRateLimiter
 from matcher.api.settings import ApiSettings
+from matcher.services.data_choice import DataSource
 
 DESCRIPTION = """Criteria submissions, versions, terminology and audit of the p4dp platform.
 
@@ -73,7 +74,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.rate_limiter = DatabaseRateLimiter(app.state.engine, settings.rate_limit_per_minute)
+    app.state.data_source = DataSource(app.state.engine)  # the snapshot chosen in the database
     if settings.migrate_on_start:  # the process that starts the service, not each worker
         release_abandoned(app.state.engine)
     for router in ROUTERS:

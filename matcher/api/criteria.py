@@ -16,6 +16,10 @@ expands one code-set expression as written after ``codes NAME =`` in a criteria 
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,10 +48,40 @@ def report_of(result: CheckResult) -> dict[str, Any]:
     }
 
 
+REPORT_CACHE_SIZE = 256
+_reports: OrderedDict[tuple[str, ...], dict[str, Any]] = OrderedDict()
+_reports_lock = threading.Lock()
+
+
 def validation_report(
     text: str, filename: str = "criteria.p4dp", params: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    return report_of(check_criteria(text, filename, params))
+    """The report of ``text`` (see :func:`report_of`); the same text, name and parameters
+    validated again the same day get the stored report (an editor sends the file at every
+    pause; the report depends only on these, the process's terminology and the date, for the
+    lint of windows after today). The dictionary returned is shared: do not modify it.
+
+    >>> a = validation_report('study "S" version 1\\ninclusion\\n  adult: age at index >= 18\\n')
+    >>> a is validation_report('study "S" version 1\\ninclusion\\n  adult: age at index >= 18\\n')
+    True
+    """
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    key = (digest, filename, dt.date.today().isoformat(), *sorted(_pairs(params)))
+    with _reports_lock:
+        report = _reports.get(key)
+        if report is not None:
+            _reports.move_to_end(key)
+            return report
+    report = report_of(check_criteria(text, filename, params))
+    with _reports_lock:
+        _reports[key] = report
+        while len(_reports) > REPORT_CACHE_SIZE:
+            _reports.popitem(last=False)
+    return report
+
+
+def _pairs(params: Mapping[str, str] | None) -> list[str]:
+    return [f"{k}={v}" for k, v in (params or {}).items()]
 
 
 class ExpressionError(ValueError):

@@ -101,8 +101,14 @@ def not_found(what: str = "object") -> HTTPException:
 
 
 def get_data(request: Request) -> Any:
-    """The data set opened at start (503 when the service was started without data)."""
-    data = request.app.state.settings.data
+    """The data set to count on: the snapshot last chosen in the database (``POST
+    /admin/data``, ``p4dp data use``), else the one opened at start; 503 without data."""
+    from matcher.errors import MatcherError
+
+    try:
+        data = request.app.state.data_source.current(fallback=request.app.state.settings.data)
+    except MatcherError as exc:
+        raise HTTPException(503, detail=f"the service's data: {exc}") from None
     if data is None:
         raise HTTPException(503, detail="this service was started without data (--data DIR)")
     return data

@@ -113,24 +113,34 @@ def generate_lists(
     version: CriteriaVersion,
     data: Any,
     signing_key: Any,
+    ledger: Any,
     practices: Sequence[str] | None = None,
     validity: dt.timedelta = dt.timedelta(days=30),
 ) -> list[CandidateListRecord]:
-    """Evaluate an approved version and store one signed list per practice with candidates."""
+    """Evaluate an approved version and store one signed list per practice with candidates.
+
+    The lists are issued by :func:`matcher.candidates.issue.issue_candidate_lists`, as by
+    ``p4dp candidates issue``: the steward's account must be a steward of ``ledger``, and the
+    issuance is recorded there exactly as the CLI records it.
+    """
     from criteria_dsl.ir_json import from_json
-    from matcher.candidates.build import build_lists
+    from matcher.candidates.issue import issue_candidate_lists
     from matcher.data.open import open_data
-    from matcher.engine.evaluate import evaluate
 
     if approval_of(session, version) is None:
         raise ListStateError("a steward must approve this version before any list exists")
-    dataset = open_data(data)
-    result = evaluate(from_json(version.ir_json), dataset)
-    outcome = build_lists(
-        result, dataset.patients, signing_key, practices=practices or None, validity=validity
+    issuance = issue_candidate_lists(
+        study=from_json(version.ir_json),
+        dataset=open_data(data),
+        out=None,  # the documents go to the database below, not to files
+        signing_key=signing_key,
+        ledger=ledger,
+        operator=steward.name,
+        practices=practices or None,
+        validity=validity,
     )
     records = []
-    for item in outcome.lists:
+    for item in issuance.outcome.lists:
         doc = item.document
         records.append(
             CandidateListRecord(

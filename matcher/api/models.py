@@ -146,6 +146,8 @@ class IdempotencyRecord(SQLModel, table=True):
 
 
 from matcher.api.models_lists import LIST_MODELS  # noqa: E402  (tables of approvals and lists)
+from matcher.api.ratelimit import RATE_MODELS  # noqa: E402  (the shared rate-limit buckets)
+from matcher.services.data_choice import CHOICE_MODELS  # noqa: E402  (the data choices)
 
 API_MODELS: tuple[type[SQLModel], ...] = (
     Account,
@@ -157,5 +159,7 @@ API_MODELS: tuple[type[SQLModel], ...] = (
     IdempotencyRecord,
     *RUN_MODELS,
     *LIST_MODELS,
+    *CHOICE_MODELS,
+    *RATE_MODELS,
 )
 """Every table of the service (the migrations must create exactly these, see the tests)."""

@@ -45,11 +45,17 @@ class ApiSettings:
     """What :func:`matcher.api.create_app` needs.
 
     ``data`` is the data set every request shares (opened once by the caller, see
-    :func:`matcher.data.open.open_data`), ``None`` for a service that only validates criteria.
+    :func:`matcher.data.open.open_data`), ``None`` for a service that only validates criteria;
+    a snapshot chosen later in the database (``p4dp data use``) replaces it.
+    ``ledger`` is the query ledger (path or URL; ``None``: ``$P4DP_LEDGER``, else the default
+    ledger), ``signing_key`` the platform key that signs candidate lists (``None``:
+    ``$P4DP_SIGNING_KEY``).
     """
 
     database_url: str
     data: Any = None
+    ledger: str | None = None
+    signing_key: str | None = None
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_minute: int = 600
     migrate_on_start: bool = True

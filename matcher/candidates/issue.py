@@ -72,7 +72,7 @@ def issue_candidate_lists(
     *,
     study: ir.Study,
     dataset: Dataset,
-    out: Path,
+    out: Path | None,
     signing_key: SigningKey,
     ledger: Ledger,
     operator: str,
@@ -87,6 +87,9 @@ def issue_candidate_lists(
     ``cluster``/``workers``: evaluate the data's parts on a Dask cluster (a scheduler address,
     a client, or a local cluster of ``workers`` processes; docs/scale-out.md); the lists are
     the same as in one process.
+
+    ``out=None``: no file and no ``issued.jsonl`` (the HTTP service stores the signed
+    documents in its database); the ledger records the issuance all the same.
 
     Raises :class:`~matcher.disclosure.transaction.NotStewardError` before any work when
     ``operator`` is not a steward of ``ledger``.
@@ -104,14 +107,15 @@ def issue_candidate_lists(
     stem = f"{safe_name(study.id)}-v{safe_name(str(study.version))}"
     written: list[tuple[PracticeList, Path]] = []
     with ledger.transaction() as txn:
-        for item in outcome.lists:
+        for item in outcome.lists if out is not None else ():
             path = out / safe_name(item.practice_id) / f"{stem}-{item.list_id[:12]}.json"
             text = json.dumps(item.document, ensure_ascii=False, indent=2) + "\n"
             with atomic_write_path(path) as tmp:
                 tmp.write_text(text, encoding="utf-8")
             written.append((item, path))
         issuance = Issuance(result, outcome, tuple(written))
-        _log_issuance(out, written, signing_key.key_id)
+        if out is not None:
+            _log_issuance(out, written, signing_key.key_id)
         lists = " ".join(item.list_id for item in outcome.lists)
         txn.record_steward_run(
             "candidates",

@@ -40,13 +40,24 @@ def _engine(database: str | None):
     return make_engine(url)
 
 
+LEDGER_HELP = (
+    "Query ledger for feasibility runs and lists: SQLite path or URL (made by p4dp ledger init). "
+    "Default: $P4DP_LEDGER, else ~/.local/share/p4dp/ledger.sqlite."
+)
+SIGNING_KEY_HELP = (
+    "The platform key that signs candidate lists (made by p4dp keys init). "
+    "Default: $P4DP_SIGNING_KEY; without either, list generation answers 503."
+)
+
+
 @click.command("serve")
 @click.option(
     "--data",
     "data",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Data directory (raw or snapshot), opened once and shared by requests.",
+    help="Data directory (raw or snapshot), opened once and shared by requests; recorded as "
+    "the service's data (switch later with p4dp data use or POST /admin/data).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -64,15 +75,23 @@ def _engine(database: str | None):
     default=600,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Requests a minute per account (429 beyond).",
+    help="Requests a minute per account (429 beyond), counted in the database: it holds "
+    "across every server process sharing it.",
 )
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Server processes (validation is CPU-bound and scales with them; the rate limit then "
-    "holds per process).",
+    help="Server processes (validation is CPU-bound and scales with them).",
+)
+@click.option("--ledger", default=None, metavar="PATH_OR_URL", help=LEDGER_HELP)
+@click.option(
+    "--signing-key",
+    "signing_key",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help=SIGNING_KEY_HELP,
 )
 @database_option
 def serve(
@@ -82,16 +101,20 @@ def serve(
     max_body: int,
     rate_limit: int,
     workers: int,
+    ledger: str | None,
+    signing_key: str | None,
     database: str | None,
 ) -> None:
     """Run the HTTP service (OpenAPI documentation at /docs).
 
     The database schema is upgraded first (Alembic). Listens on 127.0.0.1 unless --host says
-    otherwise. Add accounts with 'p4dp users add'.
+    otherwise. Add accounts with 'p4dp users add'. Without --ledger and --signing-key, the
+    environment variables P4DP_LEDGER and P4DP_SIGNING_KEY are used.
 
     \b
     Examples:
       p4dp serve --data data/
+      p4dp serve --data snapshot/ --ledger /srv/p4dp/ledger.sqlite --signing-key platform.key
       p4dp serve --data snapshot/ --port 8080 --database postgresql://db.local/p4dp
       p4dp serve --data snapshot/ --workers 4
     """
@@ -104,9 +127,14 @@ def serve(
     from matcher.data.open import open_data
 
     url = _url(database)
+    ledger = ledger or os.environ.get("P4DP_LEDGER") or None
+    signing_key = signing_key or os.environ.get("P4DP_SIGNING_KEY") or None
+    migrate(url)
+    dataset = open_data(data) if data is not None else None
+    if data is not None:
+        _record_start_data(make_engine(url), data, dataset)
     click.echo(f"p4dp API on http://{host}:{port} (docs: /docs)", err=True)
     if workers > 1:  # each worker builds its app from the environment (uvicorn factory)
-        migrate(url)
         release_abandoned(make_engine(url))
         os.environ[SETTINGS_ENV] = json.dumps(
             {
@@ -114,12 +142,14 @@ def serve(
                 "data_path": str(data) if data else None,
                 "max_body_bytes": max_body,
                 "rate_limit_per_minute": rate_limit,
+                "ledger": ledger,
+                "signing_key": signing_key,
             }
         )
-        if data is not None:  # one feasibility-run worker, in this supervising process
-            from matcher.services.run_worker import RunWorker
+        # one feasibility-run worker, in this supervising process
+        from matcher.services.run_worker import RunWorker
 
-            RunWorker(make_engine(url), ledger=None, data=open_data(data)).start_thread()
+        RunWorker(make_engine(url), ledger=ledger, data=dataset).start_thread()
         uvicorn.run(
             "matcher.api.app:app_from_environment",
             factory=True,
@@ -130,15 +160,60 @@ def serve(
             access_log=False,
         )
         return
-    dataset = open_data(data) if data is not None else None
     settings = ApiSettings(
-        database_url=url, data=dataset, max_body_bytes=max_body, rate_limit_per_minute=rate_limit
+        database_url=url,
+        data=dataset,
+        max_body_bytes=max_body,
+        rate_limit_per_minute=rate_limit,
+        ledger=ledger,
+        signing_key=signing_key,
+        migrate_on_start=False,
     )
     app = create_app(settings)
-    from matcher.api.routes.runs import start_worker  # feasibility runs (ledger: $P4DP_LEDGER)
+    release_abandoned(app.state.engine)
+    from matcher.api.routes.runs import start_worker
 
     start_worker(app)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _record_start_data(engine, data: Path, dataset) -> None:  # type: ignore[no-untyped-def]
+    """``serve --data DIR`` is a choice too: record it unless it is already the current one."""
+    from matcher.services import operator_name
+    from matcher.services.data_choice import choose_data, current_choice
+
+    current = current_choice(engine)
+    if current is not None and current.path == str(data.resolve()):
+        return
+    choose_data(engine, data, chosen_by=operator_name(), via="serve", dataset=dataset)
+
+
+@click.command("use")
+@click.argument("snapshot", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--note", default="", help="Why (kept with the choice).")
+@database_option
+def data_use(snapshot: Path, note: str, database: str | None) -> None:
+    """Point the running HTTP service and its workers at SNAPSHOT (no restart).
+
+    SNAPSHOT is checked (it must open as data) and recorded in the service's database with
+    your account and the time; every server process and worker picks it up for the runs it
+    starts from then on. Runs in progress finish on the data they started with.
+
+    \b
+    Examples:
+      p4dp data use /srv/p4dp/snapshots/2026-12 --note "December extraction"
+      p4dp data use snapshot/ --database postgresql://db.local/p4dp
+    """
+    from matcher.services import operator_name
+    from matcher.services.data_choice import choose_data
+
+    choice = choose_data(
+        _engine(database), snapshot, chosen_by=operator_name(), via="cli", note=note
+    )
+    click.echo(
+        f"the service now counts on {choice.path} (snapshot {choice.snapshot_id or 'raw data'}), "
+        f"choice {choice.id} by {choice.chosen_by}"
+    )
 
 
 @click.group("db")

@@ -190,12 +190,10 @@ def feedback(
     """
     from criteria_dsl import compile_file
     from matcher.candidates.feedback import funnel, read_feedback, release_funnel, render_funnel
+    from matcher.services import operator_name
+    from matcher.services.funnel import authorise_funnel
 
-    if role == "steward":  # exact counts per practice: a steward of the ledger only
-        from matcher.disclosure.ledger import Ledger
-        from matcher.services import operator_name
-
-        Ledger.open(ledger).require_steward(operator_name(), "candidates feedback --role steward")
+    authorise_funnel(role, operator_name(), ledger=ledger)  # steward: of the ledger only
     study = compile_file(study_file)
     released = release_funnel(funnel([read_feedback(f) for f in files], study), role)
     if fmt == "json":

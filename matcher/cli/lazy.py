@@ -124,6 +124,11 @@ DATA_COMMANDS: dict[str, CommandEntry] = {
         "verify_command",
         "Check a snapshot (every part of a partitioned one) byte for byte against its manifest.",
     ),
+    "use": _entry(
+        "api_cmd",
+        "data_use",
+        "Point the running HTTP service and its workers at SNAPSHOT (no restart).",
+    ),
     "receive": _entry(
         "receive_cmd",
         "receive",

@@ -40,8 +40,9 @@ def worker(
     """Execute queued feasibility runs (the HTTP service's background work).
 
     Runs whose worker died (no heartbeat for --stale-after seconds) are queued again, up to
-    their attempt limit, then failed with a reason. Stop with Ctrl-C or SIGTERM: the run in
-    progress is finished first.
+    their attempt limit, then failed with a reason; a run already recorded in the ledger is
+    not counted again. Stop with Ctrl-C or SIGTERM: the run in progress is finished first.
+    The snapshot chosen for the service (p4dp data use, POST /admin/data) wins over --data.
 
     \b
     Examples:
@@ -59,6 +60,7 @@ def worker(
     runner = RunWorker(engine, ledger=ledger, data=open_data(data_dir), stale_after_s=stale_after)
     if once:
         runner.release_dead_local_claims()
+        runner.prepare_ledger()
         done = 0
         while runner.run_once() is not None:
             done += 1

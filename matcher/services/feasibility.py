@@ -128,11 +128,15 @@ def run_feasibility(
     *,
     deliver: Callable[[list[StudyFeasibility]], None] | None = None,
     progress: Progress = quiet,
+    record_with: Callable[[Any, FeasibilityOutcome], None] | None = None,
 ) -> FeasibilityOutcome:
     """Authorise, evaluate, release, deliver, then record (see the module docstring).
 
     ``deliver`` receives the released studies inside the ledger transaction; whatever it
-    raises cancels the whole run (nothing recorded). Raises :class:`MatcherError` subclasses
+    raises cancels the whole run (nothing recorded). ``record_with(txn, outcome)`` is called
+    last inside the transaction, to write more in the ledger's database with the release
+    (the HTTP service's worker stores the run's result there:
+    :mod:`matcher.services.run_release`). Raises :class:`MatcherError` subclasses
     (refusals) with nothing recorded, except a freeze, which is recorded alone.
     """
     import os
@@ -194,4 +198,7 @@ def run_feasibility(
             items.append(StudyFeasibility.from_result(result, query, shown))
         if deliver is not None:
             deliver(items)
-    return FeasibilityOutcome(items, notes, warnings)
+        outcome = FeasibilityOutcome(items, notes, warnings)
+        if record_with is not None:
+            record_with(txn, outcome)
+    return outcome

@@ -33,8 +33,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from matcher.disclosure.ledger import BudgetExceededError, Ledger, QueryFrozenError
+from matcher.disclosure.ledger import BudgetExceededError, Ledger, LedgerError, QueryFrozenError
 from matcher.errors import MatcherError
+from matcher.services.data_choice import DataSource
 from matcher.services.run_store import FeasibilityRun
 from matcher.services.runs import (
     RunClaim,
@@ -100,9 +101,28 @@ def build_request(run: FeasibilityRun, data: Any) -> Any:
 def execute_run(
     run: FeasibilityRun, *, ledger: Ledger, data: Any, on_phase: Any = None
 ) -> RunOutput:
-    """Run ``run`` through :func:`run_feasibility`; raises what it raises (refusals)."""
+    """Run ``run`` through :func:`run_feasibility`; raises what it raises (refusals).
+
+    Idempotent per run: the release is stored in the ledger with the run's key, in the
+    transaction that records it; a retry of a run already recorded (its worker died after
+    the ledger commit) returns the stored release, counting and recording nothing
+    (:mod:`matcher.services.run_release`).
+    """
     from matcher.feasibility.render import render_json
     from matcher.services import run_feasibility
+    from matcher.services.run_release import (
+        StoredRelease,
+        ensure_release_table,
+        run_key,
+        store_release,
+        stored_release,
+    )
+
+    key = run_key(run.id or 0, run.created_at)
+    ensure_release_table(ledger)
+    stored = stored_release(ledger, key)
+    if stored is not None:
+        return RunOutput(stored.result_json, stored.notes, stored.data_snapshot)
 
     @contextlib.contextmanager
     def progress(message: str) -> Iterator[None]:
@@ -110,13 +130,30 @@ def execute_run(
             on_phase(message, PHASES.get(message.split(" ", 1)[0], 0.0))
         yield
 
-    outcome = run_feasibility(build_request(run, data), ledger, progress=progress)
-    warnings = [w for item in outcome.items for w in item.warnings]
-    return RunOutput(
-        result_json=render_json(outcome.items),
-        notes=[*outcome.notes, *outcome.warnings, *warnings],
-        data_snapshot=outcome.items[0].data_snapshot if outcome.items else None,
-    )
+    def output_of(outcome: Any) -> RunOutput:
+        warnings = [w for item in outcome.items for w in item.warnings]
+        return RunOutput(
+            result_json=render_json(outcome.items),
+            notes=[*outcome.notes, *outcome.warnings, *warnings],
+            data_snapshot=outcome.items[0].data_snapshot if outcome.items else None,
+        )
+
+    def record(txn: Any, outcome: Any) -> None:
+        out = output_of(outcome)
+        store_release(
+            txn.session, key, StoredRelease(out.result_json, out.notes, out.data_snapshot)
+        )
+
+    try:
+        outcome = run_feasibility(
+            build_request(run, data), ledger, progress=progress, record_with=record
+        )
+    except LedgerError:
+        stored = stored_release(ledger, key)  # another worker recorded this run meanwhile
+        if stored is None:
+            raise
+        return RunOutput(stored.result_json, stored.notes, stored.data_snapshot)
+    return output_of(outcome)
 
 
 def failure_of(exc: BaseException) -> tuple[str, str]:
@@ -138,8 +175,11 @@ def failure_of(exc: BaseException) -> tuple[str, str]:
 class RunWorker:
     """Claims and executes runs from ``engine`` on ``data`` with the ledger at ``ledger``.
 
-    ``data`` is a data directory, a snapshot, or an opened dataset shared with the server;
-    :meth:`set_data` points later runs at another snapshot without touching queued ones.
+    ``data`` is a data directory, a snapshot, or an opened dataset shared with the server. The
+    snapshot last chosen in the database (:mod:`matcher.services.data_choice`) wins over it;
+    :meth:`set_data` replaces it. Each run takes the data when it is claimed and keeps it to
+    the end: a switch never touches a run in progress, and runs claimed after it use the new
+    data.
     """
 
     def __init__(
@@ -152,6 +192,7 @@ class RunWorker:
         poll_s: float = 0.5,
         heartbeat_s: float = 5.0,
         stale_after_s: float = 60.0,
+        source: DataSource | None = None,
     ) -> None:
         self.engine, self.ledger_location, self.data = engine, ledger, data
         self.name = name or self.default_name()
@@ -159,6 +200,7 @@ class RunWorker:
         self.stale_after = timedelta(seconds=stale_after_s)
         self.stop_event = threading.Event()
         self._recovered_at = -math.inf
+        self.source = source if source is not None else DataSource(engine)
 
     @staticmethod
     def default_name() -> str:
@@ -171,8 +213,21 @@ class RunWorker:
         dead = [w for w in running_claims(self.engine) if _dead_local_worker(w, host)]
         return release_claims(self.engine, dead)
 
+    def prepare_ledger(self) -> None:
+        """Create the ledger's run-release table now, not in the middle of a first run (it
+        would wait for the ledger's write lock); a ledger not there yet is left for later."""
+        from matcher.services.run_release import ensure_release_table
+
+        with contextlib.suppress(Exception):
+            ensure_release_table(Ledger.open(self.ledger_location))
+
     def set_data(self, data: Any) -> None:
+        """The data of runs claimed from now on while the database holds no choice."""
         self.data = data
+
+    def current_data(self) -> Any:
+        """The data a run claimed now counts on (see the class docstring)."""
+        return self.source.current(fallback=self.data)
 
     def run_once(self) -> int | None:
         """Recover stale runs, then claim and execute one; the run's id, or ``None``."""
@@ -180,13 +235,16 @@ class RunWorker:
         if now - self._recovered_at >= min(self.stale_after.total_seconds() / 4, 15.0):
             recover_stale(self.engine, stale_after=self.stale_after)
             self._recovered_at = now
+        data = self.current_data()  # before the claim: unreadable data claims nothing
+        if data is None:
+            return None
         claim = claim_next(self.engine, worker=self.name)
         if claim is None:
             return None
-        self._execute(claim)
+        self._execute(claim, data)
         return claim.run_id
 
-    def _execute(self, claim: RunClaim) -> None:
+    def _execute(self, claim: RunClaim, data: Any) -> None:
         run = get_run(self.engine, claim.run_id)
         assert run is not None
         stop_beating = threading.Event()
@@ -199,7 +257,7 @@ class RunWorker:
             output = execute_run(
                 run,
                 ledger=ledger,
-                data=self.data,
+                data=data,
                 on_phase=lambda phase, p: beat(self.engine, claim, phase=phase, progress=p),
             )
         except Exception as exc:
@@ -229,6 +287,7 @@ class RunWorker:
         """Work until :meth:`stop` is called (polling every ``poll_s`` when idle)."""
         with contextlib.suppress(Exception):  # the database may not be reachable yet
             self.release_dead_local_claims()
+        self.prepare_ledger()
         while not self.stop_event.is_set():
             try:
                 busy = self.run_once() is not None

@@ -111,6 +111,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
         "physician", foreign=("other_physician",), json=FEEDBACK
     ),
     ("GET", "/studies/{study_id}/funnel"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
+    # the service's data (snapshot switch)
+    ("GET", "/admin/data"): access("steward"),
+    ("POST", "/admin/data"): access("steward", json=lambda w: {"path": w["data_dir"]}),
 }
 
 PUBLIC_PAGES = {"/docs", "/docs/oauth2-redirect", "/openapi.json"}

@@ -116,7 +116,11 @@ def runs_world(api: Any, world: dict[str, Any]) -> dict[str, Any]:
         session.add(record)
         session.commit()
         session.refresh(record)
+    from matcher.synth import generate
+
+    generate(30, seed=3, out=folder / "data")  # a data directory POST /admin/data may choose
     return {
+        "data_dir": str(folder / "data"),
         "run_id": run.id,
         "adults_id": adults,
         "list_pk": record.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -61,6 +62,8 @@ def test_issue14_role_route_foreign_object_matrix(api):
     failures = []
     for method, template in app_routes(api.app):
         spec = ROUTE_ACCESS[(method, template)]
+        if callable(spec.json):  # a body naming objects of the world
+            spec = dataclasses.replace(spec, json=spec.json(world))
 
         def values(spec=spec):
             return {**world, **(spec.params(api, world) if spec.params else {})}

@@ -11,7 +11,7 @@ from api_access import EXAMPLE
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from benchmarks.api_latency import criteria_file
+from benchmarks.api_latency import criteria_file, variant
 from matcher.api.criteria import validation_report
 from matcher.api.db import make_engine
 from matcher.api.models import Account
@@ -77,11 +77,27 @@ def test_issue14_validation_of_200_lines_stays_fast():
     text = criteria_file(200)
     assert text.count("\n") >= 199 and validation_report(text)["ok"]
     samples = []
-    for _ in range(10):
+    for i in range(10):
+        new = variant(text, i)  # a new text each time: the report is computed, not cached
         start = time.process_time()
-        validation_report(text)
+        validation_report(new)
         samples.append(time.process_time() - start)
     assert sorted(samples)[8] < 0.5
+
+
+def test_issue14_validation_report_cache_keys_on_text_name_and_parameters():
+    """Item "validation latency": the same file validated again gets the stored report; any
+    change of text, file name or parameters is validated afresh (never a stale report)."""
+    text = criteria_file(60)
+    first = validation_report(text, "a.p4dp")
+    assert validation_report(text, "a.p4dp") is first
+    other = validation_report(variant(text, 1), "a.p4dp")
+    assert other is not first and other["criteria_hash"] != first["criteria_hash"]
+    renamed = validation_report(text, "b.p4dp")
+    assert renamed is not first
+    assert renamed["diagnostics"] and {d["file"] for d in renamed["diagnostics"]} == {"b.p4dp"}
+    with_params = validation_report(text, "a.p4dp", {"x": "1"})
+    assert with_params is not first
 
 
 def test_issue14_terms_search_and_codeset_expansion(api_sqlite):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from matcher.api.routes import accounts, audit, health, lists, runs, studies, terms, validate
+from matcher.api.routes import (
+    accounts,
+    audit,
+    data,
+    health,
+    lists,
+    runs,
+    studies,
+    terms,
+    validate,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -15,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     runs.router,
     lists.router,
+    data.router,
 ]

@@ -46,6 +46,7 @@ from matcher.api.models import Account, Role
 from matcher.api.models_lists import CandidateListRecord
 from matcher.api.routes.runs import NO_LEDGER, ledger_of
 from matcher.api.studies import version_of, visible_study
+from matcher.disclosure.ledger import NotStewardError
 from matcher.errors import MatcherError
 
 SIGNING_KEY_ENV = "P4DP_SIGNING_KEY"
@@ -126,6 +127,7 @@ def post_lists(
     body = body or ListsIn()
     data = get_data(request)
     key = _signing_key(request)
+    ledger = ledger_of(request)
     try:
         records = generate_lists(
             session,
@@ -133,10 +135,11 @@ def post_lists(
             version=version,
             data=data,
             signing_key=key,
+            ledger=ledger,
             practices=body.practices,
             validity=dt.timedelta(days=body.expires_days),
         )
-    except ListStateError as exc:
+    except (ListStateError, NotStewardError) as exc:
         raise HTTPException(409, detail=str(exc)) from None
     return [list_view(r, exact=True) for r in records]
 
@@ -200,7 +203,14 @@ def get_funnel(
     study_id: ObjectId, request: Request, account: CurrentAccount, session: SessionDep
 ) -> dict[str, Any]:
     """The recruitment funnel (sponsor: under disclosure control; steward: exact)."""
+    from matcher.services.funnel import authorise_funnel
+
     study = visible_study(session, account, study_id)
     if study is None:
         raise not_found("study")
-    return study_funnel(session, study, role=account.role, policy=ledger_of(request).policy)
+    ledger = ledger_of(request)
+    try:
+        role = authorise_funnel(account.role, account.name, ledger=ledger)
+    except NotStewardError as exc:
+        raise HTTPException(409, detail=str(exc)) from None
+    return study_funnel(session, study, role=role, policy=ledger.policy)

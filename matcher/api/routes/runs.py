@@ -172,14 +172,18 @@ def list_runs(
 
 
 def start_worker(app) -> None:  # type: ignore[no-untyped-def]
-    """Start a worker thread for ``app`` (``p4dp serve``) when it has data to count on."""
+    """Start a worker thread for ``app`` (``p4dp serve``); it counts on the app's data (the
+    snapshot chosen in the database, else ``--data``) and waits while there is none."""
     from matcher.services.run_worker import RunWorker
 
     settings = app.state.settings
-    if settings.data is None or getattr(app.state, "run_worker", None) is not None:
+    if getattr(app.state, "run_worker", None) is not None:
         return
     worker = RunWorker(
-        app.state.engine, ledger=getattr(settings, "ledger", None), data=settings.data
+        app.state.engine,
+        ledger=getattr(settings, "ledger", None),
+        data=settings.data,
+        source=app.state.data_source,
     )
     app.state.run_worker = worker
     worker.start_thread()
