@@ -146,7 +146,12 @@ STATE_RECORDS: dict[str, tuple[Mapping, Mapping, tuple, dict]] = {
         PREGNANCY_STATUS_CODES,
         PREGNANCY_ANSWERS,
     ),
-    "breastfeeding": (BREASTFEEDING_DIAGNOSES, {}, BREASTFEEDING_STATUS_CODES, BREASTFEEDING_ANSWERS),
+    "breastfeeding": (
+        BREASTFEEDING_DIAGNOSES,
+        {},
+        BREASTFEEDING_STATUS_CODES,
+        BREASTFEEDING_ANSWERS,
+    ),
 }
 """Per state: (start diagnoses, end diagnoses, status observation codes, answers)."""
 
@@ -164,9 +169,7 @@ def is_under(code: str, prefix: str) -> bool:
     return code == prefix or code.startswith(prefix + ".")
 
 
-def state_evidence(
-    state: str, table: str, system: str, code: str, value_code: str | None
-) -> int:
+def state_evidence(state: str, table: str, system: str, code: str, value_code: str | None) -> int:
     """The evidence bits one record gives for ``state`` (0: none)."""
     starts, ends, status_codes, answers = STATE_RECORDS[state]
     if table == "diagnoses":
