@@ -303,7 +303,7 @@ def datasets(draw, index: dt.date) -> Dataset:
         status_days,
         st.sampled_from(STATUS_CODES).flatmap(spelled),
         st.none() | st.sampled_from(NUMBERS + NON_FINITE),
-        st.sampled_from(STATUS_UNITS + (None, "kg")),
+        st.sampled_from((*STATUS_UNITS, None, "kg")),
         st.sampled_from(VALUE_CODES),
     )
     status_diag = st.builds(
