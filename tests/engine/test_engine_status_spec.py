@@ -387,3 +387,41 @@ def test_issue18_status_facts_same_on_raw_files_and_snapshot(tmp_path, drop_valu
     else:
         assert from_raw["a"]["smoker"] is None and from_raw["b"]["preg"] is None
     assert from_raw["c"]["preg"] is False
+
+
+def test_issue18_snapshot_written_before_value_code_still_opens(tmp_path):
+    """A snapshot whose observations file predates the optional column opens, reads the
+    column as null, and gives the results of a snapshot with the column all null."""
+    import pyarrow as pa
+
+    from matcher.snapshot import open_snapshot
+
+    data = frames(
+        patients=[patient("a"), patient("b")],
+        observations=[
+            smoking("a", D(2023, 1, 1), None),
+            quantity("b", D(2023, 1, 1), 20, "{pack-years}"),
+        ],
+        diagnoses=[diag("a", D(2024, 5, 1), "Z34.0")],
+        prescriptions=[],
+        encounters=[],
+    )
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, frame in data.items():
+        frame.write_parquet(raw / f"{name}.parquet")
+    ingest(raw, tmp_path / "snap")
+    path = tmp_path / "snap" / "observations.arrow"
+    old = pl.read_ipc(path).drop("value_code")
+    old.write_ipc(path)  # the layout of a snapshot written before the column existed
+    assert "value_code" not in pa.ipc.open_file(str(path)).schema.names
+    opened = open_snapshot(tmp_path / "snap")
+    assert opened.observations.collect()["value_code"].null_count() == 2
+    st = ir.Study(
+        "s", 1, None, INDEX, (), (),
+        (ir.Rule("smoker", ir.Section.INCLUSION, ir.SmokingStatusIs(("current",))),
+         ir.Rule("heavy", ir.Section.INCLUSION,
+                 ir.SmokingQuantity("pack_years", ">=", ir.Quantity(10)))),
+        (ir.Rule("preg", ir.Section.EXCLUSION, ir.StateAtIndex("pregnant")),),
+    )  # fmt: skip
+    assert engine_rows(evaluate(st, opened)) == engine_rows(evaluate(st, raw))
