@@ -82,23 +82,21 @@ def add_smoking(rows: Rows, pat: Patients, seed: int, chunk: int) -> None:
     smoked = status != NEVER
     with_py = smoked & (rng.random(len(has)) < 0.6)
     pack_years = np.round(rng.gamma(2.0, 10.0, int(with_py.sum())), 1)
-    rows.add(
-        has[with_py],
-        date[with_py],
-        lab("pack_years"),
-        value=pack_years,
-        unit=np.full(len(pack_years), unit_index("{pack-years}"), np.int8),
-        answer=np.full(len(pack_years), NO_ANSWER, np.int8),
-    )
+    _quantity(rows, has[with_py], date[with_py], "pack_years", pack_years, "{pack-years}")
     with_cpd = (status == CURRENT) & (rng.random(len(has)) < 0.5)
     per_day = rng.integers(5, 31, int(with_cpd.sum())).astype(np.float64)
+    _quantity(rows, has[with_cpd], date[with_cpd], "cigarettes_per_day", per_day, "{cigarettes}/d")
+
+
+def _quantity(rows: Rows, owner, date, name: str, values: np.ndarray, unit: str) -> None:
+    n = len(values)
     rows.add(
-        has[with_cpd],
-        date[with_cpd],
-        lab("cigarettes_per_day"),
-        value=per_day,
-        unit=np.full(len(per_day), unit_index("{cigarettes}/d"), np.int8),
-        answer=np.full(len(per_day), NO_ANSWER, np.int8),
+        owner,
+        date,
+        lab(name),
+        value=values,
+        unit=np.full(n, unit_index(unit), np.int8),
+        answer=np.full(n, NO_ANSWER, np.int8),
     )
 
 
