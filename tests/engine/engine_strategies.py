@@ -45,6 +45,13 @@ STATUS_CODES = (  # issue 18: smoking, pregnancy and breast-feeding records
     ("loinc", "63895-7"),
 )
 STATUS_DIAGNOSES = (("icd10", "Z34.0"), ("icd10", "O80"), ("icd10", "Z39.1"), ("icpc2", "W78"))
+ANSWERS_OF = {  # the answers each status code takes (None: no answer)
+    "72166-2": ("8517006", "449868002", " 266919005 ", "77176002", None, "266927001", "8392000"),
+    "82810-3": ("77386006", "60001007", "261665006"),
+    "63895-7": ("LA29252-6", "LA29253-4"),
+    "8664-5": (None,),
+    "64218-1": (None,),
+}
 VALUE_CODES = (
     None,
     "449868002",
@@ -288,23 +295,29 @@ def datasets(draw, index: dt.date) -> Dataset:
     # issue 18: smoking, pregnancy and breast-feeding records (drawn last: the draws above
     # stay as they were)
     edges = [index - dt.timedelta(days=n + e) for n in (294, 182) for e in (-1, 0, 1)]
-    status_days = st.sampled_from(sorted(set(pool) | set(edges)))  # 42 and 26 weeks before
+    every_day = sorted(set(pool) | set(edges))  # with the 42- and 26-week boundaries
+    status_days = st.sampled_from([d for d in every_day if d <= index]) | st.sampled_from(every_day)
     status_obs = st.builds(
-        lambda p, d, c, v, u, a: {
+        lambda p, d, ca, v, u: {
             "patient_id": p,
             "date": d,
-            "system": c[0],
-            "code": c[1],
+            "system": ca[0][0],
+            "code": ca[0][1],
             "value": v,
             "unit": u,
-            "value_code": a,
+            "value_code": ca[1],
         },
         patient_ids,
         status_days,
-        st.sampled_from(STATUS_CODES).flatmap(spelled),
-        st.none() | st.sampled_from(NUMBERS + NON_FINITE),
-        st.sampled_from((*STATUS_UNITS, None, "kg")),
-        st.sampled_from(VALUE_CODES),
+        # mostly an answer of the code's own list, sometimes any answer (or none)
+        st.sampled_from(STATUS_CODES).flatmap(
+            lambda c: st.tuples(
+                spelled(c),
+                st.sampled_from(ANSWERS_OF[c[1]]) | st.sampled_from(VALUE_CODES),
+            )
+        ),
+        st.sampled_from((10.0, 5.0, 20.0, 1.0, *NON_FINITE)) | st.none(),
+        st.sampled_from((*STATUS_UNITS, None, None, "kg")),
     )
     status_diag = st.builds(
         lambda p, d, c: {"patient_id": p, "date": d, "system": c[0], "code": c[1]},
@@ -312,8 +325,8 @@ def datasets(draw, index: dt.date) -> Dataset:
         status_days,
         st.sampled_from(STATUS_DIAGNOSES).flatmap(spelled),
     )
-    tables["observations"] += draw(st.lists(status_obs, max_size=6))
-    tables["diagnoses"] += draw(st.lists(status_diag, max_size=4))
+    tables["observations"] += draw(st.lists(status_obs, min_size=3, max_size=16))
+    tables["diagnoses"] += draw(st.lists(status_diag, max_size=6))
     # duplicate some rows exactly
     for name in ("diagnoses", "observations"):
         rows = tables[name]
