@@ -296,6 +296,35 @@ class DefinitionRef:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+# ---- issue 18: status ----
+
+
+@dataclass(frozen=True, slots=True)
+class SmokingStatusC:
+    """``smoking status at index is current`` / ``... is (current, former)``."""
+
+    statuses: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SmokingQuantityC:
+    """``pack-years at index >= 10``; ``quantity`` is ``pack_years`` or ``cigarettes_per_day``."""
+
+    quantity: str
+    op: str
+    value: Number
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StateC:
+    """``pregnant at index`` / ``breast-feeding at index``: ``pregnant`` or ``breastfeeding``."""
+
+    state: str
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
 Condition = (
     AndC
     | OrC
@@ -311,6 +340,9 @@ Condition = (
     | NumberOf
     | Aggregate
     | DefinitionRef
+    | SmokingStatusC
+    | SmokingQuantityC
+    | StateC
 )
 
 

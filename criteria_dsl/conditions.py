@@ -141,7 +141,30 @@ class ConditionCompiler(EventCompiler):
             return ir.Compare(agg, OPS[node.op], q, span=span)  # type: ignore[arg-type]
         if isinstance(node, A.DefinitionRef):
             return self.definition(node.name, span)
+        if isinstance(node, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
+            return self.status_fact(node)
         raise AssertionError(f"unknown condition {type(node).__name__}")  # pragma: no cover
+
+    # ---- issue 18: status ----
+    def status_fact(self, node: A.SmokingStatusC | A.SmokingQuantityC | A.StateC) -> ir.Predicate:
+        """Smoking status and quantity, pregnancy and breast-feeding at the index date."""
+        span = node.span
+        if isinstance(node, A.StateC):
+            return ir.StateAtIndex(node.state, span=span)
+        if isinstance(node, A.SmokingQuantityC):
+            value = self.number(node.value)
+            return ir.SmokingQuantity(node.quantity, OPS[node.op], ir.Quantity(value), span=span)  # type: ignore[arg-type]
+        wrong = [s for s in node.statuses if s not in ir.SMOKING_STATUSES]
+        if wrong:
+            self.error(
+                span,
+                "E420 bad-smoking-status",
+                f"'{wrong[0]}' is not a smoking status",
+                did_you_mean(wrong[0], list(ir.SMOKING_STATUSES))
+                or "write current, former or never, or a list such as (current, former)",
+            )
+            raise Failed
+        return ir.SmokingStatusIs(tuple(node.statuses), span=span)
 
     def definition(self, name: str, span: Span | None) -> ir.Predicate:
         """The predicate of ``define name = ...``, compiled once; ``span`` is where it is used."""

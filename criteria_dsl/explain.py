@@ -117,7 +117,38 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
     if isinstance(p, ir.AtLeast):
         inner = "; ".join(f"[{predicate(i, depth + 1)}]" for i in p.items)
         return f"at least {p.k} of: {inner}"
+    if isinstance(p, ir.STATUS_PREDICATES):
+        return status_predicate(p)
     raise TypeError(type(p).__name__)  # pragma: no cover
+
+
+# ---- issue 18: status ----
+def status_predicate(p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex) -> str:
+    """Smoking, pregnancy and breast-feeding facts in words, with the rule that decides them.
+
+    >>> status_predicate(ir.SmokingStatusIs(("current", "former")))[:62]
+    'smoking status at the index date is current or former (latest '
+    """
+    if isinstance(p, ir.SmokingStatusIs):
+        return (
+            f"smoking status at the index date is {' or '.join(p.statuses)} (latest smoking-"
+            "status record on or before the index date; unknown without one)"
+        )
+    if isinstance(p, ir.SmokingQuantity):
+        what = "pack-years" if p.quantity == "pack_years" else "cigarettes per day"
+        return (
+            f"{what} at the index date is {_OPS[p.op]} {_num(p.right.value)} (latest recorded "
+            "value on or before the index date; unknown without one)"
+        )
+    if p.state == "pregnant":
+        return (
+            "pregnant at the index date (latest pregnancy or end-of-pregnancy record of the 42 "
+            "weeks up to the index date decides; false for men; unknown without one)"
+        )
+    return (
+        "breast-feeding at the index date (latest breast-feeding record of the 26 weeks up to "
+        "the index date decides; false for men; unknown without one)"
+    )
 
 
 def can_be_unknown(p: ir.Predicate) -> bool:
@@ -128,7 +159,7 @@ def can_be_unknown(p: ir.Predicate) -> bool:
     """
     if isinstance(p, ir.Constant):
         return p.value is None
-    if isinstance(p, ir.SexIs | ir.RegisteredFor):
+    if isinstance(p, (ir.SexIs, ir.RegisteredFor, *ir.STATUS_PREDICATES)):
         return True
     if isinstance(p, ir.Compare):
         return not isinstance(p.left, ir.Count)

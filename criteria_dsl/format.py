@@ -148,7 +148,24 @@ def condition(c: A.Condition) -> str:
         return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"
     if isinstance(c, A.Aggregate):
         return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
+    if isinstance(c, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
+        return status_condition(c)
     return c.name  # DefinitionRef
+
+
+# ---- issue 18: status ----
+_QUANTITY_WORDS = {"pack_years": "pack-years", "cigarettes_per_day": "cigarettes per day"}
+_STATE_WORDS = {"pregnant": "pregnant", "breastfeeding": "breast-feeding"}
+
+
+def status_condition(c: A.SmokingStatusC | A.SmokingQuantityC | A.StateC) -> str:
+    """Smoking, pregnancy and breast-feeding conditions in their canonical spelling."""
+    if isinstance(c, A.StateC):
+        return f"{_STATE_WORDS[c.state]} at index"
+    if isinstance(c, A.SmokingQuantityC):
+        return f"{_QUANTITY_WORDS[c.quantity]} at index {c.op} {number(c.value)}"
+    choice = c.statuses[0] if len(c.statuses) == 1 else "(" + ", ".join(c.statuses) + ")"
+    return f"smoking status at index is {choice}"
 
 
 def _wrap(c: A.Condition, needs: tuple[type, ...]) -> str:

@@ -460,7 +460,89 @@ class AtLeast:
             raise IRError(f"'at least {self.k} of' has only {len(self.items)} items")
 
 
-Predicate = Constant | Exists | Compare | SexIs | RegisteredFor | And | Or | Not | AtLeast
+# ---- issue 18: status (smoking, pregnancy, breast-feeding) ---------------------------------
+# The records and rules behind these facts are in criteria_dsl/status_facts.py.
+
+SMOKING_STATUSES: tuple[str, ...] = ("current", "former", "never")
+SMOKING_QUANTITIES: tuple[str, ...] = ("pack_years", "cigarettes_per_day")
+INDEX_STATES: tuple[str, ...] = ("pregnant", "breastfeeding")
+
+
+@dataclass(frozen=True, slots=True)
+class SmokingStatusIs:
+    """The smoking status at the index date is one of ``statuses``.
+
+    Decided by the latest smoking-status record on or before the index date (every record of
+    that day): true when each answer of that day is in ``statuses``, false when none can be,
+    unknown otherwise and when there is no such record.
+    """
+
+    statuses: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.statuses, tuple) or not self.statuses:
+            raise IRError("a smoking status needs at least one of current, former, never")
+        for status in self.statuses:
+            if status not in SMOKING_STATUSES:
+                raise IRError(f"unknown smoking status {status!r}: use current, former or never")
+        object.__setattr__(self, "statuses", tuple(sorted(set(self.statuses))))
+
+
+@dataclass(frozen=True, slots=True)
+class SmokingQuantity:
+    """``quantity op right``: the latest pack-years or cigarettes-per-day value on or before
+    the index date (unknown when there is none usable, as :class:`ValueAggregate`)."""
+
+    quantity: str
+    op: Comparator
+    right: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.quantity not in SMOKING_QUANTITIES:
+            raise IRError(f"unknown smoking quantity {self.quantity!r}")
+        if self.op not in COMPARATORS:
+            raise IRError(f"unknown comparison {self.op!r}")
+        _expect(self.right, Quantity, "SmokingQuantity.right")
+        if self.right.unit is not None:
+            raise IRError("a smoking quantity is compared to a plain number")
+
+
+@dataclass(frozen=True, slots=True)
+class StateAtIndex:
+    """``pregnant at index`` / ``breast-feeding at index``: a three-valued patient fact.
+
+    The latest evidence in a look-back window ending on the index date decides; an ending
+    record wins over a starting one of the same day; false for men; unknown without evidence
+    (see ``docs/criteria-language.md``).
+    """
+
+    state: str
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.state not in INDEX_STATES:
+            raise IRError(f"unknown state {self.state!r}: use pregnant or breastfeeding")
+
+
+STATUS_PREDICATES: tuple[type, ...] = (SmokingStatusIs, SmokingQuantity, StateAtIndex)
+"""The issue-18 status predicates (leaves: no predicate inside them)."""
+
+Predicate = (
+    Constant
+    | Exists
+    | Compare
+    | SexIs
+    | RegisteredFor
+    | And
+    | Or
+    | Not
+    | AtLeast
+    | SmokingStatusIs
+    | SmokingQuantity
+    | StateAtIndex
+)
 PREDICATE_TYPES: tuple[type, ...] = (
     Constant,
     Exists,
@@ -471,6 +553,7 @@ PREDICATE_TYPES: tuple[type, ...] = (
     Or,
     Not,
     AtLeast,
+    *STATUS_PREDICATES,
 )
 
 

@@ -309,6 +309,21 @@ class ToAst(Transformer):  # type: ignore[type-arg]
     def definition_ref(self, meta: Meta, c: list[Token]) -> A.DefinitionRef:
         return A.DefinitionRef(str(c[0]), span=span_of(meta))
 
+    # ---- issue 18: status ----------------------------------------------------------------
+    def smoking_status(self, meta: Meta, c: list[Any]) -> A.SmokingStatusC:
+        return A.SmokingStatusC(c[1], span=span_of(meta))
+
+    def smoking_choice(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in c)
+
+    def smoking_quantity(self, meta: Meta, c: list[Any]) -> A.SmokingQuantityC:
+        quantity = "pack_years" if str(c[0]).startswith("pack") else "cigarettes_per_day"
+        return A.SmokingQuantityC(quantity, str(c[1]), c[2], span=span_of(meta))
+
+    def state_at_index(self, meta: Meta, c: list[Token]) -> A.StateC:
+        state = "pregnant" if str(c[0]).startswith("pregnant") else "breastfeeding"
+        return A.StateC(state, span=span_of(meta))
+
     # ---- events -------------------------------------------------------------------------
     def coded_event(self, meta: Meta, c: list[Any]) -> A.Event:
         word = _PLURALS.get(str(c[0]), str(c[0]))

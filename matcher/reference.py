@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from criteria_dsl import ir
+from matcher import reference_status
 from matcher.data.codenorm import normal_code
 from matcher.data.extract_date import data_end_date, resolve_index_date
 from terminology import units
@@ -213,6 +214,31 @@ class ReferenceEvaluator:
         if true + unknown < node.k:
             return False
         return None
+
+    # -- issue 18: status (see matcher/reference_status.py) -----------------------------------
+
+    def _rows(self, table: str) -> list[dict]:
+        return self.events[table].get(self.patient["patient_id"], [])
+
+    def visit_SmokingStatusIs(self, node: ir.SmokingStatusIs) -> bool | None:
+        return reference_status.smoking_status(
+            self._rows("observations"), self.index, node.statuses
+        )
+
+    def visit_SmokingQuantity(self, node: ir.SmokingQuantity) -> bool | None:
+        value = reference_status.smoking_quantity(
+            self._rows("observations"), self.index, node.quantity
+        )
+        return None if value is None else _compare(value, node.op, node.right.value)
+
+    def visit_StateAtIndex(self, node: ir.StateAtIndex) -> bool | None:
+        return reference_status.state_at_index(
+            self.patient["sex"],
+            self._rows("observations"),
+            self._rows("diagnoses"),
+            self.index,
+            node.state,
+        )
 
     # -- numbers -----------------------------------------------------------------------------
 

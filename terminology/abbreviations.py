@@ -119,6 +119,13 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "fumeuse": ("statut tabagique", "tabagisme", "tobacco use"),
     "tabac": ("statut tabagique", "tabagisme", "tobacco use"),
     "tabagisme": ("statut tabagique", "tobacco smoking status", "tobacco use"),
+    # issue 18 (status): pregnancy and breast-feeding status observations
+    "pregnancy": ("pregnancy status", "statut de grossesse"),
+    "pregnant": ("pregnancy status", "statut de grossesse"),
+    "enceinte": ("statut de grossesse", "pregnancy status"),
+    "breastfeeding": ("breastfeeding status", "statut d allaitement"),
+    "allaitement": ("statut d allaitement", "breastfeeding status"),
+    "lactation": ("breastfeeding status", "statut d allaitement"),
     "fev1": ("forced expiratory volume in 1 second", "volume expiratoire maximal en une seconde"),
     "vems": ("volume expiratoire maximal en une seconde", "forced expiratory volume in 1 second"),
     "fvc": ("forced vital capacity", "capacite vitale forcee"),

@@ -130,6 +130,15 @@ OBSERVATIONS = Table(
         Column("code", pl.String(), False, "the code in that system"),
         Column("value", pl.Float64(), True, "numeric result", default=None, optional=True),
         Column("unit", pl.String(), True, "UCUM unit of the value", default=None, optional=True),
+        # ---- issue 18: status ----
+        Column(
+            "value_code",
+            pl.String(),
+            True,
+            "coded answer (SNOMED CT, or a LOINC answer code), as FHIR valueCodeableConcept",
+            default=None,
+            optional=True,
+        ),
     ),
     "one row per lab result or vital sign",
 )

@@ -21,6 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
+from matcher.engine import status
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -192,6 +193,19 @@ def _(node: ir.AtLeast, ctx: Context) -> pl.Expr:
     return (
         pl.when(true >= node.k).then(True).when(true + unknown < node.k).then(False).otherwise(None)
     )
+
+
+# ---- issue 18: status ----
+@_predicate.register(ir.SmokingStatusIs)
+@_predicate.register(ir.SmokingQuantity)
+@_predicate.register(ir.StateAtIndex)
+def _(node: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex, ctx: Context) -> pl.Expr:
+    column = status.status_column(ctx.plan.status, status.need_of(node, ctx.index))
+    if isinstance(node, ir.SmokingStatusIs):
+        return status.smoking_status_expr(column, node.statuses)
+    if isinstance(node, ir.SmokingQuantity):
+        return compare(pl.col(column), node.op, node.right.value)
+    return status.state_expr(column)
 
 
 @singledispatch
@@ -368,6 +382,7 @@ def compile_many(
         layout.append(StudyColumns(study, index, prefix))
 
     aggregated = _aggregate(plan, tables, key, read=events, separate=dense)
+    aggregated += status.status_frames(plan.status, tables, key, events)  # issue 18
     if dense:
         patients = attach_dense(tables["patients"], aggregated, key)
     else:

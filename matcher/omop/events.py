@@ -5,9 +5,12 @@ OMOP table             contract table
 =====================  ==========================================================
 condition_occurrence   diagnoses (+ an ICD-10 row derived from SNOMED when unique)
 drug_exposure          prescriptions (+ ATC rows derived through the vocabulary)
-measurement            observations (value and unit converted to UCUM)
-observation            observations when numeric; diagnoses when its concept is a
-                       condition; otherwise counted as ``no_numeric_value``
+measurement            observations (value and unit converted to UCUM; a coded
+                       answer in ``value_code``)
+observation            observations when numeric or coded (``value_as_concept_id`` →
+                       ``value_code``; smoking/pregnancy findings become status rows,
+                       see :mod:`matcher.omop.status`); diagnoses when its concept is
+                       a condition; otherwise counted as ``no_numeric_value``
 visit_occurrence       encounters
 =====================  ==========================================================
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from matcher.omop import status
 from matcher.omop.common import (
     attach_patient,
     date_reason,
@@ -44,7 +48,7 @@ VISIT_KINDS: dict[str, str] = {
 
 DIAGNOSIS_COLUMNS = ("patient_id", "date", "system", "code", "mapped_from")
 PRESCRIPTION_COLUMNS = ("patient_id", "date", "system", "code", "duration_days", "mapped_from")
-OBSERVATION_COLUMNS = ("patient_id", "date", "system", "code", "value", "unit")
+OBSERVATION_COLUMNS = ("patient_id", "date", "system", "code", "value", "unit", "value_code")
 _CODED = ("patient_id", "date", "system", "code", "concept_id", "_from_standard", "_reason")
 _MEASURED = (
     "value",
@@ -53,6 +57,7 @@ _MEASURED = (
     "_unit_respelled",
     "_unit_dropped",
     "_unit_unknown",
+    "value_code",
 )
 
 
@@ -223,7 +228,7 @@ def measurements(
         return []
     lf = _coded_events(source, vocab, index, "measurement", "measurement", "measurement_date")
     df = (
-        _with_value_and_unit(lf, vocab)
+        status.with_value_code(_with_value_and_unit(lf, vocab), vocab)
         .with_columns(_reason=pl.coalesce("_reason", "_value_reason"))
         .select(*_CODED, *_MEASURED)
         .collect()
@@ -247,11 +252,14 @@ def observations(
     if t is None:
         return [], []
     lf = _coded_events(source, vocab, index, "observation", "observation", "observation_date")
+    lf = status.findings_as_status(status.with_value_code(_with_value_and_unit(lf, vocab), vocab))
     df = (
-        _with_value_and_unit(lf, vocab)
-        .with_columns(
-            _as_obs=pl.col("value").is_not_null(),
-            _as_dx=pl.col("value").is_null() & (pl.col("domain") == "Condition"),
+        lf.with_columns(
+            # issue 18: a coded answer (value_code) is an observation too
+            _as_obs=pl.col("value").is_not_null() | pl.col("value_code").is_not_null(),
+            _as_dx=pl.col("value").is_null()
+            & pl.col("value_code").is_null()
+            & (pl.col("domain") == "Condition"),
         )
         .with_columns(
             _reason=pl.coalesce(
@@ -260,7 +268,7 @@ def observations(
                 pl.when(~pl.col("_as_obs") & ~pl.col("_as_dx")).then(pl.lit("no_numeric_value")),
             )
         )
-        .select(*_CODED, *_MEASURED, "_as_obs", "_as_dx")
+        .select(*_CODED, *_MEASURED, "_as_obs", "_as_dx", "_finding")
         .collect()
     )
     t.count_reasons(df)
@@ -268,6 +276,8 @@ def observations(
     ok = df.filter(pl.col("_reason").is_null())
     obs = ok.filter(pl.col("_as_obs"))
     _count_units(t, obs)
+    t.add_adjusted("coded_answer_to_value_code", obs["value_code"].is_not_null().sum())
+    t.add_adjusted("status_finding_to_status_observation", obs["_finding"].sum())
     dx = ok.filter(pl.col("_as_dx")).with_columns(mapped_from=pl.lit(None, pl.String))
     t.add_adjusted("condition_concept_to_diagnoses", dx.height)
     return [obs.select(OBSERVATION_COLUMNS)], [dx.select(DIAGNOSIS_COLUMNS)]

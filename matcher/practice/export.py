@@ -52,7 +52,13 @@ _CODED: dict[str, pl.DataType] = {"system": pl.String(), "code": pl.String()}
 EVENT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "diagnoses": {**_EVENT_BASE, **_CODED},
     "prescriptions": {**_EVENT_BASE, **_CODED, "duration_days": pl.Int32()},
-    "observations": {**_EVENT_BASE, **_CODED, "value": pl.Float64(), "unit": pl.String()},
+    "observations": {
+        **_EVENT_BASE,
+        **_CODED,
+        "value": pl.Float64(),
+        "unit": pl.String(),
+        "value_code": pl.String(),  # issue 18: a coded answer
+    },
     "encounters": {**_EVENT_BASE, "kind": pl.String()},
 }
 PROBLEM_COLUMNS: dict[str, pl.DataType] = {

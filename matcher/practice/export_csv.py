@@ -46,7 +46,7 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "diagnoses": (("local_id", "date", "system", "code"), ()),
     "prescriptions": (("local_id", "date", "system", "code"), ("duration_days",)),
-    "observations": (("local_id", "date", "system", "code"), ("value", "unit")),
+    "observations": (("local_id", "date", "system", "code"), ("value", "unit", "value_code")),
     "encounters": (("local_id", "date", "kind"), ()),
 }
 """Per file: the required columns, then the optional ones (extra columns are ignored)."""

@@ -1,7 +1,8 @@
 """Read an HL7 FHIR R4 Bulk Data export: NDJSON files, one resource per line.
 
 Read: ``Patient``, ``Condition``, ``MedicationRequest``, ``MedicationStatement``,
-``Observation`` (components included) and ``Encounter``, from every ``*.ndjson`` file of the
+``Observation`` (components included; a ``valueCodeableConcept`` answer is kept as
+``value_code``, :mod:`.fhir_status`) and ``Encounter``, from every ``*.ndjson`` file of the
 export directory (any file may hold any of them). Other resource types are counted and skipped.
 
 * **Patient**: the local id is the identifier typed ``MR`` (medical record number), else the
@@ -51,6 +52,7 @@ from matcher.practice.export import (
     problems_frame,
 )
 from matcher.practice.export_fhir_batch import Batch, read_events_file
+from matcher.practice.fhir_status import answer_code
 
 NATIONAL_ID_SYSTEMS: tuple[str, ...] = (
     "urn:oid:1.2.250.1.213.1.4.8",  # INS-NIR (France)
@@ -279,8 +281,9 @@ class _Reader:
         parts += [c for c in res.get("component") or [] if isinstance(c, dict)]
         for part in parts:
             value, unit = _quantity(part.get("valueQuantity"))
+            answer = answer_code(part.get("valueCodeableConcept"))  # issue 18
             for system, code in self.codes("observations", part.get("code"), where) or ():
-                row = (self.file, self.line, *head, system, code, value, unit)
+                row = (self.file, self.line, *head, system, code, value, unit, answer)
                 self.events["observations"].append(row)
 
     def encounter(self, res: dict[str, Any], where: str) -> None:

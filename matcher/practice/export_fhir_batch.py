@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from matcher.practice.codings import SYSTEM_URIS, TABLE_SYSTEMS, UCUM
+from matcher.practice.fhir_status import answer_code_expr
 
 _TEXT = pl.String()
 _CODING = pl.List(pl.Struct({"system": _TEXT, "code": _TEXT}))
@@ -70,9 +71,14 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "effectivePeriod": _PERIOD,
         "issued": _TEXT,
         "valueQuantity": _QUANTITY,
-        "component": pl.List(pl.Struct({"code": _CONCEPT, "valueQuantity": _QUANTITY})),
+        "component": pl.List(
+            pl.Struct(
+                {"code": _CONCEPT, "valueQuantity": _QUANTITY, "valueCodeableConcept": _CONCEPT}
+            )
+        ),
     }
-    | dict.fromkeys(_VALUE_KEYS, _TEXT),
+    | dict.fromkeys(_VALUE_KEYS, _TEXT)
+    | {"valueCodeableConcept": _CONCEPT},  # issue 18: its answer is read (value_code)
     "encounters": _COMMON | {"class": pl.Struct({"code": _TEXT}), "period": _PERIOD},
 }
 TABLE_OF: dict[str, str] = {
@@ -299,9 +305,10 @@ def _event_rows(ok: pl.DataFrame, table: str) -> tuple[pl.DataFrame, list, Count
         )
         own = truthy & (components.is_null() | (components.list.len() == 0) | has_value)
         value, unit = _quantity(pl.col("valueQuantity"))
+        answer = answer_code_expr(pl.col("valueCodeableConcept"))
         top = ok.filter(own).select(
             *base, "where", part=pl.lit(0, pl.Int64),
-            _coding=code.struct.field("coding"), value=value, unit=unit,
+            _coding=code.struct.field("coding"), value=value, unit=unit, value_code=answer,
         )  # fmt: skip
         exploded = ok.select(*base, "where", "component").explode("component")
         exploded = exploded.filter(pl.col("component").is_not_null())
@@ -311,9 +318,12 @@ def _event_rows(ok: pl.DataFrame, table: str) -> tuple[pl.DataFrame, list, Count
             part=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("line"),
             _coding=pl.col("component").struct.field("code").struct.field("coding"),
             value=c_value, unit=c_unit,
+            value_code=answer_code_expr(
+                pl.col("component").struct.field("valueCodeableConcept")
+            ),
         )  # fmt: skip
         parts = pl.concat([top, comps]).sort("line", "part", maintain_order=True)
-        payload = ["value", "unit"]
+        payload = ["value", "unit", "value_code"]
     else:  # diagnoses
         parts = ok.select(
             *base, "where", part=pl.lit(0), _coding=pl.col("code").struct.field("coding")

@@ -33,7 +33,7 @@ ENUM_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("sex", "practice_id", "centre_id"),
     "diagnoses": ("system", "code"),
     "prescriptions": ("system", "code"),
-    "observations": ("system", "code", "unit"),
+    "observations": ("system", "code", "unit", "value_code"),
     "encounters": ("practice_id", "kind"),
 }
 """Columns stored dictionary-encoded (``pl.Enum``) in each table."""

@@ -68,7 +68,7 @@ def _map_table(path: Path, name: str, rows: int) -> _Stored:
         )
     expected = output_columns(name) if name in TABLES else None
     if expected is not None and table.column_names != expected:
-        raise DataError(f"{path}: columns {table.column_names} differ from the snapshot layout")
+        table = _with_optional_columns(path, name, table, expected)
     enums: dict[str, pl.Enum] = {}
     columns = []
     for col_name, column in zip(table.column_names, table.columns, strict=True):
@@ -82,6 +82,22 @@ def _map_table(path: Path, name: str, rows: int) -> _Stored:
     frame = pl.from_arrow(arrays, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     return _Stored(frame, enums)
+
+
+def _with_optional_columns(path: Path, name: str, table: pa.Table, expected: list[str]) -> pa.Table:
+    """A table written before an optional contract column existed, with that column null
+    (so a snapshot of an older layout still opens and gives the same results); any other
+    difference is damage."""
+    optional = set(TABLES[name].optional_names())
+    present = [c for c in expected if c in table.column_names]
+    missing = [c for c in expected if c not in table.column_names]
+    if table.column_names != present or not set(missing) <= optional:
+        raise DataError(f"{path}: columns {table.column_names} differ from the snapshot layout")
+    schema = pl.DataFrame(schema=TABLES[name].schema()).to_arrow().schema
+    for column in missing:
+        at = expected.index(column)
+        table = table.add_column(at, column, pa.nulls(table.num_rows, schema.field(column).type))
+    return table
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ ICD10: tuple[str, ...] = (
     "F00.9",
     "F01.9",
     "F03",
+    # issue 18 (status): deliveries end the pregnancies
+    "O80",
+    "Z37.0",
 )
 """ICD-10 (WHO, dotted) codes. F32.4/F32.5 and bare I48 are left out: not WHO 2019 leaves."""
 
@@ -86,6 +89,7 @@ ICPC2: tuple[str, ...] = (
     "W78",  # pregnancy
     "W84",  # pregnancy, high risk
     "A97",  # no disease
+    "W90",  # uncomplicated labour/delivery, livebirth (issue 18)
 )
 
 ATC: dict[str, str] = {
@@ -142,6 +146,12 @@ LOINC: dict[str, str] = {
     "bmi": "39156-5",
     "weight": "29463-7",
     "glucose": "2345-7",
+    # issue 18 (status): coded answers in value_code, and the smoking quantities
+    "smoking_status": "72166-2",
+    "pack_years": "8664-5",
+    "cigarettes_per_day": "64218-1",
+    "pregnancy_status": "82810-3",
+    "breastfeeding_status": "63895-7",
 }
 
 UNITS: tuple[str, ...] = (
@@ -155,6 +165,8 @@ UNITS: tuple[str, ...] = (
     "mm[Hg]",
     "kg/m2",
     "kg",
+    "{pack-years}",
+    "{cigarettes}/d",
 )
 """UCUM units used in ``observations.unit``."""
 

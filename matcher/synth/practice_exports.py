@@ -36,6 +36,7 @@ import polars as pl
 
 from matcher.errors import MatcherError
 from matcher.practice.extract import staged_directory
+from matcher.practice.fhir_status import SOCIAL_HISTORY, coded_value
 from matcher.practice.keys import create_authority_key, create_practice_key
 from matcher.synth.population import TOKEN_VERSION, practice_key
 
@@ -191,6 +192,9 @@ def _fhir_event(table: str, n: int, e: dict) -> dict:
             res["dispenseRequest"] = {"expectedSupplyDuration": supply | {"code": "d"}}
         return res | {"authoredOn": date}
     res = {"resourceType": "Observation", "id": rid, "status": "final", "code": concept}
+    if e.get("value_code") is not None:  # issue 18: US Core social-history coded answer
+        res["category"] = [SOCIAL_HISTORY]
+        res["valueCodeableConcept"] = coded_value(e["value_code"])
     if e["value"] is not None:
         quantity = {"value": e["value"], "system": "http://unitsofmeasure.org"}
         res["valueQuantity"] = quantity | (

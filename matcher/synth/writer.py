@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from matcher.data.extract_date import write_extract
 from matcher.errors import MatcherError
+from matcher.synth import status_records
 from matcher.synth._common import NULL_DAY, WINDOW_END, WINDOW_START
 from matcher.synth.catalog import CODES, UNITS
 from matcher.synth.conditions import build_conditions
@@ -92,6 +93,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("code", _STR),
             ("value", pa.float64()),
             ("unit", _STR),
+            ("value_code", _STR),
         ]
     ),
     "encounters": pa.schema(
@@ -148,6 +150,8 @@ def _event_table(name: str, rows: Rows, pat: Patients, practices: pa.Array) -> p
         missing = np.isnan(v)
         arrays.append(pa.array(v, type=pa.float64(), mask=missing))
         arrays.append(pc.take(_UNITS, pa.array(c["unit"].astype(np.int32), mask=missing)))
+        answer = c.get("answer", np.full(len(v), -1, dtype=np.int8))
+        arrays.append(status_records.value_codes(answer))  # issue 18
     return pa.Table.from_arrays(arrays, schema=SCHEMAS[name])
 
 
@@ -185,6 +189,10 @@ def generate_chunk(
     prescriptions = build_prescriptions(pat, courses, enc, seed, chunk)
     starts = {g: first_start(courses, g) for g in ("antihypertensive", "statin")}
     observations = build_observations(pat, cond, enc, starts, seed, chunk)
+    # issue 18: smoking, pregnancy-status and breast-feeding records, deliveries
+    status_records.add_smoking(observations, pat, seed, chunk)
+    status_records.add_pregnancy_answers(observations, pat, cond, seed, chunk)
+    status_records.add_deliveries(diagnoses, pat, cond, practices.icpc[pat.practice], seed, chunk)
     encounters = Rows()
     encounters.add(enc[0], enc[1], enc[2].astype(np.int16))
     practice_ids = pa.array(practices.practice_id, _STR)

@@ -37,12 +37,41 @@ CODES = (
     ("loinc", "2345-7"),
     ("loinc", "39156-5"),
 )
+STATUS_CODES = (  # issue 18: smoking, pregnancy and breast-feeding records
+    ("loinc", "72166-2"),
+    ("loinc", "8664-5"),
+    ("loinc", "64218-1"),
+    ("loinc", "82810-3"),
+    ("loinc", "63895-7"),
+)
+STATUS_DIAGNOSES = (("icd10", "Z34.0"), ("icd10", "O80"), ("icd10", "Z39.1"), ("icpc2", "W78"))
+ANSWERS_OF = {  # the answers each status code takes (None: no answer)
+    "72166-2": ("8517006", "449868002", " 266919005 ", "77176002", None, "266927001", "8392000"),
+    "82810-3": ("77386006", "60001007", "261665006"),
+    "63895-7": ("LA29252-6", "LA29253-4"),
+    "8664-5": (None,),
+    "64218-1": (None,),
+}
+VALUE_CODES = (
+    None,
+    "449868002",
+    "8517006",
+    " 266919005 ",
+    "77176002",
+    "266927001",
+    "77386006",
+    "60001007",
+    "LA29252-6",
+    "LA29253-4",
+    "xyz",
+)
 CODESETS = (
     codeset("cs_a", ("icd10", "E11"), ("icpc2", "T90"), ("atc", "A10BA02"), ("loinc", "4548-4")),
     codeset("cs_b", ("icd10", "I10"), ("atc", "C09AA05"), ("loinc", "2345-7"), ("loinc", "4548-4")),
     codeset("cs_c", ("icd10", "E11.9"), ("loinc", "39156-5"), ("loinc", "2345-7")),
 )
 ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", "mEq/L", None)
+STATUS_UNITS = ("{pack-years}", "{cigarettes}/d")  # issue 18: smoking quantities
 TARGET_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "{odd}", None)
 NUMBERS = (0.0, 1.0, 5.5, 6.5, 7.0, 7.5, 53.0, 60.0)
 NON_FINITE = (float("nan"), float("inf"), float("-inf"))  # missing values (issue 11 item 9)
@@ -153,7 +182,24 @@ def leaves(depth: int) -> st.SearchStrategy:
         compares(depth),
         compares(depth),
         st.sampled_from(["F", "M"]).map(ir.SexIs),
-        durations.map(ir.RegisteredFor),
+        # issue 18 status facts share a slot with RegisteredFor (keeps the other leaves as
+        # frequent as before)
+        durations.map(ir.RegisteredFor) | status_facts(),
+    )
+
+
+def status_facts() -> st.SearchStrategy:
+    """Issue 18: smoking status and quantity, pregnancy and breast-feeding at index."""
+    statuses = st.lists(st.sampled_from(ir.SMOKING_STATUSES), min_size=1, max_size=3, unique=True)
+    return st.one_of(
+        statuses.map(lambda s: ir.SmokingStatusIs(tuple(s))),
+        st.builds(
+            ir.SmokingQuantity,
+            st.sampled_from(ir.SMOKING_QUANTITIES),
+            comparators,
+            st.sampled_from(NUMBERS).map(ir.Quantity),
+        ),
+        st.sampled_from(ir.INDEX_STATES).map(ir.StateAtIndex),
     )
 
 
@@ -246,6 +292,41 @@ def datasets(draw, index: dt.date) -> Dataset:
         "observations": draw(st.lists(observation, max_size=10)),
         "encounters": draw(st.lists(encounter, max_size=6)),
     }
+    # issue 18: smoking, pregnancy and breast-feeding records (drawn last: the draws above
+    # stay as they were)
+    edges = [index - dt.timedelta(days=n + e) for n in (294, 182) for e in (-1, 0, 1)]
+    every_day = sorted(set(pool) | set(edges))  # with the 42- and 26-week boundaries
+    status_days = st.sampled_from([d for d in every_day if d <= index]) | st.sampled_from(every_day)
+    status_obs = st.builds(
+        lambda p, d, ca, v, u: {
+            "patient_id": p,
+            "date": d,
+            "system": ca[0][0],
+            "code": ca[0][1],
+            "value": v,
+            "unit": u,
+            "value_code": ca[1],
+        },
+        patient_ids,
+        status_days,
+        # mostly an answer of the code's own list, sometimes any answer (or none)
+        st.sampled_from(STATUS_CODES).flatmap(
+            lambda c: st.tuples(
+                spelled(c),
+                st.sampled_from(ANSWERS_OF[c[1]]) | st.sampled_from(VALUE_CODES),
+            )
+        ),
+        st.sampled_from((10.0, 5.0, 20.0, 1.0, *NON_FINITE)) | st.none(),
+        st.sampled_from((*STATUS_UNITS, None, None, "kg")),
+    )
+    status_diag = st.builds(
+        lambda p, d, c: {"patient_id": p, "date": d, "system": c[0], "code": c[1]},
+        patient_ids,
+        status_days,
+        st.sampled_from(STATUS_DIAGNOSES).flatmap(spelled),
+    )
+    tables["observations"] += draw(st.lists(status_obs, min_size=3, max_size=16))
+    tables["diagnoses"] += draw(st.lists(status_diag, max_size=6))
     # duplicate some rows exactly
     for name in ("diagnoses", "observations"):
         rows = tables[name]

@@ -173,7 +173,9 @@ def test_other_lab_units_and_values(population) -> None:
     for key, (lo, hi) in ranges.items():
         assert key in seen, key
         assert lo <= seen[key][0] and seen[key][1] <= hi, (key, seen[key])
-    missing = population.observations["value"].is_null().mean()
+    # coded answers (issue 18: value_code) carry no value by design; numeric rows rarely miss one
+    numeric = population.observations.filter(pl.col("value_code").is_null())
+    missing = numeric["value"].is_null().mean()
     assert 0 < missing < 0.01
 
 
@@ -197,3 +199,29 @@ def test_encounter_kinds_and_practice(population) -> None:
     assert (joined["practice_id"] == joined["own"]).all()
     per_patient = e.height / population.patients.height
     assert 15 <= per_patient <= 50
+
+
+def test_issue18_synthetic_smoking_pregnancy_and_breastfeeding_records(population) -> None:
+    """Smoking status at plausible rates, smoking quantities, pregnancy and breast-feeding
+    answers, and deliveries that end the pregnancies."""
+    obs = population.observations
+    status = obs.filter(pl.col("code") == "72166-2")
+    assert status["value_code"].null_count() == 0 and status["value"].null_count() == status.height
+    latest = status.sort("date").group_by("patient_id").agg(pl.col("value_code").last())
+    shares = latest["value_code"].value_counts(normalize=True)
+    share = dict(zip(shares["value_code"], shares["proportion"], strict=True))
+    assert 0.12 <= share["449868002"] <= 0.3  # current smokers (some quit later)
+    assert 0.2 <= share["8517006"] <= 0.4
+    assert 0.4 <= share["266919005"] <= 0.6
+    pack_years = obs.filter(pl.col("code") == "8664-5")
+    assert pack_years.height > 0 and set(pack_years["unit"].unique()) == {"{pack-years}"}
+    per_day = obs.filter(pl.col("code") == "64218-1")
+    assert per_day["value"].is_between(5, 30).all()
+    assert obs.filter(pl.col("code") == "82810-3")["value_code"].unique().to_list() == ["77386006"]
+    feeding = set(obs.filter(pl.col("code") == "63895-7")["value_code"].unique())
+    assert feeding == {"LA29252-6", "LA29253-4"}
+    deliveries = population.diagnoses.filter(pl.col("code").is_in(["O80", "Z37.0", "W90"]))
+    assert deliveries.height > 0
+    women = population.patients.filter(pl.col("sex") == "F")["patient_id"]
+    assert deliveries["patient_id"].is_in(women.implode()).all()
+    assert obs.filter(pl.col("value_code").is_not_null())["patient_id"].n_unique() > 0

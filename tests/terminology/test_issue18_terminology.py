@@ -50,6 +50,9 @@ GP_LOINC = {
     "72166-2": "tobacco smoking status",
     "8664-5": "pack-years",
     "64218-1": "cigarettes per day",
+    "10365-5": "cotinine",
+    "82810-3": "pregnancy status",
+    "63895-7": "breastfeeding status",
 }
 
 
@@ -116,7 +119,11 @@ def test_issue18_units_from_the_loinc_property(name: str, prop: str | None) -> N
         assert usual == ()
 
 
-def test_issue18_cotinine_is_not_shipped_and_search_says_nothing() -> None:
-    # no cotinine code ships: the answer is empty, never another lab
-    assert default_index().search("cotinine", system="loinc", limit=3) == []
-    assert not [r for r in _shipped() if "cotinine" in r["label_en"].lower()]
+def test_issue18_cotinine_ships_verified_and_search_finds_only_it() -> None:
+    # cotinine in serum/plasma (LOINC 10365-5, checked against published LOINC lists) ships;
+    # the search answers it and no other lab
+    hits = default_index().search("cotinine", system="loinc", limit=3)
+    assert [h.code for h in hits] == ["10365-5"]
+    from terminology.units import loinc_property
+
+    assert loinc_property(hits[0].label) == "MCnc"  # a mass concentration: ng/mL, ug/L

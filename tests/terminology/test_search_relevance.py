@@ -183,6 +183,16 @@ SPONSOR_WORDS = [
     ("smoking cessation", "atc", {"N07BA"}),
     ("varenicline", "atc", {"N07BA03"}),
     ("ALAT", "loinc", {"1742-6"}),
+    # issue 18 (status): smoking quantities, cotinine, pregnancy and breast-feeding
+    ("pack-years", "loinc", {"8664-5"}),
+    ("cigarettes per day", "loinc", {"64218-1"}),
+    ("cotinine", "loinc", {"10365-5"}),
+    ("pregnancy", "loinc", {"82810-3"}),
+    ("pregnant", "loinc", {"82810-3"}),
+    ("grossesse", "loinc", {"82810-3"}),
+    ("breastfeeding", "loinc", {"63895-7"}),
+    ("breast-feeding", "loinc", {"63895-7"}),
+    ("allaitement", "loinc", {"63895-7"}),
 ]
 
 
