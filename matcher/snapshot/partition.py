@@ -267,6 +267,7 @@ def _part_dataset(dataset: Dataset, keep: pl.LazyFrame) -> Dataset:
     tables = {
         name: dataset.table(name).join(keep, on="patient_id", how="semi")
         for name in ("patients", *EVENT_TABLES)
+        if name not in dataset.not_provided()  # an optional table left out stays left out
     }
     return dataclasses.replace(dataset, **tables)
 

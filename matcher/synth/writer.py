@@ -47,6 +47,7 @@ from matcher.synth.population import (
     local_id,
     practice_tokens,
 )
+from matcher.synth.procedures import build_procedures
 from matcher.synth.treatments import build_courses, build_prescriptions, first_start
 
 GENERATOR_VERSION = "2"
@@ -96,6 +97,9 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
     "encounters": pa.schema(
         [("patient_id", _STR), ("date", pa.date32()), ("practice_id", _STR), ("kind", _STR)]
+    ),
+    "procedures": pa.schema(
+        [("patient_id", _STR), ("date", pa.date32()), ("system", _STR), ("code", _STR)]
     ),
 }
 _SYSTEMS = pa.array([s for s, _ in CODES], _STR)
@@ -194,6 +198,9 @@ def generate_chunk(
         "prescriptions": _event_table("prescriptions", prescriptions, pat, practice_ids),
         "observations": _event_table("observations", observations, pat, practice_ids),
         "encounters": _event_table("encounters", encounters, pat, practice_ids),
+        "procedures": _event_table(
+            "procedures", build_procedures(pat, cond, seed, chunk), pat, practice_ids
+        ),
     }
     local = pa.table(
         {
