@@ -8,7 +8,8 @@ drug_exposure          prescriptions (+ ATC rows derived through the vocabulary)
 measurement            observations (value and unit converted to UCUM)
 observation            observations when numeric; diagnoses when its concept is a
                        condition; otherwise counted as ``no_numeric_value``
-visit_occurrence       encounters
+visit_occurrence       encounters (inpatient → admission, ER → emergency; no practice)
+procedure_occurrence   procedures (see :mod:`matcher.omop.records`)
 =====================  ==========================================================
 
 Every converter returns frames in the contract's columns and counts each input row in the
@@ -36,11 +37,14 @@ from matcher.omop.vocabulary import Vocabulary
 VISIT_KINDS: dict[str, str] = {
     "9202": "office",  # Outpatient Visit
     "9203": "emergency",  # Emergency Room Visit
-    "9201": "inpatient",  # Inpatient Visit
+    "9201": "admission",  # Inpatient Visit (issue 18: a hospital admission)
+    "262": "admission",  # Emergency Room and Inpatient Visit (admitted through the ER)
     "581476": "home",  # Home Visit
     "5083": "tele",  # Telehealth
 }
 """OMOP ``visit_concept_id`` → encounter kind; any other concept gives ``other``."""
+OUTSIDE_KINDS: tuple[str, ...] = ("admission", "emergency")
+"""Encounter kinds outside the practice: imported with a null ``practice_id``."""
 
 DIAGNOSIS_COLUMNS = ("patient_id", "date", "system", "code", "mapped_from")
 PRESCRIPTION_COLUMNS = ("patient_id", "date", "system", "code", "duration_days", "mapped_from")
@@ -286,9 +290,11 @@ def visits(source: OmopSource, index: pl.DataFrame, report: ImportReport) -> lis
         .str.replace(r"\.0$", "")
         .replace_strict(VISIT_KINDS, default="other")
     )
+    practice = pl.coalesce(practice_id(optional(lf, "care_site_id")), pl.col("_practice"))
+    outside = kind.is_in(OUTSIDE_KINDS)  # a hospital stay or an ER visit: not the practice's
     df = lf.with_columns(
         date=parse_date(pl.col("visit_start_date")),
-        practice_id=pl.coalesce(practice_id(optional(lf, "care_site_id")), pl.col("_practice")),
+        practice_id=pl.when(outside).then(pl.lit(None, pl.String)).otherwise(practice),
         kind=kind,
         _reason=first_reason(pl.col("_person_reason"), date_reason(pl.col("visit_start_date"))),
     )

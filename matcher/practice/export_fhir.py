@@ -63,6 +63,10 @@ NATIONAL_ID_TYPES = ("NI", "NH", "SS")
 """``identifier.type`` codes (HL7 v2 table 0203) taken as a national identifier."""
 ENCOUNTER_KINDS = {"AMB": "office", "HH": "home", "VR": "tele", "EMER": "emergency"}
 """``Encounter.class`` codes (HL7 v3 ActCode) and the contract's ``kind``; others: lower case."""
+# ---- issue 18: records ----
+ENCOUNTER_KINDS |= {"IMP": "admission", "ACUTE": "admission", "NONAC": "admission"}
+"""Inpatient encounters (``IMP``, and its specialisations acute / non-acute) are hospital
+admissions: the contract's kind ``admission``, outside the practice (null ``practice_id``)."""
 _VOID = ("entered-in-error", "cancelled", "refuted")
 _DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 _DAYS |= {"mo": 30, "month": 30, "months": 30, "a": 365, "year": 365, "years": 365}

@@ -122,8 +122,10 @@ def _events(
                 for flag in ("_unit_converted", "_unit_respelled", "_unit_dropped", "_unit_unknown")
             }
             joined = converted
-        if name == "encounters":
-            joined = joined.with_columns(practice_id=pl.lit(practice_id))
+        if name == "encounters":  # admissions and emergencies are not the practice's contacts
+            outside = pl.col("kind").is_in(["admission", "emergency"])
+            practice = pl.when(outside).then(pl.lit(None, pl.String)).otherwise(pl.lit(practice_id))
+            joined = joined.with_columns(practice_id=practice)
         contract = TABLES[name].schema()
         tables[name] = joined.select(list(contract)).cast(contract)
     return tables, problems, units
