@@ -45,7 +45,7 @@ def test_issue18_encounter_class_maps_to_kinds_in_both_readers(tmp_path):
 def test_issue18_admissions_and_emergencies_have_no_practice_after_extraction(tmp_path):
     export = read_fhir_export(_export(tmp_path / "fhir"))
     ids = pl.DataFrame({"local_id": ["L1"], "patient_id": ["pseudo1"]})
-    tables, problems, _ = _events(export, ids, "PR0001")
+    tables, _, _ = _events(export, ids, "PR0001")
     encounters = tables["encounters"].sort("date")
     outside = encounters.filter(pl.col("kind").is_in(["admission", "emergency"]))
     assert outside.height == 3 and outside["practice_id"].null_count() == 3
