@@ -192,6 +192,7 @@ def evaluate_many(
                 patients=patients,
                 counts=counts_of(patients),
                 code_rows={name: int(rows[name].sum()) for name in spec.code_rows},
+                not_provided=absent,
             )
         )
     return results
