@@ -69,7 +69,7 @@ FHIR_SYSTEMS = {
 NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-KIND_CLASS = {"office": "AMB", "home": "HH", "tele": "VR"}
+KIND_CLASS = {"office": "AMB", "home": "HH", "tele": "VR", "admission": "IMP", "emergency": "EMER"}
 
 
 def national_ids(

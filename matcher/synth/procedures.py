@@ -1,10 +1,15 @@
-"""Procedure records (CCAM acts) at plausible general-practice rates.
+"""Procedure records (CCAM acts), hospital admissions and emergency visits at plausible rates.
 
 Each act has a yearly rate per patient, which depends on age and on the patient's conditions
 (an ECG is frequent past 40 and in cardiovascular disease; spirometry in COPD and asthma;
 bariatric surgery only in obesity); the number of acts over the patient's follow-up is Poisson
 and each is dated uniformly in it. The acts come from a random stream of their own, after
 everything else, so the other tables of a population do not change with them.
+
+Hospital admissions and emergency-department visits (encounters of kind ``admission`` and
+``emergency``, outside the practice) follow yearly rates that rise with age and with the number
+of chronic conditions (in France about 0.15 stays and 0.3 emergency visits per person a year,
+most of them in the elderly and the chronically ill).
 
     >>> sorted(RATES)[:3]
     ['cataract', 'colonoscopy', 'ecg']
@@ -16,8 +21,8 @@ import numpy as np
 
 from matcher.synth._common import YEAR, expand, stream, uniform_days
 from matcher.synth.catalog import CCAM, code_index
-from matcher.synth.conditions import Conditions
-from matcher.synth.events import Rows
+from matcher.synth.conditions import CHRONIC, Conditions
+from matcher.synth.events import ENCOUNTER_KINDS, Rows
 from matcher.synth.population import Patients
 
 # act: (lowest age, highest age, base yearly rate, conditions raising it, rate with them)
@@ -49,3 +54,32 @@ def build_procedures(pat: Patients, cond: Conditions, seed: int, chunk: int) -> 
         days = uniform_days(rng, pat.obs_start[owner], pat.obs_end[owner])
         rows.add(owner, days, np.int16(code_index(CCAM[act])))
     return rows
+
+
+HOSPITAL_RATES: dict[str, tuple[float, float, float]] = {
+    "admission": (0.05, 0.03, 2.0),
+    "emergency": (0.12, 0.04, 1.5),
+}
+"""kind: (base yearly rate, added per chronic condition, factor from the age of 75)."""
+
+
+def build_hospital_contacts(
+    pat: Patients, cond: Conditions, seed: int, chunk: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Admission and emergency encounter rows of one chunk: (patient, day, kind index)."""
+    rng = stream(seed, chunk, 81)
+    years = np.maximum(pat.obs_end - pat.obs_start, 0) / YEAR
+    old = pat.age_at(pat.obs_end) >= 75
+    n_chronic = sum(cond.has(c).astype(np.float64) for c in CHRONIC)
+    owners, days, kinds = [], [], []
+    for kind, (base, per_condition, elderly) in HOSPITAL_RATES.items():
+        rate = (base + per_condition * n_chronic) * np.where(old, elderly, 1.0)
+        owner, _ = expand(rng.poisson(rate * years))
+        owners.append(owner)
+        days.append(uniform_days(rng, pat.obs_start[owner], pat.obs_end[owner]))
+        kinds.append(np.full(len(owner), ENCOUNTER_KINDS.index(kind), dtype=np.int8))
+    return (
+        np.concatenate(owners).astype(np.int32),
+        np.concatenate(days),
+        np.concatenate(kinds),
+    )
