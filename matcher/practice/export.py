@@ -54,6 +54,8 @@ EVENT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "prescriptions": {**_EVENT_BASE, **_CODED, "duration_days": pl.Int32()},
     "observations": {**_EVENT_BASE, **_CODED, "value": pl.Float64(), "unit": pl.String()},
     "encounters": {**_EVENT_BASE, "kind": pl.String()},
+    # ---- issue 18: records ----
+    "procedures": {**_EVENT_BASE, **_CODED},
 }
 PROBLEM_COLUMNS: dict[str, pl.DataType] = {
     "file": pl.String(),

@@ -1,7 +1,8 @@
 """Read an HL7 FHIR R4 Bulk Data export: NDJSON files, one resource per line.
 
 Read: ``Patient``, ``Condition``, ``MedicationRequest``, ``MedicationStatement``,
-``Observation`` (components included) and ``Encounter``, from every ``*.ndjson`` file of the
+``Observation`` (components included), ``Encounter`` and ``Procedure`` (issue 18; read
+resource by resource, never in batch), from every ``*.ndjson`` file of the
 export directory (any file may hold any of them). Other resource types are counted and skipped.
 
 * **Patient**: the local id is the identifier typed ``MR`` (medical record number), else the
@@ -287,6 +288,16 @@ class _Reader:
                 row = (self.file, self.line, *head, system, code, value, unit)
                 self.events["observations"].append(row)
 
+    def procedure(self, res: dict[str, Any], where: str) -> None:
+        """Issue 18: a performed ``Procedure`` (a ``not-done`` one is reported, not kept)."""
+        if res.get("status") == "not-done":
+            return self.problem(where, "status not-done")
+        head = self._event(res, where, ("performedDateTime", "performedPeriod"))
+        codes = head and self.codes("procedures", res.get("code"), where)
+        for system, code in codes or ():
+            self.events["procedures"].append((self.file, self.line, *head, system, code))
+        return None
+
     def encounter(self, res: dict[str, Any], where: str) -> None:
         head = self._event(res, where, ("period",))
         if head is None:
@@ -378,6 +389,7 @@ def read_fhir_export(path: Path, *, only_patients: bool = False, batch: bool = T
             "MedicationStatement": reader.medication,
             "Observation": reader.observation,
             "Encounter": reader.encounter,
+            "Procedure": reader.procedure,
             "EpisodeOfCare": reader.episode,
             "Consent": reader.consent,
         }
