@@ -387,8 +387,8 @@ _VERHOEFF_INV = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 def verhoeff_check_digit(number: str) -> int:
     """The Verhoeff check digit SNOMED CT appends to its identifiers.
 
-    >>> verhoeff_check_digit("4405400"), verhoeff_check_digit("7398000")  # 44054006, 73980004
-    (6, 4)
+    >>> verhoeff_check_digit("4405400"), verhoeff_check_digit("7321100")  # 44054006, 73211009
+    (6, 9)
     """
     c = 0
     for i, char in enumerate(reversed(number)):
