@@ -2,8 +2,9 @@
 
 Both readers (:mod:`.export_csv`, :mod:`.export_fhir`) return an :class:`Export`: the patients
 with their direct identifiers (which never leave the practice), the event tables keyed by
-the practice's local patient id (``procedures`` only when the export provides it), and every row that could not be read, with its file, line
-and reason. Nothing is dropped without a line in :attr:`Export.problems`.
+the practice's local patient id (``procedures`` only when the export provides it), and every
+row that could not be read, with its file, line and reason. Nothing is dropped without a line
+in :attr:`Export.problems`.
 
 >>> sorted(EVENT_COLUMNS)
 ['diagnoses', 'encounters', 'observations', 'prescriptions', 'procedures']
