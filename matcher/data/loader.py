@@ -1,7 +1,8 @@
 """Loading a data set: one lazy frame per contract table, in the contract types.
 
 ``load_dataset`` opens a data directory (``<table>.parquet``, ``<table>.csv`` or a directory
-``<table>/`` of Parquet parts; all five tables are required), validates it (every problem is
+``<table>/`` of Parquet parts; the five tables are required, the optional ``procedures`` may
+be left out), validates it (every problem is
 reported in one :class:`~matcher.errors.DataError`) and returns a :class:`Dataset` of lazy
 scans, so the engine keeps projection and predicate pushdown. ``Dataset.from_frames`` does the
 same for in-memory frames.
@@ -42,7 +43,7 @@ FrameLike = pl.DataFrame | pl.LazyFrame
 
 @dataclass(frozen=True)
 class Dataset:
-    """The five contract tables as lazy frames in contract types (see ``docs/data-contract.md``).
+    """The contract tables as lazy frames in contract types (see ``docs/data-contract.md``).
 
     Opted-out patients are still in ``patients``: the engine removes them itself.
     """
