@@ -28,7 +28,7 @@ from criteria_dsl.errors import Diagnostic
 from criteria_dsl.ir import Span
 from terminology.errors import TerminologyError, UnknownVersionError
 from terminology.model import CodePattern, CodeSetSpec, ResolvedCodeSet
-from terminology.systems import display_name, normalise_code, validate_code
+from terminology.systems import EXACT_SYSTEMS, display_name, normalise_code, validate_code
 
 TERM_MIN_SCORE = 70.0
 TERM_SPREAD = 3.0
@@ -41,6 +41,8 @@ DOMAIN_SYSTEMS: dict[str, tuple[str, ...]] = {
     "prescription": ("atc",),
     "lab": ("loinc",),
     "observation": ("loinc",),
+    # ---- issue 18: records ----
+    "procedure": ("ccam",),
 }
 """Systems searched for a term written inline in each kind of event (the main systems of the
 data contract)."""
@@ -52,6 +54,10 @@ SYSTEM_DOMAINS: dict[str, tuple[str, ...]] = {
     "icpc2": ("diagnosis",),
     "atc": ("prescription",),
     "loinc": ("lab", "observation"),
+    # ---- issue 18: records ----
+    "ccam": ("procedure",),
+    "icd10pcs": ("procedure",),
+    "cpt": ("procedure",),
 }
 """Kinds of event each known system can appear in (the data contract); other systems (SNOMED,
 RxNorm, CIP13...) may appear in any kind."""
@@ -207,6 +213,8 @@ class CodeSetBuilder:
     def check_system(self, system: str, span: Span | None) -> bool:
         """False for a system the service does not hold, reported once per system and line."""
         has = getattr(self.service, "has_system", None)
+        if system in EXACT_SYSTEMS:  # issue 18: matched exactly, format-checked, no table
+            return True
         if has is not None and not has(system):
             key = (system, span.line if span else None)
             if key not in self._unknown_systems:

@@ -25,6 +25,8 @@ _EVENT_WORDS = {
     ir.Domain.PRESCRIPTION: "prescription",
     ir.Domain.OBSERVATION: "measurement",
     ir.Domain.ENCOUNTER: "encounter",
+    # ---- issue 18: records ----
+    ir.Domain.PROCEDURE: "procedure",
 }
 
 

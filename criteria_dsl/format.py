@@ -32,6 +32,8 @@ _PLURAL = {
     "lab": "labs",
     "observation": "observations",
     "encounter": "encounters",
+    # ---- issue 18: records ----
+    "procedure": "procedures",
 }
 
 

@@ -203,6 +203,8 @@ class Domain(StrEnum):
     PRESCRIPTION = "prescriptions"
     OBSERVATION = "observations"
     ENCOUNTER = "encounters"
+    # ---- issue 18: records ----
+    PROCEDURE = "procedures"
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,8 @@ _PLURALS = {
     "labs": "lab",
     "observations": "observation",
     "encounters": "encounter",
+    # ---- issue 18: records ----
+    "procedures": "procedure",
 }
 
 
@@ -338,6 +340,22 @@ class ToAst(Transformer):  # type: ignore[type-arg]
             else:
                 options.append(child)
         return A.Event("encounter", None, kinds, tuple(options), span=span_of(meta))
+
+    # ---- issue 18: records ----------------------------------------------------------------
+    # 'admission(s)' and 'emergency visit(s)' are encounters of kind admission / emergency
+    def admission_event(self, meta: Meta, c: list[Any]) -> A.Event:
+        return A.Event("encounter", None, ("admission",), tuple(c[1:]), span=span_of(meta))
+
+    def emergency_event(self, meta: Meta, c: list[Any]) -> A.Event:
+        return A.Event("encounter", None, ("emergency",), tuple(c[1:]), span=span_of(meta))
+
+    def admission_anchor(self, meta: Meta, c: list[Any]) -> A.EventAnchor:
+        event = A.Event("encounter", None, ("admission",), span=span_of(meta))
+        return A.EventAnchor(str(c[0]), event, span=span_of(meta))  # type: ignore[arg-type]
+
+    def emergency_anchor(self, meta: Meta, c: list[Any]) -> A.EventAnchor:
+        event = A.Event("encounter", None, ("emergency",), span=span_of(meta))
+        return A.EventAnchor(str(c[0]), event, span=span_of(meta))  # type: ignore[arg-type]
 
     def kind_filter(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
         return tuple(str(t) for t in c)

@@ -37,6 +37,8 @@ DOMAINS = {
     "lab": ir.Domain.OBSERVATION,
     "observation": ir.Domain.OBSERVATION,
     "encounter": ir.Domain.ENCOUNTER,
+    # ---- issue 18: records ----
+    "procedure": ir.Domain.PROCEDURE,
 }
 """The event words of the language → the IR's domains (labs are observations)."""
 

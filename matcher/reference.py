@@ -35,7 +35,15 @@ from matcher.data.extract_date import data_end_date, resolve_index_date
 from terminology import units
 from terminology.errors import UnitConversionError
 
-TABLE_NAMES = ("patients", "diagnoses", "prescriptions", "observations", "encounters")
+TABLE_NAMES = (
+    "patients",
+    "diagnoses",
+    "prescriptions",
+    "observations",
+    "encounters",
+    "procedures",
+)
+CODED_NAMES = ("diagnoses", "prescriptions", "observations", "procedures")
 
 
 def _load(data: Any) -> dict[str, list[dict[str, Any]]]:
@@ -45,9 +53,13 @@ def _load(data: Any) -> dict[str, list[dict[str, Any]]]:
         data = load_dataset(Path(data))
     elif isinstance(data, dict):
         data = Dataset.from_frames(**data)
-    tables = {name: getattr(data, name).collect().to_dicts() for name in TABLE_NAMES}
-    for name in ("diagnoses", "prescriptions", "observations"):
-        for row in tables[name]:  # one code at a time: slow, and obviously the normal form
+    tables: dict[str, Any] = {}
+    for name in TABLE_NAMES:
+        frame = getattr(data, name, None)
+        # an optional table not provided: None (its criteria are unknown), not empty
+        tables[name] = None if frame is None else frame.collect().to_dicts()
+    for name in CODED_NAMES:
+        for row in tables[name] or ():  # one code at a time: slow, and obviously the normal form
             if row["system"] is not None and row["code"] is not None:
                 row["code"] = normal_code(row["system"], row["code"])
     return tables
@@ -115,13 +127,15 @@ def _compare(left: float, op: str, right: float) -> bool:
 class ReferenceEvaluator:
     """Evaluates one study for one patient at a time."""
 
-    def __init__(self, study: ir.Study, tables: dict[str, list[dict]], index: dt.date) -> None:
+    def __init__(self, study: ir.Study, tables: dict[str, Any], index: dt.date) -> None:
         self.study = study
         self.index = index
         self.events: dict[str, dict[str, list[dict]]] = {}
+        self.absent = {name for name in TABLE_NAMES if tables.get(name) is None}
+        """Optional tables not provided: every leaf predicate reading one is unknown."""
         for name in TABLE_NAMES[1:]:
             per_patient: dict[str, list[dict]] = defaultdict(list)
-            for row in tables[name]:
+            for row in tables.get(name) or ():
                 per_patient[row["patient_id"]].append(row)
             self.events[name] = per_patient
         self.spellings = set(units.known_units(include_aliases=True))
@@ -155,8 +169,26 @@ class ReferenceEvaluator:
     def visit(self, node: Any) -> Any:
         key = id(node)
         if key not in self.memo:
-            self.memo[key] = getattr(self, "visit_" + type(node).__name__)(node)
+            if self.absent and self.reads_absent(node):
+                self.memo[key] = None  # the data cannot tell
+            else:
+                self.memo[key] = getattr(self, "visit_" + type(node).__name__)(node)
         return self.memo[key]
+
+    def reads_absent(self, node: Any) -> bool:
+        """A leaf predicate (existence, comparison) reading a table the data does not
+        provide, its window anchors included (written out here, not shared with the engine)."""
+        if type(node) not in ir.PREDICATE_TYPES or isinstance(node, ir.Constant):
+            return False
+        if ir.sub_predicates(node):
+            return False
+        stack: list[Any] = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, ir.EventSet) and current.domain.value in self.absent:
+                return True
+            stack.extend(ir.children(current))
+        return False
 
     # -- predicates --------------------------------------------------------------------------
 

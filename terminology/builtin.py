@@ -237,6 +237,31 @@ def defaults() -> dict[str, Hierarchy]:
 
 
 @functools.lru_cache(maxsize=1)
+def ccam_defaults() -> Hierarchy:
+    """The shipped CCAM table (version ``p4dp-defaults``, partial): acts a general practice
+    records or refers for (ECG, spirometry, colonoscopy, cataract, joint replacement, bariatric
+    and spinal surgery...), with labels written for p4dp (``data/ccam.csv``).
+
+    >>> h = ccam_defaults()
+    >>> h.partial, "DEQP003" in h, h.parents("HFFC018")
+    (True, True, ())
+    """
+    with (_DATA / "ccam.csv").open(encoding="utf-8", newline="") as handle:
+        rows = [
+            ConceptRow(row["code"], None, row["label_en"], row["label_fr"])
+            for row in csv.DictReader(handle)
+        ]
+    return Hierarchy.from_rows(
+        "ccam",
+        DEFAULTS_VERSION,
+        rows,
+        source="p4dp defaults (terminology/data/ccam.csv)",
+        licence="labels written for p4dp (Apache-2.0); codes of the CCAM (Assurance Maladie)",
+        partial=True,
+    )
+
+
+@functools.lru_cache(maxsize=1)
 def default_icpc2_icd10_map() -> dict[str, tuple[str, ...]]:
     """The shipped ICPC-2 → ICD-10 map (ICD-10 targets imply their descendants)."""
     out: dict[str, list[str]] = {}

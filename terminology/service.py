@@ -38,6 +38,7 @@ def _builtin_factories() -> dict[tuple[str, str], Callable[[], Hierarchy | None]
         factories[(system, builtin.DEFAULTS_VERSION)] = functools.partial(
             lambda s: builtin.defaults()[s], system
         )
+    factories[("ccam", builtin.DEFAULTS_VERSION)] = builtin.ccam_defaults
     cm_version = builtin.icd10cm_version()
     if cm_version is not None:
         factories[("icd10cm", cm_version)] = builtin.icd10cm

@@ -30,10 +30,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-KNOWN_SYSTEMS: tuple[str, ...] = ("icd10", "icd10cm", "icd9cm", "icpc2", "atc", "loinc")
+KNOWN_SYSTEMS: tuple[str, ...] = ("icd10", "icd10cm", "icd9cm", "icpc2", "atc", "loinc", "ccam")
 """Systems whose codes the service checks, expands and labels."""
 
-OTHER_SYSTEMS: tuple[str, ...] = ("snomed", "rxnorm", "cip13", "cip7", "ucd", "ccam", "nabm")
+EXACT_SYSTEMS: tuple[str, ...] = ("icd10pcs", "snomed", "cpt")
+"""Systems matched exactly (no table ships), whose codes are format-checked all the same:
+ICD-10-PCS (seven characters), SNOMED CT concept ids (Verhoeff check digit), CPT (five
+characters)."""
+
+OTHER_SYSTEMS: tuple[str, ...] = ("rxnorm", "cip13", "cip7", "ucd", "nabm")
 """Examples of systems matched exactly, without a format check (any other name works too)."""
 
 ICPC2_CHAPTERS: str = "ABDFHKLNPRSTUWXYZ"
@@ -46,6 +51,10 @@ _ICD9CM_RE = re.compile(r"^([0-9]{3}(\.[0-9]{1,2})?|V[0-9]{2}(\.[0-9]{1,2})?|E[0
 _ICPC2_RE = re.compile(rf"^([{ICPC2_CHAPTERS}][0-9]{{2}}|-[0-9]{{2}})$")
 _ATC_RE = re.compile(rf"^[{ATC_GROUPS}]([0-9]{{2}}([A-Z]([A-Z]([0-9]{{2}})?)?)?)?$")
 _LOINC_RE = re.compile(r"^([0-9]{1,7})-([0-9])$")
+_CCAM_RE = re.compile(r"^[A-Z]{4}[0-9]{3}$")
+_ICD10PCS_RE = re.compile(r"^[0-9A-HJ-NP-Z]{7}$")
+_SNOMED_RE = re.compile(r"^[1-9][0-9]{5,17}$")
+_CPT_RE = re.compile(r"^([0-9]{5}|[0-9]{4}[FTU])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,10 @@ SYSTEM_INFO: dict[str, SystemInfo] = {
     "icpc2": SystemInfo("icpc2", "ICPC-2", "T90"),
     "atc": SystemInfo("atc", "ATC", "A10BA02"),
     "loinc": SystemInfo("loinc", "LOINC", "4548-4"),
+    "ccam": SystemInfo("ccam", "CCAM", "HFFC004"),
+    "icd10pcs": SystemInfo("icd10pcs", "ICD-10-PCS", "0DB64Z3"),
+    "snomed": SystemInfo("snomed", "SNOMED CT", "44054006"),
+    "cpt": SystemInfo("cpt", "CPT", "45378"),
 }
 
 
@@ -74,7 +87,8 @@ def display_name(system: str) -> str:
 
 
 def is_known(system: str) -> bool:
-    """True for the systems with a format check (icd10, icd10cm, icd9cm, icpc2, atc, loinc)."""
+    """True for the systems with a format check (icd10, icd10cm, icd9cm, icpc2, atc, loinc,
+    ccam, and the exact systems icd10pcs, snomed, cpt)."""
     return system in SYSTEM_INFO
 
 
@@ -156,9 +170,9 @@ def normalise_code(system: str, code: str) -> str:
         if system == "icd10":
             text = _ICD10_FILLER_RE.sub(r"\1", text)
         return _dotted(text)
-    if system in ("icpc2", "atc"):
+    if system in ("icpc2", "atc", *_UPPER_SYSTEMS):
         return text.upper().replace(" ", "")
-    if system == "loinc":
+    if system in ("loinc", "snomed"):
         return text.replace(" ", "")
     return text
 
@@ -206,7 +220,9 @@ def normalise_code_expr(code: Any, system: str | Any) -> Any:
     return expr.otherwise(column.str.strip_chars()).alias(column.meta.output_name())
 
 
-_COLUMN_SYSTEMS = ("icd10", "icd10cm", "icd9cm", "icpc2", "atc", "loinc")
+_UPPER_SYSTEMS = ("ccam", "icd10pcs", "cpt")
+"""Systems whose normal form is upper case without spaces (as ATC and ICPC-2)."""
+_COLUMN_SYSTEMS = ("icd10", "icd10cm", "icd9cm", "icpc2", "atc", "loinc", "snomed", *_UPPER_SYSTEMS)
 
 
 _ALNUM = r"[\p{L}\p{N}]"
@@ -218,10 +234,10 @@ _ICD9_DOT = rf"^([{_ALNUM[1:-1]}&&[^E]][0-9X]{{2}})([0-9X]+)$"
 def _normalise_system_expr(column: Any, system: str) -> Any:
     """:func:`normalise_code` for one system as a Polars expression (see the Python version)."""
     text = column.str.strip_chars()
-    if system == "loinc":
+    if system in ("loinc", "snomed"):
         return text.str.replace_all(" ", "", literal=True)
     text = text.str.to_uppercase().str.replace_all(" ", "", literal=True)
-    if system in ("icpc2", "atc"):
+    if system in ("icpc2", "atc", *_UPPER_SYSTEMS):
         return text
     text = text.str.strip_chars_end(".")
     if system == "icd9cm":
@@ -311,7 +327,73 @@ def validate_code(system: str, code: str) -> str | None:
         expected = loinc_check_digit(number)
         if int(check) != expected:
             return f"LOINC code {code!r} has a wrong check digit (expected {number}-{expected})"
+    elif system in _PROCEDURE_FORMATS:
+        return _procedure_format(system, code, norm)
     return None
+
+
+_PROCEDURE_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "ccam": (_CCAM_RE, "four letters and three digits, e.g. HFFC004"),
+    "icd10pcs": (_ICD10PCS_RE, "seven letters or digits without I or O, e.g. 0DB64Z3"),
+    "snomed": (_SNOMED_RE, "6 to 18 digits ending in a Verhoeff check digit, e.g. 44054006"),
+    "cpt": (_CPT_RE, "five digits, or four digits and F, T or U, e.g. 45378 or 0001F"),
+}
+
+
+def _procedure_format(system: str, code: str, norm: str) -> str | None:
+    """The format checks of CCAM, ICD-10-PCS, SNOMED CT and CPT codes.
+
+    >>> _procedure_format("ccam", "hffc4", "HFFC4")
+    "CCAM code 'hffc4' is not well formed (expected four letters and three digits, e.g. HFFC004)"
+    >>> _procedure_format("snomed", "44054007", "44054007")
+    "SNOMED CT code '44054007' has a wrong check digit (expected 44054006)"
+    """
+    pattern, expected = _PROCEDURE_FORMATS[system]
+    name = display_name(system)
+    if not pattern.match(norm):
+        return f"{name} code {code!r} is not well formed (expected {expected})"
+    if system == "snomed":
+        check = verhoeff_check_digit(norm[:-1])
+        if int(norm[-1]) != check:
+            return f"{name} code {code!r} has a wrong check digit (expected {norm[:-1]}{check})"
+    return None
+
+
+_VERHOEFF_D = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
+    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
+    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
+    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
+    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
+    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
+    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
+    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+)
+_VERHOEFF_P = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
+    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
+    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
+    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
+    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
+    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
+    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
+)
+_VERHOEFF_INV = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
+
+
+def verhoeff_check_digit(number: str) -> int:
+    """The Verhoeff check digit SNOMED CT appends to its identifiers.
+
+    >>> verhoeff_check_digit("4405400"), verhoeff_check_digit("7321100")  # 44054006, 73211009
+    (6, 9)
+    """
+    c = 0
+    for i, char in enumerate(reversed(number)):
+        c = _VERHOEFF_D[c][_VERHOEFF_P[(i + 1) % 8][int(char)]]
+    return _VERHOEFF_INV[c]
 
 
 def atc_level(code: str) -> int:

@@ -49,7 +49,7 @@ import polars as pl
 from matcher.candidates.document import format_time, utc_now
 from matcher.candidates.keys import PseudonymKey, second_level
 from matcher.candidates.upload import Upload, extract_day, read_upload
-from matcher.data.schema import EVENT_TABLES, TABLES
+from matcher.data.schema import EVENT_TABLES, OPTIONAL_TABLES, TABLES
 from matcher.errors import DataError
 
 GENERATION_FORMAT = "p4dp-received-data"
@@ -183,12 +183,13 @@ def _write_practice(tmp: Path, upload: Upload, key: PseudonymKey) -> PracticeRec
     tables = _pseudonymise(upload, key)
     practice = upload.practice_id
     for name in EVENT_TABLES:
-        tables[name].write_parquet(tmp / name / f"{practice}.parquet")
+        if name in tables:  # an optional table the practice did not provide: no part
+            tables[name].write_parquet(tmp / name / f"{practice}.parquet")
     extract = extract_day(upload.manifest)
     tables["patients"].with_columns(__extract=pl.lit(extract)).write_parquet(
         tmp / RECEIVED / f"{practice}.parquet"
     )
-    rows = {name: tables[name].height for name in TABLES}
+    rows = {name: tables[name].height for name in TABLES if name in tables}
     return PracticeReceipt(practice, upload.centre_id, rows, replaced=False)
 
 
@@ -240,8 +241,13 @@ def _write_generation(
         assert previous is not None
         for name in [*EVENT_TABLES, RECEIVED]:
             part = f"{practice}.parquet"
+            if name in OPTIONAL_TABLES and not (previous / name / part).is_file():
+                continue  # the practice did not provide this optional table
             _link_or_copy(previous / name / part, tmp / name / part)
         practices[practice] = info
+    for name in OPTIONAL_TABLES:  # provided by no practice: the table is not provided at all
+        if not any((tmp / name).iterdir()):
+            (tmp / name).rmdir()
     return dict(sorted(practices.items())), receipts
 
 

@@ -144,8 +144,12 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any] | None:
     if extract_day(doc) is None:
         problems.append(f"{MANIFEST}: field 'extract_date' must be a date YYYY-MM-DD")
     tables = doc["tables"]
-    if not isinstance(tables, dict) or set(tables) != set(TABLES):
-        problems.append(f"{MANIFEST}: 'tables' must list exactly {', '.join(TABLES)}")
+    required = {name for name, table in TABLES.items() if not table.optional}
+    if not isinstance(tables, dict) or not required <= set(tables) <= set(TABLES):
+        problems.append(
+            f"{MANIFEST}: 'tables' must list exactly {', '.join(sorted(required))}, and may "
+            f"list {', '.join(n for n in TABLES if n not in required)}"
+        )
         return None
     for name, entry in tables.items():
         ok = (
@@ -163,11 +167,11 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any] | None:
 
 
 def _check_files(path: Path, manifest: dict[str, Any], problems: list[str]) -> None:
-    expected = {MANIFEST, *(f"{name}.parquet" for name in TABLES)}
+    expected = {MANIFEST, *(f"{name}.parquet" for name in manifest["tables"])}
     for entry in sorted(path.iterdir()):
         if entry.name not in expected:
             problems.append(f"{entry.name}: not part of an upload (nothing is ignored silently)")
-    for name in TABLES:
+    for name in manifest["tables"]:
         file = path / f"{name}.parquet"
         if not file.is_file():
             problems.append(f"{file.name}: missing")

@@ -33,7 +33,7 @@ import polars as pl
 
 from matcher.data.codenorm import normal_code, respelled
 from terminology import units
-from terminology.systems import is_known, validate_code
+from terminology.systems import EXACT_SYSTEMS, is_known, validate_code
 
 EXAMPLES_SHOWN = 5
 """How many example codes (or units) a finding lists."""
@@ -97,7 +97,7 @@ def unresolved_findings(pairs: pl.DataFrame, table: str) -> list[str]:
     per = pairs.group_by("system").agg(pl.col("__rows").sum()).sort("__rows", descending=True)
     out = []
     for system, n in per.rows():
-        if is_known(system):
+        if is_known(system) and system not in EXACT_SYSTEMS:  # exact systems: format only
             continue
         share = 100.0 * n / total if total else 0.0
         out.append(

@@ -143,7 +143,7 @@ def _dataset_end(dataset: Any) -> DataEnd | None:
         recorded = read_extract(path)
         if recorded is not None:
             return DataEnd(recorded, EXTRACT_FILE)
-    tables = {t: getattr(dataset, t) for t in EVENT_TABLES if hasattr(dataset, t)}
+    tables = {t: getattr(dataset, t) for t in EVENT_TABLES if getattr(dataset, t, None) is not None}
     latest = latest_event_date(tables)
     return DataEnd(latest, LATEST_EVENT) if latest is not None else None
 

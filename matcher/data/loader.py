@@ -1,7 +1,8 @@
 """Loading a data set: one lazy frame per contract table, in the contract types.
 
 ``load_dataset`` opens a data directory (``<table>.parquet``, ``<table>.csv`` or a directory
-``<table>/`` of Parquet parts; all five tables are required), validates it (every problem is
+``<table>/`` of Parquet parts; the five tables are required, the optional ``procedures`` may
+be left out), validates it (every problem is
 reported in one :class:`~matcher.errors.DataError`) and returns a :class:`Dataset` of lazy
 scans, so the engine keeps projection and predicate pushdown. ``Dataset.from_frames`` does the
 same for in-memory frames.
@@ -32,7 +33,7 @@ import polars as pl
 from matcher.data import validcache
 from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
-from matcher.data.schema import TABLES
+from matcher.data.schema import OPTIONAL_TABLES, TABLES
 from matcher.data.sources import TableSource, frame_source, locate_sources
 from matcher.data.validate import Problem, ValidationReport, validate_sources
 from matcher.errors import DataError
@@ -42,7 +43,7 @@ FrameLike = pl.DataFrame | pl.LazyFrame
 
 @dataclass(frozen=True)
 class Dataset:
-    """The five contract tables as lazy frames in contract types (see ``docs/data-contract.md``).
+    """The contract tables as lazy frames in contract types (see ``docs/data-contract.md``).
 
     Opted-out patients are still in ``patients``: the engine removes them itself.
     """
@@ -53,6 +54,8 @@ class Dataset:
     prescriptions: pl.LazyFrame
     observations: pl.LazyFrame
     encounters: pl.LazyFrame
+    procedures: pl.LazyFrame | None = None
+    """``None``: the optional table was not provided (its criteria are unknown)."""
     patient_key: str = "patient_id"
     """The column linking event rows to ``patients`` (``patient_key`` in a snapshot)."""
     snapshot_id: str | None = None
@@ -62,11 +65,27 @@ class Dataset:
     in normal form already, as in a snapshot); see :mod:`matcher.data.codenorm`."""
 
     def table(self, name: str) -> pl.LazyFrame:
-        """The frame of table ``name`` (``KeyError`` for a name outside the contract)."""
+        """The frame of table ``name`` (``KeyError`` for a name outside the contract); an
+        optional table not provided reads as an empty frame (see :meth:`not_provided`)."""
         if name not in TABLES:
             raise KeyError(name)
-        frame: pl.LazyFrame = getattr(self, name)
-        return frame
+        frame: pl.LazyFrame | None = getattr(self, name, None)
+        if frame is not None:
+            return frame
+        empty = empty_frame(name).lazy()
+        if self.patient_key == "patient_id":
+            return empty
+        key = pl.col("patient_id").cast(pl.UInt32).alias(self.patient_key)  # a snapshot's key
+        names = TABLES[name].required_names()
+        return empty.select(key if c == "patient_id" else pl.col(c) for c in names)
+
+    def not_provided(self) -> frozenset[str]:
+        """The optional tables this data set does not hold (not the same as empty ones).
+
+        >>> Dataset.from_frames(patients=empty_frame("patients")).not_provided()
+        frozenset({'procedures'})
+        """
+        return not_provided(self)
 
     def events(
         self, table: str, codes: Mapping[str, Collection[str]] | None = None
@@ -90,6 +109,8 @@ class Dataset:
             ['E11.9']
         """
         frame = self.table(table)
+        if getattr(self, table, None) is None:  # an optional table not provided
+            return frame
         if codes is None:
             return self.normalised(table)
         if "code" not in TABLES[table].required_names():
@@ -113,6 +134,8 @@ class Dataset:
         frame = self.table(table)
         if self.code_forms is None or "code" not in TABLES[table].required_names():
             return frame
+        if getattr(self, table, None) is None:
+            return frame
         mapping = self.code_forms.mapping(table)
         return frame if mapping.is_empty() else frame.with_columns(recode(mapping))
 
@@ -125,9 +148,11 @@ class Dataset:
         prescriptions: FrameLike | None = None,
         observations: FrameLike | None = None,
         encounters: FrameLike | None = None,
+        procedures: FrameLike | None = None,
         validate: bool = True,
     ) -> Dataset:
-        """Build a data set from in-memory frames; missing event tables become empty frames.
+        """Build a data set from in-memory frames; missing event tables become empty frames,
+        but an optional table (``procedures``) left out is *not provided*.
 
         Frames go through the same conversions and (unless ``validate=False``) the same checks
         as files: dates may be ``pl.Date`` or ISO strings, integers any integer type.
@@ -138,12 +163,30 @@ class Dataset:
             "prescriptions": prescriptions,
             "observations": observations,
             "encounters": encounters,
+            "procedures": procedures,
         }
         sources = {
             name: frame_source(name, frame if frame is not None else empty_frame(name))
             for name, frame in given.items()
+            if frame is not None or not TABLES[name].optional
         }
         return _build(sources, None, validate=validate, label="in-memory frames")
+
+
+def not_provided(dataset: object) -> frozenset[str]:
+    """The optional tables ``dataset`` (a data set, or any object with one attribute per
+    table) does not hold."""
+    return frozenset(name for name in OPTIONAL_TABLES if getattr(dataset, name, None) is None)
+
+
+def table_frames(dataset: object) -> dict[str, pl.LazyFrame]:
+    """Every contract table of ``dataset`` as a lazy frame (an empty one for a table not
+    provided: see :func:`not_provided`)."""
+    out = {}
+    for name in TABLES:
+        frame = getattr(dataset, name, None)
+        out[name] = empty_frame(name).lazy() if frame is None else frame
+    return out
 
 
 def empty_frame(table: str) -> pl.DataFrame:
@@ -193,8 +236,10 @@ def _build(
         report = validate_sources(sources, label=label, plausibility=False)
         report.raise_for_errors()
         groups = report.code_groups
-    frames = {name: typed_frame(sources[name]) for name in TABLES}
-    forms = CodeForms(frames)
+    frames: dict[str, pl.LazyFrame | None] = {
+        name: typed_frame(sources[name]) if name in sources else None for name in TABLES
+    }
+    forms = CodeForms({name: frame for name, frame in frames.items() if frame is not None})
     for table, pairs in groups.items():  # the validator's distinct codes: no second scan
         forms.prime(table, pairs)
     for table, mapping in (cached or {}).items():
@@ -223,4 +268,11 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     return _build(sources, path, validate=validate, label=str(path))
 
 
-__all__ = ["Dataset", "empty_frame", "load_dataset", "typed_frame"]
+__all__ = [
+    "Dataset",
+    "empty_frame",
+    "load_dataset",
+    "not_provided",
+    "table_frames",
+    "typed_frame",
+]

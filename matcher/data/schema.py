@@ -7,7 +7,9 @@ engine all read their table and column names from here.
     >>> TABLES["patients"].required_names()[:3]
     ('patient_id', 'birth_year', 'birth_month')
     >>> sorted(TABLES)
-    ['diagnoses', 'encounters', 'observations', 'patients', 'prescriptions']
+    ['diagnoses', 'encounters', 'observations', 'patients', 'prescriptions', 'procedures']
+    >>> OPTIONAL_TABLES
+    ('procedures',)
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     description: str
+    optional: bool = False
+    """True for a table a data directory may omit: it is then *not provided*, and every
+    criterion that reads it is unknown (not false) for every patient."""
 
     def required_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
@@ -148,13 +153,50 @@ ENCOUNTERS = Table(
     (
         Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
         Column("date", pl.Date(), False, "date of the contact"),
-        Column("practice_id", pl.String(), False, "practice where the contact took place"),
-        Column("kind", pl.String(), False, "'office', 'home', 'tele', ..."),
+        Column(
+            "practice_id",
+            pl.String(),
+            True,
+            "practice where the contact took place; null for a contact outside the practice",
+        ),
+        Column(
+            "kind",
+            pl.String(),
+            False,
+            "'office', 'home', 'tele', 'admission' (hospital stay), 'emergency', ...",
+        ),
     ),
-    "one row per contact with the practice",
+    "one row per contact with the practice, or outside it (hospital admissions, emergencies)",
+)
+
+# ---- issue 18: records ----
+
+PROCEDURE_SYSTEMS: tuple[str, ...] = ("ccam", "icd10pcs", "snomed", "cpt")
+"""The procedure code systems the platform knows (others are matched exactly)."""
+
+PROCEDURES = Table(
+    "procedures",
+    (
+        Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
+        Column("date", pl.Date(), False, "date the act was performed"),
+        Column("system", pl.String(), False, "'ccam', 'icd10pcs', 'snomed', 'cpt' or another"),
+        Column("code", pl.String(), False, "the code in that system"),
+    ),
+    "one row per procedure (act, surgery, test) performed; optional table",
+    optional=True,
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (PATIENTS, DIAGNOSES, PRESCRIPTIONS, OBSERVATIONS, ENCOUNTERS)
+    t.name: t for t in (PATIENTS, DIAGNOSES, PRESCRIPTIONS, OBSERVATIONS, ENCOUNTERS, PROCEDURES)
 }
-EVENT_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations", "encounters")
+EVENT_TABLES: tuple[str, ...] = (
+    "diagnoses",
+    "prescriptions",
+    "observations",
+    "encounters",
+    "procedures",
+)
+OPTIONAL_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.optional)
+"""Tables a data directory may omit (see :attr:`Table.optional`)."""
+CODED_EVENT_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations", "procedures")
+"""Event tables whose rows carry a (system, code)."""

@@ -99,8 +99,9 @@ class _Unreadable(Exception):
 def locate_sources(directory: Path) -> tuple[dict[str, TableSource], list[LocateProblem]]:
     """Open every contract table of ``directory``; collect the tables that cannot be opened.
 
-    A missing table, a table present in two formats, and a file whose schema cannot be read
-    are problems; the caller decides whether they are fatal.
+    A missing table (but an optional one, which is then simply absent from the result), a
+    table present in two formats, and a file whose schema cannot be read are problems; the
+    caller decides whether they are fatal.
     """
     sources: dict[str, TableSource] = {}
     problems: list[LocateProblem] = []
@@ -109,6 +110,8 @@ def locate_sources(directory: Path) -> tuple[dict[str, TableSource], list[Locate
         return sources, problems
     for table in TABLES:
         found = _candidates(directory, table)
+        if not found and TABLES[table].optional:
+            continue  # not provided: its criteria are unknown (see schema.Table.optional)
         if not found:
             problems.append(
                 LocateProblem(

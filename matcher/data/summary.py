@@ -151,7 +151,9 @@ def summarise(dataset: Dataset) -> DataSummary:
     p = dataset.patients.select(patient_aggregates()).collect()
     tables = {"patients": TableSummary(int(p["__rows"][0]))}
     for name in EVENT_TABLES:
-        frame: pl.LazyFrame = getattr(dataset, name)
+        frame: pl.LazyFrame | None = getattr(dataset, name, None)
+        if frame is None:  # an optional table not provided
+            continue
         has_system = "system" in frame.collect_schema().names()
         aggs = event_aggregates(has_date=True)
         if has_system:

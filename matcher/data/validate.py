@@ -367,7 +367,8 @@ def validate_sources(
             errors.append(_unreadable(source, exc))
         finally:
             errors[start:] = sorted(errors[start:], key=_column_order(name))
-    if not errors and patient_stats is not None and len(tables) == len(TABLES) - 1:
+    required = {n for n, t in TABLES.items() if not t.optional and n != "patients"}
+    if not errors and patient_stats is not None and required <= set(tables):
         tables = {"patients": TableSummary(patient_stats["rows"]), **tables}
         report.summary = DataSummary(
             patients=patient_stats["rows"],

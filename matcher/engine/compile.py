@@ -33,6 +33,7 @@ from matcher.engine.plan import (
     uncertain,
     wanted_codes,
 )
+from matcher.engine.records import reads_absent
 from matcher.engine.shared import SharedPredicates, with_shared_columns
 from matcher.engine.unknowns import aggregate_compare, compare, count_compare
 from matcher.errors import MatcherError
@@ -62,6 +63,8 @@ class Context:
     """Expressions of the predicates already compiled, by node identity (a definition used
     by several rules, or twice in one, is one shared IR node, compiled once), with the
     number of stages of shared columns they read."""
+    absent: frozenset[str] = frozenset()
+    """Optional tables the data does not provide: predicates reading them are unknown."""
 
     def events(self, events: ir.EventSet, need: tuple) -> str:
         resolved = resolve_events(self.study, events, self.index, self.plan)
@@ -94,7 +97,10 @@ def predicate(node: object, ctx: Context) -> pl.Expr:
     known = ctx.compiled.get(id(node))
     if known is not None and known[0] is node:
         return known[1]
-    expr = _predicate(node, ctx)
+    if reads_absent(node, ctx.absent):  # a table not provided: the data cannot tell
+        expr = pl.lit(None, dtype=pl.Boolean)
+    else:
+        expr = _predicate(node, ctx)
     inner = ir.sub_predicates(node)  # type: ignore[arg-type]
     level = max((ctx.compiled[id(item)][2] for item in inner), default=0)
     if ctx.shared is not None and ctx.shared.is_shared(node):
@@ -359,6 +365,7 @@ def compile_many(
     key: str = "patient_id",
     events: EventReader | None = None,
     dense: bool = False,
+    absent: Collection[str] = (),
 ) -> tuple[pl.LazyFrame, list[StudyColumns]]:
     """One lazy frame holding every study's results, and where each study's columns are.
 
@@ -366,7 +373,8 @@ def compile_many(
     ``events`` method) reads each table given the union of the codes its sets want, which a
     snapshot answers with row ranges instead of a scan. ``dense``: ``key`` is the row number
     of ``patients`` (a snapshot); the aggregates are then collected and scattered into
-    full-length columns (see :func:`attach_dense`) instead of joined.
+    full-length columns (see :func:`attach_dense`) instead of joined. ``absent``: the
+    optional tables the data does not provide (their criteria are unknown).
     """
     plan = Plan()
     raw_by_study: list[dict[str, pl.Expr]] = []
@@ -377,7 +385,7 @@ def compile_many(
         prefix = f"__s{n}:"
         # '#' never appears in a rule name, so these never collide with rule columns
         shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
-        ctx = Context(study, index, plan, shared[-1])
+        ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent))
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
         layout.append(StudyColumns(study, index, prefix))
 

@@ -34,6 +34,7 @@ class DatasetLike(Protocol):
     prescriptions: pl.LazyFrame
     observations: pl.LazyFrame
     encounters: pl.LazyFrame
+    procedures: pl.LazyFrame | None
 
 
 DataInput = DatasetLike | Path | str | Mapping[str, pl.DataFrame | pl.LazyFrame]
@@ -63,7 +64,7 @@ def resolve_data(data: DataInput, *, validate: bool = True) -> tuple[DatasetLike
             raise DataError("in-memory frames: the 'patients' table is missing")
         dataset = Dataset.from_frames(validate=validate, **dict(data))
         return dataset, frames_snapshot(dataset)
-    if all(hasattr(data, name) for name in TABLES):
+    if all(hasattr(data, name) for name in TABLES if not TABLES[name].optional):
         snapshot = (
             getattr(data, "snapshot_id", None)
             or getattr(data, "snapshot", None)
@@ -92,7 +93,10 @@ def frames_snapshot(dataset: DatasetLike) -> str:
     """``frames:sha256:...`` over each table's schema, row count and row hashes (in order)."""
     digest = hashlib.sha256()
     for name in TABLES:
-        frame = getattr(dataset, name).collect()
+        lazy = getattr(dataset, name, None)
+        if lazy is None:  # an optional table not provided: as before it existed
+            continue
+        frame = lazy.collect()
         digest.update(f"{name}\0{frame.schema}\0{frame.height}\n".encode())
         if frame.height:
             hashes = frame.hash_rows(seed=0)

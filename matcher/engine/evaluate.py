@@ -27,7 +27,7 @@ from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
 from criteria_dsl.limits import FIRST_DATE, LAST_DATE, date_in_range
 from matcher.data.extract_date import data_end_date, resolve_index_date
-from matcher.data.schema import TABLES
+from matcher.data.loader import not_provided, table_frames
 from matcher.engine.compile import StudyColumns, compile_many
 from matcher.engine.data import DataInput, resolve_data
 from matcher.engine.result import Result, counts_of
@@ -161,7 +161,8 @@ def evaluate_many(
         with connect(cluster) as client:
             return evaluate_parts(studies, data, index_date=index_date, client=client)
     dataset, snapshot = resolve_data(data, validate=full_validation(validate))
-    tables = {name: getattr(dataset, name) for name in TABLES}
+    tables = table_frames(dataset)
+    absent = not_provided(dataset)
     end = data_end
     if end is None and index_date is None and any(s.index_date is None for s in studies):
         end = data_end_date(dataset)  # studies without a fixed date: the end of the data
@@ -169,7 +170,7 @@ def evaluate_many(
     key = getattr(dataset, "patient_key", "patient_id")
     events = getattr(dataset, "events", None)
     dense = not streaming and key_is_row_number(tables["patients"], key)
-    frame, layout = compile_many(pairs, tables, key=key, events=events, dense=dense)
+    frame, layout = compile_many(pairs, tables, key=key, events=events, dense=dense, absent=absent)
     wide = frame.collect(engine="streaming" if streaming else "auto").lazy()
     shared: dict[dt.date, pl.DataFrame] = {}
     for spec in layout:  # the base population and fixed columns: once per index date
@@ -191,6 +192,7 @@ def evaluate_many(
                 patients=patients,
                 counts=counts_of(patients),
                 code_rows={name: int(rows[name].sum()) for name in spec.code_rows},
+                not_provided=absent,
             )
         )
     return results

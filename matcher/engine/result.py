@@ -75,8 +75,14 @@ class StudyRows:
         use. Sponsors are told only "fewer than <threshold>" (``min_rows``), never a count.
 
             >>> # result.code_set_warnings()  # ["code set 't2d' matches no row of the data ..."]
+
+        A table the data does not provide that some rule reads (issue 18: ``procedures``)
+        is warned about too, naming the rules that are unknown for every patient.
         """
-        return code_set_warnings(self.study, self.code_rows, min_rows)
+        from matcher.engine.records import absent_warnings
+
+        missing = absent_warnings(self.study, getattr(self, "not_provided", frozenset()))
+        return missing + code_set_warnings(self.study, self.code_rows, min_rows)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ class Result(StudyRows):
     code_rows: dict[str, int] = field(default_factory=dict)
     """Per code set a criterion reads: the rows of the data with its codes, for the patients of
     the base population and the dates the study's criteria read (the span of their windows)."""
+    not_provided: frozenset[str] = frozenset()
+    """Optional tables the data does not provide: the rules reading them are unknown."""
 
     def attrition(
         self, order: Sequence[str] | None = None, without: Collection[str] = ()

@@ -11,7 +11,8 @@ observation            observations when numeric or coded (``value_as_concept_id
                        ``value_code``; smoking/pregnancy findings become status rows,
                        see :mod:`matcher.omop.status`); diagnoses when its concept is
                        a condition; otherwise counted as ``no_numeric_value``
-visit_occurrence       encounters
+visit_occurrence       encounters (inpatient → admission, ER → emergency; no practice)
+procedure_occurrence   procedures (see :mod:`matcher.omop.records`)
 =====================  ==========================================================
 
 Every converter returns frames in the contract's columns and counts each input row in the
@@ -40,11 +41,14 @@ from matcher.omop.vocabulary import Vocabulary
 VISIT_KINDS: dict[str, str] = {
     "9202": "office",  # Outpatient Visit
     "9203": "emergency",  # Emergency Room Visit
-    "9201": "inpatient",  # Inpatient Visit
+    "9201": "admission",  # Inpatient Visit (issue 18: a hospital admission)
+    "262": "admission",  # Emergency Room and Inpatient Visit (admitted through the ER)
     "581476": "home",  # Home Visit
     "5083": "tele",  # Telehealth
 }
 """OMOP ``visit_concept_id`` → encounter kind; any other concept gives ``other``."""
+OUTSIDE_KINDS: tuple[str, ...] = ("admission", "emergency")
+"""Encounter kinds outside the practice: imported with a null ``practice_id``."""
 
 DIAGNOSIS_COLUMNS = ("patient_id", "date", "system", "code", "mapped_from")
 PRESCRIPTION_COLUMNS = ("patient_id", "date", "system", "code", "duration_days", "mapped_from")
@@ -296,9 +300,11 @@ def visits(source: OmopSource, index: pl.DataFrame, report: ImportReport) -> lis
         .str.replace(r"\.0$", "")
         .replace_strict(VISIT_KINDS, default="other")
     )
+    practice = pl.coalesce(practice_id(optional(lf, "care_site_id")), pl.col("_practice"))
+    outside = kind.is_in(OUTSIDE_KINDS)  # a hospital stay or an ER visit: not the practice's
     df = lf.with_columns(
         date=parse_date(pl.col("visit_start_date")),
-        practice_id=pl.coalesce(practice_id(optional(lf, "care_site_id")), pl.col("_practice")),
+        practice_id=pl.when(outside).then(pl.lit(None, pl.String)).otherwise(practice),
         kind=kind,
         _reason=first_reason(pl.col("_person_reason"), date_reason(pl.col("visit_start_date"))),
     )

@@ -38,6 +38,7 @@ from matcher.omop.events import (
 )
 from matcher.omop.persons import build_patients
 from matcher.omop.reader import OmopSource, open_source
+from matcher.omop.records import PROCEDURE_COLUMNS, procedures
 from matcher.omop.report import ImportReport
 from matcher.omop.vocabulary import Vocabulary
 
@@ -54,6 +55,7 @@ _COLUMNS = {
     "prescriptions": PRESCRIPTION_COLUMNS,
     "observations": OBSERVATION_COLUMNS,
     "encounters": ("patient_id", "date", "practice_id", "kind"),
+    "procedures": PROCEDURE_COLUMNS,
 }
 
 
@@ -131,6 +133,7 @@ def convert_omop(
         obs = measurements(source, vocab, index, report)
         more_obs, more_dx = observations(source, vocab, index, report)
         encounters = visits(source, index, report)
+        procedure_parts = procedures(source, vocab, index, report)
     tables = {
         "patients": patients,
         "diagnoses": _assemble("diagnoses", diagnoses + more_dx, report),
@@ -138,6 +141,8 @@ def convert_omop(
         "observations": _assemble("observations", obs + more_obs, report),
         "encounters": _assemble("encounters", encounters, report),
     }
+    if procedure_parts is not None:  # no procedure_occurrence: the table is not provided
+        tables["procedures"] = _assemble("procedures", procedure_parts, report)
     report.outputs = {name: df.height for name, df in tables.items()}
     if not report.balanced():  # pragma: no cover - a bug, not a user error
         raise AssertionError("import report does not balance")

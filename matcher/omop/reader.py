@@ -42,6 +42,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "measurement": ("person_id", "measurement_concept_id", "measurement_date"),
     "observation": ("person_id", "observation_concept_id", "observation_date"),
     "visit_occurrence": ("person_id", "visit_concept_id", "visit_start_date"),
+    "procedure_occurrence": ("person_id", "procedure_concept_id", "procedure_date"),
     "death": ("person_id", "death_date"),
     "care_site": ("care_site_id",),
     "provider": ("provider_id",),

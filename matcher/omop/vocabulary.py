@@ -25,6 +25,11 @@ SYSTEMS: dict[str, str] = {
     "ATC": "atc",
     "LOINC": "loinc",
     "UCUM": "ucum",
+    # ---- issue 18: records (procedure vocabularies) ----
+    "CCAM": "ccam",
+    "ICD10PCS": "icd10pcs",
+    "CPT4": "cpt",
+    "HCPCS": "hcpcs",
 }
 """OMOP ``vocabulary_id`` → system name in the data contract."""
 

@@ -1,7 +1,8 @@
 """Code systems the practice kit recognises: FHIR system URIs, CSV names, code normalisation.
 
 A coding is kept only in a recognised system that fits its table (diagnoses: ICD-10,
-ICD-10-CM, ICPC-2; prescriptions: ATC; observations: LOINC). Every other coding is counted
+ICD-10-CM, ICPC-2; prescriptions: ATC; observations: LOINC; procedures: CCAM, ICD-10-PCS,
+SNOMED CT, CPT). Every other coding is counted
 per system and reported; a row left with no recognised coding is reported, never dropped
 silently.
 
@@ -38,6 +39,14 @@ SYSTEM_URIS: dict[str, str] = {
     "http://loinc.org": "loinc",
     "https://loinc.org": "loinc",
     "urn:oid:2.16.840.1.113883.6.1": "loinc",
+    # ---- issue 18: records (procedure systems) ----
+    "urn:oid:1.2.250.1.213.2.5": "ccam",  # CCAM (French OID register)
+    "http://snomed.info/sct": "snomed",
+    "urn:oid:2.16.840.1.113883.6.96": "snomed",
+    "http://www.ama-assn.org/go/cpt": "cpt",
+    "urn:oid:2.16.840.1.113883.6.12": "cpt",
+    "http://www.cms.gov/Medicare/Coding/ICD10": "icd10pcs",
+    "urn:oid:2.16.840.1.113883.6.4": "icd10pcs",
 }
 """FHIR ``Coding.system`` values recognised, and the data-contract system name of each."""
 
@@ -45,6 +54,7 @@ TABLE_SYSTEMS: dict[str, tuple[str, ...]] = {
     "diagnoses": ("icd10", "icd10cm", "icpc2"),
     "prescriptions": ("atc",),
     "observations": ("loinc",),
+    "procedures": ("ccam", "icd10pcs", "snomed", "cpt"),  # issue 18
 }
 """The system names each event table keeps (CSV exports name them in their ``system`` column)."""
 

@@ -1,12 +1,13 @@
 """What the record software exported, read into frames before any pseudonymisation.
 
 Both readers (:mod:`.export_csv`, :mod:`.export_fhir`) return an :class:`Export`: the patients
-with their direct identifiers (which never leave the practice), the four event tables keyed by
-the practice's local patient id, and every row that could not be read, with its file, line
-and reason. Nothing is dropped without a line in :attr:`Export.problems`.
+with their direct identifiers (which never leave the practice), the event tables keyed by
+the practice's local patient id (``procedures`` only when the export provides it), and every
+row that could not be read, with its file, line and reason. Nothing is dropped without a line
+in :attr:`Export.problems`.
 
 >>> sorted(EVENT_COLUMNS)
-['diagnoses', 'encounters', 'observations', 'prescriptions']
+['diagnoses', 'encounters', 'observations', 'prescriptions', 'procedures']
 >>> detect_format(Path("/nonexistent"))
 Traceback (most recent call last):
 ...
@@ -60,6 +61,8 @@ EVENT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
         "value_code": pl.String(),  # issue 18: a coded answer
     },
     "encounters": {**_EVENT_BASE, "kind": pl.String()},
+    # ---- issue 18: records ----
+    "procedures": {**_EVENT_BASE, **_CODED},
 }
 PROBLEM_COLUMNS: dict[str, pl.DataType] = {
     "file": pl.String(),

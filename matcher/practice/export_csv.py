@@ -48,7 +48,10 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "prescriptions": (("local_id", "date", "system", "code"), ("duration_days",)),
     "observations": (("local_id", "date", "system", "code"), ("value", "unit", "value_code")),
     "encounters": (("local_id", "date", "kind"), ()),
+    "procedures": (("local_id", "date", "system", "code"), ()),  # issue 18: optional file
 }
+OPTIONAL_FILES = ("procedures",)
+"""Files a CSV export may leave out: the table is then not provided (criteria unknown)."""
 """Per file: the required columns, then the optional ones (extra columns are ignored)."""
 
 _TRUE = ("true", "1", "yes")
@@ -212,6 +215,8 @@ def read_csv_export(path: Path) -> Export:
     all_problems = [problems]
     events: dict[str, pl.DataFrame] = {}
     for table in EVENT_COLUMNS:
+        if table in OPTIONAL_FILES and not (path / f"{table}.csv").is_file():
+            continue  # not provided
         events[table], problems = _read_events(path, table, unknown)
         all_problems.append(problems)
     problems = pl.concat([p.cast(PROBLEM_COLUMNS) for p in all_problems])

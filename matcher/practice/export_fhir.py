@@ -2,7 +2,8 @@
 
 Read: ``Patient``, ``Condition``, ``MedicationRequest``, ``MedicationStatement``,
 ``Observation`` (components included; a ``valueCodeableConcept`` answer is kept as
-``value_code``, :mod:`.fhir_status`) and ``Encounter``, from every ``*.ndjson`` file of the
+``value_code``, :mod:`.fhir_status`), ``Encounter`` and ``Procedure`` (issue 18; read
+resource by resource, never in batch), from every ``*.ndjson`` file of the
 export directory (any file may hold any of them). Other resource types are counted and skipped.
 
 * **Patient**: the local id is the identifier typed ``MR`` (medical record number), else the
@@ -65,6 +66,10 @@ NATIONAL_ID_TYPES = ("NI", "NH", "SS")
 """``identifier.type`` codes (HL7 v2 table 0203) taken as a national identifier."""
 ENCOUNTER_KINDS = {"AMB": "office", "HH": "home", "VR": "tele", "EMER": "emergency"}
 """``Encounter.class`` codes (HL7 v3 ActCode) and the contract's ``kind``; others: lower case."""
+# ---- issue 18: records ----
+ENCOUNTER_KINDS |= {"IMP": "admission", "ACUTE": "admission", "NONAC": "admission"}
+"""Inpatient encounters (``IMP``, and its specialisations acute / non-acute) are hospital
+admissions: the contract's kind ``admission``, outside the practice (null ``practice_id``)."""
 _VOID = ("entered-in-error", "cancelled", "refuted")
 _DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 _DAYS |= {"mo": 30, "month": 30, "months": 30, "a": 365, "year": 365, "years": 365}
@@ -286,6 +291,16 @@ class _Reader:
                 row = (self.file, self.line, *head, system, code, value, unit, answer)
                 self.events["observations"].append(row)
 
+    def procedure(self, res: dict[str, Any], where: str) -> None:
+        """Issue 18: a performed ``Procedure`` (a ``not-done`` one is reported, not kept)."""
+        if res.get("status") == "not-done":
+            return self.problem(where, "status not-done")
+        head = self._event(res, where, ("performedDateTime", "performedPeriod"))
+        codes = head and self.codes("procedures", res.get("code"), where)
+        for system, code in codes or ():
+            self.events["procedures"].append((self.file, self.line, *head, system, code))
+        return None
+
     def encounter(self, res: dict[str, Any], where: str) -> None:
         head = self._event(res, where, ("period",))
         if head is None:
@@ -377,6 +392,7 @@ def read_fhir_export(path: Path, *, only_patients: bool = False, batch: bool = T
             "MedicationStatement": reader.medication,
             "Observation": reader.observation,
             "Encounter": reader.encounter,
+            "Procedure": reader.procedure,
             "EpisodeOfCare": reader.episode,
             "Consent": reader.consent,
         }

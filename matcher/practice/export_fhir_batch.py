@@ -100,6 +100,7 @@ JSON type: Polars would read it as text where the resource-by-resource reader ig
 _PERIODS = ("onsetPeriod", "effectivePeriod", "period")
 _VOID = ("entered-in-error", "cancelled", "refuted")
 _ENCOUNTER_KINDS = {"AMB": "office", "HH": "home", "VR": "tele", "EMER": "emergency"}
+_ENCOUNTER_KINDS |= {"IMP": "admission", "ACUTE": "admission", "NONAC": "admission"}  # issue 18
 _DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 _DAYS |= {"mo": 30, "month": 30, "months": 30, "a": 365, "year": 365, "years": 365}
 

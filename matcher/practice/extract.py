@@ -11,9 +11,9 @@ conversions) stays at the practice, beside the upload (``UPLOAD.extract-report.j
 it names the export's rows. The upload is written beside its destination and renamed into
 place: an interrupted run leaves nothing half-written. No key byte is ever written into it.
 
->>> sorted(UPLOAD_FILES)
+>>> sorted(UPLOAD_FILES)  # procedures.parquet only when the export provides procedures
 ['diagnoses.parquet', 'encounters.parquet', 'observations.parquet', 'patients.parquet', \
-'prescriptions.parquet']
+'prescriptions.parquet', 'procedures.parquet']
 """
 
 from __future__ import annotations
@@ -122,8 +122,10 @@ def _events(
                 for flag in ("_unit_converted", "_unit_respelled", "_unit_dropped", "_unit_unknown")
             }
             joined = converted
-        if name == "encounters":
-            joined = joined.with_columns(practice_id=pl.lit(practice_id))
+        if name == "encounters":  # admissions and emergencies are not the practice's contacts
+            outside = pl.col("kind").is_in(["admission", "emergency"])
+            practice = pl.when(outside).then(pl.lit(None, pl.String)).otherwise(pl.lit(practice_id))
+            joined = joined.with_columns(practice_id=practice)
         contract = TABLES[name].schema()
         tables[name] = joined.select(list(contract)).cast(contract)
     return tables, problems, units

@@ -23,7 +23,7 @@ import polars as pl
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.errors import DataError
 
-CODED_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations")
+CODED_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations", "procedures")
 """Event tables with ``system`` and ``code`` columns (sorted by code, with a code index)."""
 KEY = "patient_key"
 KEY_DTYPE = pl.UInt32
@@ -35,6 +35,7 @@ ENUM_COLUMNS: dict[str, tuple[str, ...]] = {
     "prescriptions": ("system", "code"),
     "observations": ("system", "code", "unit", "value_code"),
     "encounters": ("practice_id", "kind"),
+    "procedures": ("system", "code"),
 }
 """Columns stored dictionary-encoded (``pl.Enum``) in each table."""
 

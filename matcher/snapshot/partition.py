@@ -276,6 +276,8 @@ def _route_to_parts(
     keyed = assignment.lazy()
     tables: list[dict[str, pl.LazyFrame]] = [{} for _ in range(partitions)]
     for name in ("patients", *EVENT_TABLES):
+        if name in dataset.not_provided():  # an optional table left out stays left out
+            continue
         frame = dataset.table(name)
         schema = frame.collect_schema()
         target = workdir / name

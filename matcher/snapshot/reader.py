@@ -162,12 +162,15 @@ def open_snapshot(path: Path | str, *, in_memory: bool = True) -> SnapshotDatase
     """
     directory = Path(path)
     manifest = read_manifest(directory)
-    missing = sorted(set(TABLES) - set(manifest.tables))
+    required = {name for name, table in TABLES.items() if not table.optional}
+    missing = sorted(required - set(manifest.tables))
     if missing:
         raise DataError(f"{directory / 'manifest.json'}: table {missing[0]!r} is not listed")
     stored: dict[str, _Stored] = {}
     frames: dict[str, pl.LazyFrame] = {}
     for name in TABLES:
+        if name not in manifest.tables:  # an optional table not provided
+            continue
         entry = manifest.tables[name]
         if in_memory:
             stored[name] = _map_table(directory / entry.file, name, entry.rows)

@@ -170,11 +170,26 @@ UNITS: tuple[str, ...] = (
 )
 """UCUM units used in ``observations.unit``."""
 
+# ---- issue 18: records ----
+CCAM: dict[str, str] = {
+    "ecg": "DEQP003",
+    "spirometry": "GLQP012",
+    "colonoscopy": "HHQE005",
+    "cataract": "BFGA004",
+    "hip_replacement": "NEKA020",
+    "knee_replacement": "NFKA007",
+    "sleeve_gastrectomy": "HFFC018",
+    "gastric_bypass": "HFCC003",
+    "lumbar_discectomy": "LFFA002",
+}
+"""CCAM acts of the generated ``procedures`` table (all in the shipped CCAM table)."""
+
 CODES: tuple[tuple[str, str], ...] = (
     *(("icd10", c) for c in ICD10),
     *(("icpc2", c) for c in ICPC2),
     *(("atc", c) for c in ATC.values()),
     *(("loinc", c) for c in LOINC.values()),
+    *(("ccam", c) for c in CCAM.values()),
 )
 """Every (system, code) pair, indexed by the integers used inside the generator."""
 

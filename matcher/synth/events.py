@@ -8,7 +8,7 @@ condition that predates it) and re-coded at later visits; the code system follow
 
     >>> kinds = ENCOUNTER_KINDS
     >>> kinds
-    ('office', 'home', 'tele')
+    ('office', 'home', 'tele', 'admission', 'emergency')
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ from matcher.synth.catalog import code_index
 from matcher.synth.conditions import CHRONIC, Conditions
 from matcher.synth.population import Patients, Practices
 
-ENCOUNTER_KINDS = ("office", "home", "tele")
+ENCOUNTER_KINDS = ("office", "home", "tele", "admission", "emergency")
+"""Kinds of the generated encounters; admissions and emergency visits (issue 18) are added by
+:mod:`matcher.synth.procedures` and happen outside the practice (null ``practice_id``)."""
+OUTSIDE_KINDS = (3, 4)
+"""Indices of :data:`ENCOUNTER_KINDS` of the contacts outside the practice."""
 ICPC_SHARE_IN_ICPC_PRACTICE = 0.85
 ICPC_SHARE_IN_ICD_PRACTICE = 0.10
 RECODE_PER_YEAR = 0.7

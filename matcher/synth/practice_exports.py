@@ -66,11 +66,12 @@ FHIR_SYSTEMS = {
     "icpc2": "http://hl7.org/fhir/sid/icpc-2",
     "atc": "http://www.whocc.no/atc",
     "loinc": "http://loinc.org",
+    "ccam": "urn:oid:1.2.250.1.213.2.5",  # issue 18: procedures
 }
 NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-KIND_CLASS = {"office": "AMB", "home": "HH", "tele": "VR"}
+KIND_CLASS = {"office": "AMB", "home": "HH", "tele": "VR", "admission": "IMP", "emergency": "EMER"}
 
 
 def national_ids(
@@ -184,6 +185,9 @@ def _fhir_event(table: str, n: int, e: dict) -> dict:
     if table == "diagnoses":
         res = {"resourceType": "Condition", "id": rid, "code": concept, "subject": subject}
         return res | {"recordedDate": date}
+    if table == "procedures":  # issue 18
+        res = {"resourceType": "Procedure", "id": rid, "status": "completed", "code": concept}
+        return res | {"subject": subject, "performedDateTime": date}
     if table == "prescriptions":
         res = {"resourceType": "MedicationRequest", "id": rid, "status": "completed"}
         res |= {"intent": "order", "medicationCodeableConcept": concept, "subject": subject}
@@ -208,6 +212,7 @@ _FHIR_FILES = {
     "prescriptions": "MedicationRequest",
     "observations": "Observation",
     "encounters": "Encounter",
+    "procedures": "Procedure",  # issue 18
 }
 
 

@@ -36,7 +36,13 @@ from matcher.synth import status_records
 from matcher.synth._common import NULL_DAY, WINDOW_END, WINDOW_START
 from matcher.synth.catalog import CODES, UNITS
 from matcher.synth.conditions import build_conditions
-from matcher.synth.events import ENCOUNTER_KINDS, Rows, build_diagnoses, build_encounters
+from matcher.synth.events import (
+    ENCOUNTER_KINDS,
+    OUTSIDE_KINDS,
+    Rows,
+    build_diagnoses,
+    build_encounters,
+)
 from matcher.synth.measurements import build_observations
 from matcher.synth.population import (
     SEX_CODES,
@@ -48,6 +54,7 @@ from matcher.synth.population import (
     local_id,
     practice_tokens,
 )
+from matcher.synth.procedures import build_hospital_contacts, build_procedures
 from matcher.synth.treatments import build_courses, build_prescriptions, first_start
 
 GENERATOR_VERSION = "2"
@@ -99,6 +106,9 @@ SCHEMAS: dict[str, pa.Schema] = {
     "encounters": pa.schema(
         [("patient_id", _STR), ("date", pa.date32()), ("practice_id", _STR), ("kind", _STR)]
     ),
+    "procedures": pa.schema(
+        [("patient_id", _STR), ("date", pa.date32()), ("system", _STR), ("code", _STR)]
+    ),
 }
 _SYSTEMS = pa.array([s for s, _ in CODES], _STR)
 _CODES = pa.array([c for _, c in CODES], _STR)
@@ -137,7 +147,8 @@ def _event_table(name: str, rows: Rows, pat: Patients, practices: pa.Array) -> p
     pid = pc.take(pat.patient_id, pa.array(c["patient"]))
     date = _dates(c["date"])
     if name == "encounters":
-        practice = pc.take(practices, pa.array(pat.practice[c["patient"]]))
+        outside = np.isin(c["code"], OUTSIDE_KINDS)  # admissions, emergencies: no practice
+        practice = pc.take(practices, pa.array(pat.practice[c["patient"]], mask=outside))
         kind = pc.take(_KINDS, pa.array(c["code"]))
         return pa.Table.from_arrays([pid, date, practice, kind], schema=SCHEMAS[name])
     code_idx = pa.array(c["code"])
@@ -195,6 +206,8 @@ def generate_chunk(
     status_records.add_deliveries(diagnoses, pat, cond, practices.icpc[pat.practice], seed, chunk)
     encounters = Rows()
     encounters.add(enc[0], enc[1], enc[2].astype(np.int16))
+    hospital = build_hospital_contacts(pat, cond, seed, chunk)  # issue 18: drawn last
+    encounters.add(hospital[0], hospital[1], hospital[2].astype(np.int16))
     practice_ids = pa.array(practices.practice_id, _STR)
     tables = {
         "patients": _patients_table(pat, practices, practice_tokens(pat, practices)),
@@ -202,6 +215,9 @@ def generate_chunk(
         "prescriptions": _event_table("prescriptions", prescriptions, pat, practice_ids),
         "observations": _event_table("observations", observations, pat, practice_ids),
         "encounters": _event_table("encounters", encounters, pat, practice_ids),
+        "procedures": _event_table(
+            "procedures", build_procedures(pat, cond, seed, chunk), pat, practice_ids
+        ),
     }
     local = pa.table(
         {

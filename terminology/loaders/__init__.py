@@ -1,7 +1,7 @@
 """Loaders for the official tables a platform receives; ``p4dp terms load KIND FILE``.
 
 >>> sorted(KINDS)
-['atc', 'cim10-atih', 'gem', 'icd10-labels', 'icpc2', 'loinc', 'omop']
+['atc', 'ccam', 'cim10-atih', 'gem', 'icd10-labels', 'icpc2', 'loinc', 'omop']
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from terminology.errors import TerminologyError
 from terminology.loaders.atc import load_atc
 from terminology.loaders.atih import load_atih
+from terminology.loaders.ccam import load_ccam
 from terminology.loaders.gem import load_gem
 from terminology.loaders.icd10_labels import load_icd10_labels
 from terminology.loaders.icpc2 import load_icpc2
@@ -29,9 +30,10 @@ KINDS: dict[str, Loader] = {
     "omop": load_omop,
     "icd10-labels": load_icd10_labels,
     "gem": load_gem,
+    "ccam": load_ccam,
 }
 
-SETS_DEFAULT = frozenset({"atc", "icpc2", "cim10-atih", "loinc"})
+SETS_DEFAULT = frozenset({"atc", "icpc2", "cim10-atih", "loinc", "ccam"})
 """Kinds whose loaded version becomes the default of its system (OMOP subsets do not)."""
 
 

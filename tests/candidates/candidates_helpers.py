@@ -83,6 +83,7 @@ def write_upload(
             .drop("patient_id", strict=False)
             .join(ids.select("national_id", "patient_id"), on="national_id")
             for name in EVENT_TABLES
+            if name in events  # issue 18: an optional table may be left out
         },
     }
     entries = {}

@@ -65,6 +65,14 @@ def valid_frames() -> dict[str, pl.DataFrame]:
                 "kind": ["office", "home", "tele"],
             }
         ),
+        "procedures": pl.DataFrame(
+            {
+                "patient_id": ["pA", "pA"],
+                "date": [D(2014, 6, 1), D(2015, 9, 9)],
+                "system": ["ccam", "ccam"],
+                "code": ["DEQP003", "GLQP012"],
+            }
+        ),
     }
 
 

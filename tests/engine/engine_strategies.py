@@ -65,9 +65,26 @@ VALUE_CODES = (
     "LA29253-4",
     "xyz",
 )
+PROCEDURE_CODES = (("ccam", "DEQP003"), ("ccam", "HFFC018"), ("snomed", "80146002"))
+"""Codes of the optional procedures table (issue 18), drawn after every other table."""
 CODESETS = (
-    codeset("cs_a", ("icd10", "E11"), ("icpc2", "T90"), ("atc", "A10BA02"), ("loinc", "4548-4")),
-    codeset("cs_b", ("icd10", "I10"), ("atc", "C09AA05"), ("loinc", "2345-7"), ("loinc", "4548-4")),
+    codeset(
+        "cs_a",
+        ("icd10", "E11"),
+        ("icpc2", "T90"),
+        ("atc", "A10BA02"),
+        ("loinc", "4548-4"),
+        ("ccam", "DEQP003"),
+    ),
+    codeset(
+        "cs_b",
+        ("icd10", "I10"),
+        ("atc", "C09AA05"),
+        ("loinc", "2345-7"),
+        ("loinc", "4548-4"),
+        ("ccam", "HFFC018"),
+        ("snomed", "80146002"),
+    ),
     codeset("cs_c", ("icd10", "E11.9"), ("loinc", "39156-5"), ("loinc", "2345-7")),
 )
 ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", "mEq/L", None)
@@ -75,7 +92,9 @@ STATUS_UNITS = ("{pack-years}", "{cigarettes}/d")  # issue 18: smoking quantitie
 TARGET_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "{odd}", None)
 NUMBERS = (0.0, 1.0, 5.5, 6.5, 7.0, 7.5, 53.0, 60.0)
 NON_FINITE = (float("nan"), float("inf"), float("-inf"))  # missing values (issue 11 item 9)
-KINDS = ("office", "home", "tele")
+KINDS = ("office", "home", "tele", "admission", "emergency")  # issue 18: hospital contacts
+OUTSIDE = ("admission", "emergency")
+"""Kinds of contact outside the practice: their ``practice_id`` is null."""
 
 
 def spellings(system: str, code: str) -> list[str]:
@@ -264,12 +283,12 @@ def datasets(draw, index: dt.date) -> Dataset:
     patient_ids = st.sampled_from(pids)
     codes = st.sampled_from(CODES).flatmap(spelled)
 
-    def coded(extra: dict) -> st.SearchStrategy:
+    def coded(extra: dict, pool: st.SearchStrategy = codes) -> st.SearchStrategy:
         return st.builds(
             lambda p, d, c, x: {"patient_id": p, "date": d, "system": c[0], "code": c[1], **x},
             patient_ids,
             days,
-            codes,
+            pool,
             st.fixed_dictionaries(extra),
         )
 
@@ -280,7 +299,12 @@ def datasets(draw, index: dt.date) -> Dataset:
         }
     )
     encounter = st.builds(
-        lambda p, d, k: {"patient_id": p, "date": d, "practice_id": "pr1", "kind": k},
+        lambda p, d, k: {
+            "patient_id": p,
+            "date": d,
+            "practice_id": None if k in OUTSIDE else "pr1",
+            "kind": k,
+        },
         patient_ids,
         days,
         st.sampled_from(KINDS),
@@ -327,6 +351,11 @@ def datasets(draw, index: dt.date) -> Dataset:
     )
     tables["observations"] += draw(st.lists(status_obs, min_size=3, max_size=16))
     tables["diagnoses"] += draw(st.lists(status_diag, max_size=6))
+    # issue 18: the optional procedures table is sometimes not provided (criteria unknown)
+    provided = draw(st.sampled_from([True, True, True, False]))
+    if provided:
+        procedure_codes = st.sampled_from(PROCEDURE_CODES).flatmap(spelled)
+        tables["procedures"] = draw(st.lists(coded({}, procedure_codes), max_size=6))
     # duplicate some rows exactly
     for name in ("diagnoses", "observations"):
         rows = tables[name]

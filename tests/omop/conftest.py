@@ -254,3 +254,22 @@ def write_small_omop(root: Path) -> Path:
 def small_omop(tmp_path: Path) -> Path:
     """Path of a freshly written small OMOP export."""
     return write_small_omop(tmp_path / "omop")
+
+
+SYNTHEA27NJ = Path("omop_synthea27nj/Synthea27Nj_5.4.zip")
+
+
+@pytest.fixture(scope="session")
+def imported(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real OMOP export Synthea27Nj imported once: (directory, tables, report); skips when
+    the shared data is absent."""
+    from matcher.data.schema import TABLES
+    from matcher.omop import import_omop
+
+    archive = shared_data / SYNTHEA27NJ
+    if not archive.is_file():
+        pytest.skip(f"{archive} is absent")
+    out = tmp_path_factory.mktemp("synthea27nj") / "out"
+    report = import_omop(archive, out)
+    tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}
+    return out, tables, report

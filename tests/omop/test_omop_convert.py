@@ -172,11 +172,11 @@ def test_encounter_kinds_and_practice(converted):
     tables, report = converted
     enc = _by_birth_year(tables, "encounters")
     assert sorted(enc.select("birth_year", "kind", "practice_id").rows()) == [
+        (1950, "admission", None),  # issue 18: inpatient visits are admissions, outside
         (1950, "home", "omop-care-site-10"),
-        (1950, "inpatient", "omop-care-site-10"),
         (1950, "office", "omop-care-site-10"),
         (1950, "other", "omop-care-site-10"),
-        (1960, "emergency", "omop-care-site-20"),
+        (1960, "emergency", None),
         (1970, "tele", "omop-unknown"),
     ]
     assert report.table("visit_occurrence").unmapped == {"person_not_found": 1}

@@ -1,32 +1,17 @@
 """Issue 18 (records): OMOP procedure_occurrence → procedures, visit kinds admission and
-emergency outside the practice, on the real Synthea27Nj export (skips when it is absent)."""
+emergency outside the practice, on the real Synthea27Nj export (skips when it is absent; the
+``imported`` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
-import pytest
 
 from matcher.data.loader import load_dataset
-from matcher.omop import import_omop
 from terminology.systems import validate_code
-
-ZIP = Path("omop_synthea27nj/Synthea27Nj_5.4.zip")
-
-
-@pytest.fixture(scope="module")
-def imported(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    archive = shared_data / ZIP
-    if not archive.is_file():
-        pytest.skip(f"{archive} is absent")
-    out = tmp_path_factory.mktemp("synthea27nj-records") / "out"
-    report = import_omop(archive, out)
-    return out, report
 
 
 def test_issue18_procedure_occurrence_becomes_procedures_with_valid_snomed_codes(imported):
-    out, report = imported
+    out, _, report = imported
     procedures = pl.read_parquet(out / "procedures.parquet")
     counted = report.table("procedure_occurrence")
     assert procedures.height == counted.converted > 0
@@ -40,7 +25,7 @@ def test_issue18_procedure_occurrence_becomes_procedures_with_valid_snomed_codes
 def test_issue18_inpatient_and_er_visits_are_admissions_and_emergencies_outside_the_practice(
     imported,
 ):
-    out, _ = imported
+    out, _, _ = imported
     encounters = pl.read_parquet(out / "encounters.parquet")
     kinds = set(encounters["kind"].unique())
     assert {"admission", "emergency", "office"} <= kinds

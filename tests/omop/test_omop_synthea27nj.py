@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
-import pytest
 
 from matcher.data.schema import TABLES
-from matcher.omop import import_omop
 
-ZIP = Path("omop_synthea27nj/Synthea27Nj_5.4.zip")
-
-
-@pytest.fixture(scope="module")
-def imported(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    archive = shared_data / ZIP
-    if not archive.is_file():
-        pytest.skip(f"{archive} is absent")
-    out = tmp_path_factory.mktemp("synthea27nj") / "out"
-    report = import_omop(archive, out)
-    tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}
-    return out, tables, report
+# the fixture ``imported`` (the export imported once per session) is in conftest.py
 
 
 def test_output_is_a_valid_contract_directory(imported):

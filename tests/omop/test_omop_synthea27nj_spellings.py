@@ -47,6 +47,10 @@ def test_issue12_data_check_on_the_shared_omop_export(imported):
         "observations.parquet: column 'code': 885 rows (8.8 % of observations) in code system "
         "'snomed', which terminology cannot resolve: only codes written exactly in a criteria "
         "file reach them (no hierarchy, wildcard or label)",
+        # issue 18: PROCEDURE_OCCURRENCE imported (SNOMED CT, every code with a valid check digit)
+        "procedures.parquet: column 'code': 1,649 rows (100.0 % of procedures) in code system "
+        "'snomed', which terminology cannot resolve: only codes written exactly in a criteria "
+        "file reach them (no hierarchy, wildcard or label)",
     ]
 
 

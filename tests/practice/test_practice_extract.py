@@ -17,7 +17,7 @@ from matcher.practice.export import ExportError
 from matcher.practice.extract import extract
 from matcher.practice.keys import SecretKey, load_key
 
-EVENTS = ("diagnoses", "prescriptions", "observations", "encounters")
+EVENTS = ("diagnoses", "prescriptions", "observations", "encounters", "procedures")
 
 
 def _keys(practices, practice: str = "PR0001") -> tuple[SecretKey, SecretKey]:

@@ -26,7 +26,14 @@ def _rewrite(raw_dir: Path, out: Path, change: dict[str, pl.DataFrame] | None = 
     """A copy of the raw data as shuffled Parquet files, with some tables replaced."""
     out.mkdir()
     data = load_dataset(raw_dir)
-    for name in ("patients", "diagnoses", "prescriptions", "observations", "encounters"):
+    for name in (
+        "patients",
+        "diagnoses",
+        "prescriptions",
+        "observations",
+        "encounters",
+        "procedures",
+    ):
         frame = (change or {}).get(name)
         if frame is None:
             frame = data.table(name).collect().sample(fraction=1.0, shuffle=True, seed=9)

@@ -25,6 +25,7 @@ class Population:
     prescriptions: pl.DataFrame
     observations: pl.DataFrame
     encounters: pl.DataFrame
+    procedures: pl.DataFrame  # issue 18
 
 
 @pytest.fixture(scope="session")

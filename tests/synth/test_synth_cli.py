@@ -23,7 +23,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     generate(2_500, 12, tmp_path / "c", chunk_size=1_000)
     a, b, c = (_digests(tmp_path / x) for x in "abc")
     assert a == b
-    assert len(a) == 7  # five tables, synth-manifest.json, extract.json
+    assert len(a) == 8  # six tables (procedures: issue 18), synth-manifest.json, extract.json
     assert a["extract.json"] == c["extract.json"]  # the same end of the data for every seed
     assert a["patients.parquet"] != c["patients.parquet"]
     assert a["observations.parquet"] != c["observations.parquet"]
