@@ -296,6 +296,26 @@ class DefinitionRef:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+# ---- issue 18: drugs ----
+
+
+@dataclass(frozen=True, slots=True)
+class Spanning:
+    """``spanning at least 3 months``: an event option (first and last events that far apart)."""
+
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEvent:
+    """``first prescription of glp1 within 30 days before index``: the patient's earliest
+    event of the set (over the whole record) is dated in the event's window."""
+
+    event: Event
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
 Condition = (
     AndC
     | OrC

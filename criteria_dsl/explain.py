@@ -117,6 +117,13 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
     if isinstance(p, ir.AtLeast):
         inner = "; ".join(f"[{predicate(i, depth + 1)}]" for i in p.items)
         return f"at least {p.k} of: {inner}"
+    if isinstance(p, ir.Spans):  # issue 18: drugs
+        return (
+            f"the first and last {events(p.events, plural=True)} are at least "
+            f"{duration(p.duration)} apart"
+        )
+    if isinstance(p, ir.FirstEvent):
+        return f"has a {events(p.events)}, and none of the set before it (the first ever)"
     raise TypeError(type(p).__name__)  # pragma: no cover
 
 
@@ -136,6 +143,8 @@ def can_be_unknown(p: ir.Predicate) -> bool:
         return can_be_unknown(p.item)
     if isinstance(p, ir.And | ir.Or | ir.AtLeast):
         return any(can_be_unknown(item) for item in p.items)
+    if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
+        return p.events.value is not None
     return False  # Exists: a missing record is absence
 
 

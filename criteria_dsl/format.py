@@ -101,6 +101,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return f"between {w.start.isoformat()} and {w.end.isoformat()}"
     if isinstance(w, A.Ever):
         return "ever"
+    if isinstance(w, A.Spanning):  # issue 18: drugs
+        return f"spanning at least {duration(w.duration)}"
     return f"{w.relation} {anchor(w.anchor)}"
 
 
@@ -148,6 +150,8 @@ def condition(c: A.Condition) -> str:
         return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"
     if isinstance(c, A.Aggregate):
         return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
+    if isinstance(c, A.FirstEvent):  # issue 18: drugs
+        return f"first {event(c.event)}"
     return c.name  # DefinitionRef
 
 

@@ -474,6 +474,50 @@ PREDICATE_TYPES: tuple[type, ...] = (
 )
 
 
+# ---- issue 18: drugs ----
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """True when the first and the last event of the set are at least ``duration`` apart
+    (``last >= first + duration``, calendar arithmetic as for windows); false when they are
+    closer or there is no event.
+
+    With a value condition, rows of unknown membership (a unit that cannot be converted)
+    make it unknown when they could change the answer: true when the rows known to be in the
+    set span the duration, false when even all the rows that may be in it do not.
+    """
+
+    events: EventSet
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "Spans.events")
+        _expect(self.duration, Duration, "Spans.duration")
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEvent:
+    """True when the patient's earliest event of the set, over the whole record, is dated in
+    the set's window (a new treatment, a new diagnosis); false when it is earlier, or when no
+    event of the set falls in the window.
+
+    The same as "has an event in the window and none before the window's start"; rows of
+    unknown membership (a value condition) make it unknown where they could change the answer.
+    """
+
+    events: EventSet
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "FirstEvent.events")
+
+
+Predicate = Predicate | Spans | FirstEvent  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent)
+
+
 # --------------------------------------------------------------------------------------------
 # The study
 # --------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
     def event(self, node: A.Event, owner: str) -> ir.EventSet:
         """The events of one kind, codes, window and value; ``owner`` names inline code sets."""
         domain = DOMAINS[node.word]
+        self.refuse_drug_options(node)  # type: ignore[attr-defined]  # issue 18: drugs
         codes = self.code_use(node.codes, node.word, owner) if node.codes is not None else None
         windows = [o for o in node.options if not isinstance(o, A.ValueFilter)]
         filters = [o for o in node.options if isinstance(o, A.ValueFilter)]

@@ -31,6 +31,7 @@ from typing import Any
 from criteria_dsl import ir
 from matcher.data.codenorm import normal_code
 from matcher.data.extract_date import data_end_date, resolve_index_date
+from matcher.reference_drugs import DrugReference
 from terminology import units
 from terminology.errors import UnitConversionError
 
@@ -111,8 +112,10 @@ def _compare(left: float, op: str, right: float) -> bool:
     return left != right
 
 
-class ReferenceEvaluator:
+class ReferenceEvaluator(DrugReference):
     """Evaluates one study for one patient at a time."""
+
+    move = staticmethod(_move)
 
     def __init__(self, study: ir.Study, tables: dict[str, list[dict]], index: dt.date) -> None:
         self.study = study

@@ -21,6 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
+from matcher.engine import drugs
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -192,6 +193,19 @@ def _(node: ir.AtLeast, ctx: Context) -> pl.Expr:
     return (
         pl.when(true >= node.k).then(True).when(true + unknown < node.k).then(False).otherwise(None)
     )
+
+
+# ---- issue 18: drugs ----
+
+
+@_predicate.register
+def _(node: ir.Spans, ctx: Context) -> pl.Expr:
+    return drugs.spans(node, ctx)
+
+
+@_predicate.register
+def _(node: ir.FirstEvent, ctx: Context) -> pl.Expr:
+    return drugs.first_event(node, lambda events: _predicate(ir.Exists(events), ctx))
 
 
 @singledispatch

@@ -305,6 +305,7 @@ UNCERTAIN_NEEDS = ("anyq", "countq", "ndaysq", "vk", "vday")
 be in it; ``("vk", f, unit)`` a row whose value counts for aggregate ``f`` but cannot be
 converted (for latest/first: the latest/first date of such a row); ``("vday", f, unit)`` the
 latest/first date of the usable rows."""
+UNCERTAIN_NEEDS += ("minq", "maxq")  # issue 18: first/last date of the rows that are or may be
 
 
 def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
@@ -317,6 +318,9 @@ def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.
         return (mask | maybe).sum().cast(pl.Int64)
     if kind == "ndaysq":
         return pl.col("date").filter(mask | maybe).n_unique().cast(pl.Int64)
+    if kind in ("minq", "maxq"):  # issue 18: drugs (persistence)
+        dates = only(mask | maybe, pl.col("date"))
+        return dates.min() if kind == "minq" else dates.max()
     _, function, unit_key = need
     values = plan.units.value_expr(plan.units.unit_of(unit_key))
     if kind == "vday":

@@ -154,6 +154,18 @@ def leaves(depth: int) -> st.SearchStrategy:
         compares(depth),
         st.sampled_from(["F", "M"]).map(ir.SexIs),
         durations.map(ir.RegisteredFor),
+        drug_leaves(depth),  # issue 18: drugs
+    )
+
+
+# ---- issue 18: drugs ----
+
+
+def drug_leaves(depth: int) -> st.SearchStrategy:
+    """Persistence and new-treatment predicates over any event set."""
+    return st.one_of(
+        st.builds(ir.Spans, event_sets(depth), durations),
+        event_sets(depth).map(ir.FirstEvent),
     )
 
 

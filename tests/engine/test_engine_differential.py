@@ -84,7 +84,7 @@ EVERY_TYPE = {
 def test_guard_every_node_type_is_generated():
     seen: set = set()
 
-    @settings(max_examples=100, derandomize=True, database=None)
+    @settings(max_examples=300, derandomize=True, database=None)
     @given(predicates())
     def collect(pred):
         for n in ir.walk(pred):

@@ -1,0 +1,60 @@
+"""The reference evaluator's issue-18 drug predicates, written out per patient (see
+:mod:`matcher.reference`): persistence and new treatments.
+
+Kept apart from the engine on purpose: the first event is found here by looking at every row
+of the set over the whole record, not by the engine's "some event in the window and none
+before it".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from criteria_dsl import ir
+
+
+class DrugReference:
+    """Mixin of :class:`matcher.reference.ReferenceEvaluator`."""
+
+    visit: Any
+    visit_EventSet: Any
+    in_window: Any
+    bound: Any
+    move: Any
+
+    def visit_Spans(self, node: ir.Spans) -> bool | None:
+        sure, maybe = self.visit(node.events)
+
+        def far_apart(rows: list[dict]) -> bool:
+            dates = [r["date"] for r in rows]
+            return bool(dates) and self.move(min(dates), node.duration, "after") <= max(dates)
+
+        if far_apart(sure):
+            return True
+        return None if far_apart(sure + maybe) else False
+
+    def visit_FirstEvent(self, node: ir.FirstEvent) -> bool | None:
+        """True when a row surely in the set is in the window and no row that is or may be
+        in the set comes before the window; false when no row that is or may be in the set
+        is in the window, or a row surely in it comes before the window."""
+        everything = replace(node.events, window=ir.Window())
+        sure, maybe = self.visit_EventSet(everything)  # not memoised: a temporary node
+        window = node.events.window
+
+        def early(day: dt.date) -> bool:
+            if window.start is None:
+                return False
+            start = self.bound(window.start)
+            return start is not None and (
+                day < start or (day == start and not window.start.inclusive)
+            )
+
+        inside_sure = any(self.in_window(r["date"], window) for r in sure)
+        inside_any = inside_sure or any(self.in_window(r["date"], window) for r in maybe)
+        if not inside_any or any(early(r["date"]) for r in sure):
+            return False
+        if inside_sure and not any(early(r["date"]) for r in maybe):
+            return True
+        return None
