@@ -308,6 +308,16 @@ class Spanning:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseFilter:
+    """``with daily dose >= 40 mg`` / ``with dose >= 500 mg`` / ``with daily dose >= 1 DDD``."""
+
+    daily: bool
+    op: str
+    quantity: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class FirstEvent:
     """``first prescription of glp1 within 30 days before index``: the patient's earliest
     event of the set (over the whole record) is dated in the event's window."""

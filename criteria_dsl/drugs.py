@@ -26,7 +26,12 @@ from dataclasses import replace
 from criteria_dsl import ast as A
 from criteria_dsl import ir
 from criteria_dsl.names import Failed
+from criteria_dsl.quantities import OPS
 from criteria_dsl.windows import EventCompiler
+from terminology.ddd import ddd_of
+
+DOSE_SPELLINGS = {"mcg": "ug", "µg": "ug", "μg": "ug", "ml": "mL", "IU": "[iU]", "U": "[iU]"}
+"""Dose units written otherwise than in UCUM (WHO's spellings), as the engine compares them."""
 
 SPANNING_WHERE = "'spanning at least ...' goes with 'has <event>' or 'at least N <events>'"
 
@@ -57,10 +62,99 @@ class DrugConditions(EventCompiler):
         spans = ir.Spans(inner.left.events, duration, span=node.span)
         return ir.And((inner, spans), span=node.span)
 
-    def refuse_drug_options(self, node: A.Event) -> None:
-        """``E310 misplaced-option`` for a ``spanning`` left on an event that takes none."""
+    def drug_options(
+        self, node: A.Event, domain: ir.Domain, codes: ir.CodeSetRef | None
+    ) -> tuple[A.Event, ir.DoseCondition | None]:
+        """``node`` without its dose filter, and that filter compiled (``None``: none).
+
+        A ``spanning`` left on an event that takes none is ``E310 misplaced-option``."""
         misplaced = [o for o in node.options if isinstance(o, A.Spanning)]
         for item in misplaced:
             self.error(item.span, "E310 misplaced-option", SPANNING_WHERE)
         if misplaced:
             raise Failed
+        filters = [o for o in node.options if isinstance(o, A.DoseFilter)]
+        if not filters:
+            return node, None
+        for extra in filters[1:]:
+            self.error(extra.span, "E406 repeated-option", "an event takes one dose condition")
+        if len(filters) > 1:
+            raise Failed
+        dose = filters[0]
+        if domain is not ir.Domain.PRESCRIPTION:
+            self.error(
+                dose.span,
+                "E313 no-dose",
+                f"only prescriptions have doses; a {node.word} has none",
+            )
+            raise Failed
+        rest = tuple(o for o in node.options if not isinstance(o, A.DoseFilter))
+        return replace(node, options=rest), self.dose_condition(dose, codes)
+
+    def dose_condition(self, dose: A.DoseFilter, codes: ir.CodeSetRef | None) -> ir.DoseCondition:
+        """The dose filter with its unit checked, and its DDDs frozen for a comparison in DDD."""
+        q = self.quantity(dose.quantity)
+        if q.unit is None:
+            self.error(
+                dose.quantity.span or dose.span,
+                "E302 missing-unit",
+                "a dose needs a unit: mg, g, ug, [iU], mL ... or DDD",
+            )
+            raise Failed
+        unit = DOSE_SPELLINGS.get(q.unit, q.unit)
+        ddd: tuple[tuple[str, float, str], ...] = ()
+        if unit == ir.DDD_UNIT:
+            if not dose.daily:
+                self.error(
+                    dose.span,
+                    "E301 bad-unit",
+                    "DDDs are daily doses",
+                    "write 'with daily dose >= 1 DDD'",
+                )
+                raise Failed
+            ddd = self.frozen_ddd(codes, dose)
+        quantity = ir.Quantity(q.value, unit, span=q.span)
+        return ir.DoseCondition(dose.daily, OPS[dose.op], quantity, ddd)  # type: ignore[arg-type]
+
+    def frozen_ddd(
+        self, codes: ir.CodeSetRef | None, dose: A.DoseFilter
+    ) -> tuple[tuple[str, float, str], ...]:
+        """(code, amount, UCUM unit) for each substance (7-character ATC code) of the set,
+        from the ATC table the set was resolved against; ``E312 no-ddd`` when one has none."""
+        codeset = self.codesets.get(codes.name) if codes is not None else None
+        if codeset is None:
+            raise Failed
+        version = dict(codeset.resolved.versions).get("atc")
+        table = self.service.ddd(version) if version else {}
+        if not table:
+            self.error(
+                dose.span,
+                "E312 no-ddd",
+                f"the ATC table{f' {version}' if version else ''} of code set "
+                f"'{codes.name}' carries no DDD",  # type: ignore[union-attr]
+                "load the WHO ATC/DDD index with 'p4dp terms load atc FILE', or compare in mg",
+            )
+            raise Failed
+        out, missing = [], []
+        for item in codeset.resolved.codes:
+            if item.system != "atc":
+                missing.append(f"{item.system} {item.code} (DDDs are given for ATC codes)")
+            elif len(item.code) == 7:  # a substance; groups have no DDD and are never needed
+                chosen = ddd_of(table.get(item.code, ()))
+                if chosen is None:
+                    routes = "several routes" if table.get(item.code) else "none"
+                    missing.append(f"atc {item.code} ({routes})")
+                else:
+                    out.append((item.code, *chosen))
+        if missing or not out:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            )
+            self.error(
+                dose.span,
+                "E312 no-ddd",
+                f"no single DDD in ATC {version} for {shown or 'any code of the set'}",
+                "leave those codes out with 'except', or compare the daily dose in mg",
+            )
+            raise Failed
+        return tuple(out)

@@ -75,7 +75,12 @@ def events(e: ir.EventSet, *, plural: bool = False) -> str:
         text += f" from code set '{e.codes.name}'"
     if e.kinds:
         text += f" of kind {' or '.join(e.kinds)}"
-    if e.value is not None:
+    if isinstance(e.value, ir.DoseCondition):  # issue 18: drugs
+        which = "daily dose" if e.value.daily else "dose per intake"
+        text += f" with a {which} {_OPS[e.value.op]} {quantity(e.value.right)}"
+        if e.value.ddd:
+            text += " (WHO DDD: " + ", ".join(f"{c} {_num(a)} {u}" for c, a, u in e.value.ddd) + ")"
+    elif e.value is not None:
         text += f" with a value {_OPS[e.value.op]} {quantity(e.value.right)}"
     return f"{text}, dated {window(e.window)}"
 

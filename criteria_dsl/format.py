@@ -103,6 +103,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return "ever"
     if isinstance(w, A.Spanning):  # issue 18: drugs
         return f"spanning at least {duration(w.duration)}"
+    if isinstance(w, A.DoseFilter):
+        return f"with {'daily dose' if w.daily else 'dose'} {w.op} {quantity(w.quantity)}"
     return f"{w.relation} {anchor(w.anchor)}"
 
 

@@ -270,7 +270,10 @@ class EventSet:
         if self.codes is not None:
             _expect(self.codes, CodeSetRef, "EventSet.codes")
         _expect(self.window, Window, "EventSet.window")
-        if self.value is not None:
+        if isinstance(self.value, DoseCondition):  # issue 18: drugs
+            if self.domain is not Domain.PRESCRIPTION:
+                raise IRError("only prescriptions have doses to compare")
+        elif self.value is not None:
             if self.domain is not Domain.OBSERVATION:
                 raise IRError("only observations (labs, vital signs) have values to compare")
             _expect(self.value, ValueCondition, "EventSet.value")
@@ -512,6 +515,46 @@ class FirstEvent:
 
     def __post_init__(self) -> None:
         _expect(self.events, EventSet, "FirstEvent.events")
+
+
+DDD_UNIT = "DDD"
+"""The pseudo-unit of ``with daily dose >= 1 DDD`` (WHO defined daily doses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoseCondition:
+    """Keep only prescription rows whose dose satisfies ``op right`` (``EventSet.value``).
+
+    ``daily`` compares the ``daily_dose`` column, else ``dose`` (per intake), both in the
+    row's ``dose_unit``, converted to ``right.unit`` when both are mass units (``ug``, ``mg``,
+    ``g``); any other unit compares only with itself. With ``right.unit == "DDD"`` the daily
+    dose is divided by the WHO defined daily dose of the row's code, frozen in ``ddd`` as
+    ``(atc code, amount, UCUM unit)`` when the study was compiled. A row with no dose, no
+    unit, a unit that does not convert, or a code without a DDD *may* satisfy it (unknown).
+    """
+
+    daily: bool
+    op: Comparator
+    right: Quantity
+    ddd: tuple[tuple[str, float, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.op not in COMPARATORS:
+            raise IRError(f"unknown comparison {self.op!r}")
+        _expect(self.right, Quantity, "DoseCondition.right")
+        if self.right.unit is None:
+            raise IRError("a dose is compared in a unit (mg, g, ug, [iU], mL, ... or DDD)")
+        if self.right.unit == DDD_UNIT:
+            if not self.daily:
+                raise IRError("DDDs are daily doses: write 'with daily dose ... DDD'")
+            if not self.ddd:
+                raise IRError("a comparison in DDD needs the DDD of each code of the set")
+        elif self.ddd:
+            raise IRError("DDDs are frozen only for a comparison in DDD")
+        ddd = tuple((str(c), float(a), str(u)) for c, a, u in self.ddd)
+        if any(not a > 0 for _, a, _ in ddd):
+            raise IRError("a DDD is a positive amount")
+        object.__setattr__(self, "ddd", tuple(sorted(set(ddd))))
 
 
 Predicate = Predicate | Spans | FirstEvent  # type: ignore[misc]

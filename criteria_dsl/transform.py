@@ -412,6 +412,10 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         duration = A.Duration(c[2], str(c[3]), span=span_of(meta))
         return A.Spanning(duration, span=span_of(meta))
 
+    def dose_filter(self, meta: Meta, c: list[Any]) -> A.DoseFilter:
+        daily = words(c[0]) == "daily dose"
+        return A.DoseFilter(daily, str(c[1]), c[2], span=span_of(meta))
+
     def first_event(self, meta: Meta, c: list[Any]) -> A.FirstEvent:
         if str(c[0]) != "first":
             raise SourceError(

@@ -304,7 +304,14 @@ class ReferenceEvaluator(DrugReference):
                 continue
             if not self.in_window(row["date"], node.window):
                 continue
-            if node.value is not None:
+            if isinstance(node.value, ir.DoseCondition):  # issue 18: drugs
+                dose = self.dose_in(row, node.value)
+                if dose is None:
+                    maybe.append(row)
+                    continue
+                if not _compare(dose, node.value.op, node.value.right.value):
+                    continue
+            elif node.value is not None:
                 value = self.convert(row, node.value.right.unit)
                 if value is None:
                     if _has_value(row):

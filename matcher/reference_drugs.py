@@ -9,10 +9,23 @@ before it".
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 from typing import Any
 
 from criteria_dsl import ir
+
+_MILLIGRAMS = {"g": 1000.0, "mg": 1.0, "ug": 0.001}
+
+
+def _in_unit(amount: float, unit: str | None, target: str) -> float | None:
+    """``amount`` of ``unit`` in ``target``: unchanged in the same unit, converted between
+    the mass units, else unknown (``None``)."""
+    if unit == target:
+        return amount
+    if unit in _MILLIGRAMS and target in _MILLIGRAMS:
+        return amount * _MILLIGRAMS[unit] / _MILLIGRAMS[target]
+    return None
 
 
 class DrugReference:
@@ -57,4 +70,22 @@ class DrugReference:
             return False
         if inside_sure and not any(early(r["date"]) for r in maybe):
             return True
+        return None
+
+    def dose_in(self, row: dict, condition: ir.DoseCondition) -> float | None:
+        """The row's dose in the condition's unit (in DDDs for ``DDD``), or ``None`` when it
+        cannot be known: no dose (NaN and infinity are none), no unit, a unit that does not
+        convert, a code without a DDD."""
+        amount = row.get("daily_dose" if condition.daily else "dose")
+        if amount is None or not math.isfinite(amount) or row.get("dose_unit") is None:
+            return None
+        unit = condition.right.unit or ""
+        if unit != ir.DDD_UNIT:
+            return _in_unit(amount, row["dose_unit"], unit)
+        if row.get("system") != "atc":
+            return None
+        for code, ddd, ddd_unit in condition.ddd:
+            if code == row.get("code"):
+                in_unit = _in_unit(amount, row["dose_unit"], ddd_unit)
+                return None if in_unit is None else in_unit / ddd
         return None
