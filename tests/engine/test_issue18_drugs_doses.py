@@ -17,7 +17,10 @@ MET = codeset("met", ("atc", "A10BA02"), ("cip13", "3400930000000"))
 DDDS = (("A10BA02", 2.0, "g"),)
 
 
-def rx(pid, dose=None, daily=None, unit="mg", code="C10AA05", system="atc", day=D(2024, 6, 1)):
+JUNE = D(2024, 6, 1)
+
+
+def rx(pid, dose=None, daily=None, unit="mg", code="C10AA05", system="atc", day=JUNE):
     return {
         "patient_id": pid,
         "date": day,
