@@ -318,6 +318,25 @@ class DoseFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class StableDoseC:
+    """``stable dose of statin for 3 months before index``."""
+
+    codes: CodeUse
+    duration: Duration
+    direction: str = "before"
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NoChangeC:
+    """``no change of glucose_lowering within 30 days before index``."""
+
+    codes: CodeUse
+    window: WindowNode
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class FirstEvent:
     """``first prescription of glp1 within 30 days before index``: the patient's earliest
     event of the set (over the whole record) is dated in the event's window."""

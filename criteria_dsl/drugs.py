@@ -43,6 +43,8 @@ class DrugConditions(EventCompiler):
         """The predicate of ``node`` when it is one of this module's, else ``None``."""
         if isinstance(node, A.FirstEvent):
             return ir.FirstEvent(self.event(node.event, owner), span=node.span)
+        if isinstance(node, A.StableDoseC | A.NoChangeC):
+            return self.dose_history(node, owner)
         if not isinstance(node, A.Has | A.CountC):
             return None
         spanning = [o for o in node.event.options if isinstance(o, A.Spanning)]
@@ -61,6 +63,29 @@ class DrugConditions(EventCompiler):
             return ir.Not(spans, span=node.span) if node.negated else spans
         spans = ir.Spans(inner.left.events, duration, span=node.span)
         return ir.And((inner, spans), span=node.span)
+
+    def dose_history(self, node: A.StableDoseC | A.NoChangeC, owner: str) -> ir.Predicate:
+        """``stable dose of ...`` and ``no change of ...``: prescriptions over a period
+        ending at the index date (``E404 bad-window`` for any other period)."""
+        codes = self.code_use(node.codes, "prescription", owner)
+        if isinstance(node, A.StableDoseC):
+            if node.direction != "before":
+                self.error(node.span, "E404 bad-window", "a stable dose is counted before index")
+                raise Failed
+            return ir.StableDose(codes, self.duration(node.duration), span=node.span)
+        window = node.window
+        if not (
+            isinstance(window, A.Within)
+            and window.direction == "before"
+            and isinstance(window.anchor, A.IndexAnchor)
+        ):
+            self.error(
+                window.span or node.span,
+                "E404 bad-window",
+                "'no change of' takes a window 'within N <unit> before index'",
+            )
+            raise Failed
+        return ir.NoChange(codes, self.duration(window.duration), span=node.span)
 
     def drug_options(
         self, node: A.Event, domain: ir.Domain, codes: ir.CodeSetRef | None

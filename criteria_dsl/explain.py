@@ -129,6 +129,17 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
         )
     if isinstance(p, ir.FirstEvent):
         return f"has a {events(p.events)}, and none of the set before it (the first ever)"
+    if isinstance(p, ir.StableDose):
+        return (
+            f"on prescriptions from code set '{p.codes.name}' from before "
+            f"{duration(p.duration)} before the index date, with the same daily dose since"
+        )
+    if isinstance(p, ir.NoChange):
+        return (
+            f"no prescription from code set '{p.codes.name}' started (none in the "
+            f"{duration(p.lookback)} before) nor changed in daily dose in the "
+            f"{duration(p.duration)} before the index date"
+        )
     raise TypeError(type(p).__name__)  # pragma: no cover
 
 
@@ -150,7 +161,8 @@ def can_be_unknown(p: ir.Predicate) -> bool:
         return any(can_be_unknown(item) for item in p.items)
     if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
         return p.events.value is not None
-    return False  # Exists: a missing record is absence
+    # stable dose and no change: unknown when a dose needed is; Exists: a missing record is absence
+    return isinstance(p, ir.StableDose | ir.NoChange)
 
 
 def _unknown(rule: ir.Rule) -> str | None:

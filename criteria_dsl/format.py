@@ -154,6 +154,10 @@ def condition(c: A.Condition) -> str:
         return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
     if isinstance(c, A.FirstEvent):  # issue 18: drugs
         return f"first {event(c.event)}"
+    if isinstance(c, A.StableDoseC):
+        return f"stable dose of {code_use(c.codes)} for {duration(c.duration)} {c.direction} index"
+    if isinstance(c, A.NoChangeC):
+        return f"no change of {code_use(c.codes)} {window(c.window)}"
     return c.name  # DefinitionRef
 
 

@@ -557,8 +557,54 @@ class DoseCondition:
         object.__setattr__(self, "ddd", tuple(sorted(set(ddd))))
 
 
-Predicate = Predicate | Spans | FirstEvent  # type: ignore[misc]
-PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent)
+@dataclass(frozen=True, slots=True)
+class StableDose:
+    """``stable dose of <codes> for <duration> before index``: the daily dose of the set's
+    prescriptions did not change over ``[index - duration, index]``.
+
+    With ``s = index - duration``: *false* when no prescription of the set is dated on or
+    before ``s``, or when for some code of the set prescribed in ``(s, index]`` the code has
+    no prescription on or before ``s`` (a new drug) or two known daily doses among those
+    prescriptions and the code's prescriptions on its latest date on or before ``s`` differ;
+    *unknown* when not false and one of those daily doses is unknown (null, or a unit that does
+    not convert); *true* otherwise. Doses are compared in mg for mass units, else as written.
+    """
+
+    codes: CodeSetRef
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.codes, CodeSetRef, "StableDose.codes")
+        _expect(self.duration, Duration, "StableDose.duration")
+
+
+@dataclass(frozen=True, slots=True)
+class NoChange:
+    """``no change of <codes> within <duration> before index``: over the window
+    ``[index - duration, index]`` no code of the set was started or had its daily dose changed.
+
+    *False* when a code of the set prescribed in the window has no prescription in the
+    ``lookback`` before the window's start (``[start - lookback, start)``), or when two known
+    daily doses among the code's prescriptions in the window and its prescriptions on its
+    latest date in the lookback differ (some consecutive prescriptions changed dose);
+    *unknown* when not false and one of those daily doses is unknown; *true* otherwise (no
+    prescription of the set in the window included).
+    """
+
+    codes: CodeSetRef
+    duration: Duration
+    lookback: Duration = Duration(1, TimeUnit.YEAR)
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.codes, CodeSetRef, "NoChange.codes")
+        _expect(self.duration, Duration, "NoChange.duration")
+        _expect(self.lookback, Duration, "NoChange.lookback")
+
+
+Predicate = Predicate | Spans | FirstEvent | StableDose | NoChange  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent, StableDose, NoChange)
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ Report = Callable[[Span | None, str, str, str | None], None]
 
 def is_positive(p: ir.Predicate) -> bool:
     """True when ``p`` can only hold for a patient with some record (ehrQL's rule)."""
-    if isinstance(p, ir.Exists | ir.SexIs | ir.RegisteredFor | ir.Spans | ir.FirstEvent):
+    if isinstance(
+        p, ir.Exists | ir.SexIs | ir.RegisteredFor | ir.Spans | ir.FirstEvent | ir.StableDose
+    ):
         return True
     if isinstance(p, ir.Compare):
         if isinstance(p.left, ir.Count):

@@ -416,6 +416,12 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         daily = words(c[0]) == "daily dose"
         return A.DoseFilter(daily, str(c[1]), c[2], span=span_of(meta))
 
+    def stable_dose(self, meta: Meta, c: list[Any]) -> A.StableDoseC:
+        return A.StableDoseC(c[1], c[2], str(c[3]), span=span_of(meta))
+
+    def no_change(self, meta: Meta, c: list[Any]) -> A.NoChangeC:
+        return A.NoChangeC(c[1], c[2], span=span_of(meta))
+
     def first_event(self, meta: Meta, c: list[Any]) -> A.FirstEvent:
         if str(c[0]) != "first":
             raise SourceError(

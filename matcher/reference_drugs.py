@@ -1,5 +1,5 @@
 """The reference evaluator's issue-18 drug predicates, written out per patient (see
-:mod:`matcher.reference`): persistence and new treatments.
+:mod:`matcher.reference`): persistence, new treatments, doses, stable dose and no change.
 
 Kept apart from the engine on purpose: the first event is found here by looking at every row
 of the set over the whole record, not by the engine's "some event in the window and none
@@ -31,6 +31,10 @@ def _in_unit(amount: float, unit: str | None, target: str) -> float | None:
 class DrugReference:
     """Mixin of :class:`matcher.reference.ReferenceEvaluator`."""
 
+    study: ir.Study
+    index: dt.date
+    patient: dict[str, Any]
+    events: dict[str, dict[str, list[dict]]]
     visit: Any
     visit_EventSet: Any
     in_window: Any
@@ -89,3 +93,68 @@ class DrugReference:
                 in_unit = _in_unit(amount, row["dose_unit"], ddd_unit)
                 return None if in_unit is None else in_unit / ddd
         return None
+
+    # -- stable dose and no change -------------------------------------------------------
+
+    def visit_StableDose(self, node: ir.StableDose) -> bool | None:
+        start = self.move(self.index, node.duration, "before")
+        base, changed, unknown = self._history(node.codes, None, start, start + _DAY)
+        if not base or changed:
+            return False
+        return None if unknown else True
+
+    def visit_NoChange(self, node: ir.NoChange) -> bool | None:
+        start = self.move(self.index, node.duration, "before")
+        lookback = self.move(start, node.lookback, "before")
+        _, changed, unknown = self._history(node.codes, lookback, start - _DAY, start)
+        if changed:
+            return False
+        return None if unknown else True
+
+    def _history(
+        self, ref: ir.CodeSetRef, first: dt.date | None, base_end: dt.date, window: dt.date
+    ) -> tuple[bool, bool, bool]:
+        """(any baseline row, some code new or changed, some needed dose unknown): baseline
+        ``[first, base_end]``, window ``[window, index]``, code by code."""
+        wanted = {(c.system, c.code) for c in self.study.codeset(ref.name).resolved.codes}
+        per_code: dict[tuple, tuple[list[dict], list[dict]]] = {}
+        for row in self.events["prescriptions"].get(self.patient["patient_id"], []):
+            pair = (row.get("system"), row.get("code"))
+            day = row["date"]
+            if pair not in wanted or day > self.index or (first is not None and day < first):
+                continue
+            base, win = per_code.setdefault(pair, ([], []))
+            if day <= base_end:
+                base.append(row)
+            elif day >= window:
+                win.append(row)
+        changed = unknown = False
+        for base, win in per_code.values():
+            if not win:
+                continue
+            if not base:
+                changed = True
+                continue
+            last = max(r["date"] for r in base)
+            doses = [_comparable(r) for r in base if r["date"] == last] + [
+                _comparable(r) for r in win
+            ]
+            if len({d for d in doses if d is not None}) > 1:
+                changed = True
+            elif None in doses:
+                unknown = True
+        any_base = any(base for base, _ in per_code.values())
+        return any_base, changed, unknown
+
+
+_DAY = dt.timedelta(days=1)
+
+
+def _comparable(row: dict) -> tuple[float, str] | None:
+    """The row's daily dose as compared: in mg for mass units, else as written."""
+    amount, unit = row.get("daily_dose"), row.get("dose_unit")
+    if amount is None or not math.isfinite(amount) or unit is None:
+        return None
+    if unit in _MILLIGRAMS:
+        return amount * _MILLIGRAMS[unit], "mg"
+    return amount, unit

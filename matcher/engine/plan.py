@@ -63,6 +63,9 @@ class Plan:
     row_counts: dict[tuple[str, CodeTuple], str] = field(default_factory=dict)
     """Per (table, codes) read, the column counting the rows with those codes in the pass
     that read them first (for the "code set matches no row" warnings)."""
+    histories: dict = field(default_factory=dict)
+    """Issue 18: the dose histories (stable dose, no change) and their numbers
+    (:mod:`matcher.engine.changes`)."""
 
     def add(self, events: ResolvedEvents, need: tuple) -> str:
         """Register that ``need`` is wanted of ``events``; returns the reduction's column."""

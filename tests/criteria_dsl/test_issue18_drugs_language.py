@@ -119,3 +119,50 @@ def test_issue18_fmt_json_hash_and_explain_round_trip():
     text = explain(study)
     assert "are at least 3 months apart" in text
     assert "none of the set before it (the first ever)" in text
+
+
+# ---- stable dose and no change ------------------------------------------------------------
+
+
+def test_issue18_stable_dose_and_no_change_compile():
+    p = _predicate("stable dose of glp1 for 3 months before index")
+    assert p == ir.StableDose(ir.CodeSetRef("glp1"), ir.Duration(3, ir.TimeUnit.MONTH))
+    p = _predicate("no change of glp1 within 30 days before index")
+    assert p == ir.NoChange(ir.CodeSetRef("glp1"), ir.Duration(30, ir.TimeUnit.DAY))
+    assert p.lookback == ir.Duration(1, ir.TimeUnit.YEAR)
+    inline = _predicate("stable dose atc C10AA05 for 1 year before index")
+    assert isinstance(inline, ir.StableDose)
+
+
+@pytest.mark.parametrize(
+    ("condition", "code"),
+    [
+        ("stable dose of glp1 for 3 months after index", "E404 bad-window"),
+        ("no change of glp1 within 30 days after index", "E404 bad-window"),
+        ("no change of glp1 ever", "E404 bad-window"),
+        ("stable dose of lbp for 3 months before index", "E110 wrong-domain"),
+        ("stable dose of nope for 3 months before index", "E101 unknown-codeset"),
+    ],
+)
+def test_issue18_stable_dose_and_no_change_errors(condition, code):
+    result = _check(f"  r: {condition}\n")
+    assert not result.ok
+    assert code in [d.code for d in result.diagnostics], result.render()
+
+
+def test_issue18_stable_dose_and_no_change_round_trips():
+    rules = (
+        "  a: stable dose of glp1 for 3 months before index\n"
+        "  b: no change of glp1 within 30 days before index\n"
+    )
+    source = HEAD + rules
+    formatted = format_text(source)
+    assert parse(formatted) == parse(source) and format_text(formatted) == formatted
+    assert "a: stable dose of glp1 for 3 months before index" in formatted
+    study = _check(rules).study
+    assert from_json(to_json(study)) == study
+    other = _check(rules.replace("30 days", "60 days")).study
+    assert study_hash(other) != study_hash(study)
+    text = explain(study)
+    assert "with the same daily dose since" in text
+    assert "nor changed in daily dose in the 30 days before the index date" in text

@@ -185,6 +185,8 @@ def drug_leaves(depth: int) -> st.SearchStrategy:
     return st.one_of(
         st.builds(ir.Spans, event_sets(depth), durations),
         event_sets(depth).map(ir.FirstEvent),
+        st.builds(ir.StableDose, codeset_refs, durations),
+        st.builds(ir.NoChange, codeset_refs, durations, durations),
     )
 
 
@@ -293,7 +295,7 @@ def datasets(draw, index: dt.date) -> Dataset:
 def prescription_extra() -> dict:
     """Dose columns (issue 18): amounts colliding with the filters', NaN, units that convert,
     that do not, and none."""
-    amounts = st.none() | st.sampled_from((*DOSE_NUMBERS, 0.04, 1000.0, float("nan")))
+    amounts = st.none() | st.sampled_from((*DOSE_NUMBERS, 0.04, 40.0, 40.0, 1000.0, float("nan")))
     return {
         "duration_days": st.none(),
         "dose": amounts,
