@@ -2,9 +2,10 @@
 
 Each treatment course gets one regimen of its drug (strength per intake, intakes per day, in
 the unit a French GP writes: mg, ug for levothyroxine, [iU] for insulins), drawn with the
-frequencies below; 15 % of courses are stepped up once to the next regimen mid-course
-(titration), and 8 % of lines carry no dose (not recorded). Weekly drugs (GLP-1 receptor
-agonists given weekly, weekly bisphosphonates) have a daily dose of a seventh of the dose.
+frequencies below; 15 % of courses are stepped up once to the next regimen (titration, at
+any of their first thirty lines), and 8 % of lines carry no dose (not recorded). Weekly drugs
+(GLP-1 receptor agonists given weekly, weekly bisphosphonates) have a daily dose of a seventh
+of the dose.
 Combination products (salmeterol/fluticasone, sacubitril/valsartan) carry no dose.
 
     >>> regimens = REGIMENS["atorvastatin"]
@@ -99,7 +100,7 @@ def course_doses(
         units = np.asarray([DOSE_UNITS.index(o[2]) for o in options], dtype=np.int16)
         tables[index] = (amounts, per_day, units)
     # titration: from a random line on, the next regimen of the drug
-    step_from = np.where(rng.random(n_courses) < STEP_UP, rng.integers(1, 6, n_courses), 10**9)
+    step_from = np.where(rng.random(n_courses) < STEP_UP, rng.integers(1, 30, n_courses), 10**9)
     line_regimen = np.minimum(regimen[owner] + (rank >= step_from[owner]), count[owner] - 1)
     dose = np.full(len(owner), np.nan)
     daily = np.full(len(owner), np.nan)

@@ -27,6 +27,8 @@ exclusion
   new_statin:  first prescription of statin within 3 years before index
   lasting:     at least 3 prescriptions of met on distinct days spanning at least 2 years ever
   long_statin: has prescription of statin spanning at least 5 years
+  stable:      stable dose of statin for 6 months before index
+  no_change:   no change of statin within 2 years before index
 """
 
 
@@ -52,7 +54,16 @@ def test_issue18_drug_constructs_agree_on_raw_snapshot_and_parts(
     on_snap = evaluate(study, open_snapshot(snap_dir), index_date=INDEX).patients
     assert on_snap.equals(on_raw)
     # every rule is true for some patients and false for others (the data exercise them)
-    for rule in ("high_statin", "met_dose", "thyroxine", "new_statin", "lasting", "long_statin"):
+    for rule in (
+        "high_statin",
+        "met_dose",
+        "thyroxine",
+        "new_statin",
+        "lasting",
+        "long_statin",
+        "stable",
+        "no_change",
+    ):
         values = set(on_raw[rule].to_list())
         assert {True, False} <= values, rule
     assert on_raw["high_statin"].null_count() > 0  # lines without a dose: unknown
