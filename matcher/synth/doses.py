@@ -88,7 +88,7 @@ def course_doses(
     n_courses = len(code)
     regimen = np.zeros(n_courses, dtype=np.int64)
     count = np.ones(n_courses, dtype=np.int64)
-    tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
     for name, options in REGIMENS.items():  # one pass per drug, vectorised over its courses
         index = drug(name)
         mine = np.flatnonzero(code == index)
@@ -96,9 +96,11 @@ def course_doses(
         regimen[mine] = rng.choice(len(options), size=len(mine), p=weights / weights.sum())
         count[mine] = len(options)
         amounts = np.asarray([o[0] for o in options], dtype=float)
-        per_day = np.asarray([o[1] for o in options], dtype=float)
+        # weekly drugs: once in 7 days (the daily dose is computed as a FHIR reader does)
+        per_day = np.asarray([1.0 if o[1] == WEEK else o[1] for o in options], dtype=float)
+        period = np.asarray([7.0 if o[1] == WEEK else 1.0 for o in options], dtype=float)
         units = np.asarray([DOSE_UNITS.index(o[2]) for o in options], dtype=np.int16)
-        tables[index] = (amounts, per_day, units)
+        tables[index] = (amounts, per_day, period, units)
     # titration: from a random line on, the next regimen of the drug
     step_from = np.where(rng.random(n_courses) < STEP_UP, rng.integers(1, 30, n_courses), 10**9)
     line_regimen = np.minimum(regimen[owner] + (rank >= step_from[owner]), count[owner] - 1)
@@ -106,11 +108,11 @@ def course_doses(
     daily = np.full(len(owner), np.nan)
     unit = np.full(len(owner), -1, dtype=np.int16)
     line_code = code[owner]
-    for index, (amounts, per_day, units) in tables.items():
+    for index, (amounts, per_day, period, units) in tables.items():
         mine = np.flatnonzero(line_code == index)
         chosen = line_regimen[mine]
         dose[mine] = amounts[chosen]
-        daily[mine] = np.round(amounts[chosen] * per_day[chosen], 4)
+        daily[mine] = amounts[chosen] * per_day[chosen] / (period[chosen] * 1.0)
         unit[mine] = units[chosen]
     missing = rng.random(len(owner)) < MISSING
     dose[missing], daily[missing], unit[missing] = np.nan, np.nan, -1
