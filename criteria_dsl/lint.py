@@ -219,7 +219,7 @@ class _Linter:
                 domain = ""
                 for a in positive_sets(inc.predicate):
                     for b in positive_sets(ex.predicate):
-                        if a.domain is b.domain:
+                        if a.domain is b.domain and not _other_doses(a, b):
                             shared |= codes(a) & codes(b)
                             included |= codes(a)
                             domain = a.domain.value
@@ -347,6 +347,13 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
     if isinstance(p, ir.AtLeast):
         return sum(_can_be_true(i, study) for i in p.items) >= p.k
     return True
+
+
+def _other_doses(a: ir.EventSet, b: ir.EventSet) -> bool:
+    """Two prescription sets with different dose filters (issue 18: a high dose included, a
+    low one excluded, is no overlap worth a warning; any dose excluded still is)."""
+    doses = isinstance(a.value, ir.DoseCondition) and isinstance(b.value, ir.DoseCondition)
+    return doses and a.value != b.value
 
 
 def _ast_nodes(node: Any) -> Iterator[Any]:

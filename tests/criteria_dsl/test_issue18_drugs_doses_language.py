@@ -150,3 +150,27 @@ def test_issue18_ddd_from_the_real_who_file(shared_data, tmp_path):
     assert v.ddd == (("A10BA02", 2.0, "g"),)
     statins = _value("has prescription atc C10AA05 with daily dose >= 1 DDD", service)
     assert statins.ddd == (("C10AA05", 20.0, "mg"),)
+
+
+@pytest.mark.parametrize(("ddd", "words"), [("two", "is not a number"), ("-1", "is not positive")])
+def test_issue18_atc_loader_refuses_a_bad_ddd_naming_the_line(tmp_path: Path, ddd, words):
+    from terminology.errors import TerminologyError
+
+    path = tmp_path / "who_atc_ddd_2030-01-01.csv"
+    path.write_text(WHO_CSV.replace("A10BA02,metformin,2,g", f"A10BA02,metformin,{ddd},g"))
+    with pytest.raises(TerminologyError, match=rf"line 6: column 'ddd': .*{words}"):
+        load_atc(path)
+
+
+def test_issue18_no_overlap_warning_between_different_dose_filters():
+    rules = (
+        "  r: has prescription statin with daily dose >= 40 mg within 3 months before index\n"
+        "exclusion\n"
+        "  low: has prescription statin with daily dose < 10 mg within 3 months before index\n"
+        "  same: has prescription statin within 3 months before index\n"
+    )
+    result = _check(rules)
+    assert result.ok, result.render()
+    overlaps = [d for d in result.diagnostics if d.message.startswith("exclusion '")]
+    flagged = {d.message.split("'")[1] for d in overlaps}
+    assert "same" in flagged and "low" not in flagged
