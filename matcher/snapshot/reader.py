@@ -67,8 +67,14 @@ def _map_table(path: Path, name: str, rows: int) -> _Stored:
             "the snapshot is damaged"
         )
     expected = output_columns(name) if name in TABLES else None
+    absent: list[str] = []
     if expected is not None and table.column_names != expected:
-        raise DataError(f"{path}: columns {table.column_names} differ from the snapshot layout")
+        # a snapshot written before optional columns were added (issue 18: doses) lacks them
+        absent = [c for c in expected if c not in table.column_names]
+        older = [c for c in expected if c not in absent]
+        optional = set(TABLES[name].optional_names())
+        if table.column_names != older or not set(absent) <= optional:
+            raise DataError(f"{path}: columns {table.column_names} differ from the snapshot layout")
     enums: dict[str, pl.Enum] = {}
     columns = []
     for col_name, column in zip(table.column_names, table.columns, strict=True):
@@ -81,6 +87,10 @@ def _map_table(path: Path, name: str, rows: int) -> _Stored:
     arrays = pa.Table.from_arrays(columns, names=table.column_names)
     frame = pl.from_arrow(arrays, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
+    if absent:  # null, as a data directory without them reads
+        table_def = TABLES[name]
+        nulls = [pl.lit(None, table_def.column(c).dtype).alias(c) for c in absent]
+        frame = frame.with_columns(nulls).select(expected)
     return _Stored(frame, enums)
 
 

@@ -71,3 +71,35 @@ def test_issue18_drug_constructs_agree_on_raw_snapshot_and_parts(
     ingest_partitioned(raw_dir, parts, partitions=3)
     on_parts = evaluate(study, parts, index_date=INDEX).patients
     assert on_parts.equals(on_raw)
+
+
+def test_issue18_a_snapshot_written_before_the_dose_columns_still_opens(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    """A snapshot of an earlier version (no dose columns) reads them as null, like a data
+    directory without them: the same results as the raw files without them."""
+    import shutil
+
+    import pyarrow as pa
+
+    from matcher.snapshot import ingest
+
+    old = tmp_path / "old"
+    ingest(raw_dir, old)
+    path = old / "prescriptions.arrow"
+    with pa.OSFile(str(path), "rb") as source:
+        table = pa.ipc.open_file(source).read_all()
+    table = table.drop_columns(["dose", "daily_dose", "dose_unit"])
+    written = tmp_path / "prescriptions.arrow"
+    with pa.OSFile(str(written), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    written.replace(path)
+    bare = tmp_path / "bare"
+    shutil.copytree(raw_dir, bare)
+    rows = pl.read_parquet(bare / "prescriptions.parquet")
+    rows.drop("dose", "daily_dose", "dose_unit").write_parquet(bare / "prescriptions.parquet")
+    study = compile_text(DRUG_STUDY)
+    on_old = evaluate(study, open_snapshot(old), index_date=INDEX).patients
+    on_bare = evaluate(study, bare, index_date=INDEX).patients.sort("patient_id")
+    assert on_old.equals(on_bare)
+    assert on_old["high_statin"].null_count() > 0  # unknown without doses
