@@ -10,7 +10,7 @@ Combination products (salmeterol/fluticasone, sacubitril/valsartan) carry no dos
 
     >>> regimens = REGIMENS["atorvastatin"]
     >>> [(r[0] * r[1], r[2]) for r in regimens]
-    [(10.0, 'mg'), (20.0, 'mg'), (40.0, 'mg'), (80.0, 'mg')]
+    [(10, 'mg'), (20, 'mg'), (40, 'mg'), (80, 'mg')]
 """
 
 from __future__ import annotations
