@@ -325,6 +325,55 @@ class StateC:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+# ---- issue 18: drugs ----
+
+
+@dataclass(frozen=True, slots=True)
+class Spanning:
+    """``spanning at least 3 months``: an event option (first and last events that far apart)."""
+
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DoseFilter:
+    """``with daily dose >= 40 mg`` / ``with dose >= 500 mg`` / ``with daily dose >= 1 DDD``."""
+
+    daily: bool
+    op: str
+    quantity: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StableDoseC:
+    """``stable dose of statin for 3 months before index``."""
+
+    codes: CodeUse
+    duration: Duration
+    direction: str = "before"
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NoChangeC:
+    """``no change of glucose_lowering within 30 days before index``."""
+
+    codes: CodeUse
+    window: WindowNode
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEvent:
+    """``first prescription of glp1 within 30 days before index``: the patient's earliest
+    event of the set (over the whole record) is dated in the event's window."""
+
+    event: Event
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
 Condition = (
     AndC
     | OrC
@@ -343,6 +392,9 @@ Condition = (
     | SmokingStatusC
     | SmokingQuantityC
     | StateC
+    | StableDoseC
+    | NoChangeC
+    | FirstEvent
 )
 
 

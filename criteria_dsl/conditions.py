@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
+from criteria_dsl.drugs import DrugConditions
 from criteria_dsl.ir import Span
 from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS, MAX_STUDY_CONDITIONS
 from criteria_dsl.names import Failed, did_you_mean
 from criteria_dsl.quantities import OPS
-from criteria_dsl.windows import EventCompiler
 
 
-class ConditionCompiler(EventCompiler):
+class ConditionCompiler(DrugConditions):
     """Conditions and definitions (see the module docstring)."""
 
     def condition(self, node: A.Condition, owner: str) -> ir.Predicate:
@@ -61,6 +61,9 @@ class ConditionCompiler(EventCompiler):
 
     def _condition(self, node: A.Condition, owner: str) -> ir.Predicate:
         span = node.span
+        drug = self.drug_condition(node, owner)  # issue 18: drugs
+        if drug is not None:
+            return drug
         if isinstance(node, A.AndC | A.OrC | A.AtLeastOf):
             items: list[ir.Predicate] = []
             failed = False

@@ -77,7 +77,12 @@ def events(e: ir.EventSet, *, plural: bool = False) -> str:
         text += f" from code set '{e.codes.name}'"
     if e.kinds:
         text += f" of kind {' or '.join(e.kinds)}"
-    if e.value is not None:
+    if isinstance(e.value, ir.DoseCondition):  # issue 18: drugs
+        which = "daily dose" if e.value.daily else "dose per intake"
+        text += f" with a {which} {_OPS[e.value.op]} {quantity(e.value.right)}"
+        if e.value.ddd:
+            text += " (WHO DDD: " + ", ".join(f"{c} {_num(a)} {u}" for c, a, u in e.value.ddd) + ")"
+    elif e.value is not None:
         text += f" with a value {_OPS[e.value.op]} {quantity(e.value.right)}"
     return f"{text}, dated {window(e.window)}"
 
@@ -121,6 +126,24 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
         return f"at least {p.k} of: {inner}"
     if isinstance(p, ir.STATUS_PREDICATES):
         return status_predicate(p)
+    if isinstance(p, ir.Spans):  # issue 18: drugs
+        return (
+            f"the first and last {events(p.events, plural=True)} are at least "
+            f"{duration(p.duration)} apart"
+        )
+    if isinstance(p, ir.FirstEvent):
+        return f"has a {events(p.events)}, and none of the set before it (the first ever)"
+    if isinstance(p, ir.StableDose):
+        return (
+            f"on prescriptions from code set '{p.codes.name}' from before "
+            f"{duration(p.duration)} before the index date, with the same daily dose since"
+        )
+    if isinstance(p, ir.NoChange):
+        return (
+            f"no prescription from code set '{p.codes.name}' started (none in the "
+            f"{duration(p.lookback)} before) nor changed in daily dose in the "
+            f"{duration(p.duration)} before the index date"
+        )
     raise TypeError(type(p).__name__)  # pragma: no cover
 
 
@@ -169,7 +192,10 @@ def can_be_unknown(p: ir.Predicate) -> bool:
         return can_be_unknown(p.item)
     if isinstance(p, ir.And | ir.Or | ir.AtLeast):
         return any(can_be_unknown(item) for item in p.items)
-    return False  # Exists: a missing record is absence
+    if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
+        return p.events.value is not None
+    # stable dose and no change: unknown when a dose needed is; Exists: a missing record is absence
+    return isinstance(p, ir.StableDose | ir.NoChange)
 
 
 def _unknown(rule: ir.Rule) -> str | None:

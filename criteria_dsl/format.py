@@ -103,6 +103,10 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return f"between {w.start.isoformat()} and {w.end.isoformat()}"
     if isinstance(w, A.Ever):
         return "ever"
+    if isinstance(w, A.Spanning):  # issue 18: drugs
+        return f"spanning at least {duration(w.duration)}"
+    if isinstance(w, A.DoseFilter):
+        return f"with {'daily dose' if w.daily else 'dose'} {w.op} {quantity(w.quantity)}"
     return f"{w.relation} {anchor(w.anchor)}"
 
 
@@ -152,6 +156,12 @@ def condition(c: A.Condition) -> str:
         return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
     if isinstance(c, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
         return status_condition(c)
+    if isinstance(c, A.FirstEvent):  # issue 18: drugs
+        return f"first {event(c.event)}"
+    if isinstance(c, A.StableDoseC):
+        return f"stable dose of {code_use(c.codes)} for {duration(c.duration)} {c.direction} index"
+    if isinstance(c, A.NoChangeC):
+        return f"no change of {code_use(c.codes)} {window(c.window)}"
     return c.name  # DefinitionRef
 
 

@@ -272,7 +272,10 @@ class EventSet:
         if self.codes is not None:
             _expect(self.codes, CodeSetRef, "EventSet.codes")
         _expect(self.window, Window, "EventSet.window")
-        if self.value is not None:
+        if isinstance(self.value, DoseCondition):  # issue 18: drugs
+            if self.domain is not Domain.PRESCRIPTION:
+                raise IRError("only prescriptions have doses to compare")
+        elif self.value is not None:
             if self.domain is not Domain.OBSERVATION:
                 raise IRError("only observations (labs, vital signs) have values to compare")
             _expect(self.value, ValueCondition, "EventSet.value")
@@ -557,6 +560,136 @@ PREDICATE_TYPES: tuple[type, ...] = (
     AtLeast,
     *STATUS_PREDICATES,
 )
+
+
+# ---- issue 18: drugs ----
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """True when the first and the last event of the set are at least ``duration`` apart
+    (``last >= first + duration``, calendar arithmetic as for windows); false when they are
+    closer or there is no event.
+
+    With a value condition, rows of unknown membership (a unit that cannot be converted)
+    make it unknown when they could change the answer: true when the rows known to be in the
+    set span the duration, false when even all the rows that may be in it do not.
+    """
+
+    events: EventSet
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "Spans.events")
+        _expect(self.duration, Duration, "Spans.duration")
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEvent:
+    """True when the patient's earliest event of the set, over the whole record, is dated in
+    the set's window (a new treatment, a new diagnosis); false when it is earlier, or when no
+    event of the set falls in the window.
+
+    The same as "has an event in the window and none before the window's start"; rows of
+    unknown membership (a value condition) make it unknown where they could change the answer.
+    """
+
+    events: EventSet
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "FirstEvent.events")
+
+
+DDD_UNIT = "DDD"
+"""The pseudo-unit of ``with daily dose >= 1 DDD`` (WHO defined daily doses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoseCondition:
+    """Keep only prescription rows whose dose satisfies ``op right`` (``EventSet.value``).
+
+    ``daily`` compares the ``daily_dose`` column, else ``dose`` (per intake), both in the
+    row's ``dose_unit``, converted to ``right.unit`` when both are mass units (``ug``, ``mg``,
+    ``g``); any other unit compares only with itself. With ``right.unit == "DDD"`` the daily
+    dose is divided by the WHO defined daily dose of the row's code, frozen in ``ddd`` as
+    ``(atc code, amount, UCUM unit)`` when the study was compiled. A row with no dose, no
+    unit, a unit that does not convert, or a code without a DDD *may* satisfy it (unknown).
+    """
+
+    daily: bool
+    op: Comparator
+    right: Quantity
+    ddd: tuple[tuple[str, float, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.op not in COMPARATORS:
+            raise IRError(f"unknown comparison {self.op!r}")
+        _expect(self.right, Quantity, "DoseCondition.right")
+        if self.right.unit is None:
+            raise IRError("a dose is compared in a unit (mg, g, ug, [iU], mL, ... or DDD)")
+        if self.right.unit == DDD_UNIT:
+            if not self.daily:
+                raise IRError("DDDs are daily doses: write 'with daily dose ... DDD'")
+            if not self.ddd:
+                raise IRError("a comparison in DDD needs the DDD of each code of the set")
+        elif self.ddd:
+            raise IRError("DDDs are frozen only for a comparison in DDD")
+        ddd = tuple((str(c), float(a), str(u)) for c, a, u in self.ddd)
+        if any(not a > 0 for _, a, _ in ddd):
+            raise IRError("a DDD is a positive amount")
+        object.__setattr__(self, "ddd", tuple(sorted(set(ddd))))
+
+
+@dataclass(frozen=True, slots=True)
+class StableDose:
+    """``stable dose of <codes> for <duration> before index``: the daily dose of the set's
+    prescriptions did not change over ``[index - duration, index]``.
+
+    With ``s = index - duration``: *false* when no prescription of the set is dated on or
+    before ``s``, or when for some code of the set prescribed in ``(s, index]`` the code has
+    no prescription on or before ``s`` (a new drug) or two known daily doses among those
+    prescriptions and the code's prescriptions on its latest date on or before ``s`` differ;
+    *unknown* when not false and one of those daily doses is unknown (null, or a unit that does
+    not convert); *true* otherwise. Doses are compared in mg for mass units, else as written.
+    """
+
+    codes: CodeSetRef
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.codes, CodeSetRef, "StableDose.codes")
+        _expect(self.duration, Duration, "StableDose.duration")
+
+
+@dataclass(frozen=True, slots=True)
+class NoChange:
+    """``no change of <codes> within <duration> before index``: over the window
+    ``[index - duration, index]`` no code of the set was started or had its daily dose changed.
+
+    *False* when a code of the set prescribed in the window has no prescription in the
+    ``lookback`` before the window's start (``[start - lookback, start)``), or when two known
+    daily doses among the code's prescriptions in the window and its prescriptions on its
+    latest date in the lookback differ (some consecutive prescriptions changed dose);
+    *unknown* when not false and one of those daily doses is unknown; *true* otherwise (no
+    prescription of the set in the window included).
+    """
+
+    codes: CodeSetRef
+    duration: Duration
+    lookback: Duration = Duration(1, TimeUnit.YEAR)
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.codes, CodeSetRef, "NoChange.codes")
+        _expect(self.duration, Duration, "NoChange.duration")
+        _expect(self.lookback, Duration, "NoChange.lookback")
+
+
+Predicate = Predicate | Spans | FirstEvent | StableDose | NoChange  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent, StableDose, NoChange)
 
 
 # --------------------------------------------------------------------------------------------

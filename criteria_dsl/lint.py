@@ -217,7 +217,7 @@ class _Linter:
                 domain = ""
                 for a in positive_sets(inc.predicate):
                     for b in positive_sets(ex.predicate):
-                        if a.domain is b.domain:
+                        if a.domain is b.domain and not _other_doses(a, b):
                             shared |= codes(a) & codes(b)
                             included |= codes(a)
                             domain = a.domain.value
@@ -349,6 +349,13 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
 
 _AST_FIELDS: dict[type, tuple[str, ...]] = {}
 """Per AST class, its field names (the lint walks every node of the file)."""
+
+
+def _other_doses(a: ir.EventSet, b: ir.EventSet) -> bool:
+    """Two prescription sets with different dose filters (issue 18: a high dose included, a
+    low one excluded, is no overlap worth a warning; any dose excluded still is)."""
+    doses = isinstance(a.value, ir.DoseCondition) and isinstance(b.value, ir.DoseCondition)
+    return doses and a.value != b.value
 
 
 def _ast_fields(cls: type) -> tuple[str, ...] | None:

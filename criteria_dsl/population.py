@@ -27,8 +27,19 @@ Report = Callable[[Span | None, str, str, str | None], None]
 
 def is_positive(p: ir.Predicate) -> bool:
     """True when ``p`` can only hold for a patient with some record (ehrQL's rule)."""
-    if isinstance(p, (ir.Exists, ir.SexIs, ir.RegisteredFor, *ir.STATUS_PREDICATES)):
-        return True  # the status facts are true only with a record
+    if isinstance(
+        p,
+        (
+            ir.Exists,
+            ir.SexIs,
+            ir.RegisteredFor,
+            ir.Spans,
+            ir.FirstEvent,
+            ir.StableDose,
+            *ir.STATUS_PREDICATES,
+        ),
+    ):
+        return True  # true only with a record
     if isinstance(p, ir.Compare):
         if isinstance(p.left, ir.Count):
             n = p.right.value

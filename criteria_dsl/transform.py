@@ -142,6 +142,14 @@ _PLURALS = {
 }
 
 
+def with_late_options(event: A.Event, late: list[Any]) -> A.Event:
+    """``event`` with the options written after ``on distinct days`` appended to its own
+    (``at least 2 diagnoses of x on distinct days spanning at least 3 months within ...``)."""
+    if not late:
+        return event
+    return replace(event, options=(*event.options, *late))
+
+
 @v_args(meta=True)
 class ToAst(Transformer):  # type: ignore[type-arg]
     """Build AST nodes bottom-up; every method receives the node's ``meta`` for its span."""
@@ -290,7 +298,8 @@ class ToAst(Transformer):  # type: ignore[type-arg]
     def _count(self, kind: str, meta: Meta, c: list[Any]) -> A.CountC:
         offset = 0 if kind == "exactly" else 1
         distinct = len(c) > offset + 2
-        return A.CountC(kind, c[offset], c[offset + 1], distinct, span=span_of(meta))  # type: ignore[arg-type]
+        event = with_late_options(c[offset + 1], c[offset + 3 :])
+        return A.CountC(kind, c[offset], event, distinct, span=span_of(meta))  # type: ignore[arg-type]
 
     def count_at_least(self, meta: Meta, c: list[Any]) -> A.CountC:
         return self._count("at least", meta, c)
@@ -430,6 +439,32 @@ class ToAst(Transformer):  # type: ignore[type-arg]
 
     def param_ref(self, meta: Meta, c: list[Token]) -> A.ParamRef:
         return A.ParamRef(str(c[0])[1:], span=span_of(c[0]))
+
+    # ---- issue 18: drugs ----
+    def spanning(self, meta: Meta, c: list[Any]) -> A.Spanning:
+        duration = A.Duration(c[2], str(c[3]), span=span_of(meta))
+        return A.Spanning(duration, span=span_of(meta))
+
+    def dose_filter(self, meta: Meta, c: list[Any]) -> A.DoseFilter:
+        daily = words(c[0]) == "daily dose"
+        return A.DoseFilter(daily, str(c[1]), c[2], span=span_of(meta))
+
+    def stable_dose(self, meta: Meta, c: list[Any]) -> A.StableDoseC:
+        return A.StableDoseC(c[1], c[2], str(c[3]), span=span_of(meta))
+
+    def no_change(self, meta: Meta, c: list[Any]) -> A.NoChangeC:
+        return A.NoChangeC(c[1], c[2], span=span_of(meta))
+
+    def first_event(self, meta: Meta, c: list[Any]) -> A.FirstEvent:
+        if str(c[0]) != "first":
+            raise SourceError(
+                span_of(c[0]),
+                "E311 needs-comparison",
+                f"'{c[0]} {c[1].word}' needs a comparison after the event",
+                "write e.g. 'latest lab hba1c > 7 %'; only 'first <event>' stands alone "
+                "(the earliest event falls in the window)",
+            )
+        return A.FirstEvent(c[1], span=span_of(meta))
 
     def __default__(self, data: Any, children: Any, meta: Any) -> Any:  # pragma: no cover
         return Tree(data, children, meta)

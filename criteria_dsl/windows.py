@@ -50,6 +50,7 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
         """The events of one kind, codes, window and value; ``owner`` names inline code sets."""
         domain = DOMAINS[node.word]
         codes = self.code_use(node.codes, node.word, owner) if node.codes is not None else None
+        node, dose = self.drug_options(node, domain, codes)  # type: ignore[attr-defined]  # issue 18
         windows = [o for o in node.options if not isinstance(o, A.ValueFilter)]
         filters = [o for o in node.options if isinstance(o, A.ValueFilter)]
         for extra, what in ((windows[1:], "time window"), (filters[1:], "value condition")):
@@ -71,6 +72,7 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
             quantity = self.quantity(f.quantity)
             self.check_unit(codes, quantity, f.quantity.span)
             value = ir.ValueCondition(OPS[f.op], quantity)  # type: ignore[arg-type]
+        value = value if dose is None else dose
         return ir.EventSet(domain, codes, window, value, node.kinds, span=node.span)
 
     def anchor(self, node: A.Anchor, owner: str) -> ir.Anchor:

@@ -32,6 +32,7 @@ from criteria_dsl import ir
 from matcher import reference_status
 from matcher.data.codenorm import normal_code
 from matcher.data.extract_date import data_end_date, resolve_index_date
+from matcher.reference_drugs import DrugReference
 from terminology import units
 from terminology.errors import UnitConversionError
 
@@ -124,8 +125,10 @@ def _compare(left: float, op: str, right: float) -> bool:
     return left != right
 
 
-class ReferenceEvaluator:
+class ReferenceEvaluator(DrugReference):
     """Evaluates one study for one patient at a time."""
+
+    move = staticmethod(_move)
 
     def __init__(self, study: ir.Study, tables: dict[str, Any], index: dt.date) -> None:
         self.study = study
@@ -359,7 +362,14 @@ class ReferenceEvaluator:
                 continue
             if not self.in_window(row["date"], node.window):
                 continue
-            if node.value is not None:
+            if isinstance(node.value, ir.DoseCondition):  # issue 18: drugs
+                dose = self.dose_in(row, node.value)
+                if dose is None:
+                    maybe.append(row)
+                    continue
+                if not _compare(dose, node.value.op, node.value.right.value):
+                    continue
+            elif node.value is not None:
                 value = self.convert(row, node.value.right.unit)
                 if value is None:
                     if _has_value(row):

@@ -133,6 +133,14 @@ class TerminologyService:
         self._hierarchies[key] = hierarchy
         return hierarchy
 
+    def ddd(self, version: str | None = None) -> dict[str, tuple[tuple[float, str, str], ...]]:
+        """The WHO defined daily doses of an ATC version: code → (amount, unit, route) rows
+        (see :mod:`terminology.ddd`); empty when the table carries none (the built-in one)."""
+        version = version or self.default_version("atc")
+        if self.store is None or ("atc", version) in self._builtin:
+            return {}
+        return self.store.ddd("atc", version)
+
     def _fill_labels_from_defaults(self, hierarchy: Hierarchy) -> None:
         """An installed official table keeps the French labels p4dp ships for its codes."""
         shipped = builtin.defaults().get(hierarchy.system)

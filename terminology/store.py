@@ -7,6 +7,7 @@ who holds them installs them here. The store lives in ``$P4DP_TERMINOLOGY_HOME``
     <home>/<system>/<version>/concepts.csv    code, parent, label_en, label_fr, group
     <home>/<system>/<version>/map_<target>.csv from_code, to_code (cross-map to another system)
     <home>/<system>/<version>/meta.json       source, licence, kind, number of codes, date
+    <home>/<system>/<version>/ddd.csv          code, ddd, uom, adm_r (ATC with WHO DDDs only)
     <home>/labels/<system>.csv                 extra labels for every version (e.g. French ICD-10)
     <home>/crossmaps/<from>-<to>.csv           a cross-map between systems, all versions (GEMs)
     <home>/defaults.json                       {system: version} chosen as default
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from terminology.ddd import DDD_FILE, read_ddd, write_ddd
 from terminology.errors import TerminologyError
 from terminology.hierarchy import ConceptRow, Hierarchy
 
@@ -53,6 +55,8 @@ class LoadedTable:
     kind: str
     crossmaps: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     """target system → (from_code, to_code) pairs."""
+    ddd: tuple[tuple[str, float, str, str], ...] = ()
+    """WHO defined daily doses (ATC only): (code, amount, unit as WHO writes it, route)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,11 @@ class Store:
                 out.setdefault(row["from_code"], []).append(row["to_code"])
         return {code: tuple(sorted(set(targets))) for code, targets in out.items()}
 
+    def ddd(self, system: str, version: str) -> dict[str, tuple[tuple[float, str, str], ...]]:
+        """The defined daily doses of an installed version: code → (amount, unit, route);
+        empty when the table carries none."""
+        return read_ddd(self.home / system / version / DDD_FILE)
+
     def labels(self, system: str) -> dict[str, tuple[str | None, str | None]]:
         """Extra labels installed for ``system`` (code → (English, French))."""
         path = self.home / "labels" / f"{system}.csv"
@@ -247,6 +256,8 @@ class Store:
                     )
             for to_system, pairs in table.crossmaps.items():
                 self._write_pairs(tmp / f"map_{to_system}.csv", pairs)
+            if table.ddd:  # issue 18: drugs
+                write_ddd(tmp / DDD_FILE, table.ddd)
             (tmp / "meta.json").write_text(json.dumps(info.__dict__, indent=1), encoding="utf-8")
             _replace_dir(tmp, target)
         if set_default:

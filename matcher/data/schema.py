@@ -122,6 +122,31 @@ PRESCRIPTIONS = Table(
             default=None,
             optional=True,
         ),
+        # ---- issue 18: drugs ----
+        Column(
+            "dose",
+            pl.Float64(),
+            True,
+            "amount per intake, in dose_unit",
+            default=None,
+            optional=True,
+        ),
+        Column(
+            "daily_dose",
+            pl.Float64(),
+            True,
+            "amount per day, in dose_unit",
+            default=None,
+            optional=True,
+        ),
+        Column(
+            "dose_unit",
+            pl.String(),
+            True,
+            "UCUM unit of dose and daily_dose: mg, g, ug, [iU], mL ...",
+            default=None,
+            optional=True,
+        ),
     ),
     "one row per prescription line",
 )

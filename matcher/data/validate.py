@@ -33,6 +33,7 @@ from matcher.data.codecheck import classified_findings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.csvcheck import diagnose as csv_diagnose
 from matcher.data.csvcheck import layout_problem
+from matcher.data.doses import dose_checks
 from matcher.data.extract_date import EXTRACT_FILE, read_extract
 from matcher.data.grouped import screened_groups
 from matcher.data.plausibility import Plausibility, centre_problems
@@ -182,6 +183,8 @@ def _prepare(
         if not col.nullable:
             phrase = "with an empty (null) value in a required column"
             checks.append(_Check(col.name, pl.col(col.name).is_null() & not_bad, phrase))
+    if source.table == "prescriptions":  # issue 18: drugs
+        checks += [_Check(*c) for c in dose_checks(usable)]
     if source.table == "patients":
         checks += _patient_checks(usable)
         extra = plaus.patient_checks(usable) if warn else []

@@ -21,7 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import status
+from matcher.engine import changes, drugs, status
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -214,6 +214,29 @@ def _(node: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex, ctx: Cont
     return status.state_expr(column)
 
 
+# ---- issue 18: drugs ----
+
+
+@_predicate.register
+def _(node: ir.Spans, ctx: Context) -> pl.Expr:
+    return drugs.spans(node, ctx)
+
+
+@_predicate.register
+def _(node: ir.FirstEvent, ctx: Context) -> pl.Expr:
+    return drugs.first_event(node, lambda events: _predicate(ir.Exists(events), ctx))
+
+
+@_predicate.register
+def _(node: ir.StableDose, ctx: Context) -> pl.Expr:
+    return changes.predicate(node, ctx)
+
+
+@_predicate.register
+def _(node: ir.NoChange, ctx: Context) -> pl.Expr:
+    return changes.predicate(node, ctx)
+
+
 @singledispatch
 def numeric(node: object, ctx: Context) -> pl.Expr:
     raise MatcherError(f"no translation for {type(node).__name__}")
@@ -391,6 +414,7 @@ def compile_many(
 
     aggregated = _aggregate(plan, tables, key, read=events, separate=dense)
     aggregated += status.status_frames(plan.status, tables, key, events)  # issue 18
+    aggregated += changes.history_frames(plan, tables, key, events)  # issue 18: drugs
     if dense:
         patients = attach_dense(tables["patients"], aggregated, key)
     else:

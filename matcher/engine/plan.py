@@ -23,6 +23,7 @@ import polars as pl
 from criteria_dsl import ir
 from matcher.data.convert import finite_or_null
 from matcher.engine.dates import polars_offset, shift_date
+from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
 from matcher.engine.units import ConversionPlan
 from matcher.errors import MatcherError
 
@@ -45,7 +46,7 @@ class ResolvedEvents:
     codes: CodeTuple | None
     start: ResolvedBound | None
     end: ResolvedBound | None
-    value: tuple[str, float, str | None] | None
+    value: tuple[str, float, str | None] | DoseKey | None
     kinds: tuple[str, ...]
 
     def anchors(self) -> list[tuple[ResolvedEvents, str]]:
@@ -65,6 +66,9 @@ class Plan:
     status: dict[tuple, str] = field(default_factory=dict)
     """Issue 18: the smoking/pregnancy/breast-feeding columns wanted (see
     :mod:`matcher.engine.status`), by need."""
+    histories: dict = field(default_factory=dict)
+    """Issue 18: the dose histories (stable dose, no change) and their numbers
+    (:mod:`matcher.engine.changes`)."""
 
     def add(self, events: ResolvedEvents, need: tuple) -> str:
         """Register that ``need`` is wanted of ``events``; returns the reduction's column."""
@@ -112,7 +116,9 @@ def resolve_events(
         by_system = study.codeset(events.codes.name).resolved.by_system()
         codes = tuple(sorted(by_system.items()))
     value = None
-    if events.value is not None:
+    if isinstance(events.value, ir.DoseCondition):  # issue 18: drugs
+        value = DoseKey.of(events.value)
+    elif events.value is not None:
         value = (events.value.op, events.value.right.value, events.value.right.unit)
         plan.units.add_target(events.value.right.unit, codes)
     window = events.window
@@ -196,7 +202,9 @@ def mask_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
 
     With a value condition, a row is in the set when its converted value satisfies it."""
     parts = _base_parts(plan, events)
-    if events.value is not None:
+    if isinstance(events.value, DoseKey):  # issue 18: drugs
+        parts.append(dose_compare(events.value))
+    elif events.value is not None:
         op, number, unit = events.value
         parts.append(_compare(plan.units.value_expr(unit), op, number))
     return _all(parts)
@@ -206,6 +214,8 @@ def maybe_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
     """Rows that may be in ``events``: every other condition holds, the row has a value, but
     its unit does not convert to the value condition's (whether it satisfies it is unknown)."""
     assert events.value is not None
+    if isinstance(events.value, DoseKey):  # issue 18: drugs
+        return _all([*_base_parts(plan, events), dose_unknown(events.value)])
     unit = events.value[2]
     unconvertible = (
         finite_or_null(pl.col("value")).is_not_null() & plan.units.value_expr(unit).is_null()
@@ -308,6 +318,7 @@ UNCERTAIN_NEEDS = ("anyq", "countq", "ndaysq", "vk", "vday")
 be in it; ``("vk", f, unit)`` a row whose value counts for aggregate ``f`` but cannot be
 converted (for latest/first: the latest/first date of such a row); ``("vday", f, unit)`` the
 latest/first date of the usable rows."""
+UNCERTAIN_NEEDS += ("minq", "maxq")  # issue 18: first/last date of the rows that are or may be
 
 
 def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
@@ -320,6 +331,9 @@ def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.
         return (mask | maybe).sum().cast(pl.Int64)
     if kind == "ndaysq":
         return pl.col("date").filter(mask | maybe).n_unique().cast(pl.Int64)
+    if kind in ("minq", "maxq"):  # issue 18: drugs (persistence)
+        dates = only(mask | maybe, pl.col("date"))
+        return dates.min() if kind == "minq" else dates.max()
     _, function, unit_key = need
     values = plan.units.value_expr(plan.units.unit_of(unit_key))
     if kind == "vday":

@@ -33,6 +33,7 @@ from matcher.omop.common import (
     parse_int,
     practice_id,
 )
+from matcher.omop.doses import DOSE_COLUMNS, with_doses
 from matcher.omop.reader import OmopSource
 from matcher.omop.report import ImportReport, TableReport
 from matcher.omop.units import convert_units
@@ -51,7 +52,15 @@ OUTSIDE_KINDS: tuple[str, ...] = ("admission", "emergency")
 """Encounter kinds outside the practice: imported with a null ``practice_id``."""
 
 DIAGNOSIS_COLUMNS = ("patient_id", "date", "system", "code", "mapped_from")
-PRESCRIPTION_COLUMNS = ("patient_id", "date", "system", "code", "duration_days", "mapped_from")
+PRESCRIPTION_COLUMNS = (
+    "patient_id",
+    "date",
+    "system",
+    "code",
+    "duration_days",
+    *DOSE_COLUMNS,  # issue 18: drugs
+    "mapped_from",
+)
 OBSERVATION_COLUMNS = ("patient_id", "date", "system", "code", "value", "unit", "value_code")
 _CODED = ("patient_id", "date", "system", "code", "concept_id", "_from_standard", "_reason")
 _MEASURED = (
@@ -145,6 +154,7 @@ def drugs(
         return []
     start = "drug_exposure_start_date"
     lf = _coded_events(source, vocab, index, "drug_exposure", "drug", start)
+    lf = with_doses(lf, source, vocab)  # issue 18: drugs
     supply = parse_int(optional(lf, "days_supply"))
     span = (parse_date(optional(lf, "drug_exposure_end_date")) - parse_date(pl.col(start))).dt
     span_days = span.total_days()
@@ -156,7 +166,14 @@ def drugs(
         .cast(pl.Int32),
         _end_before_start=(span_days < 0).fill_null(False),
         mapped_from=pl.lit(None, pl.String),
-    ).select(*_CODED, "std_concept_id", "duration_days", "_end_before_start", "mapped_from")
+    ).select(
+        *_CODED,
+        "std_concept_id",
+        "duration_days",
+        *DOSE_COLUMNS,
+        "_end_before_start",
+        "mapped_from",
+    )
     df = df.collect()
     t.count_reasons(df)
     _count_from_standard(t, df)
@@ -168,6 +185,7 @@ def drugs(
         "patient_id",
         "date",
         "duration_days",
+        *DOSE_COLUMNS,
         _drug=pl.coalesce("std_concept_id", "concept_id"),
         mapped_from=pl.concat_str(pl.col("system"), pl.lit(":"), pl.col("code")),
     )
@@ -178,6 +196,9 @@ def drugs(
         system=pl.lit("atc"),
         code="code",
         duration_days="duration_days",
+        dose="dose",
+        daily_dose="daily_dose",
+        dose_unit="dose_unit",
         mapped_from="mapped_from",
     )
     t.add_derived("atc", derived.height)

@@ -50,6 +50,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "concept": ("concept_id", "vocabulary_id", "concept_code"),
     "concept_relationship": ("concept_id_1", "concept_id_2", "relationship_id"),
     "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
+    "drug_strength": ("drug_concept_id",),  # issue 18: doses
     "cdm_source": (),
 }
 """The tables the importer reads and the columns it cannot do without."""

@@ -52,7 +52,15 @@ _EVENT_BASE: dict[str, pl.DataType] = {
 _CODED: dict[str, pl.DataType] = {"system": pl.String(), "code": pl.String()}
 EVENT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "diagnoses": {**_EVENT_BASE, **_CODED},
-    "prescriptions": {**_EVENT_BASE, **_CODED, "duration_days": pl.Int32()},
+    "prescriptions": {
+        **_EVENT_BASE,
+        **_CODED,
+        "duration_days": pl.Int32(),
+        # issue 18: drugs
+        "dose": pl.Float64(),
+        "daily_dose": pl.Float64(),
+        "dose_unit": pl.String(),
+    },
     "observations": {
         **_EVENT_BASE,
         **_CODED,

@@ -45,7 +45,10 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("registered_from", "registered_to", "death_date", "opted_out"),
     ),
     "diagnoses": (("local_id", "date", "system", "code"), ()),
-    "prescriptions": (("local_id", "date", "system", "code"), ("duration_days",)),
+    "prescriptions": (
+        ("local_id", "date", "system", "code"),
+        ("duration_days", "dose", "daily_dose", "dose_unit"),  # doses: issue 18
+    ),
     "observations": (("local_id", "date", "system", "code"), ("value", "unit", "value_code")),
     "encounters": (("local_id", "date", "kind"), ()),
     "procedures": (("local_id", "date", "system", "code"), ()),  # issue 18: optional file
@@ -187,6 +190,15 @@ def _read_events(
             )
         )
         raw = raw.with_columns(duration_days=duration)
+        for column in ("dose", "daily_dose"):  # issue 18: drugs
+            amount = pl.col(column).cast(pl.Float64, strict=False)
+            bad = amount.is_null() | ~amount.is_finite() | (amount < 0)
+            checks.append(
+                (
+                    pl.col(column).is_not_null() & bad,
+                    f"column '{column}': not a number >= 0 (use a '.' decimal point)",
+                )
+            )  # converted by the final cast to the event schema, once bad rows are out
     if table == "observations":
         value = pl.col("value").cast(pl.Float64, strict=False)
         checks.append(

@@ -53,6 +53,7 @@ from matcher.practice.export import (
     problems_frame,
 )
 from matcher.practice.export_fhir_batch import Batch, read_events_file
+from matcher.practice.fhir_dosage import fhir_dose
 from matcher.practice.fhir_status import answer_code
 
 NATIONAL_ID_SYSTEMS: tuple[str, ...] = (
@@ -274,8 +275,10 @@ class _Reader:
             period = res.get("effectivePeriod") or {}
             start, end = period.get("start"), period.get("end")
             days = _span_days(start, end) if start and end else None
+        doses = fhir_dose(res)  # issue 18: drugs
         for system, code in codes or ():
-            self.events["prescriptions"].append((self.file, self.line, *head, system, code, days))
+            row = (self.file, self.line, *head, system, code, days, *doses)
+            self.events["prescriptions"].append(row)
         return None
 
     def observation(self, res: dict[str, Any], where: str) -> None:

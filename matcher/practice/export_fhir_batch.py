@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from matcher.practice.codings import SYSTEM_URIS, TABLE_SYSTEMS, UCUM
+from matcher.practice.fhir_dosage import DOSAGE_SCHEMA, dose_exprs
 from matcher.practice.fhir_status import answer_code_expr
+
+DOSE_NAMES = ("dose", "daily_dose", "dose_unit")
 
 _TEXT = pl.String()
 _CODING = pl.List(pl.Struct({"system": _TEXT, "code": _TEXT}))
@@ -63,6 +66,8 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "effectivePeriod": _PERIOD,
         "dateAsserted": _TEXT,
         "dispenseRequest": pl.Struct({"expectedSupplyDuration": _QUANTITY}),
+        "dosageInstruction": DOSAGE_SCHEMA,  # issue 18: drugs
+        "dosage": DOSAGE_SCHEMA,
     },
     "observations": _COMMON
     | {
@@ -247,6 +252,12 @@ def _quantity(q: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return q.struct.field("value"), _text(text.otherwise(unit))
 
 
+def _doses() -> dict[str, pl.Expr]:
+    """The dose columns of a medication resource (issue 18, :mod:`.fhir_dosage`)."""
+    exprs = dose_exprs(pl.coalesce("dosageInstruction", "dosage"))
+    return dict(zip(DOSE_NAMES, exprs, strict=True))
+
+
 def _supply_days(q: pl.Expr) -> pl.Expr:
     word = pl.coalesce(_text(q.struct.field("code")), _text(q.struct.field("unit")), pl.lit(""))
     factor = word.str.to_lowercase().replace_strict(_DAYS, default=None, return_dtype=pl.Int64)
@@ -290,8 +301,9 @@ def _event_rows(ok: pl.DataFrame, table: str) -> tuple[pl.DataFrame, list, Count
             _coding=pl.col("medicationCodeableConcept").struct.field("coding"),
             duration_days=pl.when(request).then(_supply_days(supply))
             .otherwise(_span_days(pl.col("effectivePeriod"))),
+            **_doses(),
         )  # fmt: skip
-        payload = ["duration_days"]
+        payload = ["duration_days", *DOSE_NAMES]
     elif table == "observations":
         code = pl.col("code")
         # A concept counts when it has a coding list or a text: one holding only other keys

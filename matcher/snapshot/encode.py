@@ -32,7 +32,7 @@ MAX_PATIENTS = 2**32 - 1
 ENUM_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("sex", "practice_id", "centre_id"),
     "diagnoses": ("system", "code"),
-    "prescriptions": ("system", "code"),
+    "prescriptions": ("system", "code", "dose_unit"),  # dose_unit: issue 18
     "observations": ("system", "code", "unit", "value_code"),
     "encounters": ("practice_id", "kind"),
     "procedures": ("system", "code"),

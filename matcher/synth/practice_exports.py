@@ -36,6 +36,7 @@ import polars as pl
 
 from matcher.errors import MatcherError
 from matcher.practice.extract import staged_directory
+from matcher.practice.fhir_dosage import dosage_instruction
 from matcher.practice.fhir_status import SOCIAL_HISTORY, coded_value
 from matcher.practice.keys import create_authority_key, create_practice_key
 from matcher.synth.population import TOKEN_VERSION, practice_key
@@ -194,6 +195,7 @@ def _fhir_event(table: str, n: int, e: dict) -> dict:
         if e["duration_days"] is not None:
             supply = {"value": e["duration_days"], "unit": "days"}
             res["dispenseRequest"] = {"expectedSupplyDuration": supply | {"code": "d"}}
+        res |= dosage_instruction(e.get("dose"), e.get("daily_dose"), e.get("dose_unit"))
         return res | {"authoredOn": date}
     res = {"resourceType": "Observation", "id": rid, "status": "final", "code": concept}
     if e.get("value_code") is not None:  # issue 18: US Core social-history coded answer

@@ -1,7 +1,8 @@
 """Prescriptions: treatment courses consistent with the conditions, then their repeat lines.
 
 A *course* is one drug for one patient between a start and a stop day; it becomes a line every
-28-90 days (``duration_days`` = the interval, null on 5 % of lines), with a few missed refills.
+28-90 days (``duration_days`` = the interval, null on 5 % of lines), with a few missed refills,
+and a dose per intake and per day of a realistic regimen (:mod:`matcher.synth.doses`).
 Treatment lines follow French practice: metformin first for type 2 diabetes, then an add-on
 (sulfonylurea, DPP-4 inhibitor, GLP-1 receptor agonist, or SGLT2 inhibitor from April 2020,
 their reimbursement date), some switches from DPP-4 to GLP-1 RA and insulin for a minority;
@@ -23,6 +24,7 @@ import numpy as np
 from matcher.synth._common import NULL_DAY, day, expand, stream, uniform_days
 from matcher.synth.catalog import drug
 from matcher.synth.conditions import Conditions
+from matcher.synth.doses import course_doses
 from matcher.synth.events import Rows
 from matcher.synth.population import SEX_F, Patients
 
@@ -310,14 +312,29 @@ def build_prescriptions(
     date = start[owner] + rank * interval[owner] + rng.integers(-3, 8, len(owner))
     date = np.clip(date, start[owner], stop[owner])
     kept = rng.random(len(owner)) >= 0.06  # missed refills
-    owner, date = owner[kept], date[kept]
+    owner, date, rank = owner[kept], date[kept], rank[kept]
     duration = np.where(rng.random(len(owner)) < 0.05, -1, interval[owner]).astype(np.int32)
+    dose_rng = stream(seed, chunk, 61)  # issue 18: doses (own stream: other columns unchanged)
+    dose, daily, unit = course_doses(dose_rng, code, rank, owner)
     rows = Rows()
-    rows.add(patient[owner], date, code[owner], duration=duration)
+    rows.add(
+        patient[owner], date, code[owner], duration=duration, dose=dose, daily=daily, unit=unit
+    )
     enc_owner, enc_date, _ = encounters
     acute = rng.random(len(enc_owner)) < 0.12
     days = np.asarray([5, 7, 10], dtype=np.int32)[rng.integers(0, 3, int(acute.sum()))]
-    rows.add(enc_owner[acute], enc_date[acute], drug("paracetamol"), duration=days)
+    n_acute = int(acute.sum())
+    para = np.full(n_acute, drug("paracetamol"), dtype=np.int16)
+    dose, daily, unit = course_doses(dose_rng, para, np.zeros(n_acute, int), np.arange(n_acute))
+    rows.add(
+        enc_owner[acute],
+        enc_date[acute],
+        drug("paracetamol"),
+        duration=days,
+        dose=dose,
+        daily=daily,
+        unit=unit,
+    )
     return rows
 
 

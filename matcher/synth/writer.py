@@ -36,6 +36,7 @@ from matcher.synth import status_records
 from matcher.synth._common import NULL_DAY, WINDOW_END, WINDOW_START
 from matcher.synth.catalog import CODES, UNITS
 from matcher.synth.conditions import build_conditions
+from matcher.synth.doses import DOSE_UNITS
 from matcher.synth.events import (
     ENCOUNTER_KINDS,
     OUTSIDE_KINDS,
@@ -90,6 +91,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("system", _STR),
             ("code", _STR),
             ("duration_days", pa.int32()),
+            ("dose", pa.float64()),  # issue 18: drugs
+            ("daily_dose", pa.float64()),
+            ("dose_unit", _STR),
         ]
     ),
     "observations": pa.schema(
@@ -114,6 +118,7 @@ _SYSTEMS = pa.array([s for s, _ in CODES], _STR)
 _CODES = pa.array([c for _, c in CODES], _STR)
 _UNITS = pa.array(list(UNITS), _STR)
 _KINDS = pa.array(list(ENCOUNTER_KINDS), _STR)
+_DOSE_UNITS = pa.array(list(DOSE_UNITS), _STR)
 
 
 @dataclass
@@ -156,6 +161,10 @@ def _event_table(name: str, rows: Rows, pat: Patients, practices: pa.Array) -> p
     if name == "prescriptions":
         d = c["duration"]
         arrays.append(pa.array(d, type=pa.int32(), mask=d < 0))
+        for amount in (c["dose"], c["daily"]):  # issue 18: drugs
+            arrays.append(pa.array(amount, type=pa.float64(), mask=np.isnan(amount)))
+        unit = c["unit"].astype(np.int32)
+        arrays.append(pc.take(_DOSE_UNITS, pa.array(unit, mask=unit < 0)))
     elif name == "observations":
         v = c["value"]
         missing = np.isnan(v)

@@ -176,6 +176,8 @@ def event_sets(draw, depth: int, domain: ir.Domain | None = None) -> ir.EventSet
     if domain is ir.Domain.OBSERVATION and draw(st.booleans()):
         unit = draw(st.sampled_from(TARGET_UNITS))
         value = ir.ValueCondition(draw(comparators), draw(quantities(unit)))
+    if domain is ir.Domain.PRESCRIPTION and draw(st.booleans()):
+        value = draw(dose_conditions())  # issue 18: drugs
     return ir.EventSet(domain, draw(codeset_refs), window, value)
 
 
@@ -204,6 +206,7 @@ def leaves(depth: int) -> st.SearchStrategy:
         # issue 18 status facts share a slot with RegisteredFor (keeps the other leaves as
         # frequent as before)
         durations.map(ir.RegisteredFor) | status_facts(),
+        drug_leaves(depth),  # issue 18: drugs
     )
 
 
@@ -219,6 +222,36 @@ def status_facts() -> st.SearchStrategy:
             st.sampled_from(NUMBERS).map(ir.Quantity),
         ),
         st.sampled_from(ir.INDEX_STATES).map(ir.StateAtIndex),
+    )
+
+
+# ---- issue 18: drugs ----
+
+
+DOSE_NUMBERS = (0.5, 1.0, 2.0, 20.0, 40.0, 500.0)
+DOSE_UNITS = ("mg", "g", "ug", "mL", "[iU]", "tablet", None)
+DDDS = (("A10BA02", 2.0, "g"), ("C09AA05", 10.0, "mg"), ("A10AE04", 40.0, "[iU]"))
+
+
+@st.composite
+def dose_conditions(draw) -> ir.DoseCondition:
+    """Dose filters in mass units, other units and DDDs (two of the codes with a DDD)."""
+    daily = draw(st.booleans())
+    units = ["mg", "g", "ug", "mL"] + (["DDD", "DDD"] if daily else [])
+    unit = draw(st.sampled_from(units))
+    ddd = DDDS[:2] if unit == "DDD" else ()
+    return ir.DoseCondition(
+        daily, draw(comparators), ir.Quantity(draw(st.sampled_from(DOSE_NUMBERS)), unit), ddd
+    )
+
+
+def drug_leaves(depth: int) -> st.SearchStrategy:
+    """Persistence and new-treatment predicates over any event set."""
+    return st.one_of(
+        st.builds(ir.Spans, event_sets(depth), durations),
+        event_sets(depth).map(ir.FirstEvent),
+        st.builds(ir.StableDose, codeset_refs, durations),
+        st.builds(ir.NoChange, codeset_refs, durations, durations),
     )
 
 
@@ -312,7 +345,7 @@ def datasets(draw, index: dt.date) -> Dataset:
     tables = {
         "patients": patients,
         "diagnoses": draw(st.lists(coded({}), max_size=8)),
-        "prescriptions": draw(st.lists(coded({"duration_days": st.none()}), max_size=6)),
+        "prescriptions": draw(st.lists(coded(prescription_extra()), max_size=6)),
         "observations": draw(st.lists(observation, max_size=10)),
         "encounters": draw(st.lists(encounter, max_size=6)),
     }
@@ -367,3 +400,15 @@ def datasets(draw, index: dt.date) -> Dataset:
         full = [{c: r.get(c) for c in schema} for r in rows]
         frames[name] = pl.DataFrame(full, schema=schema, orient="row")
     return Dataset.from_frames(validate=False, **frames)
+
+
+def prescription_extra() -> dict:
+    """Dose columns (issue 18): amounts colliding with the filters', NaN, units that convert,
+    that do not, and none."""
+    amounts = st.none() | st.sampled_from((*DOSE_NUMBERS, 0.04, 40.0, 40.0, 1000.0, float("nan")))
+    return {
+        "duration_days": st.none(),
+        "dose": amounts,
+        "daily_dose": amounts,
+        "dose_unit": st.sampled_from(DOSE_UNITS),
+    }

@@ -78,6 +78,7 @@ EVERY_TYPE = {
     ir.Bound,
     ir.Window,
     ir.EventSet,
+    ir.DoseCondition,  # issue 18: drugs
 }
 
 
