@@ -146,6 +146,7 @@ class IdempotencyRecord(SQLModel, table=True):
 
 
 from matcher.api.models_lists import LIST_MODELS  # noqa: E402  (tables of approvals and lists)
+from matcher.web.drafts import Draft  # noqa: E402  (the web editor's drafts)
 
 API_MODELS: tuple[type[SQLModel], ...] = (
     Account,
@@ -157,5 +158,6 @@ API_MODELS: tuple[type[SQLModel], ...] = (
     IdempotencyRecord,
     *RUN_MODELS,
     *LIST_MODELS,
+    Draft,
 )
 """Every table of the service (the migrations must create exactly these, see the tests)."""
