@@ -61,7 +61,7 @@ async function render() {
     main.replaceChildren(el("p", {}, "…"));
     try {
       const page = await route.page(match.slice(1), me);
-      main.replaceChildren(...[page].flat());
+      main.replaceChildren(...[page].flat(Infinity).filter((x) => x != null && x !== false));
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 401) return signOut(t("bad_token"));
       main.replaceChildren(errorBox(exc));

@@ -28,7 +28,8 @@ export const token = () => sessionStorage.getItem(TOKEN);
 export const setToken = (value) => (value ? sessionStorage.setItem(TOKEN, value) : sessionStorage.removeItem(TOKEN));
 
 /** Call the API: `json` or `text` as the body; answers the parsed JSON (or the raw text). */
-export async function api(path, { method = "GET", json, text, raw = false } = {}) {
+export async function api(path, { method, json, text, raw = false } = {}) {
+  method = method || (json !== undefined || text !== undefined ? "POST" : "GET");
   const headers = { Authorization: `Bearer ${token()}` };
   let body;
   if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
@@ -37,6 +38,7 @@ export async function api(path, { method = "GET", json, text, raw = false } = {}
   try {
     response = await fetch(path, { method, headers, body, credentials: "omit", cache: "no-store" });
   } catch (exc) {
+    console.error("fetch failed", path, exc);
     throw new ApiError(0, "the server cannot be reached");
   }
   const type = response.headers.get("content-type") || "";
