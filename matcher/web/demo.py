@@ -71,3 +71,29 @@ def prepare_world(folder: Path, *, patients: int = 3000, data: Path | None = Non
     for key, (name, role, practice) in ROLES.items():
         world.tokens[key] = world.add_account(name, role, practice)
     return world
+
+
+WORLD_STUDY = "WEB-ADULTS"
+ADULTS = f"""study "{WORLD_STUDY}" version 1
+title "Adults with type 2 diabetes"
+index date 2026-01-01
+
+codes t2d = icd10 E11 and descendants
+
+inclusion
+  adult:    age at index >= 18
+  diabetes: has diagnosis t2d
+"""
+
+
+def study_with_version(base_url: str, token: str, name: str, criteria: str = ADULTS) -> int:
+    """A sponsor's new study with one version (over HTTP); its id."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    study = httpx.post(f"{base_url}/studies", json={"name": name}, headers=headers).json()["id"]
+    sub = httpx.post(
+        f"{base_url}/studies/{study}/submissions", json={"criteria": criteria}, headers=headers
+    )
+    sub.raise_for_status()
+    return int(study)

@@ -17,7 +17,9 @@ def _binary() -> str | None:
 def chromium_missing() -> str | None:
     """Why the browser tests skip (``None``: they can run)."""
     if _binary() is None or shutil.which(DRIVER) is None:
-        return "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        return (
+            "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -32,8 +34,14 @@ def start_chromium(downloads: Path, lang: str = "en-GB"):  # type: ignore[no-unt
 
     options = webdriver.ChromeOptions()
     options.binary_location = _binary()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", f"--lang={lang}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        f"--lang={lang}",
+    ):
         options.add_argument(arg)
     options.add_experimental_option(
         "prefs", {"download.default_directory": str(downloads), "intl.accept_languages": lang}
