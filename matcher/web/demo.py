@@ -97,3 +97,34 @@ def study_with_version(base_url: str, token: str, name: str, criteria: str = ADU
     )
     sub.raise_for_status()
     return int(study)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m matcher.web.demo --data DIR``: prepare a world, print the URL and one
+    account per role, then run ``p4dp serve`` on it (``make serve``)."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m matcher.web.demo", description=main.__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="the data directory")
+    parser.add_argument("--folder", type=Path, default=Path(".cache/demo-web"))
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--practice", default="PR0001", help="the demo physician's practice")
+    args = parser.parse_args(argv)
+    world = prepare_world(args.folder, data=args.data)
+    world.tokens["physician"] = world.add_account("demo-physician", "physician", args.practice)
+    world.tokens["admin"] = world.add_account("demo-admin", "admin")
+    url = f"http://127.0.0.1:{args.port}/"
+    print(f"The web pages: {url}  (sign in with one of these tokens; synthetic data)")
+    for role, token in world.tokens.items():
+        print(f"  {role:<14} {token}")
+    print(f"Ledger {world.env['P4DP_LEDGER']} (steward demo-steward); Ctrl-C stops the server.")
+    sys.stdout.flush()
+    os.environ.update(world.env)
+    command = [sys.executable, "-c", "from matcher.cli import main; main()", "serve"]
+    command += ["--data", str(world.data), "--database", world.database, "--port", str(args.port)]
+    os.execv(sys.executable, command)
+
+
+if __name__ == "__main__":
+    main()

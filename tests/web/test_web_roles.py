@@ -107,7 +107,7 @@ def test_issue15_a_physician_downloads_the_signed_list_and_posts_feedback_in_fre
         what="the French page",
     )
     assert css(browser, "html")[0].get_attribute("lang") == "fr"
-    row = [r for r in css(browser, "main tbody tr") if "WEB-PRACTICE" in r.text][0]
+    row = next(r for r in css(browser, "main tbody tr") if "WEB-PRACTICE" in r.text)
     assert row.find_elements("css selector", "td")[3].text.replace("\u202f", "").isdigit()
     assert "p4dp practice reidentify" in css(browser, "main .note")[0].text
     assert_accessible(browser, "lists")

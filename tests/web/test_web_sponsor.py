@@ -42,7 +42,8 @@ def set_text(browser, text: str) -> None:
 
 def caret_to(browser, offset: int) -> None:
     browser.execute_script(
-        "const a = document.getElementById('criteria'); a.focus(); a.setSelectionRange(arguments[0], arguments[0]);",
+        "const a = document.getElementById('criteria'); a.focus();"
+        "a.setSelectionRange(arguments[0], arguments[0]);",
         offset,
     )
 
@@ -146,7 +147,9 @@ def test_issue15_keystroke_to_error_markers_is_measured_in_the_browser(
         caret_to(browser, len(editor_text(browser)) - 1)
         area.send_keys("x" if i % 2 == 0 else "\ue003")  # type a letter, then Backspace
         wait_for(
-            lambda: len(browser.execute_script("return window.p4dpMetrics.markerLatencies")) > i,
+            lambda n=i: (
+                len(browser.execute_script("return window.p4dpMetrics.markerLatencies")) > n
+            ),
             what="markers",
         )
     times = browser.execute_script("return window.p4dpMetrics.markerLatencies")
@@ -162,7 +165,8 @@ def test_issue15_keystroke_to_error_markers_is_measured_in_the_browser(
         browser.refresh()
         wait_for(lambda: css(browser, "#diagnostics li"), what="the editor, cold")
         entries = browser.execute_script(
-            "return [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]"
+            "return [performance.getEntriesByType('navigation')[0],"
+            " ...performance.getEntriesByType('resource')]"
             ".map(r => [r.name, r.transferSize, r.decodedBodySize])"
         )
     finally:
@@ -186,8 +190,10 @@ def test_issue15_a_failed_save_loses_nothing_the_text_stays_and_a_server_draft_i
     text = editor_text(browser) + "  # typed before the failure\n"
     set_text(browser, text)
     browser.execute_script(  # the next submission answers 500, as a failing server would
-        "const real = window.fetch; window.fetch = (url, init) => String(url).includes('/submissions')"
-        " ? Promise.resolve(new Response('{\"detail\": \"boom\"}', {status: 500, headers: {'content-type': 'application/json'}}))"
+        "const real = window.fetch;"
+        "window.fetch = (url, init) => String(url).includes('/submissions')"
+        ' ? Promise.resolve(new Response(\'{"detail": "boom"}\','
+        "   {status: 500, headers: {'content-type': 'application/json'}}))"
         " : real(url, init);"
     )
     css(browser, "#save")[0].click()
@@ -214,7 +220,8 @@ def test_issue15_every_page_degrades_to_a_clear_message_on_a_server_error(
 ):
     sign_in(browser, web_server, web_world.tokens["sponsor"])
     browser.execute_script(
-        "window.fetch = () => Promise.resolve(new Response('Internal Server Error', {status: 500}));"
+        "window.fetch = () =>"
+        " Promise.resolve(new Response('Internal Server Error', {status: 500}));"
         "location.hash = '#/studies/' + arguments[0];",
         shared["study"],
     )

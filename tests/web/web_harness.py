@@ -85,7 +85,8 @@ def accessibility_violations(driver) -> list[dict]:  # type: ignore[no-untyped-d
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
-        ".then(r => done(JSON.stringify(r.violations))).catch(e => done(JSON.stringify([{id: 'axe-error', help: String(e)}])));"
+        ".then(r => done(JSON.stringify(r.violations)))"
+        ".catch(e => done(JSON.stringify([{id: 'axe-error', help: String(e)}])));"
     )
     return json.loads(result)
 
