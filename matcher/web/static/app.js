@@ -49,7 +49,10 @@ function renderShell() {
   out.textContent = t("signout");
 }
 
+let renders = 0;
+
 async function render() {
+  const mine = ++renders; // a slower, older render never overwrites a newer page
   const main = document.getElementById("main");
   renderShell();
   if (!me) { main.replaceChildren(...signInPage()); return; }
@@ -61,8 +64,10 @@ async function render() {
     main.replaceChildren(el("p", {}, "…"));
     try {
       const page = await route.page(match.slice(1), me);
+      if (mine !== renders) return;
       main.replaceChildren(...[page].flat(Infinity).filter((x) => x != null && x !== false));
     } catch (exc) {
+      if (mine !== renders) return;
       if (exc instanceof ApiError && exc.status === 401) return signOut(t("bad_token"));
       main.replaceChildren(errorBox(exc));
     }
