@@ -135,3 +135,21 @@ def test_issue15_a_physician_downloads_the_signed_list_and_posts_feedback_in_fre
     # English on demand
     css(browser, "#lang option[value=en]")[0].click()
     wait_for(lambda: "Feedback" in css(browser, "main h1")[0].text, what="English")
+
+
+def test_issue15_an_unknown_token_is_refused_with_a_message_and_nothing_shown(browser, web_server):
+    browser.get(web_server + "/health")
+    browser.execute_script("sessionStorage.clear(); localStorage.clear();")
+    browser.get(web_server + "/#/studies")
+    wait_for(lambda: css(browser, "#token"), what="the sign-in form")[0].send_keys(
+        "p4dp_not-a-token"
+    )
+    css(browser, "form.card button")[0].click()
+    alert = wait_for(
+        lambda: css(browser, "main .alert") and css(browser, "main .alert")[0].text,
+        what="the refusal",
+    )
+    assert "unknown or revoked" in alert
+    assert css(browser, "#token") and not css(browser, "main table")
+    assert_accessible(browser, "sign-in")
+    screenshot(browser, "sign-in")

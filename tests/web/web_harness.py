@@ -64,6 +64,7 @@ def screenshot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
     """A PNG of the whole page into the artefacts folder."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1280, max(900, min(int(height) + 40, 3000)))
+    driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
     path = artefacts() / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)

@@ -34,7 +34,8 @@ function signInPage(message) {
   } },
   el("label", { for: "token" }, t("token")), input, " ", el("button", { type: "submit" }, t("signin")),
   el("p", { id: "token-help" }, t("token_help")));
-  return [el("h1", {}, t("signin")), message ? el("p", { class: "alert", role: "alert" }, message) : null, form];
+  const alert = message ? [el("p", { class: "alert", role: "alert" }, message)] : [];
+  return [el("h1", {}, t("signin")), ...alert, form];
 }
 
 function renderShell() {

@@ -177,8 +177,8 @@ export function createEditor({ value, label, onChange }) {
     } catch (exc) { codesetPanel.replaceChildren(el("p", { class: "bad" }, `${name}: ${exc.message}`)); return; }
     const out = expansions.get(expr);
     codesetPanel.replaceChildren(el("p", {}, el("strong", {}, name), ` = ${expr} — `, t("codes_n", { n: num(out.count) })),
-      el("ul", {}, out.codes.slice(0, 30).map((c) => el("li", {}, `${c.system} ${c.code} (${c.version})`))),
-      out.count > 30 ? el("p", {}, "…") : null);
+      el("ul", {}, out.codes.slice(0, 30).map((c) => el("li", {}, `${c.system} ${c.code} (${c.version})`))));
+    if (out.count > 30) codesetPanel.append(el("p", {}, "…"));
   }, 200);
   function wordAt(offset) {
     const text = area.value;
