@@ -99,3 +99,29 @@ def test_issue15_audit_verify_reports_an_intact_chain_then_an_edited_row(api):
         session.commit()
     broken = steward.get("/audit/verify").json()
     assert broken["ok"] is False and any("edited" in p for p in broken["problems"])
+
+
+def test_issue15_audit_verify_on_a_live_server_counts_rows_appended_while_it_reads(api_sqlite):
+    """The audit page checks the chain while requests keep arriving: a row appended between
+    reading the rows and reading the head is not a broken chain."""
+    import threading
+
+    from matcher.api.audit import AuditEntry, append_audit, verify_audit
+
+    engine = api_sqlite.app.state.engine
+    entry = AuditEntry("w", "steward", "", "GET", "/me", "{}", 200)
+    stop = threading.Event()
+
+    def keep_appending() -> None:
+        while not stop.is_set():
+            append_audit(engine, entry)
+
+    writer = threading.Thread(target=keep_appending)
+    writer.start()
+    try:
+        reports = [verify_audit(engine) for _ in range(40)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(r.ok for r in reports), [r.problems for r in reports if not r.ok][:1]
+    assert reports[-1].rows > reports[0].rows
