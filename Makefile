@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA := .cache/demo-population
 DEMO_PATIENTS ?= 20000
 
-.PHONY: install demo serve test lint format gentest bench clean lock
+.PHONY: install demo serve web-screenshots test lint format gentest bench clean lock
 
 # Installs are reproducible: the versions we test with are pinned in constraints.txt (the lock),
 # while pyproject.toml keeps only lower bounds for library users. A package added to
@@ -63,6 +63,7 @@ demo: $(STAMP)
 	$(BIN)/p4dp practice feedback $(LOOP)/lists/$(LOOP_PRACTICE)/*.json --outcomes $(LOOP)/$(LOOP_PRACTICE)-outcomes.csv --out $(LOOP)/$(LOOP_PRACTICE)-feedback.json
 	$(BIN)/p4dp candidates feedback $(LOOP)/$(LOOP_PRACTICE)-feedback.json --study $(LOOP_STUDY)
 	@echo "The physician's printable page of candidates: $(LOOP)/$(LOOP_PRACTICE)-candidates.html"
+	@echo "The web pages (docs/web.md): make serve, then open the URL it prints with one of its tokens"
 
 # The loop of `make demo`: a small population whose first practice exports its records (FHIR
 # NDJSON and CSV), extracts them, and re-identifies the platform's signed list (all in .cache/).
@@ -73,17 +74,13 @@ LOOP_EXPORT := $(LOOP)/practices/$(LOOP_PRACTICE)/fhir
 LOOP_KEY := $(LOOP)/practices/$(LOOP_PRACTICE)/practice.key
 LOOP_STUDY := examples/hypertension_sprint.p4dp
 
-# The HTTP service on the demo population, with a fresh database and one account of each role
-# (their tokens printed). Synthetic data, loopback only: see docs/api.md.
-DEMO_API_DB := .cache/demo-api.sqlite
+# The HTTP service and its web pages on the demo population: a fresh database, ledger and
+# signing keys, one account of each role (the URL and their tokens printed). Synthetic data,
+# loopback only: see docs/api.md and docs/web.md.
 
 serve: $(STAMP)
 	@test -f $(DEMO_DATA)/extract.json || $(BIN)/p4dp synth --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DATA) --overwrite
-	@mkdir -p $(dir $(DEMO_API_DB)) && rm -f $(DEMO_API_DB)
-	@for role in sponsor steward admin; do \
-	  echo "$$role demo-$$role: $$($(BIN)/p4dp users add demo-$$role --role $$role --database $(DEMO_API_DB) 2>/dev/null)"; done
-	@echo "physician demo-physician (PR0001): $$($(BIN)/p4dp users add demo-physician --role physician --practice PR0001 --database $(DEMO_API_DB) 2>/dev/null)"
-	$(BIN)/p4dp serve --data $(DEMO_DATA) --database $(DEMO_API_DB)
+	$(BIN)/python -m matcher.web.demo --data $(DEMO_DATA) --folder .cache/demo-web
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -110,3 +107,12 @@ BENCH_ARGS ?=
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --data-root $(BENCH_DATA) $(BENCH_ARGS)
+
+# The screenshots of docs/web.md: the browser tests (tests/web, headless Chromium) take them.
+WEB_SHOTS := build/web-screenshots
+
+web-screenshots: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "install chromium and chromium-driver first"; exit 1; }
+	rm -rf $(WEB_SHOTS)
+	P4DP_TEST_ARTEFACTS=$(WEB_SHOTS) $(BIN)/python -m pytest tests/web -q -p no:cacheprovider
+	mkdir -p docs/img/web && cp $(WEB_SHOTS)/web/*.png docs/img/web/

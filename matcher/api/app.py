@@ -62,6 +62,7 @@ def app_from_environment() -> FastAPI:
 def create_app(settings: ApiSettings) -> FastAPI:
     """The application (migrates the database first when ``settings.migrate_on_start``)."""
     from matcher.api.routes import ROUTERS
+    from matcher.web import mount_web
 
     if settings.migrate_on_start:
         migrate(settings.database_url)
@@ -80,6 +81,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         release_abandoned(app.state.engine)
     for router in ROUTERS:
         app.include_router(router, responses=COMMON_RESPONSES)
+    mount_web(app, COMMON_RESPONSES)  # the web pages at / and the routes they need
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)

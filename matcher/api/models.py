@@ -148,6 +148,7 @@ class IdempotencyRecord(SQLModel, table=True):
 from matcher.api.models_lists import LIST_MODELS  # noqa: E402  (tables of approvals and lists)
 from matcher.api.ratelimit import RATE_MODELS  # noqa: E402  (the shared rate-limit buckets)
 from matcher.services.data_choice import CHOICE_MODELS  # noqa: E402  (the data choices)
+from matcher.web.drafts import Draft  # noqa: E402  (the web editor's drafts)
 
 API_MODELS: tuple[type[SQLModel], ...] = (
     Account,
@@ -161,5 +162,6 @@ API_MODELS: tuple[type[SQLModel], ...] = (
     *LIST_MODELS,
     *CHOICE_MODELS,
     *RATE_MODELS,
+    Draft,
 )
 """Every table of the service (the migrations must create exactly these, see the tests)."""

@@ -114,9 +114,20 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # the service's data (snapshot switch)
     ("GET", "/admin/data"): access("steward"),
     ("POST", "/admin/data"): access("steward", json=lambda w: {"path": w["data_dir"]}),
+    # the routes of the web pages (matcher/web/routes.py)
+    ("GET", "/me"): access(*CALLERS),
+    ("POST", "/explain"): access("sponsor", "other_sponsor", "steward", content=EXAMPLE),
+    ("GET", "/audit/verify"): access("steward"),
+    ("GET", "/ledger"): access("steward"),
+    ("GET", "/studies/{study_id}/overview"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
+    ("GET", "/studies/{study_id}/draft"): access("sponsor", foreign=SPONSOR_OBJECT),
+    ("PUT", "/studies/{study_id}/draft"): access(
+        "sponsor", foreign=SPONSOR_OBJECT, json={"criteria": "study"}
+    ),
+    ("DELETE", "/studies/{study_id}/draft"): access("sponsor", foreign=SPONSOR_OBJECT),
 }
 
-PUBLIC_PAGES = {"/docs", "/docs/oauth2-redirect", "/openapi.json"}
+PUBLIC_PAGES = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/", "/web"}
 """Routes outside the API (documentation), reachable without a token."""
 
 
