@@ -70,14 +70,14 @@ def _to_jsonable(node: Any, spans: bool, memo: dict[int, tuple[Any, Any]]) -> An
             out[name] = _to_jsonable(getattr(node, name), spans, memo)
         memo[id(node)] = (node, out)
         return out
-    if node is None or isinstance(node, bool | int | float | str):
-        return node
     if isinstance(node, Enum):
         return node.value
     if isinstance(node, dt.date):
         return {"date": node.isoformat()}
     if isinstance(node, tuple | list):
         return [_to_jsonable(v, spans, memo) for v in node]
+    if node is None or isinstance(node, bool | int | float | str):
+        return node
     raise TypeError(f"cannot serialise {type(node).__name__}")
 
 

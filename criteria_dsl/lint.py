@@ -55,6 +55,14 @@ class _Linter:
         self.filename = filename
         self.out: list[Diagnostic] = []
         self.nodes = list(_ast_nodes(file))  # walked once, read by several checks
+        self._rule_nodes: dict[int, tuple[Any, ...]] = {}
+
+    def walk(self, rule: ir.Rule) -> tuple[Any, ...]:
+        """The IR nodes of ``rule`` (walked once for all the checks of the rule)."""
+        nodes = self._rule_nodes.get(id(rule))
+        if nodes is None:
+            nodes = self._rule_nodes[id(rule)] = tuple(ir.walk(rule.predicate))
+        return nodes
 
     def warn(self, span: Span | None, code: str, message: str, hint: str | None = None) -> None:
         self.out.append(Diagnostic.at(self.filename, span, code, message, hint, "warning"))
@@ -74,7 +82,7 @@ class _Linter:
 
     # ---- ages -------------------------------------------------------------------------------
     def contradictions(self, rule: ir.Rule) -> None:
-        for node in ir.walk(rule.predicate):
+        for node in self.walk(rule):
             if isinstance(node, ir.And):
                 low, high = _age_interval(node.items)
                 if low > high:
@@ -112,7 +120,7 @@ class _Linter:
         today = dt.date.today()
         if self.study.index_date is not None and self.study.index_date < today:
             return
-        for node in ir.walk(rule.predicate):
+        for node in self.walk(rule):
             if isinstance(node, ir.Window) and _ends_after_index(node):
                 self.warn(
                     node.span or rule.span,
@@ -123,7 +131,7 @@ class _Linter:
                 return
 
     def suspicious_values(self, rule: ir.Rule) -> None:
-        for node in ir.walk(rule.predicate):
+        for node in self.walk(rule):
             if isinstance(node, ir.Compare) and isinstance(node.left, ir.ValueAggregate):
                 self._check_value(rule, node.left.events, node.right)
             elif isinstance(node, ir.EventSet) and node.value is not None:
@@ -169,7 +177,12 @@ class _Linter:
                     )
 
     def codesets(self) -> None:
-        used = {ref.name for ref in ir.iter_codeset_refs(self.study)}
+        used = {
+            node.name
+            for rule in self.study.rules
+            for node in self.walk(rule)
+            if isinstance(node, ir.CodeSetRef)
+        }
         named = {s.name: s for s in self.file.statements if isinstance(s, A.CodesLine)}
         for c in self.study.codesets:
             if not c.resolved.codes:

@@ -131,8 +131,7 @@ def serve(
     signing_key = signing_key or os.environ.get("P4DP_SIGNING_KEY") or None
     migrate(url)
     dataset = open_data(data) if data is not None else None
-    if data is not None:
-        _record_start_data(make_engine(url), data, dataset)
+    choice_id = _record_start_data(make_engine(url), data, dataset) if data is not None else None
     click.echo(f"p4dp API on http://{host}:{port} (docs: /docs)", err=True)
     if workers > 1:  # each worker builds its app from the environment (uvicorn factory)
         release_abandoned(make_engine(url))
@@ -170,6 +169,7 @@ def serve(
         migrate_on_start=False,
     )
     app = create_app(settings)
+    app.state.data_source.adopt(choice_id, dataset)  # opened once, not again at first use
     release_abandoned(app.state.engine)
     from matcher.api.routes.runs import start_worker
 
@@ -177,15 +177,17 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _record_start_data(engine, data: Path, dataset) -> None:  # type: ignore[no-untyped-def]
-    """``serve --data DIR`` is a choice too: record it unless it is already the current one."""
+def _record_start_data(engine, data: Path, dataset) -> int | None:  # type: ignore[no-untyped-def]
+    """``serve --data DIR`` is a choice too: record it unless it is already the current one.
+    Returns the id of the choice DIR is."""
     from matcher.services import operator_name
     from matcher.services.data_choice import choose_data, current_choice
 
     current = current_choice(engine)
-    if current is not None and current.path == str(data.resolve()):
-        return
-    choose_data(engine, data, chosen_by=operator_name(), via="serve", dataset=dataset)
+    same = current is not None and current.path == str(data.resolve())
+    if same and current.snapshot_id == getattr(dataset, "snapshot_id", None):
+        return current.id
+    return choose_data(engine, data, chosen_by=operator_name(), via="serve", dataset=dataset).id
 
 
 @click.command("use")

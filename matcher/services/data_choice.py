@@ -164,6 +164,13 @@ class DataSource:
         self._choice_id: int | None = None
         self._dataset: Any = None
 
+    def adopt(self, choice_id: int | None, dataset: Any) -> None:
+        """``dataset`` is choice ``choice_id``, opened already (by ``p4dp serve --data``)."""
+        if choice_id is None:
+            return
+        with self._lock:
+            self._choice_id, self._dataset = choice_id, dataset
+
     def current(self, fallback: Any = None) -> Any:
         """The data set to count on now: the chosen one, else ``fallback`` (the ``--data`` of
         this process; ``None``: no data at all)."""

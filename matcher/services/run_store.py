@@ -82,6 +82,9 @@ RUN_MODELS: tuple[type[SQLModel], ...] = (FeasibilityRun,)
 
 
 def create_run_tables(engine) -> None:  # type: ignore[no-untyped-def]
-    """Create the run tables on ``engine`` (tests and scratch databases; the service uses the
-    Alembic migration)."""
-    SQLModel.metadata.create_all(engine, tables=[m.__table__ for m in RUN_MODELS])  # type: ignore[attr-defined]
+    """Create the run tables on ``engine``, and the data-choice table a worker reads (tests and
+    scratch databases; the service uses the Alembic migrations)."""
+    from matcher.services.data_choice import CHOICE_MODELS
+
+    tables = [m.__table__ for m in (*RUN_MODELS, *CHOICE_MODELS)]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=tables)
