@@ -1,4 +1,4 @@
-"""One code system version as a directed graph (:mod:`terminology.digraph`) (parent → child), with fast expansions.
+"""One code system version as a directed graph (parent → child), with fast expansions.
 
 Grouping nodes (ICD-10 chapters and blocks, ICPC-2 chapters and components) are part of the
 graph so that "chapter IV and descendants" works, but they are never returned as concrete codes:
