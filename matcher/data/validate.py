@@ -274,7 +274,9 @@ def _check_events(
     keys = [k for k in ("system", "code", "unit") if k in p.usable]
     events = event_aggregates(has_date="date" in p.usable)
     few = keys or [k for k in ("practice_id", "kind") if k in p.usable]  # a few thousand values
-    fast = screened_groups(p.source.frame, p.exprs, p.checks, few, known, events)
+    fast = screened_groups(
+        p.source.frame, p.exprs, p.checks, few, known, events, whole_rows=p.source.fmt == "csv"
+    )
     if fast is not None:  # per distinct code; the usual case
         groups, counts = fast
     else:  # row by row, to explain a pseudonym problem
