@@ -1,4 +1,4 @@
-"""One code system version as a networkx directed graph (parent → child), with fast expansions.
+"""One code system version as a directed graph (parent → child), with fast expansions.
 
 Grouping nodes (ICD-10 chapters and blocks, ICPC-2 chapters and components) are part of the
 graph so that "chapter IV and descendants" works, but they are never returned as concrete codes:
@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
+from terminology.digraph import DiGraph
 from terminology.model import Concept
-
-if TYPE_CHECKING:  # imported where graphs are made: a cached search index never needs it
-    import networkx as nx
 
 
 class ConceptRow(NamedTuple):
@@ -45,7 +43,7 @@ class Hierarchy:
         self,
         system: str,
         version: str,
-        graph: nx.DiGraph,
+        graph: DiGraph,
         *,
         source: str = "",
         licence: str = "",
@@ -77,9 +75,7 @@ class Hierarchy:
         partial: bool = False,
     ) -> Hierarchy:
         """Build from rows; a parent that is not itself a row is added as a bare node."""
-        import networkx as nx
-
-        graph = nx.DiGraph()
+        graph = DiGraph()
         edges: list[tuple[str, str]] = []
         for row in rows:
             graph.add_node(row.code, en=row.label_en, fr=row.label_fr, group=row.group)
@@ -93,9 +89,7 @@ class Hierarchy:
 
     def copy(self) -> Hierarchy:
         """An independent copy (labels can then be changed without touching the original)."""
-        import networkx as nx
-
-        graph = nx.DiGraph()
+        graph = DiGraph()
         graph.add_nodes_from((n, dict(d)) for n, d in self.graph.nodes(data=True))
         graph.add_edges_from(self.graph.edges())
         return Hierarchy(
@@ -154,9 +148,7 @@ class Hierarchy:
         """Concrete codes below ``code`` (not ``code`` itself), cached per code."""
         cached = self._descendants.get(code)
         if cached is None:
-            import networkx as nx
-
-            found = nx.descendants(self.graph, code)
+            found = self.graph.descendants(code)
             nodes = self.graph.nodes
             cached = frozenset(n for n in found if not nodes[n].get("group"))
             self._descendants[code] = cached
@@ -164,9 +156,7 @@ class Hierarchy:
 
     def ancestors(self, code: str) -> frozenset[str]:
         """Every node above ``code``, grouping nodes included."""
-        import networkx as nx
-
-        return frozenset(nx.ancestors(self.graph, code))
+        return frozenset(self.graph.ancestors(code))
 
     def wildcard(self, prefix: str) -> tuple[str, ...]:
         """Concrete codes starting with ``prefix`` (what ``A10A*`` means), sorted."""

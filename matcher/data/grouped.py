@@ -36,6 +36,7 @@ from typing import Protocol
 import polars as pl
 
 PATIENT = "patient_id"
+ROWS = "__rows"
 
 
 class _CheckLike(Protocol):
@@ -54,6 +55,8 @@ def screened_groups(
     keys: list[str],
     known: pl.Series | None,
     aggs: Sequence[pl.Expr],
+    *,
+    whole_rows: bool = False,
 ) -> tuple[pl.DataFrame, list[int]] | None:
     """Per-group aggregates over converted ``keys`` and the count of each of ``checks``.
 
@@ -61,6 +64,12 @@ def screened_groups(
     ``__bad__``/``__nonfinite__`` flags); ``aggs``: further per-row aggregates (row count,
     first and last date). None when this way does not apply or the pseudonym screen finds a
     row to explain: the caller then runs its row-by-row checks.
+
+    The distinct keys are grouped alone, and the other checks summed over the whole table in
+    a second plan collected with it (the two read different columns): aggregates inside a
+    group-by over hundreds of millions of rows cost several times the same flat sums.
+    ``whole_rows`` (CSV files) keeps one plan reading every column, so that a line with
+    surplus fields is refused as it would be by a full read.
     """
     schema = raw.collect_schema()
     if not keys or any(schema.get(k) != pl.String for k in keys):
@@ -93,8 +102,21 @@ def screened_groups(
         [pl.col(PATIENT)] if "__unknown" in [a.meta.output_name() for a in row_aggs] else []
     )
     frame = raw.select(*[pl.col(k) for k in keys], *stored_pid, *per_row)
-    stored = frame.group_by(keys).agg(*row_aggs, *aggs).collect(engine="streaming")
-    if "__unknown" in stored.columns and int(stored["__unknown"].sum() or 0):
+    if whole_rows:  # one plan reading every column (CSV: a line with surplus fields fails)
+        stored = frame.group_by(keys).agg(*row_aggs, *aggs).collect(engine="streaming")
+        totals = stored.select(pl.col(a.meta.output_name()).sum() for a in row_aggs)
+    else:  # the distinct keys alone, and every other check as one flat sum (see above)
+        counted = [a for a in aggs if a.meta.output_name() == ROWS]
+        flat = [a for a in aggs if a.meta.output_name() != ROWS]
+        grouped = frame.select(keys).group_by(keys).agg(*counted)
+        stored, totals = pl.collect_all(
+            [grouped, frame.select(*row_aggs, *flat)], engine="streaming"
+        )
+        stored = stored.with_columns(  # first and last date of the table, on every group
+            pl.lit(totals[c].item(), dtype=totals.schema[c]).alias(c)
+            for c in (a.meta.output_name() for a in flat)
+        )
+    if "__unknown" in totals.columns and int(totals["__unknown"].item() or 0):
         return None
     converted = stored.with_columns(
         *[by_name[name] for name in by_name if name in key_level and name in by_name]
@@ -102,7 +124,7 @@ def screened_groups(
     counts = []
     for i, (check, kind) in enumerate(zip(checks, kinds, strict=True)):
         if kind == "row":
-            counts.append(int(converted[f"__check{i}"].sum() or 0))
+            counts.append(int(totals[f"__check{i}"].item() or 0))
         elif kind == "key":
             weighted = pl.when(check.expr).then(pl.col("__rows")).otherwise(0).sum()
             counts.append(int(converted.select(weighted).item() or 0))

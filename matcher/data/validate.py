@@ -235,10 +235,13 @@ def _check_patients(
     with_stats = {"opted_out", "centre_id", "practice_id"} <= p.usable
     if with_stats:
         aggs += patient_aggregates()
+    if "patient_id" in p.usable:  # duplicates looked for only when distinct < non-null
+        pid = pl.col("patient_id")
+        aggs += [pid.drop_nulls().n_unique().alias("__ids"), pid.count().alias("__with_id")]
     result = p.typed.select(aggs).collect(engine="streaming")
     counts = [int(result[f"__check{i}"][0] or 0) for i in range(len(p.checks))]
     _report_checks(p, counts, errors, warnings)
-    if "patient_id" in p.usable:
+    if "patient_id" in p.usable and result["__ids"][0] < result["__with_id"][0]:
         pid = pl.col("patient_id")
         dup = (
             p.typed.filter(pid.is_not_null())
@@ -277,7 +280,9 @@ def _check_events(
     keys = [k for k in ("system", "code", "unit") if k in p.usable]
     events = event_aggregates(has_date="date" in p.usable)
     few = keys or [k for k in ("practice_id", "kind") if k in p.usable]  # a few thousand values
-    fast = screened_groups(p.source.frame, p.exprs, p.checks, few, known, events)
+    fast = screened_groups(
+        p.source.frame, p.exprs, p.checks, few, known, events, whole_rows=p.source.fmt == "csv"
+    )
     if fast is not None:  # per distinct code; the usual case
         groups, counts = fast
     else:  # row by row, to explain a pseudonym problem

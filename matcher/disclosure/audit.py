@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 
-import networkx as nx
-
 Bounds = tuple[int, int | None]
 Cell = tuple[Hashable, Hashable]
 
@@ -34,6 +32,8 @@ def _extreme(
     arcs: list[tuple[object, object, int, int | None]], target: int, sign: int
 ) -> int | None:
     """Min (sign=+1) or max (sign=-1) flow on arc ``target``; None when infeasible/unbounded."""
+    import networkx as nx  # 0.2 s to import: only when a breakdown is audited
+
     graph = nx.DiGraph()
     demand: dict[object, int] = {}
     for index, (u, v, lo, hi) in enumerate(arcs):

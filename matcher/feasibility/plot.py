@@ -18,9 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from matcher.disclosure.rounding import MASKED
 from matcher.errors import MatcherError
 from matcher.feasibility.dimensions import SEP, sort_key
@@ -154,6 +151,9 @@ def draw_funnel(items: Sequence[StudyFeasibility], path: Path, kind: str | None 
     funnel_w, bar_w, top_pad, bottom_pad = 4.6, 2.6, 0.55, 0.6
     width = left + funnel_w + (columns - 1) * (cat_left + bar_w + 0.5) + 0.3
     height = sum(heights) + 0.2
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # 0.6 s: only to draw
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     y_top = height - 0.2

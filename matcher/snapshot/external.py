@@ -6,8 +6,8 @@ Sorting a whole event table in memory needs the table twice (the rows and their 
 sorted alone and the buckets written one after the other:
 
 1. one streaming pass encodes the rows (:func:`~matcher.snapshot.encode.encoding`) and
-   writes them, unsorted, into one temporary folder of Arrow files per bucket (never held
-   whole in memory);
+   writes them, unsorted, into one temporary folder of Arrow files per bucket, holding at
+   most a quarter of a bucket's rows at a time (:func:`spill_buckets`);
 2. for each bucket in order, its rows are read back, sorted and written to a part file;
 3. the parts are streamed into the table's file with the same record batches as an
    in-memory write: the bytes, and so the snapshot's content hash, are those of the
@@ -47,8 +47,9 @@ from matcher.snapshot.encode import KEY, encoding, orphans_refused, sort_table
 CHUNK_ROWS = 16_000_000
 """Rows per bucket by default (about 0.5 GB of encoded rows, twice that while sorting)."""
 BUCKET = "__bucket"
-FILE_BYTES = 64 << 20
-"""Bytes per temporary file of a bucket (the partitioned write flushes at this size)."""
+_UNIT, _FIRST, _SPAN = "__unit", "__first_bucket", "__buckets"
+SPILL_BATCH_ROWS = 1 << 20
+"""Rows per streamed batch while the rows are split into buckets."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,15 @@ def _buckets(counts: list[int], chunk_rows: int) -> tuple[list[int], list[int]]:
     return firsts, spans
 
 
-def _bucket_expr(
+def _with_buckets(
     encoded: pl.LazyFrame, index: pl.DataFrame | None, chunk_rows: int, patients: int
-) -> pl.Expr:
-    """Each row's bucket: contiguous ranges of the table's sort order."""
+) -> pl.LazyFrame:
+    """``encoded`` with each row's bucket: contiguous ranges of the table's sort order.
+
+    Each row finds its unit's first bucket and span by a join with the (small) table of
+    units: a ``replace_strict`` with that table made the streaming engine hold the whole
+    table (3.4 GiB at 1M patients); the join streams.
+    """
     if index is not None:  # ranges of (system, code), from the code index
         schema = encoded.collect_schema()
         system_enum, code_enum = schema["system"], schema["code"]
@@ -111,11 +117,59 @@ def _bucket_expr(
         ids = per_key[KEY].cast(pl.UInt64)
         firsts, spans = _buckets(per_key["len"].to_list(), chunk_rows)
         unit = pl.col(KEY).cast(pl.UInt64)
-    first = unit.replace_strict(ids, pl.Series(firsts, dtype=pl.UInt64))
-    span = unit.replace_strict(ids, pl.Series(spans, dtype=pl.UInt64))
+    units = pl.LazyFrame(
+        {
+            _UNIT: ids.alias(_UNIT),
+            _FIRST: pl.Series(firsts, dtype=pl.UInt64),
+            _SPAN: pl.Series(spans, dtype=pl.UInt64),
+        }
+    )
+    first, span = pl.col(_FIRST), pl.col(_SPAN)
     # a large unit's rows spread over its buckets by patient_key (the next sort column)
     within = pl.col(KEY).cast(pl.UInt64) * span // max(patients, 1)
-    return (first + pl.min_horizontal(within, span - 1)).cast(pl.UInt32).alias(BUCKET)
+    bucket = (first + pl.min_horizontal(within, span - 1)).cast(pl.UInt32).alias(BUCKET)
+    joined = encoded.with_columns(unit.alias(_UNIT)).join(units, on=_UNIT, how="left")
+    return joined.with_columns(bucket).drop(_UNIT, _FIRST, _SPAN)
+
+
+def spill_buckets(frame: pl.LazyFrame, folder: Path, held_rows: int) -> None:
+    """Write the rows of ``frame`` into one folder per value of its ``__bucket`` column
+    (``folder/__bucket=N/*.ipc``, without the column), holding at most about ``held_rows``
+    rows in memory (plus one streamed batch).
+
+    The streamed batches are split by bucket and kept until ``held_rows`` rows are waiting,
+    then every waiting bucket is written as one more file: the memory held is explicit,
+    whatever the table's size.
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> spill_buckets(pl.LazyFrame({"x": [1, 2, 3], BUCKET: [1, 0, 1]}), folder, 2)
+        >>> sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ipc"))
+        ['__bucket=0/000000.ipc', '__bucket=1/000000.ipc']
+        >>> pl.read_ipc(folder / "__bucket=1" / "000000.ipc")["x"].to_list()
+        [1, 3]
+    """
+    waiting: dict[int, list[pl.DataFrame]] = {}
+    files: dict[int, int] = {}
+    held = 0
+
+    def write_waiting() -> None:
+        for key, parts in waiting.items():
+            target = folder / f"{BUCKET}={key}"
+            target.mkdir(parents=True, exist_ok=True)
+            number = files.get(key, 0)
+            files[key] = number + 1
+            pl.concat(parts).write_ipc(target / f"{number:06d}.ipc", compression="uncompressed")
+        waiting.clear()
+
+    for batch in frame.collect_batches(chunk_size=SPILL_BATCH_ROWS, maintain_order=False):
+        for (key,), part in batch.partition_by(BUCKET, as_dict=True, include_key=False).items():
+            waiting.setdefault(int(key), []).append(part)  # type: ignore[call-overload]
+        held += batch.height
+        if held >= held_rows:
+            write_waiting()
+            held = 0
+    write_waiting()
 
 
 def _iso(value: object) -> str | None:
@@ -141,15 +195,9 @@ def write_events(
                 rows = int(index["n_rows"].sum())
             else:
                 rows = int(encoded.select(pl.len()).collect(engine="streaming").item())
-            bucket = _bucket_expr(encoded, index, chunk_rows, len(patients.categories))
+            bucketed = _with_buckets(encoded, index, chunk_rows, len(patients.categories))
             buckets = work / "buckets"
-            encoded.with_columns(bucket).sink_ipc(
-                pl.PartitionBy(
-                    buckets, key=BUCKET, include_key=False, approximate_bytes_per_file=FILE_BYTES
-                ),
-                compression="uncompressed",
-                mkdir=True,
-            )
+            spill_buckets(bucketed, buckets, max(chunk_rows // 4, 1))
         parts, first, last = [], None, None
         for folder in sorted(buckets.glob(f"{BUCKET}=*"), key=lambda f: int(f.name.split("=")[1])):
             files = sorted(folder.glob("*.ipc"))

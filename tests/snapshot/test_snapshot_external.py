@@ -41,3 +41,30 @@ def test_issue16_item4_no_bucket_is_larger_than_the_chunk(
         rows = pl.read_ipc(tmp_path / "snap" / entry.file)
         biggest_patient = int(rows.group_by("patient_key").len()["len"].max())
         assert max(sizes) <= 2 * chunk + biggest_patient, table
+
+
+def test_issue16_item4_spill_holds_at_most_the_rows_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The split into buckets writes what it holds once ``held_rows`` rows wait (memory
+    bounded whatever the table's size) and loses or duplicates no row."""
+    monkeypatch.setattr(external, "SPILL_BATCH_ROWS", 10)
+    rows = pl.DataFrame({"x": range(1000), external.BUCKET: [i % 3 for i in range(1000)]})
+    largest: list[int] = []
+    real = pl.DataFrame.write_ipc
+
+    def spy(frame: pl.DataFrame, *args: object, **kwargs: object) -> None:
+        largest.append(frame.height)
+        real(frame, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", spy)
+    external.spill_buckets(rows.lazy(), tmp_path, held_rows=100)
+    monkeypatch.undo()
+    assert max(largest) <= 100 + 10  # what was held, plus at most one batch
+    back = {
+        int(folder.name.split("=")[1]): pl.concat([pl.read_ipc(f) for f in folder.glob("*.ipc")])
+        for folder in tmp_path.iterdir()
+    }
+    assert sorted(back) == [0, 1, 2]
+    for bucket, frame in back.items():
+        assert sorted(frame["x"].to_list()) == list(range(bucket, 1000, 3))
