@@ -425,3 +425,26 @@ def test_issue18_snapshot_written_before_value_code_still_opens(tmp_path):
         (ir.Rule("preg", ir.Section.EXCLUSION, ir.StateAtIndex("pregnant")),),
     )  # fmt: skip
     assert engine_rows(evaluate(st, opened)) == engine_rows(evaluate(st, raw))
+
+
+def test_issue18_snapshot_missing_a_required_column_is_still_damaged(tmp_path):
+    """Only optional contract columns may be missing from a stored table."""
+    from matcher.errors import DataError
+    from matcher.snapshot import open_snapshot
+
+    data = frames(
+        patients=[patient("a")],
+        observations=[smoking("a", D(2023, 1, 1), "8517006")],
+        diagnoses=[],
+        prescriptions=[],
+        encounters=[],
+    )
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, frame in data.items():
+        frame.write_parquet(raw / f"{name}.parquet")
+    ingest(raw, tmp_path / "snap")
+    path = tmp_path / "snap" / "observations.arrow"
+    pl.read_ipc(path).drop("date").write_ipc(path)
+    with pytest.raises(DataError, match="differ from the snapshot layout"):
+        open_snapshot(tmp_path / "snap")
