@@ -58,19 +58,15 @@ def _read(
     return read(table, wanted if codes is not None else None)
 
 
-def _on_latest_day(flag: pl.Expr) -> pl.Expr:
-    """Within a patient group: whether ``flag`` holds for some row of the latest date."""
-    return flag.filter(pl.col("date") == pl.col("date").max()).any()
+def _latest_day_rows(rows: pl.LazyFrame, key: str) -> pl.LazyFrame:
+    """The rows of each patient's latest ``date`` (a window maximum: no per-group filter)."""
+    return rows.filter(pl.col("date") == pl.col("date").max().over(key))
 
 
-def _mask_of_latest_day(rows: pl.LazyFrame, key: str, bits: tuple[int, ...], name: str):
+def _mask_of_latest_day(rows: pl.LazyFrame, key: str, name: str) -> pl.LazyFrame:
     """Per patient, the OR of the ``__mask`` of the rows of their latest ``date``."""
-    parts = [_on_latest_day((pl.col("__mask") & bit) != 0).alias(f"__b{bit}") for bit in bits]
-    grouped = rows.group_by(key).agg(parts)
-    total = pl.sum_horizontal(
-        pl.when(pl.col(f"__b{bit}")).then(bit).otherwise(0) for bit in bits
-    ).cast(pl.Int8)
-    return grouped.select(key, total.alias(name))
+    latest = _latest_day_rows(rows, key)
+    return latest.group_by(key).agg(pl.col("__mask").bitwise_or().cast(pl.Int8).alias(name))
 
 
 def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl.LazyFrame:
@@ -86,7 +82,7 @@ def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl
     )
     picked = rows.filter(_coded(F.SMOKING_STATUS_CODES) & (pl.col("date") <= day))
     picked = picked.select(key, "date", mask.alias("__mask"))
-    return _mask_of_latest_day(picked, key, (F.CURRENT, F.FORMER, F.NEVER), name)
+    return _mask_of_latest_day(picked, key, name)
 
 
 def quantity_frame(
@@ -105,10 +101,10 @@ def quantity_frame(
     unit = _text("unit").str.strip_chars()
     usable = unit.is_null() | unit.is_in(list(F.QUANTITY_UNITS[quantity]))
     picked = picked.select(key, "date", value, usable.alias("__usable"))
-    latest = pl.col("date") == pl.col("date").max()
-    grouped = picked.group_by(key).agg(
-        pl.col("__usable").filter(latest).all().alias("__ok"),
-        value.filter(latest).max().alias("__v"),
+    grouped = (
+        _latest_day_rows(picked, key)
+        .group_by(key)
+        .agg(pl.col("__usable").all().alias("__ok"), value.max().alias("__v"))
     )
     return grouped.select(key, pl.when(pl.col("__ok")).then(pl.col("__v")).alias(name))
 
@@ -164,7 +160,7 @@ def state_frame(
     )
     evidence = pl.concat([from_answers, from_diagnoses], how="vertical_relaxed")
     evidence = evidence.filter(pl.col("__mask") != 0)
-    return _mask_of_latest_day(evidence, key, (F.STARTS, F.ENDS), name)
+    return _mask_of_latest_day(evidence, key, name)
 
 
 def status_frames(

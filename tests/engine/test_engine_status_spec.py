@@ -52,6 +52,16 @@ def answer(pid, day, code, value_code) -> dict:
     }
 
 
+def raw_and_snapshot(data: dict, tmp_path) -> object:
+    """Write ``data`` as a raw directory ``tmp_path/raw`` and ingest it to ``tmp_path/snap``."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, frame in data.items():
+        frame.write_parquet(raw / f"{name}.parquet")
+    ingest(raw, tmp_path / "snap")
+    return raw
+
+
 def status_is(*statuses: str) -> ir.Study:
     return one_rule(ir.SmokingStatusIs(statuses))
 
@@ -351,11 +361,7 @@ def test_issue18_status_facts_same_on_raw_files_and_snapshot(tmp_path, drop_valu
     )
     if drop_value_code:
         data["observations"] = data["observations"].drop("value_code")
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for name, frame in data.items():
-        frame.write_parquet(raw / f"{name}.parquet")
-    ingest(raw, tmp_path / "snap")
+    raw = raw_and_snapshot(data, tmp_path)
     st = ir.Study(
         "s",
         1,
@@ -406,11 +412,7 @@ def test_issue18_snapshot_written_before_value_code_still_opens(tmp_path):
         prescriptions=[],
         encounters=[],
     )
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for name, frame in data.items():
-        frame.write_parquet(raw / f"{name}.parquet")
-    ingest(raw, tmp_path / "snap")
+    raw = raw_and_snapshot(data, tmp_path)
     path = tmp_path / "snap" / "observations.arrow"
     old = pl.read_ipc(path).drop("value_code")
     old.write_ipc(path)  # the layout of a snapshot written before the column existed
@@ -425,3 +427,22 @@ def test_issue18_snapshot_written_before_value_code_still_opens(tmp_path):
         (ir.Rule("preg", ir.Section.EXCLUSION, ir.StateAtIndex("pregnant")),),
     )  # fmt: skip
     assert engine_rows(evaluate(st, opened)) == engine_rows(evaluate(st, raw))
+
+
+def test_issue18_snapshot_missing_a_required_column_is_still_damaged(tmp_path):
+    """Only optional contract columns may be missing from a stored table."""
+    from matcher.errors import DataError
+    from matcher.snapshot import open_snapshot
+
+    data = frames(
+        patients=[patient("a")],
+        observations=[smoking("a", D(2023, 1, 1), "8517006")],
+        diagnoses=[],
+        prescriptions=[],
+        encounters=[],
+    )
+    raw_and_snapshot(data, tmp_path)
+    path = tmp_path / "snap" / "observations.arrow"
+    pl.read_ipc(path).drop("date").write_ipc(path)
+    with pytest.raises(DataError, match="differ from the snapshot layout"):
+        open_snapshot(tmp_path / "snap")
