@@ -43,20 +43,23 @@ def worker(
     their attempt limit, then failed with a reason; a run already recorded in the ledger is
     not counted again. Stop with Ctrl-C or SIGTERM: the run in progress is finished first.
     The snapshot chosen for the service (p4dp data use, POST /admin/data) wins over --data.
+    The database schema is upgraded first (Alembic), as p4dp serve does.
 
     \b
     Examples:
       p4dp worker --data data/ --ledger /srv/p4dp/ledger.sqlite
       DATABASE_URL=postgresql://p4dp@db/p4dp p4dp worker --data snapshot/ --once
     """
-    from matcher.api.db import make_engine
+    from matcher.api.db import make_engine, migrate
     from matcher.api.settings import database_url_from
     from matcher.data.open import open_data
     from matcher.disclosure.ledger import Ledger
     from matcher.services.run_worker import RunWorker
 
     Ledger.open(ledger)  # refuse a missing ledger before any run is claimed
-    engine = make_engine(database_url_from(database))
+    url = database_url_from(database)
+    migrate(url)  # a worker started before the server, or after an upgrade of p4dp
+    engine = make_engine(url)
     runner = RunWorker(engine, ledger=ledger, data=open_data(data_dir), stale_after_s=stale_after)
     if once:
         runner.release_dead_local_claims()

@@ -256,17 +256,23 @@ def test_issue14_unknown_options_are_refused(queue_engine):
 
 
 def test_issue14_p4dp_worker_once_executes_the_queue(tmp_path, synth_data, ledger_path):
-    db = tmp_path / "api.sqlite"
-    engine = make_queue_engine(f"sqlite:///{db}")
-    from matcher.services.runs import create_run_tables
+    """The worker executes the queue, on a database it first upgrades to the newest schema
+    (a worker may start before the server, or after an upgrade of p4dp)."""
+    from alembic.script import ScriptDirectory
 
-    create_run_tables(engine)
+    from matcher.api.db import alembic_config, current_revision, migrate
+
+    db = tmp_path / "api.sqlite"
+    migrate(f"sqlite:///{db}", "0003")  # a schema older than the data choices (0004)
+    engine = make_queue_engine(f"sqlite:///{db}")
     run = submit_run(engine, criteria=STUDY, requester="ana")
     args = ["worker", "--once", "--database", str(db), "--data", str(synth_data)]
     res = CliRunner().invoke(main, [*args, "--ledger", str(ledger_path)])
     assert res.exit_code == 0, res.output
     assert "Executed 1 run(s)" in res.output
     assert get_run(engine, run.id).status == RunStatus.DONE
+    newest = ScriptDirectory.from_config(alembic_config(f"sqlite:///{db}")).get_current_head()
+    assert current_revision(f"sqlite:///{db}") == newest != "0003"
     missing = CliRunner().invoke(main, [*args, "--ledger", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 1 and "Traceback" not in missing.output
     engine.dispose()
