@@ -6,8 +6,9 @@ engine all read their table and column names from here.
 
     >>> TABLES["patients"].required_names()[:3]
     ('patient_id', 'birth_year', 'birth_month')
-    >>> sorted(TABLES)
-    ['allergies', 'diagnoses', 'encounters', 'observations', 'patients', 'prescriptions', 'procedures']
+    >>> sorted(TABLES)  # doctest: +NORMALIZE_WHITESPACE
+    ['allergies', 'diagnoses', 'encounters', 'observations', 'patients', 'prescriptions',
+     'procedures']
     >>> OPTIONAL_TABLES
     ('procedures', 'allergies')
 """
