@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+from practice_csv import minimal_csv_export
 
 from matcher.practice.export_fhir import read_fhir_export
 from matcher.practice.extract import _events
@@ -78,19 +79,7 @@ def test_issue18_fhir_allergies_reach_the_contract_table(tmp_path):
 def test_issue18_csv_export_allergies_file_is_optional_and_kind_checked(tmp_path):
     from matcher.practice.export_csv import read_csv_export
 
-    folder = tmp_path / "csv"
-    folder.mkdir()
-    (folder / "patients.csv").write_text(
-        "local_id,national_id,family_name,given_names,birth_date,sex\n"
-        "L1,250027510812345,Martin,Anne,1950-02-03,F\n"
-    )
-    for name, header in (
-        ("diagnoses", "local_id,date,system,code"),
-        ("prescriptions", "local_id,date,system,code"),
-        ("observations", "local_id,date,system,code"),
-        ("encounters", "local_id,date,kind"),
-    ):
-        (folder / f"{name}.csv").write_text(header + "\n")
+    folder = minimal_csv_export(tmp_path / "csv")
     assert "allergies" not in read_csv_export(folder).events  # not provided
     (folder / "allergies.csv").write_text(
         "local_id,date,system,code,kind\n"
