@@ -73,6 +73,15 @@ def valid_frames() -> dict[str, pl.DataFrame]:
                 "code": ["DEQP003", "GLQP012"],
             }
         ),
+        "allergies": pl.DataFrame(  # issue 18: a kind not recorded is null
+            {
+                "patient_id": ["pA", "pC"],
+                "date": [D(2014, 6, 1), D(2016, 1, 1)],
+                "system": ["atc", "snomed"],
+                "code": ["J01CA04", "256349002"],
+                "kind": ["allergy", None],
+            }
+        ),
     }
 
 
