@@ -77,8 +77,8 @@ def valid_frames() -> dict[str, pl.DataFrame]:
             {
                 "patient_id": ["pA", "pC"],
                 "date": [D(2014, 6, 1), D(2016, 1, 1)],
-                "system": ["atc", "snomed"],
-                "code": ["J01CA04", "256349002"],
+                "system": ["atc", "atc"],
+                "code": ["J01CA04", "A10BA02"],
                 "kind": ["allergy", None],
             }
         ),

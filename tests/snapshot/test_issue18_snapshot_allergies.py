@@ -32,8 +32,9 @@ KINDS = ("allergy", "intolerance", None)
 
 
 def _with_allergies(raw_dir: Path, out: Path) -> Path:
-    """A copy of the raw data with an allergies table: one to three records for every fifth
-    patient, cycling through substances, kinds (null included) and dates."""
+    """A copy of the raw data with an allergies table of our own (replacing the synthetic
+    one): one to three records for every fifth patient, cycling through substances, kinds
+    (null included) and dates."""
     shutil.copytree(raw_dir, out)
     ids = pl.read_parquet(raw_dir / "patients.parquet")["patient_id"].to_list()[::5]
     rows = []
@@ -67,11 +68,15 @@ def test_issue18_allergies_agree_on_raw_snapshot_and_parts(raw_dir: Path, tmp_pa
 
 
 def test_issue18_allergies_not_provided_stay_not_provided_in_a_snapshot(
-    raw_dir: Path, snap_dir: Path
+    raw_dir: Path, tmp_path: Path
 ) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_dir, raw)
+    (raw / "allergies.parquet").unlink()  # a data directory of before the allergies table
     study = compile_text(STUDY)
-    on_raw = evaluate(study, raw_dir, index_date=INDEX).patients.sort("patient_id")
+    on_raw = evaluate(study, raw, index_date=INDEX).patients.sort("patient_id")
     assert set(on_raw["penicillin"].to_list()) == {None}
-    opened = open_snapshot(snap_dir)
+    ingest(raw, tmp_path / "snap")
+    opened = open_snapshot(tmp_path / "snap")
     assert "allergies" in opened.not_provided()
     assert evaluate(study, opened, index_date=INDEX).patients.equals(on_raw)
