@@ -75,7 +75,7 @@ def valid_frames() -> dict[str, pl.DataFrame]:
         ),
         "allergies": pl.DataFrame(  # issue 18: a kind not recorded is null
             {
-                "patient_id": ["pA", "pC"],
+                "patient_id": ["pA", "pA"],
                 "date": [D(2014, 6, 1), D(2016, 1, 1)],
                 "system": ["atc", "atc"],
                 "code": ["J01CA04", "A10BA02"],
