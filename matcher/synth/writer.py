@@ -9,7 +9,7 @@ an interrupted run leaves no half-written data set. Practice keys are never writ
     >>> d = pathlib.Path(tempfile.mkdtemp()) / "pop"
     >>> summary = generate(300, seed=7, out=d)
     >>> sorted(p.name for p in d.iterdir())[:4]
-    ['diagnoses.parquet', 'encounters.parquet', 'extract.json', 'observations.parquet']
+    ['allergies.parquet', 'diagnoses.parquet', 'encounters.parquet', 'extract.json']
     >>> summary.rows["patients"]
     300
 """
