@@ -43,6 +43,7 @@ DOMAIN_SYSTEMS: dict[str, tuple[str, ...]] = {
     "observation": ("loinc",),
     # ---- issue 18: records ----
     "procedure": ("ccam",),
+    "allergy": ("atc",),
 }
 """Systems searched for a term written inline in each kind of event (the main systems of the
 data contract)."""
@@ -52,7 +53,7 @@ SYSTEM_DOMAINS: dict[str, tuple[str, ...]] = {
     "icd10cm": ("diagnosis",),
     "icd9cm": ("diagnosis",),
     "icpc2": ("diagnosis",),
-    "atc": ("prescription",),
+    "atc": ("prescription", "allergy"),  # issue 18: a drug allergy's substance
     "loinc": ("lab", "observation"),
     # ---- issue 18: records ----
     "ccam": ("procedure",),
@@ -84,7 +85,7 @@ def wrong_domain(systems: set[str], word: str, what: str) -> str | None:
     held = " and ".join(sorted(display_name(s) for s in systems))
     allowed = [display_name(s) for s, words in SYSTEM_DOMAINS.items() if word in words]
     expected = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
-    plural = "diagnoses" if word == "diagnosis" else word + "s"
+    plural = {"diagnosis": "diagnoses", "allergy": "allergies"}.get(word, word + "s")
     verb = "hold" if what == "these codes" else "holds"
     return (
         f"{what} {verb} {held} codes, which never appear in {plural} (they are coded in {expected})"

@@ -27,6 +27,7 @@ _EVENT_WORDS = {
     ir.Domain.ENCOUNTER: "encounter",
     # ---- issue 18: records ----
     ir.Domain.PROCEDURE: "procedure",
+    ir.Domain.ALLERGY: "allergy",
 }
 
 
@@ -71,11 +72,13 @@ def window(w: ir.Window) -> str:
 def events(e: ir.EventSet, *, plural: bool = False) -> str:
     word = _EVENT_WORDS[e.domain]
     if plural:
-        word = "diagnoses" if word == "diagnosis" else word + "s"
+        word = {"diagnosis": "diagnoses", "allergy": "allergies"}.get(word, word + "s")
     text = word
+    if e.domain is ir.Domain.ALLERGY:  # issue 18: records
+        text = _allergy_words(e.kinds, plural)
     if e.codes is not None:
         text += f" from code set '{e.codes.name}'"
-    if e.kinds:
+    if e.kinds and e.domain is not ir.Domain.ALLERGY:
         text += f" of kind {' or '.join(e.kinds)}"
     if isinstance(e.value, ir.DoseCondition):  # issue 18: drugs
         which = "daily dose" if e.value.daily else "dose per intake"
@@ -85,6 +88,21 @@ def events(e: ir.EventSet, *, plural: bool = False) -> str:
     elif e.value is not None:
         text += f" with a value {_OPS[e.value.op]} {quantity(e.value.right)}"
     return f"{text}, dated {window(e.window)}"
+
+
+def _allergy_words(kinds: tuple[str, ...], plural: bool) -> str:
+    """'allergy or intolerance' (both kinds), or the kinds asked for, noting that a record of
+    unrecorded kind is unknown.
+
+    >>> _allergy_words((), True)
+    'allergies or intolerances'
+    >>> _allergy_words(("intolerance",), False)
+    'intolerance (a record of unrecorded kind: unknown)'
+    """
+    words = [("allergies" if k == "allergy" else k + "s") if plural else k for k in kinds]
+    if not kinds:
+        return "allergies or intolerances" if plural else "allergy or intolerance"
+    return " or ".join(words) + " (a record of unrecorded kind: unknown)"
 
 
 def quantity(q: ir.Quantity) -> str:

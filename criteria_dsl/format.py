@@ -34,6 +34,7 @@ _PLURAL = {
     "encounter": "encounters",
     # ---- issue 18: records ----
     "procedure": "procedures",
+    "allergy": "allergies",
 }
 
 
@@ -114,7 +115,9 @@ def event(e: A.Event, *, plural: bool = False) -> str:
     word = _PLURAL[e.word] if plural else e.word
     parts = [word]
     if e.codes is not None:
-        if plural:
+        if e.word == "allergy":  # issue 18: 'allergy to X'
+            parts.append("to")
+        elif plural:
             parts.append("of")
         parts.append(code_use(e.codes))
     if e.kinds:

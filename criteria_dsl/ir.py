@@ -196,6 +196,11 @@ class Window:
 # --------------------------------------------------------------------------------------------
 
 
+ALLERGY_KINDS: tuple[str, ...] = ("allergy", "intolerance")
+"""Issue 18: the kinds of an allergy record (``of kind``); a record of unrecorded kind may be
+of either."""
+
+
 class Domain(StrEnum):
     """The event table a set of events is drawn from (names of the data contract's tables)."""
 
@@ -205,6 +210,7 @@ class Domain(StrEnum):
     ENCOUNTER = "encounters"
     # ---- issue 18: records ----
     PROCEDURE = "procedures"
+    ALLERGY = "allergies"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,8 +285,12 @@ class EventSet:
             if self.domain is not Domain.OBSERVATION:
                 raise IRError("only observations (labs, vital signs) have values to compare")
             _expect(self.value, ValueCondition, "EventSet.value")
-        if self.kinds and self.domain is not Domain.ENCOUNTER:
-            raise IRError("only encounters have kinds")
+        if self.kinds and self.domain is Domain.ALLERGY:  # issue 18: records
+            wrong = sorted(set(self.kinds) - set(ALLERGY_KINDS))
+            if wrong:
+                raise IRError(f"an allergy's kind is allergy or intolerance, not {wrong[0]!r}")
+        elif self.kinds and self.domain is not Domain.ENCOUNTER:
+            raise IRError("only encounters and allergies have kinds")
         object.__setattr__(self, "kinds", tuple(sorted(set(self.kinds))))
 
 

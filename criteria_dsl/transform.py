@@ -139,6 +139,7 @@ _PLURALS = {
     "encounters": "encounter",
     # ---- issue 18: records ----
     "procedures": "procedure",
+    "allergies": "allergy",
 }
 
 
@@ -365,6 +366,11 @@ class ToAst(Transformer):  # type: ignore[type-arg]
     def emergency_anchor(self, meta: Meta, c: list[Any]) -> A.EventAnchor:
         event = A.Event("encounter", None, ("emergency",), span=span_of(meta))
         return A.EventAnchor(str(c[0]), event, span=span_of(meta))  # type: ignore[arg-type]
+
+    def allergy_event(self, meta: Meta, c: list[Any]) -> A.Event:
+        kinds = c[2] if len(c) > 2 and isinstance(c[2], tuple) else ()
+        options = tuple(c[3:] if kinds else c[2:])
+        return A.Event("allergy", c[1], kinds, options, span=span_of(meta))
 
     def kind_filter(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
         return tuple(str(t) for t in c)

@@ -39,6 +39,7 @@ DOMAINS = {
     "encounter": ir.Domain.ENCOUNTER,
     # ---- issue 18: records ----
     "procedure": ir.Domain.PROCEDURE,
+    "allergy": ir.Domain.ALLERGY,
 }
 """The event words of the language → the IR's domains (labs are observations)."""
 
@@ -73,6 +74,15 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
             self.check_unit(codes, quantity, f.quantity.span)
             value = ir.ValueCondition(OPS[f.op], quantity)  # type: ignore[arg-type]
         value = value if dose is None else dose
+        wrong = [k for k in node.kinds if k not in ir.ALLERGY_KINDS]
+        if domain is ir.Domain.ALLERGY and wrong:  # issue 18: records
+            self.error(
+                node.span,
+                "E314 bad-kind",
+                f"an allergy is of kind allergy or intolerance, not '{wrong[0]}' (without "
+                "'of kind', 'allergy to' covers both)",
+            )
+            raise Failed
         return ir.EventSet(domain, codes, window, value, node.kinds, span=node.span)
 
     def anchor(self, node: A.Anchor, owner: str) -> ir.Anchor:

@@ -43,8 +43,9 @@ TABLE_NAMES = (
     "observations",
     "encounters",
     "procedures",
+    "allergies",
 )
-CODED_NAMES = ("diagnoses", "prescriptions", "observations", "procedures")
+CODED_NAMES = ("diagnoses", "prescriptions", "observations", "procedures", "allergies")
 
 
 def _load(data: Any) -> dict[str, list[dict[str, Any]]]:
@@ -358,9 +359,16 @@ class ReferenceEvaluator(DrugReference):
         for row in rows:
             if codes is not None and (row.get("system"), row.get("code")) not in codes:
                 continue
+            unknown_kind = False
             if node.kinds and row["kind"] not in node.kinds:
-                continue
+                # issue 18: an allergy of unrecorded kind may be of the kind asked
+                if node.domain is not ir.Domain.ALLERGY or row["kind"] is not None:
+                    continue
+                unknown_kind = True
             if not self.in_window(row["date"], node.window):
+                continue
+            if unknown_kind:
+                maybe.append(row)
                 continue
             if isinstance(node.value, ir.DoseCondition):  # issue 18: drugs
                 dose = self.dose_in(row, node.value)

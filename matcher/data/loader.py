@@ -1,8 +1,8 @@
 """Loading a data set: one lazy frame per contract table, in the contract types.
 
 ``load_dataset`` opens a data directory (``<table>.parquet``, ``<table>.csv`` or a directory
-``<table>/`` of Parquet parts; the five tables are required, the optional ``procedures`` may
-be left out), validates it (every problem is
+``<table>/`` of Parquet parts; the five tables are required, the optional ``procedures`` and
+``allergies`` may be left out), validates it (every problem is
 reported in one :class:`~matcher.errors.DataError`) and returns a :class:`Dataset` of lazy
 scans, so the engine keeps projection and predicate pushdown. ``Dataset.from_frames`` does the
 same for in-memory frames.
@@ -56,6 +56,8 @@ class Dataset:
     encounters: pl.LazyFrame
     procedures: pl.LazyFrame | None = None
     """``None``: the optional table was not provided (its criteria are unknown)."""
+    allergies: pl.LazyFrame | None = None
+    """``None``: the optional table was not provided (its criteria are unknown)."""
     patient_key: str = "patient_id"
     """The column linking event rows to ``patients`` (``patient_key`` in a snapshot)."""
     snapshot_id: str | None = None
@@ -82,8 +84,8 @@ class Dataset:
     def not_provided(self) -> frozenset[str]:
         """The optional tables this data set does not hold (not the same as empty ones).
 
-        >>> Dataset.from_frames(patients=empty_frame("patients")).not_provided()
-        frozenset({'procedures'})
+        >>> sorted(Dataset.from_frames(patients=empty_frame("patients")).not_provided())
+        ['allergies', 'procedures']
         """
         return not_provided(self)
 
@@ -149,10 +151,11 @@ class Dataset:
         observations: FrameLike | None = None,
         encounters: FrameLike | None = None,
         procedures: FrameLike | None = None,
+        allergies: FrameLike | None = None,
         validate: bool = True,
     ) -> Dataset:
         """Build a data set from in-memory frames; missing event tables become empty frames,
-        but an optional table (``procedures``) left out is *not provided*.
+        but an optional table (``procedures``, ``allergies``) left out is *not provided*.
 
         Frames go through the same conversions and (unless ``validate=False``) the same checks
         as files: dates may be ``pl.Date`` or ISO strings, integers any integer type.
@@ -164,6 +167,7 @@ class Dataset:
             "observations": observations,
             "encounters": encounters,
             "procedures": procedures,
+            "allergies": allergies,
         }
         sources = {
             name: frame_source(name, frame if frame is not None else empty_frame(name))

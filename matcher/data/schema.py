@@ -6,10 +6,11 @@ engine all read their table and column names from here.
 
     >>> TABLES["patients"].required_names()[:3]
     ('patient_id', 'birth_year', 'birth_month')
-    >>> sorted(TABLES)
-    ['diagnoses', 'encounters', 'observations', 'patients', 'prescriptions', 'procedures']
+    >>> sorted(TABLES)  # doctest: +NORMALIZE_WHITESPACE
+    ['allergies', 'diagnoses', 'encounters', 'observations', 'patients', 'prescriptions',
+     'procedures']
     >>> OPTIONAL_TABLES
-    ('procedures',)
+    ('procedures', 'allergies')
 """
 
 from __future__ import annotations
@@ -211,8 +212,33 @@ PROCEDURES = Table(
     optional=True,
 )
 
+ALLERGY_KINDS: tuple[str, ...] = ("allergy", "intolerance")
+"""The values of ``allergies.kind`` (null: the type was not recorded)."""
+
+ALLERGIES = Table(
+    "allergies",
+    (
+        Column("patient_id", pl.String(), False, "pseudonym, present in patients"),
+        Column("date", pl.Date(), False, "date the allergy or intolerance was recorded"),
+        Column("system", pl.String(), False, "'atc' for a drug, 'snomed' otherwise, or another"),
+        Column("code", pl.String(), False, "the substance (or drug class) in that system"),
+        Column("kind", pl.String(), True, "'allergy', 'intolerance', or null (not recorded)"),
+    ),
+    "one row per allergy or intolerance recorded (FHIR AllergyIntolerance); optional table",
+    optional=True,
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (PATIENTS, DIAGNOSES, PRESCRIPTIONS, OBSERVATIONS, ENCOUNTERS, PROCEDURES)
+    t.name: t
+    for t in (
+        PATIENTS,
+        DIAGNOSES,
+        PRESCRIPTIONS,
+        OBSERVATIONS,
+        ENCOUNTERS,
+        PROCEDURES,
+        ALLERGIES,
+    )
 }
 EVENT_TABLES: tuple[str, ...] = (
     "diagnoses",
@@ -220,8 +246,15 @@ EVENT_TABLES: tuple[str, ...] = (
     "observations",
     "encounters",
     "procedures",
+    "allergies",
 )
 OPTIONAL_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.optional)
 """Tables a data directory may omit (see :attr:`Table.optional`)."""
-CODED_EVENT_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations", "procedures")
+CODED_EVENT_TABLES: tuple[str, ...] = (
+    "diagnoses",
+    "prescriptions",
+    "observations",
+    "procedures",
+    "allergies",
+)
 """Event tables whose rows carry a (system, code)."""

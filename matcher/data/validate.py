@@ -37,7 +37,7 @@ from matcher.data.doses import dose_checks
 from matcher.data.extract_date import EXTRACT_FILE, read_extract
 from matcher.data.grouped import screened_groups
 from matcher.data.plausibility import Plausibility, centre_problems
-from matcher.data.schema import SEX_VALUES, TABLES
+from matcher.data.schema import ALLERGY_KINDS, SEX_VALUES, TABLES
 from matcher.data.sources import TableSource, locate_sources
 from matcher.data.summary import (
     DataSummary,
@@ -185,6 +185,10 @@ def _prepare(
             checks.append(_Check(col.name, pl.col(col.name).is_null() & not_bad, phrase))
     if source.table == "prescriptions":  # issue 18: drugs
         checks += [_Check(*c) for c in dose_checks(usable)]
+    if source.table == "allergies" and "kind" in usable:  # issue 18: records
+        kind = pl.col("kind")
+        phrase = f"with a kind outside {', '.join(ALLERGY_KINDS)} (empty: not recorded)"
+        checks.append(_Check("kind", kind.is_not_null() & ~kind.is_in(ALLERGY_KINDS), phrase))
     if source.table == "patients":
         checks += _patient_checks(usable)
         extra = plaus.patient_checks(usable) if warn else []

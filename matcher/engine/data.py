@@ -35,6 +35,7 @@ class DatasetLike(Protocol):
     observations: pl.LazyFrame
     encounters: pl.LazyFrame
     procedures: pl.LazyFrame | None
+    allergies: pl.LazyFrame | None
 
 
 DataInput = DatasetLike | Path | str | Mapping[str, pl.DataFrame | pl.LazyFrame]

@@ -15,6 +15,7 @@ values take a second, vectorised stage over the same rows (:func:`on_day_stages`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -212,7 +213,10 @@ def mask_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
 
 def maybe_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
     """Rows that may be in ``events``: every other condition holds, the row has a value, but
-    its unit does not convert to the value condition's (whether it satisfies it is unknown)."""
+    its unit does not convert to the value condition's (whether it satisfies it is unknown).
+    Issue 18: an allergy of unrecorded kind may be of the kind asked (:func:`unknown_kind`)."""
+    if unknown_kind(events):
+        return unknown_kind_expr(plan, events)
     assert events.value is not None
     if isinstance(events.value, DoseKey):  # issue 18: drugs
         return _all([*_base_parts(plan, events), dose_unknown(events.value)])
@@ -224,8 +228,24 @@ def maybe_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
 
 
 def uncertain(events: ResolvedEvents) -> bool:
-    """Whether ``events`` can hold rows of unknown membership (it has a value condition)."""
-    return events.value is not None
+    """Whether ``events`` can hold rows of unknown membership (it has a value condition, or
+    it filters allergies by kind: see :func:`unknown_kind`)."""
+    return events.value is not None or unknown_kind(events)
+
+
+# ---- issue 18: records ----
+
+
+def unknown_kind(events: ResolvedEvents) -> bool:
+    """Whether ``events`` filters allergies by kind, so that a record whose kind was not
+    recorded (null) may or may not belong to it."""
+    return events.domain is ir.Domain.ALLERGY and bool(events.kinds)
+
+
+def unknown_kind_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
+    """Allergy rows of the set's codes and window whose kind is null."""
+    parts = _base_parts(plan, dataclasses.replace(events, kinds=()))
+    return _all([*parts, pl.col("kind").is_null()])
 
 
 def _compare(left: pl.Expr, op: str, number: float) -> pl.Expr:

@@ -55,6 +55,7 @@ TABLE_SYSTEMS: dict[str, tuple[str, ...]] = {
     "prescriptions": ("atc",),
     "observations": ("loinc",),
     "procedures": ("ccam", "icd10pcs", "snomed", "cpt"),  # issue 18
+    "allergies": ("atc", "snomed"),  # issue 18: the substance (a drug in ATC, else SNOMED CT)
 }
 """The system names each event table keeps (CSV exports name them in their ``system`` column)."""
 

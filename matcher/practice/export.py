@@ -2,12 +2,12 @@
 
 Both readers (:mod:`.export_csv`, :mod:`.export_fhir`) return an :class:`Export`: the patients
 with their direct identifiers (which never leave the practice), the event tables keyed by
-the practice's local patient id (``procedures`` only when the export provides it), and every
-row that could not be read, with its file, line and reason. Nothing is dropped without a line
-in :attr:`Export.problems`.
+the practice's local patient id (``procedures`` and ``allergies`` only when the export
+provides them), and every row that could not be read, with its file, line and reason.
+Nothing is dropped without a line in :attr:`Export.problems`.
 
 >>> sorted(EVENT_COLUMNS)
-['diagnoses', 'encounters', 'observations', 'prescriptions', 'procedures']
+['allergies', 'diagnoses', 'encounters', 'observations', 'prescriptions', 'procedures']
 >>> detect_format(Path("/nonexistent"))
 Traceback (most recent call last):
 ...
@@ -71,6 +71,7 @@ EVENT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "encounters": {**_EVENT_BASE, "kind": pl.String()},
     # ---- issue 18: records ----
     "procedures": {**_EVENT_BASE, **_CODED},
+    "allergies": {**_EVENT_BASE, **_CODED, "kind": pl.String()},
 }
 PROBLEM_COLUMNS: dict[str, pl.DataType] = {
     "file": pl.String(),

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
+from matcher.data.schema import ALLERGY_KINDS
 from matcher.practice.codings import TABLE_SYSTEMS
 from matcher.practice.export import (
     BIRTH_REASON,
@@ -52,8 +53,9 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "observations": (("local_id", "date", "system", "code"), ("value", "unit", "value_code")),
     "encounters": (("local_id", "date", "kind"), ()),
     "procedures": (("local_id", "date", "system", "code"), ()),  # issue 18: optional file
+    "allergies": (("local_id", "date", "system", "code"), ("kind",)),  # issue 18: optional file
 }
-OPTIONAL_FILES = ("procedures",)
+OPTIONAL_FILES = ("procedures", "allergies")
 """Files a CSV export may leave out: the table is then not provided (criteria unknown)."""
 """Per file: the required columns, then the optional ones (extra columns are ignored)."""
 
@@ -208,6 +210,12 @@ def _read_events(
             )
         )
         raw = raw.with_columns(value=value)
+    if table == "allergies":  # issue 18: allergy, intolerance or empty (not recorded)
+        raw = raw.with_columns(pl.col("kind").str.strip_chars().str.to_lowercase())
+        kind = pl.col("kind")
+        bad = kind.is_not_null() & (kind != "") & ~kind.is_in(ALLERGY_KINDS)
+        checks.append((bad, "column 'kind': not allergy or intolerance (or empty)"))
+        raw = raw.with_columns(kind=pl.when(kind == "").then(None).otherwise(kind))
     if table == "encounters":
         raw = raw.with_columns(pl.col("kind").str.to_lowercase())
     detail = pl.col("system") if table in TABLE_SYSTEMS else None

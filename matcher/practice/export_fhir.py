@@ -2,9 +2,10 @@
 
 Read: ``Patient``, ``Condition``, ``MedicationRequest``, ``MedicationStatement``,
 ``Observation`` (components included; a ``valueCodeableConcept`` answer is kept as
-``value_code``, :mod:`.fhir_status`), ``Encounter`` and ``Procedure`` (issue 18; read
-resource by resource, never in batch), from every ``*.ndjson`` file of the
-export directory (any file may hold any of them). Other resource types are counted and skipped.
+``value_code``, :mod:`.fhir_status`), ``Encounter``, ``Procedure`` and
+``AllergyIntolerance`` (issue 18; read resource by resource, never in batch), from every
+``*.ndjson`` file of the export directory (any file may hold any of them). Other resource
+types are counted and skipped.
 
 * **Patient**: the local id is the identifier typed ``MR`` (medical record number), else the
   resource id; the national identifier is the first identifier in a national system
@@ -42,6 +43,7 @@ from typing import Any
 
 import polars as pl
 
+from matcher.data.schema import ALLERGY_KINDS
 from matcher.practice.codings import UCUM, table_system
 from matcher.practice.export import (
     EVENT_COLUMNS,
@@ -304,6 +306,18 @@ class _Reader:
             self.events["procedures"].append((self.file, self.line, *head, system, code))
         return None
 
+    def allergy(self, res: dict[str, Any], where: str) -> None:
+        """Issue 18: an ``AllergyIntolerance`` (its substance in ``code``, ``type`` allergy or
+        intolerance, else null); a refuted or entered-in-error one is reported, not kept."""
+        if res.get("subject") is None and res.get("patient") is not None:
+            res = res | {"subject": res["patient"]}  # R4 names the patient 'patient'
+        head = self._event(res, where, ("recordedDate", "onsetDateTime", "onsetPeriod"))
+        codes = head and self.codes("allergies", res.get("code"), where)
+        kind = res.get("type") if res.get("type") in ALLERGY_KINDS else None
+        for system, code in codes or ():
+            self.events["allergies"].append((self.file, self.line, *head, system, code, kind))
+        return None
+
     def encounter(self, res: dict[str, Any], where: str) -> None:
         head = self._event(res, where, ("period",))
         if head is None:
@@ -396,6 +410,7 @@ def read_fhir_export(path: Path, *, only_patients: bool = False, batch: bool = T
             "Observation": reader.observation,
             "Encounter": reader.encounter,
             "Procedure": reader.procedure,
+            "AllergyIntolerance": reader.allergy,
             "EpisodeOfCare": reader.episode,
             "Consent": reader.consent,
         }

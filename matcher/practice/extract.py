@@ -11,9 +11,9 @@ conversions) stays at the practice, beside the upload (``UPLOAD.extract-report.j
 it names the export's rows. The upload is written beside its destination and renamed into
 place: an interrupted run leaves nothing half-written. No key byte is ever written into it.
 
->>> sorted(UPLOAD_FILES)  # procedures.parquet only when the export provides procedures
-['diagnoses.parquet', 'encounters.parquet', 'observations.parquet', 'patients.parquet', \
-'prescriptions.parquet', 'procedures.parquet']
+>>> sorted(UPLOAD_FILES)  # procedures/allergies.parquet only when the export provides them
+['allergies.parquet', 'diagnoses.parquet', 'encounters.parquet', 'observations.parquet', \
+'patients.parquet', 'prescriptions.parquet', 'procedures.parquet']
 """
 
 from __future__ import annotations

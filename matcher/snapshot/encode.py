@@ -23,7 +23,13 @@ import polars as pl
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.errors import DataError
 
-CODED_TABLES: tuple[str, ...] = ("diagnoses", "prescriptions", "observations", "procedures")
+CODED_TABLES: tuple[str, ...] = (
+    "diagnoses",
+    "prescriptions",
+    "observations",
+    "procedures",
+    "allergies",
+)
 """Event tables with ``system`` and ``code`` columns (sorted by code, with a code index)."""
 KEY = "patient_key"
 KEY_DTYPE = pl.UInt32
@@ -36,6 +42,7 @@ ENUM_COLUMNS: dict[str, tuple[str, ...]] = {
     "observations": ("system", "code", "unit", "value_code"),
     "encounters": ("practice_id", "kind"),
     "procedures": ("system", "code"),
+    "allergies": ("system", "code", "kind"),
 }
 """Columns stored dictionary-encoded (``pl.Enum``) in each table."""
 

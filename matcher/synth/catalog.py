@@ -184,12 +184,24 @@ CCAM: dict[str, str] = {
 }
 """CCAM acts of the generated ``procedures`` table (all in the shipped CCAM table)."""
 
+ALLERGENS: dict[str, tuple[str, str]] = {
+    "amoxicillin": ("atc", "J01CA04"),
+    "amoxicillin_clavulanate": ("atc", "J01CR02"),
+    "metformin": ("atc", "A10BA02"),
+    "simvastatin": ("atc", "C10AA01"),
+    "ramipril": ("atc", "C09AA05"),
+    "peanut": ("snomed", "256349002"),
+    "latex": ("snomed", "111088007"),
+}
+"""Substances of the generated ``allergies`` table: drugs in ATC, the others in SNOMED CT."""
+
 CODES: tuple[tuple[str, str], ...] = (
     *(("icd10", c) for c in ICD10),
     *(("icpc2", c) for c in ICPC2),
     *(("atc", c) for c in ATC.values()),
     *(("loinc", c) for c in LOINC.values()),
     *(("ccam", c) for c in CCAM.values()),
+    *((s, c) for s, c in ALLERGENS.values() if c not in ATC.values()),  # issue 18: allergies
 )
 """Every (system, code) pair, indexed by the integers used inside the generator."""
 

@@ -9,7 +9,7 @@ an interrupted run leaves no half-written data set. Practice keys are never writ
     >>> d = pathlib.Path(tempfile.mkdtemp()) / "pop"
     >>> summary = generate(300, seed=7, out=d)
     >>> sorted(p.name for p in d.iterdir())[:4]
-    ['diagnoses.parquet', 'encounters.parquet', 'extract.json', 'observations.parquet']
+    ['allergies.parquet', 'diagnoses.parquet', 'encounters.parquet', 'extract.json']
     >>> summary.rows["patients"]
     300
 """
@@ -34,6 +34,8 @@ from matcher.data.extract_date import write_extract
 from matcher.errors import MatcherError
 from matcher.synth import status_records
 from matcher.synth._common import NULL_DAY, WINDOW_END, WINDOW_START
+from matcher.synth.allergies import KINDS as ALLERGY_KINDS
+from matcher.synth.allergies import build_allergies
 from matcher.synth.catalog import CODES, UNITS
 from matcher.synth.conditions import build_conditions
 from matcher.synth.doses import DOSE_UNITS
@@ -113,12 +115,22 @@ SCHEMAS: dict[str, pa.Schema] = {
     "procedures": pa.schema(
         [("patient_id", _STR), ("date", pa.date32()), ("system", _STR), ("code", _STR)]
     ),
+    "allergies": pa.schema(  # issue 18: records
+        [
+            ("patient_id", _STR),
+            ("date", pa.date32()),
+            ("system", _STR),
+            ("code", _STR),
+            ("kind", _STR),
+        ]
+    ),
 }
 _SYSTEMS = pa.array([s for s, _ in CODES], _STR)
 _CODES = pa.array([c for _, c in CODES], _STR)
 _UNITS = pa.array(list(UNITS), _STR)
 _KINDS = pa.array(list(ENCOUNTER_KINDS), _STR)
 _DOSE_UNITS = pa.array(list(DOSE_UNITS), _STR)
+_ALLERGY_KINDS = pa.array(list(ALLERGY_KINDS), _STR)
 
 
 @dataclass
@@ -172,6 +184,9 @@ def _event_table(name: str, rows: Rows, pat: Patients, practices: pa.Array) -> p
         arrays.append(pc.take(_UNITS, pa.array(c["unit"].astype(np.int32), mask=missing)))
         answer = c.get("answer", np.full(len(v), -1, dtype=np.int8))
         arrays.append(status_records.value_codes(answer))  # issue 18
+    elif name == "allergies":  # issue 18: records (kind -1: not recorded)
+        kind = c["kind"].astype(np.int32)
+        arrays.append(pc.take(_ALLERGY_KINDS, pa.array(kind, mask=kind < 0)))
     return pa.Table.from_arrays(arrays, schema=SCHEMAS[name])
 
 
@@ -226,6 +241,9 @@ def generate_chunk(
         "encounters": _event_table("encounters", encounters, pat, practice_ids),
         "procedures": _event_table(
             "procedures", build_procedures(pat, cond, seed, chunk), pat, practice_ids
+        ),
+        "allergies": _event_table(  # issue 18: drawn last
+            "allergies", build_allergies(pat, seed, chunk), pat, practice_ids
         ),
     }
     local = pa.table(

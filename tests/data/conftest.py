@@ -73,6 +73,15 @@ def valid_frames() -> dict[str, pl.DataFrame]:
                 "code": ["DEQP003", "GLQP012"],
             }
         ),
+        "allergies": pl.DataFrame(  # issue 18: a kind not recorded is null
+            {
+                "patient_id": ["pA", "pA"],
+                "date": [D(2014, 6, 1), D(2016, 1, 1)],
+                "system": ["atc", "atc"],
+                "code": ["J01CA04", "A10BA02"],
+                "kind": ["allergy", None],
+            }
+        ),
     }
 
 

@@ -67,6 +67,10 @@ VALUE_CODES = (
 )
 PROCEDURE_CODES = (("ccam", "DEQP003"), ("ccam", "HFFC018"), ("snomed", "80146002"))
 """Codes of the optional procedures table (issue 18), drawn after every other table."""
+ALLERGY_CODES = (("atc", "A10BA02"), ("atc", "C09AA05"), ("snomed", "80146002"))
+"""Substances of the optional allergies table (issue 18), drawn after the procedures."""
+ALLERGY_KINDS = ("allergy", "intolerance", None)
+"""An allergy record's kind; null: not recorded (a filter on the kind is unknown for it)."""
 CODESETS = (
     codeset(
         "cs_a",
@@ -172,6 +176,9 @@ def event_sets(draw, depth: int, domain: ir.Domain | None = None) -> ir.EventSet
     if domain is ir.Domain.ENCOUNTER:
         kinds = tuple(draw(st.lists(st.sampled_from(KINDS), max_size=2)))
         return ir.EventSet(domain, None, window, kinds=kinds)
+    if domain is ir.Domain.ALLERGY:  # issue 18: 'allergy to X [of kind K]'
+        kinds = tuple(draw(st.lists(st.sampled_from(ir.ALLERGY_KINDS), max_size=2)))
+        return ir.EventSet(domain, draw(codeset_refs), window, kinds=kinds)
     value = None
     if domain is ir.Domain.OBSERVATION and draw(st.booleans()):
         unit = draw(st.sampled_from(TARGET_UNITS))
@@ -389,6 +396,11 @@ def datasets(draw, index: dt.date) -> Dataset:
     if provided:
         procedure_codes = st.sampled_from(PROCEDURE_CODES).flatmap(spelled)
         tables["procedures"] = draw(st.lists(coded({}, procedure_codes), max_size=6))
+    # issue 18: the optional allergies table too, with kinds sometimes not recorded
+    if draw(st.sampled_from([True, True, True, False])):
+        allergy_codes = st.sampled_from(ALLERGY_CODES).flatmap(spelled)
+        kinds = {"kind": st.sampled_from(ALLERGY_KINDS)}
+        tables["allergies"] = draw(st.lists(coded(kinds, allergy_codes), max_size=6))
     # duplicate some rows exactly
     for name in ("diagnoses", "observations"):
         rows = tables[name]

@@ -152,3 +152,20 @@ def test_issue18_guard_data_has_procedures_absent_and_present_and_hospital_conta
 
     collect()
     assert {"absent", "ccam", "snomed", "admission", "emergency"} <= seen
+
+
+def test_issue18_guard_data_has_allergies_absent_and_present_with_every_kind():
+    """The generated data sets sometimes leave the optional allergies table out, and
+    otherwise hold allergies, intolerances and records of unrecorded kind (null)."""
+    seen: set = set()
+
+    @settings(max_examples=150, derandomize=True, database=None)
+    @given(datasets(INDEXES[0]))
+    def collect(data):
+        if "allergies" in data.not_provided():
+            seen.add("absent")
+        else:
+            seen.update(data.allergies.collect()["kind"].to_list())
+
+    collect()
+    assert {"absent", "allergy", "intolerance", None} <= seen

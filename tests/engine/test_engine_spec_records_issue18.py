@@ -106,7 +106,7 @@ def test_issue18_procedures_not_provided_are_unknown_and_an_empty_table_is_false
 def test_issue18_count_warning_names_the_table_and_the_rules():
     study = compile_text(CRITERIA)
     data = _data(None)
-    assert data.not_provided() == frozenset({"procedures"})
+    assert data.not_provided() == frozenset({"procedures", "allergies"})  # neither given
     (warning,) = absent_warnings(study, data.not_provided())
     assert "no procedures table" in warning
     assert "bariatric, colono, after_surgery are unknown for every patient" in warning
@@ -118,7 +118,7 @@ def test_issue18_count_warning_names_the_table_and_the_rules():
 def test_issue18_result_warnings_and_count_cli_name_the_missing_table(tmp_path):
     study = compile_text(CRITERIA)
     result = evaluate(study, _data(None))
-    assert result.not_provided == frozenset({"procedures"})
+    assert result.not_provided == frozenset({"procedures", "allergies"})
     assert any("no procedures table" in w for w in result.code_set_warnings())
     assert not any(
         "no procedures table" in w for w in evaluate(study, _data([])).code_set_warnings()

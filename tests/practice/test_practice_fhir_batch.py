@@ -148,6 +148,7 @@ def test_issue13_item6_batch_reader_same_rows_problems_and_systems_on_odd_resour
         "observations": 5,
         "encounters": 3,
         "procedures": 0,
+        "allergies": 0,
     }
     assert fast.problems.height == 16
     assert fast.unknown_systems == {SNOMED: 5, "(no system)": 1}

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+from practice_csv import minimal_csv_export
 
 from matcher.practice.export_fhir import read_fhir_export
 from matcher.practice.extract import _events
@@ -94,19 +95,7 @@ def test_issue18_fhir_procedures_are_read_with_their_systems_and_problems(tmp_pa
 def test_issue18_csv_export_procedures_file_is_optional(tmp_path):
     from matcher.practice.export_csv import read_csv_export
 
-    folder = tmp_path / "csv"
-    folder.mkdir()
-    (folder / "patients.csv").write_text(
-        "local_id,national_id,family_name,given_names,birth_date,sex\n"
-        "L1,250027510812345,Martin,Anne,1950-02-03,F\n"
-    )
-    for name, header in (
-        ("diagnoses", "local_id,date,system,code"),
-        ("prescriptions", "local_id,date,system,code"),
-        ("observations", "local_id,date,system,code"),
-        ("encounters", "local_id,date,kind"),
-    ):
-        (folder / f"{name}.csv").write_text(header + "\n")
+    folder = minimal_csv_export(tmp_path / "csv")
     assert "procedures" not in read_csv_export(folder).events  # not provided
     (folder / "procedures.csv").write_text(
         "local_id,date,system,code\nL1,2020-05-06,CCAM,deqp003\nL1,2020-05-07,loinc,4548-4\n"

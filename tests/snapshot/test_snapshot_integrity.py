@@ -33,6 +33,7 @@ def _rewrite(raw_dir: Path, out: Path, change: dict[str, pl.DataFrame] | None = 
         "observations",
         "encounters",
         "procedures",
+        "allergies",
     ):
         frame = (change or {}).get(name)
         if frame is None:

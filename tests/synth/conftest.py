@@ -26,6 +26,7 @@ class Population:
     observations: pl.DataFrame
     encounters: pl.DataFrame
     procedures: pl.DataFrame  # issue 18
+    allergies: pl.DataFrame  # issue 18
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     generate(2_500, 12, tmp_path / "c", chunk_size=1_000)
     a, b, c = (_digests(tmp_path / x) for x in "abc")
     assert a == b
-    assert len(a) == 8  # six tables (procedures: issue 18), synth-manifest.json, extract.json
+    assert len(a) == 9  # seven tables (procedures, allergies: issue 18), manifest, extract.json
     assert a["extract.json"] == c["extract.json"]  # the same end of the data for every seed
     assert a["patients.parquet"] != c["patients.parquet"]
     assert a["observations.parquet"] != c["observations.parquet"]
@@ -35,8 +35,12 @@ def test_output_validates_with_the_data_contract_checker(population) -> None:
     report = validate_dataset(population.dir)
     assert report.ok, report.error_text()
     # the one plausibility warning a small synthetic population gets: centres of one practice
-    # (issue 11 item 10); no implausible birth, death, date, value or practice
-    assert [(w.column, "with a single practice" in w.message) for w in report.warnings] in (
+    # (issue 11 item 10); no implausible birth, death, date, value or practice; and (issue 18)
+    # the note that SNOMED CT substances of allergies are matched exactly (no hierarchy)
+    snomed = [w for w in report.warnings if "in code system 'snomed'" in w.message]
+    assert [(w.file, w.column) for w in snomed] == [("allergies.parquet", "code")]
+    others = [w for w in report.warnings if w not in snomed]
+    assert [(w.column, "with a single practice" in w.message) for w in others] in (
         [],
         [("centre_id", True)],
     )
