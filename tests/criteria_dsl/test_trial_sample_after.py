@@ -1,12 +1,8 @@
 """Issue 18: every after-file of the trial sample passes ``p4dp check``.
 
-The after-files (``tests/fixtures/trials/<id>.p4dp``) use the constructs of issue 18 that the
-records, drugs and status branches add (procedures, allergies, admissions, doses, stable dose,
-spanning, smoking, pregnancy and breast-feeding). They compile only once those branches are
-merged, so this module is named so that pytest does not collect it on the trials branch:
-after the merge, rename it ``test_trial_sample_after.py`` (in ``tests/criteria_dsl``:
-``git mv trial_sample_after_check.py test_trial_sample_after.py``) and it runs with
-``make test``, asserting normally (no skip, no xfail).
+The after-files (``tests/fixtures/trials/<id>.p4dp``) use the constructs of issue 18
+(procedures, allergies, admissions, doses, stable dose, spanning, smoking, pregnancy and
+breast-feeding); each must pass ``p4dp check`` as written.
 """
 
 from __future__ import annotations
