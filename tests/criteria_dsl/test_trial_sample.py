@@ -3,8 +3,9 @@
 The sample lives in ``tests/fixtures/trials``: each trial written with the language as it was
 before issue 18 (``before/<id>.p4dp``, checked here), the same trial with the issue 18
 constructs (``<id>.p4dp``, checked by ``test_trial_sample_after.py``), and ``criteria.csv``,
-the classification every number of ``docs/trial-sample.md`` comes from. These tests hold the three together: a criterion tagged in a file is the criterion of
-the CSV with the same text and class, and the doc's tables are what the CSV gives.
+the classification every number of ``docs/trial-sample.md`` comes from. These tests hold the
+three together: a criterion tagged in a file is the criterion of the CSV with the same text and
+class, and the doc's tables are what the CSV gives.
 """
 
 from __future__ import annotations
