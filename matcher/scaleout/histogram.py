@@ -209,6 +209,8 @@ class HistogramResult(StudyRows):
     """The query the sketches were made for (None: no sketches)."""
     code_rows: Mapping[str, int] = field(default_factory=dict)
     """Rows per code set, summed over the parts (exact: each part counts its own patients)."""
+    not_provided: frozenset[str] = frozenset()
+    """Optional tables the data does not provide (issue 18): their rules are unknown."""
 
     @property
     def counts(self) -> Counts:

@@ -122,6 +122,7 @@ class WrittenResult(StudyRows):
     counts: Counts
     files: tuple[Path, ...]
     code_rows: Mapping[str, int] = field(default_factory=dict)
+    not_provided: frozenset[str] = frozenset()
 
 
 def whole_data_end(
@@ -186,6 +187,7 @@ def _identity(
         "index_date": dates.pop(),
         "data_snapshot": snapshot or per_part[0].data_snapshot,
         "code_rows": _summed_code_rows(per_part),
+        "not_provided": frozenset().union(*(p.not_provided for p in per_part)),
     }
 
 

@@ -85,6 +85,8 @@ class StudyPart:
     sketches: dict[str, bytes] = field(default_factory=dict, repr=False)
     code_rows: dict[str, int] = field(default_factory=dict)
     """Rows of the part per code set (per patient, so the parts' numbers add up exactly)."""
+    not_provided: frozenset[str] = frozenset()
+    """Optional tables the part's data does not provide (the rules reading them are unknown)."""
     centre_practices: pl.DataFrame | None = None
     """``mode="histogram"``: the distinct (centre_id, practice_id) pairs of the part's base
     population, from which the combined run pools single-practice centres."""
@@ -128,6 +130,7 @@ def _write_rows(job: PartJob, study_number: int, result) -> StudyPart:
         written=str(target),
         counts=result.counts,
         code_rows=result.code_rows,
+        not_provided=result.not_provided,
     )
 
 
@@ -139,6 +142,7 @@ def reduce_result(job: PartJob, result, study_number: int = 0) -> StudyPart:
             result.index_date,
             patients=result.patients,
             code_rows=result.code_rows,
+            not_provided=result.not_provided,
         )
     if job.mode == "write":
         return _write_rows(job, study_number, result)
@@ -161,6 +165,7 @@ def reduce_result(job: PartJob, result, study_number: int = 0) -> StudyPart:
         histogram=histogram,
         sketches=sketches,
         code_rows=result.code_rows,
+        not_provided=result.not_provided,
         centre_practices=pairs,
     )
 

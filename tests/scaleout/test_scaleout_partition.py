@@ -312,3 +312,26 @@ def test_issue17_a_failed_written_run_leaves_nothing(raw_dir, tmp_path):
     with pytest.raises(PartError, match="part 1"):
         write_parts(examples()[:1], data, tmp_path / "rows", index_date=INDEX)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parts"]
+
+
+def test_issue18_a_table_not_provided_is_warned_about_through_the_parts(raw_dir, tmp_path):
+    """Data without the optional procedures table: the combined results name it and the rules
+    it makes unknown, exactly as one process does."""
+    import shutil
+
+    from criteria_dsl import compile_text
+
+    source = tmp_path / "raw"
+    shutil.copytree(raw_dir, source)
+    (source / "procedures.parquet").unlink()
+    ingest_partitioned(source, tmp_path / "parts", partitions=2)
+    ingest(source, tmp_path / "plain")
+    study = compile_text(
+        'study "PROC"\nindex date 2026-06-30\ninclusion\n'
+        "  ecg: has procedure ccam DEQP003 within 2 years before index\n"
+    )
+    alone = evaluate_many([study], tmp_path / "plain")[0].code_set_warnings()
+    assert any("provides no procedures table" in w and "ecg" in w for w in alone)
+    counted = count_parts([study], tmp_path / "parts")[0].code_set_warnings()
+    rows = evaluate_parts([study], tmp_path / "parts")[0].code_set_warnings()
+    assert counted == rows == alone
