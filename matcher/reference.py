@@ -32,20 +32,13 @@ from criteria_dsl import ir
 from matcher import reference_status
 from matcher.data.codenorm import normal_code
 from matcher.data.extract_date import data_end_date, resolve_index_date
+from matcher.data.schema import TABLES
 from matcher.reference_drugs import DrugReference
 from terminology import units
 from terminology.errors import UnitConversionError
 
-TABLE_NAMES = (
-    "patients",
-    "diagnoses",
-    "prescriptions",
-    "observations",
-    "encounters",
-    "procedures",
-    "allergies",
-)
-CODED_NAMES = ("diagnoses", "prescriptions", "observations", "procedures", "allergies")
+TABLE_NAMES = tuple(TABLES)
+CODED_NAMES = tuple(n for n, t in TABLES.items() if any(c.name == "code" for c in t.columns))
 
 
 def _load(data: Any) -> dict[str, list[dict[str, Any]]]:

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from matcher.data.loader import load_dataset
+from matcher.data.schema import TABLES
 from matcher.errors import DataError, OutputExistsError
 from matcher.snapshot import ingest, open_snapshot, verify_snapshot
 from matcher.snapshot.manifest import read_manifest
@@ -26,15 +27,7 @@ def _rewrite(raw_dir: Path, out: Path, change: dict[str, pl.DataFrame] | None = 
     """A copy of the raw data as shuffled Parquet files, with some tables replaced."""
     out.mkdir()
     data = load_dataset(raw_dir)
-    for name in (
-        "patients",
-        "diagnoses",
-        "prescriptions",
-        "observations",
-        "encounters",
-        "procedures",
-        "allergies",
-    ):
+    for name in TABLES:
         frame = (change or {}).get(name)
         if frame is None:
             frame = data.table(name).collect().sample(fraction=1.0, shuffle=True, seed=9)
