@@ -81,7 +81,7 @@ class DatabaseRateLimiter:
         t = RateBucket.__table__  # type: ignore[attr-defined]
         refill = t.c.tokens + (now - t.c.updated_at) * self.rate
         filled = case((refill > self.capacity, self.capacity), else_=refill)
-        for _ in range(3):  # a concurrent first request of the key: try again
+        for _ in range(5):  # a concurrent first request of the key: try again
             with self.engine.begin() as conn:
                 spent = conn.execute(
                     update(t)
@@ -93,7 +93,11 @@ class DatabaseRateLimiter:
                 row = conn.execute(select(t.c.tokens, t.c.updated_at).where(t.c.key == key)).first()
                 if row is not None:
                     tokens = min(self.capacity, row.tokens + (now - row.updated_at) * self.rate)
-                    return max((1.0 - tokens) / self.rate, 1e-3)
+                    if tokens < 1.0:
+                        return (1.0 - tokens) / self.rate
+                    # the row was committed by a concurrent first request after this
+                    # update's snapshot (PostgreSQL, read committed): spend again
+                    continue
             try:
                 with self.engine.begin() as conn:
                     conn.execute(
