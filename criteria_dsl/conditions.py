@@ -121,11 +121,21 @@ class ConditionCompiler(DrugConditions):
         if isinstance(node, A.CountC):
             n = self.number(node.n, whole=True, what="a count")
             op = {"at least": ">=", "at most": "<=", "exactly": "=="}[node.kind]
-            count = ir.Count(self.event(node.event, owner), node.distinct_days, span=span)
+            count = ir.Count(
+                self.event(node.event, owner),
+                node.distinct_days,
+                span=span,
+                distinct_drugs=node.distinct_drugs,
+            )
             return ir.Compare(count, op, ir.Quantity(n), span=span)  # type: ignore[arg-type]
         if isinstance(node, A.NumberOf):
             value = self.number(node.value)
-            count = ir.Count(self.event(node.event, owner), node.distinct_days, span=span)
+            count = ir.Count(
+                self.event(node.event, owner),
+                node.distinct_days,
+                span=span,
+                distinct_drugs=node.distinct_drugs,
+            )
             return ir.Compare(count, OPS[node.op], ir.Quantity(value), span=span)  # type: ignore[arg-type]
         if isinstance(node, A.Aggregate):
             events = self.event(node.event, owner)

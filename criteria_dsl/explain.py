@@ -130,6 +130,8 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             return f"age at the index date is {op} {_num(p.right.value)} years"
         if isinstance(p.left, ir.Count):
             days = " (counting distinct days)" if p.left.distinct_days else ""
+            if p.left.distinct_drugs:  # issue 18: language reach
+                days = " (counting distinct drugs: distinct codes, an ATC substance once)"
             counted = events(p.left.events, plural=True)
             return f"number of {counted}{days} is {op} {_num(p.right.value)}"
         agg = p.left

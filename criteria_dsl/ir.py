@@ -314,18 +314,33 @@ class Age:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """Number of events in the set; ``distinct_days`` counts dates, not rows.
+    """Number of events in the set; ``distinct_days`` counts dates, not rows;
+    ``distinct_drugs`` (prescriptions only) counts distinct drugs: distinct (system, code)
+    pairs, so an ATC substance (level 5) is one drug whatever its number of prescriptions.
 
     Known exactly unless the set's value condition meets values that cannot be converted:
     the count then lies between the rows known to satisfy it and those plus the rows that may.
+
+    >>> ev = EventSet(Domain.DIAGNOSIS, CodeSetRef("x"), Window())
+    >>> Count(ev, distinct_drugs=True)
+    Traceback (most recent call last):
+    ...
+    criteria_dsl.ir.IRError: only prescriptions count distinct drugs; diagnoses do not
     """
 
     events: EventSet
     distinct_days: bool = False
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+    distinct_drugs: bool = False
 
     def __post_init__(self) -> None:
         _expect(self.events, EventSet, "Count.events")
+        if self.distinct_drugs and self.events.domain is not Domain.PRESCRIPTION:
+            raise IRError(
+                f"only prescriptions count distinct drugs; {self.events.domain.value} do not"
+            )
+        if self.distinct_drugs and self.distinct_days:
+            raise IRError("a count is of distinct days or of distinct drugs, not both")
 
 
 AggregateFunction = Literal["latest", "first", "min", "max", "mean"]

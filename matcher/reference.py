@@ -283,6 +283,9 @@ class ReferenceEvaluator(DrugReference):
         sure, maybe = self.visit(node.events)
         if node.distinct_days:
             return len({r["date"] for r in sure}), len({r["date"] for r in sure + maybe})
+        if node.distinct_drugs:  # issue 18: one drug per (system, code)
+            drugs = {(r["system"], r["code"]) for r in sure}
+            return len(drugs), len(drugs | {(r["system"], r["code"]) for r in maybe})
         return len(sure), len(sure) + len(maybe)
 
     def visit_ValueAggregate(self, node: ir.ValueAggregate) -> tuple[float, float] | None:

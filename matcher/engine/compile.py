@@ -135,7 +135,7 @@ def _(node: ir.Compare, ctx: Context) -> pl.Expr:
         low, high = age_bounds(ctx.index)
         return _both(compare(low, op, right), compare(high, op, right))
     if isinstance(left, ir.Count) and ctx.uncertain(left.events):
-        high = ctx.events(left.events, ("ndaysq",) if left.distinct_days else ("countq",))
+        high = ctx.events(left.events, (count_need(left) + "q",))
         return count_compare(numeric(left, ctx), pl.col(high), op, right)
     if isinstance(left, ir.ValueAggregate):
         return _value_compare(left, op, right, ctx)
@@ -244,7 +244,14 @@ def numeric(node: object, ctx: Context) -> pl.Expr:
 
 @numeric.register
 def _(node: ir.Count, ctx: Context) -> pl.Expr:
-    return pl.col(ctx.events(node.events, ("ndays",) if node.distinct_days else ("count",)))
+    return pl.col(ctx.events(node.events, (count_need(node),)))
+
+
+def count_need(node: ir.Count) -> str:
+    """The scan plan's reduction counting ``node``: rows, distinct days or distinct drugs."""
+    if node.distinct_drugs:
+        return "ndrugs"
+    return "ndays" if node.distinct_days else "count"
 
 
 @numeric.register

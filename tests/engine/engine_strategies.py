@@ -90,6 +90,8 @@ CODESETS = (
         ("snomed", "80146002"),
     ),
     codeset("cs_c", ("icd10", "E11.9"), ("loinc", "39156-5"), ("loinc", "2345-7")),
+    # issue 18, language reach: two substances, so that distinct-drug counts reach 2
+    codeset("cs_rx", ("atc", "A10BA02"), ("atc", "C09AA05"), ("icd10", "I10")),
 )
 ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", "mEq/L", None)
 STATUS_UNITS = ("{pack-years}", "{cigarettes}/d")  # issue 18: smoking quantities
@@ -195,7 +197,10 @@ def compares(draw, depth: int) -> ir.Compare:
     if kind == "age":
         return ir.Compare(ir.Age(), op, ir.Quantity(draw(st.sampled_from([17, 18, 59, 60, 64]))))
     if kind == "count":
-        count = ir.Count(draw(event_sets(depth)), draw(st.booleans()))
+        events = draw(event_sets(depth))
+        modes = ["rows", "days"] + (["drugs"] if events.domain is ir.Domain.PRESCRIPTION else [])
+        mode = draw(st.sampled_from(modes))  # issue 18: distinct drugs of prescriptions
+        count = ir.Count(events, mode == "days", distinct_drugs=mode == "drugs")
         return ir.Compare(count, op, ir.Quantity(draw(st.integers(0, 3))))
     unit = draw(st.sampled_from(TARGET_UNITS))
     function = draw(st.sampled_from(ir.AGGREGATE_FUNCTIONS))
