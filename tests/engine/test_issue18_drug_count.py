@@ -23,7 +23,10 @@ AHT = codeset(
 )
 
 
-def rx(pid, code, day=D(2024, 6, 1), system="atc", **kw):
+JUNE = D(2024, 6, 1)
+
+
+def rx(pid, code, day=JUNE, system="atc", **kw):
     return {"patient_id": pid, "date": day, "system": system, "code": code, **kw}
 
 
