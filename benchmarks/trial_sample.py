@@ -76,6 +76,7 @@ CONSTRUCT_PATTERNS = (
     (r"allergy to", "allergy/intolerance"),
     (r"admissions?", "admission"),
     (r"emergency visits?", "emergency visit"),
+    (r"distinct drugs? of", "distinct drugs"),  # issue 18, language reach
 )
 TABLE_LOAD = "full ATC table"
 
