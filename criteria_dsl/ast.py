@@ -378,6 +378,16 @@ class FirstEvent:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class VariationC:
+    """``variation of observation weight within 6 months before index <= 5 %`` (issue 18)."""
+
+    event: Event
+    op: str
+    quantity: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
 Condition = (
     AndC
     | OrC
@@ -399,6 +409,7 @@ Condition = (
     | StableDoseC
     | NoChangeC
     | FirstEvent
+    | VariationC
 )
 
 

@@ -164,6 +164,12 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             f"{duration(p.lookback)} before) nor changed in daily dose in the "
             f"{duration(p.duration)} before the index date"
         )
+    if isinstance(p, ir.ValueVariation):  # issue 18: language reach
+        return (
+            f"the largest gap between a value of {events(p.events, plural=True)} and the "
+            f"latest one, in % of the latest, is {_OPS[p.op]} {_num(p.right.value)} (values in "
+            f"{p.unit}; unknown with values on fewer than two dates)"
+        )
     raise TypeError(type(p).__name__)  # pragma: no cover
 
 
@@ -215,7 +221,7 @@ def can_be_unknown(p: ir.Predicate) -> bool:
     if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
         return p.events.value is not None
     # stable dose and no change: unknown when a dose needed is; Exists: a missing record is absence
-    return isinstance(p, ir.StableDose | ir.NoChange)
+    return isinstance(p, ir.StableDose | ir.NoChange | ir.ValueVariation)
 
 
 def _unknown(rule: ir.Rule) -> str | None:

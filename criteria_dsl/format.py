@@ -176,6 +176,8 @@ def condition(c: A.Condition) -> str:
         return status_condition(c)
     if isinstance(c, A.FirstEvent):  # issue 18: drugs
         return f"first {event(c.event)}"
+    if isinstance(c, A.VariationC):  # issue 18: language reach
+        return f"variation of {event(c.event)} {c.op} {quantity(c.quantity)}"
     if isinstance(c, A.StableDoseC):
         return f"stable dose of {code_use(c.codes)} for {duration(c.duration)} {c.direction} index"
     if isinstance(c, A.NoChangeC):

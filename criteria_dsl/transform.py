@@ -499,5 +499,8 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         op, value = str(c[-2]), c[-1]
         return A.NumberOf(event, False, op, value, span=span_of(meta), distinct_drugs=True)
 
+    def variation(self, meta: Meta, c: list[Any]) -> A.VariationC:
+        return A.VariationC(c[1], str(c[2]), c[3], span=span_of(meta))
+
     def __default__(self, data: Any, children: Any, meta: Any) -> Any:  # pragma: no cover
         return Tree(data, children, meta)

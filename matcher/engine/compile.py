@@ -21,7 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import changes, drugs, status
+from matcher.engine import changes, drugs, status, variation
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -225,6 +225,11 @@ def _(node: ir.Spans, ctx: Context) -> pl.Expr:
 @_predicate.register
 def _(node: ir.FirstEvent, ctx: Context) -> pl.Expr:
     return drugs.first_event(node, lambda events: _predicate(ir.Exists(events), ctx))
+
+
+@_predicate.register
+def _(node: ir.ValueVariation, ctx: Context) -> pl.Expr:  # issue 18: language reach
+    return variation.predicate(node, ctx)
 
 
 @_predicate.register

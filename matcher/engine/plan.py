@@ -322,6 +322,10 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
         return (dates.min() if kind == "min" else dates.max()).alias(name)
     if kind in UNCERTAIN_NEEDS:
         return _uncertain_reduction(plan, events, need).alias(name)
+    if kind == "vdays":  # issue 18, language reach: dates with a usable value (variation)
+        values = plan.units.value_expr(plan.units.unit_of(need[1]))
+        usable_dates = pl.col("date").filter(mask & values.is_not_null())
+        return usable_dates.n_unique().cast(pl.Int64).alias(name)
     _, function, unit_key = need
     values = plan.units.value_expr(plan.units.unit_of(unit_key))
     usable = mask & values.is_not_null()
@@ -423,7 +427,7 @@ def on_day_stages(
 
 
 FILLS = {"any": False, "count": 0, "ndays": 0, "anyq": False, "countq": 0, "ndaysq": 0}
-FILLS |= {"ndrugs": 0, "ndrugsq": 0}  # issue 18: language reach
+FILLS |= {"ndrugs": 0, "ndrugsq": 0, "vdays": 0}  # issue 18: language reach
 
 
 def table_pass(

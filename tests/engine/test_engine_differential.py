@@ -81,6 +81,7 @@ EVERY_TYPE = {
     ir.Window,
     ir.EventSet,
     ir.DoseCondition,  # issue 18: drugs
+    ir.ValueVariation,  # issue 18: language reach
 }
 
 
