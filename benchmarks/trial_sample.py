@@ -77,6 +77,7 @@ CONSTRUCT_PATTERNS = (
     (r"admissions?", "admission"),
     (r"emergency visits?", "emergency visit"),
     (r"distinct drugs? of", "distinct drugs"),  # issue 18, language reach
+    (r"variation of", "variation of a value"),
 )
 TABLE_LOAD = "full ATC table"
 
