@@ -128,3 +128,13 @@ def test_issue18_drug_count_only_for_prescriptions_in_the_ir():
             distinct_days=True,
             distinct_drugs=True,
         )
+
+
+def test_issue18_drug_count_lint_warns_when_n_exceeds_the_codes_of_the_set():
+    from criteria_dsl import check_text
+
+    head = 'study "S"\ncodes aht = atc C09AA02, atc C09AA05\ninclusion\n  age: age at index >= 18\n'
+    never = check_text(head + "  r: at least 3 distinct drugs of aht within 1 year before index\n")
+    assert any("W502" in d.code and "'r'" in d.message for d in never.warnings)
+    fine = check_text(head + "  r: at least 2 distinct drugs of aht within 1 year before index\n")
+    assert not any("W502" in d.code for d in fine.warnings)
