@@ -76,6 +76,8 @@ CONSTRUCT_PATTERNS = (
     (r"allergy to", "allergy/intolerance"),
     (r"admissions?", "admission"),
     (r"emergency visits?", "emergency visit"),
+    (r"distinct drugs? of", "distinct drugs"),  # issue 18, language reach
+    (r"variation of", "variation of a value"),
 )
 TABLE_LOAD = "full ATC table"
 

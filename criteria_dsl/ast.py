@@ -270,6 +270,8 @@ class CountC:
     event: Event
     distinct_days: bool = False
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+    distinct_drugs: bool = False
+    """``at least 4 distinct drugs of x``: ``event`` is the prescriptions counted (issue 18)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +281,8 @@ class NumberOf:
     op: str
     value: Number
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+    distinct_drugs: bool = False
+    """``number of distinct drugs of x >= 2`` (issue 18)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +378,16 @@ class FirstEvent:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class VariationC:
+    """``variation of observation weight within 6 months before index <= 5 %`` (issue 18)."""
+
+    event: Event
+    op: str
+    quantity: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
 Condition = (
     AndC
     | OrC
@@ -395,6 +409,7 @@ Condition = (
     | StableDoseC
     | NoChangeC
     | FirstEvent
+    | VariationC
 )
 
 

@@ -31,9 +31,10 @@ from criteria_dsl.ir import Span
 from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS, MAX_STUDY_CONDITIONS
 from criteria_dsl.names import Failed, did_you_mean
 from criteria_dsl.quantities import OPS
+from criteria_dsl.variation import VariationConditions
 
 
-class ConditionCompiler(DrugConditions):
+class ConditionCompiler(DrugConditions, VariationConditions):
     """Conditions and definitions (see the module docstring)."""
 
     def condition(self, node: A.Condition, owner: str) -> ir.Predicate:
@@ -121,11 +122,21 @@ class ConditionCompiler(DrugConditions):
         if isinstance(node, A.CountC):
             n = self.number(node.n, whole=True, what="a count")
             op = {"at least": ">=", "at most": "<=", "exactly": "=="}[node.kind]
-            count = ir.Count(self.event(node.event, owner), node.distinct_days, span=span)
+            count = ir.Count(
+                self.event(node.event, owner),
+                node.distinct_days,
+                span=span,
+                distinct_drugs=node.distinct_drugs,
+            )
             return ir.Compare(count, op, ir.Quantity(n), span=span)  # type: ignore[arg-type]
         if isinstance(node, A.NumberOf):
             value = self.number(node.value)
-            count = ir.Count(self.event(node.event, owner), node.distinct_days, span=span)
+            count = ir.Count(
+                self.event(node.event, owner),
+                node.distinct_days,
+                span=span,
+                distinct_drugs=node.distinct_drugs,
+            )
             return ir.Compare(count, OPS[node.op], ir.Quantity(value), span=span)  # type: ignore[arg-type]
         if isinstance(node, A.Aggregate):
             events = self.event(node.event, owner)
@@ -144,6 +155,8 @@ class ConditionCompiler(DrugConditions):
             return ir.Compare(agg, OPS[node.op], q, span=span)  # type: ignore[arg-type]
         if isinstance(node, A.DefinitionRef):
             return self.definition(node.name, span)
+        if isinstance(node, A.VariationC):  # issue 18: language reach
+            return self.variation(node, owner)
         if isinstance(node, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
             return self.status_fact(node)
         raise AssertionError(f"unknown condition {type(node).__name__}")  # pragma: no cover

@@ -130,6 +130,8 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             return f"age at the index date is {op} {_num(p.right.value)} years"
         if isinstance(p.left, ir.Count):
             days = " (counting distinct days)" if p.left.distinct_days else ""
+            if p.left.distinct_drugs:  # issue 18: language reach
+                days = " (counting distinct drugs: distinct codes, an ATC substance once)"
             counted = events(p.left.events, plural=True)
             return f"number of {counted}{days} is {op} {_num(p.right.value)}"
         agg = p.left
@@ -161,6 +163,12 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             f"no prescription from code set '{p.codes.name}' started (none in the "
             f"{duration(p.lookback)} before) nor changed in daily dose in the "
             f"{duration(p.duration)} before the index date"
+        )
+    if isinstance(p, ir.ValueVariation):  # issue 18: language reach
+        return (
+            f"the largest gap between a value of {events(p.events, plural=True)} and the "
+            f"latest one, in % of the latest, is {_OPS[p.op]} {_num(p.right.value)} (values in "
+            f"{p.unit}; unknown with values on fewer than two dates)"
         )
     raise TypeError(type(p).__name__)  # pragma: no cover
 
@@ -213,7 +221,7 @@ def can_be_unknown(p: ir.Predicate) -> bool:
     if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
         return p.events.value is not None
     # stable dose and no change: unknown when a dose needed is; Exists: a missing record is absence
-    return isinstance(p, ir.StableDose | ir.NoChange)
+    return isinstance(p, ir.StableDose | ir.NoChange | ir.ValueVariation)
 
 
 def _unknown(rule: ir.Rule) -> str | None:

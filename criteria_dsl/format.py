@@ -127,6 +127,17 @@ def event(e: A.Event, *, plural: bool = False) -> str:
     return " ".join(parts)
 
 
+def distinct_drugs(e: A.Event, *, plural: bool) -> str:
+    """``distinct drugs of x within ...``: the prescriptions ``e`` counted as drugs.
+
+    >>> e = A.Event("prescription", A.CodeRef("aht"), (), ())
+    >>> distinct_drugs(e, plural=False)
+    'distinct drug of aht'
+    """
+    text = event(e, plural=True).removeprefix("prescriptions")
+    return ("distinct drugs" if plural else "distinct drug") + text
+
+
 def condition(c: A.Condition) -> str:
     if isinstance(c, A.OrC):
         return " or ".join(_wrap(i, (A.OrC,)) for i in c.items)
@@ -150,8 +161,12 @@ def condition(c: A.Condition) -> str:
         return ("has no " if c.negated else "has ") + event(c.event)
     if isinstance(c, A.CountC):
         plural = not (isinstance(c.n, A.Literal_) and c.n.text == "1")
+        if c.distinct_drugs:  # issue 18: language reach
+            return f"{c.kind} {number(c.n)} {distinct_drugs(c.event, plural=plural)}"
         text = f"{c.kind} {number(c.n)} {event(c.event, plural=plural)}"
         return text + (" on distinct days" if c.distinct_days else "")
+    if isinstance(c, A.NumberOf) and c.distinct_drugs:
+        return f"number of {distinct_drugs(c.event, plural=True)} {c.op} {number(c.value)}"
     if isinstance(c, A.NumberOf):
         days = " on distinct days" if c.distinct_days else ""
         return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"
@@ -161,6 +176,8 @@ def condition(c: A.Condition) -> str:
         return status_condition(c)
     if isinstance(c, A.FirstEvent):  # issue 18: drugs
         return f"first {event(c.event)}"
+    if isinstance(c, A.VariationC):  # issue 18: language reach
+        return f"variation of {event(c.event)} {c.op} {quantity(c.quantity)}"
     if isinstance(c, A.StableDoseC):
         return f"stable dose of {code_use(c.codes)} for {duration(c.duration)} {c.direction} index"
     if isinstance(c, A.NoChangeC):

@@ -314,18 +314,33 @@ class Age:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """Number of events in the set; ``distinct_days`` counts dates, not rows.
+    """Number of events in the set; ``distinct_days`` counts dates, not rows;
+    ``distinct_drugs`` (prescriptions only) counts distinct drugs: distinct (system, code)
+    pairs, so an ATC substance (level 5) is one drug whatever its number of prescriptions.
 
     Known exactly unless the set's value condition meets values that cannot be converted:
     the count then lies between the rows known to satisfy it and those plus the rows that may.
+
+    >>> ev = EventSet(Domain.DIAGNOSIS, CodeSetRef("x"), Window())
+    >>> Count(ev, distinct_drugs=True)
+    Traceback (most recent call last):
+    ...
+    criteria_dsl.ir.IRError: only prescriptions count distinct drugs; diagnoses do not
     """
 
     events: EventSet
     distinct_days: bool = False
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+    distinct_drugs: bool = False
 
     def __post_init__(self) -> None:
         _expect(self.events, EventSet, "Count.events")
+        if self.distinct_drugs and self.events.domain is not Domain.PRESCRIPTION:
+            raise IRError(
+                f"only prescriptions count distinct drugs; {self.events.domain.value} do not"
+            )
+        if self.distinct_drugs and self.distinct_days:
+            raise IRError("a count is of distinct days or of distinct drugs, not both")
 
 
 AggregateFunction = Literal["latest", "first", "min", "max", "mean"]
@@ -700,6 +715,51 @@ class NoChange:
 
 Predicate = Predicate | Spans | FirstEvent | StableDose | NoChange  # type: ignore[misc]
 PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent, StableDose, NoChange)
+
+
+# ---- issue 18: language reach ----
+VARIATION_UNIT = "%"
+"""A variation is compared in per cent of the latest value."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValueVariation:
+    """``variation of <observations> OP N %``: how far the values of the set (converted to
+    ``unit``) lie from the latest one, in per cent of the latest one.
+
+    With ``latest`` the latest usable value (the largest one on the latest date, as for
+    :class:`ValueAggregate`) and ``low``/``high`` the smallest and largest usable values,
+    the variation is ``max(high - latest, latest - low) / latest * 100``. *Unknown* when the
+    usable values are on fewer than two dates, when ``latest <= 0``, or when some value of the
+    window cannot be used (a unit that does not convert, a row that may or may not be in the
+    set); otherwise the comparison decides.
+
+    >>> ev = EventSet(Domain.OBSERVATION, CodeSetRef("weight"), Window())
+    >>> ValueVariation(ev, "kg", "<=", Quantity(5, "kg"))
+    Traceback (most recent call last):
+    ...
+    criteria_dsl.ir.IRError: a variation is compared in %, not in kg
+    """
+
+    events: EventSet
+    unit: str | None
+    op: Comparator
+    right: Quantity
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "ValueVariation.events")
+        if self.events.domain is not Domain.OBSERVATION:
+            raise IRError(f"only observations have values; {self.events.domain.value} do not")
+        if self.op not in COMPARATORS:
+            raise IRError(f"unknown comparison {self.op!r}")
+        _expect(self.right, Quantity, "ValueVariation.right")
+        if self.right.unit != VARIATION_UNIT:
+            raise IRError(f"a variation is compared in %, not in {self.right.unit}")
+
+
+Predicate = Predicate | ValueVariation  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, ValueVariation)
 
 
 # --------------------------------------------------------------------------------------------

@@ -348,6 +348,9 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
             return False
         if empty(p.left.events):
             return (op in ("<=", "==") and n >= 0) or (op == "<" and n > 0) or op == "!="
+        if p.left.distinct_drugs and p.left.events.codes is not None:  # issue 18
+            most = len(study.codeset(p.left.events.codes.name).resolved.codes)  # a drug per code
+            return not ((op in (">=", "==") and n > most) or (op == ">" and n >= most))
         return True
     if isinstance(p, ir.Compare) and isinstance(p.left, ir.ValueAggregate):
         return not empty(p.left.events)

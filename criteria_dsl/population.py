@@ -36,6 +36,7 @@ def is_positive(p: ir.Predicate) -> bool:
             ir.Spans,
             ir.FirstEvent,
             ir.StableDose,
+            ir.ValueVariation,  # issue 18: language reach
             *ir.STATUS_PREDICATES,
         ),
     ):

@@ -119,7 +119,7 @@ class QuantityCompiler(CompilerState):
         except ImportError:  # pragma: no cover - the terminology package always has units
             return
         for code in codeset.resolved.by_system().get("loinc", ()):
-            usual = _usual_units(self.service, code)
+            usual = usual_units(self.service, code)
             if not usual:
                 continue
             label = _short_label(self.service, code)
@@ -141,7 +141,7 @@ class QuantityCompiler(CompilerState):
                 raise Failed
 
 
-def _usual_units(service: Any, code: str) -> tuple[str, ...]:
+def usual_units(service: Any, code: str) -> tuple[str, ...]:
     """The units of a LOINC code: from the built-in table, else from the LOINC property its
     loaded long name gives (``[Mass/volume]``: g/L, mg/dL...); () when neither says."""
     from terminology.units import loinc_property, units_for_loinc, units_for_property

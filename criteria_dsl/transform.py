@@ -472,5 +472,35 @@ class ToAst(Transformer):  # type: ignore[type-arg]
             )
         return A.FirstEvent(c[1], span=span_of(meta))
 
+    # ---- issue 18: language reach ------------------------------------------------------
+    # 'at least 4 distinct drugs of x ...': the event is the prescriptions of x with the options
+    def _drugs(self, meta: Meta, c: list[Any]) -> tuple[A.Event, list[Any]]:
+        """(the prescriptions counted, the children before ``distinct drugs``)."""
+        at = next(i for i, child in enumerate(c) if getattr(child, "type", "") == "DISTINCT_DRUGS")
+        uses = c[at + 1 :]
+        event = A.Event("prescription", uses[0], (), tuple(uses[1:]), span=span_of(meta))
+        return event, c[:at]
+
+    def _drug_count(self, kind: str, meta: Meta, c: list[Any]) -> A.CountC:
+        event, head = self._drugs(meta, c)
+        return A.CountC(kind, head[-1], event, span=span_of(meta), distinct_drugs=True)  # type: ignore[arg-type]
+
+    def drugs_at_least(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._drug_count("at least", meta, c)
+
+    def drugs_at_most(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._drug_count("at most", meta, c)
+
+    def drugs_exactly(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._drug_count("exactly", meta, c)
+
+    def drugs_number_of(self, meta: Meta, c: list[Any]) -> A.NumberOf:
+        event, _ = self._drugs(meta, c[:-2])
+        op, value = str(c[-2]), c[-1]
+        return A.NumberOf(event, False, op, value, span=span_of(meta), distinct_drugs=True)
+
+    def variation(self, meta: Meta, c: list[Any]) -> A.VariationC:
+        return A.VariationC(c[1], str(c[2]), c[3], span=span_of(meta))
+
     def __default__(self, data: Any, children: Any, meta: Any) -> Any:  # pragma: no cover
         return Tree(data, children, meta)

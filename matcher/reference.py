@@ -34,6 +34,7 @@ from matcher.data.codenorm import normal_code
 from matcher.data.extract_date import data_end_date, resolve_index_date
 from matcher.data.schema import TABLES
 from matcher.reference_drugs import DrugReference
+from matcher.reference_values import ValueReference
 from terminology import units
 from terminology.errors import UnitConversionError
 
@@ -119,7 +120,7 @@ def _compare(left: float, op: str, right: float) -> bool:
     return left != right
 
 
-class ReferenceEvaluator(DrugReference):
+class ReferenceEvaluator(DrugReference, ValueReference):
     """Evaluates one study for one patient at a time."""
 
     move = staticmethod(_move)
@@ -283,6 +284,9 @@ class ReferenceEvaluator(DrugReference):
         sure, maybe = self.visit(node.events)
         if node.distinct_days:
             return len({r["date"] for r in sure}), len({r["date"] for r in sure + maybe})
+        if node.distinct_drugs:  # issue 18: one drug per (system, code)
+            drugs = {(r["system"], r["code"]) for r in sure}
+            return len(drugs), len(drugs | {(r["system"], r["code"]) for r in maybe})
         return len(sure), len(sure) + len(maybe)
 
     def visit_ValueAggregate(self, node: ir.ValueAggregate) -> tuple[float, float] | None:

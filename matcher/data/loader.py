@@ -65,6 +65,9 @@ class Dataset:
     code_forms: CodeForms | None = field(default=None, compare=False, repr=False)
     """How the codes of each coded table are respelled into normal form (None: the codes are
     in normal form already, as in a snapshot); see :mod:`matcher.data.codenorm`."""
+    absent_columns: frozenset[str] = frozenset()
+    """Optional columns the files do not hold, as ``table.column`` (read as their default:
+    ``observations.value_code`` null); empty for a snapshot (issue 18)."""
 
     def table(self, name: str) -> pl.LazyFrame:
         """The frame of table ``name`` (``KeyError`` for a name outside the contract); an
@@ -250,7 +253,23 @@ def _build(
         forms.prime_mapping(table, mapping)
     if before is not None and cached is None:
         validcache.remember(before, forms.known())
-    return Dataset(path=path, **frames, code_forms=forms)
+    return Dataset(path=path, **frames, code_forms=forms, absent_columns=absent_columns(sources))
+
+
+def absent_columns(sources: dict[str, TableSource]) -> frozenset[str]:
+    """The optional columns (``table.column``) the sources do not hold.
+
+    >>> from matcher.data.sources import frame_source
+    >>> frame = pl.DataFrame({"patient_id": ["a"], "date": ["2024-01-01"], "system": ["loinc"],
+    ...     "code": ["72166-2"], "value": [None], "unit": [None]})
+    >>> sorted(absent_columns({"observations": frame_source("observations", frame)}))
+    ['observations.value_code']
+    """
+    out = set()
+    for name, source in sources.items():
+        present = set(source.frame.collect_schema().names())
+        out.update(f"{name}.{c}" for c in TABLES[name].optional_names() if c not in present)
+    return frozenset(out)
 
 
 def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:

@@ -21,7 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import changes, drugs, status
+from matcher.engine import changes, drugs, status, variation
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -135,7 +135,7 @@ def _(node: ir.Compare, ctx: Context) -> pl.Expr:
         low, high = age_bounds(ctx.index)
         return _both(compare(low, op, right), compare(high, op, right))
     if isinstance(left, ir.Count) and ctx.uncertain(left.events):
-        high = ctx.events(left.events, ("ndaysq",) if left.distinct_days else ("countq",))
+        high = ctx.events(left.events, (count_need(left) + "q",))
         return count_compare(numeric(left, ctx), pl.col(high), op, right)
     if isinstance(left, ir.ValueAggregate):
         return _value_compare(left, op, right, ctx)
@@ -228,6 +228,11 @@ def _(node: ir.FirstEvent, ctx: Context) -> pl.Expr:
 
 
 @_predicate.register
+def _(node: ir.ValueVariation, ctx: Context) -> pl.Expr:  # issue 18: language reach
+    return variation.predicate(node, ctx)
+
+
+@_predicate.register
 def _(node: ir.StableDose, ctx: Context) -> pl.Expr:
     return changes.predicate(node, ctx)
 
@@ -244,7 +249,14 @@ def numeric(node: object, ctx: Context) -> pl.Expr:
 
 @numeric.register
 def _(node: ir.Count, ctx: Context) -> pl.Expr:
-    return pl.col(ctx.events(node.events, ("ndays",) if node.distinct_days else ("count",)))
+    return pl.col(ctx.events(node.events, (count_need(node),)))
+
+
+def count_need(node: ir.Count) -> str:
+    """The scan plan's reduction counting ``node``: rows, distinct days or distinct drugs."""
+    if node.distinct_drugs:
+        return "ndrugs"
+    return "ndays" if node.distinct_days else "count"
 
 
 @numeric.register

@@ -192,7 +192,7 @@ def evaluate_many(
                 patients=patients,
                 counts=counts_of(patients),
                 code_rows={name: int(rows[name].sum()) for name in spec.code_rows},
-                not_provided=absent,
+                not_provided=absent | getattr(dataset, "absent_columns", frozenset()),
             )
         )
     return results

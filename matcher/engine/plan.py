@@ -315,11 +315,17 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
         return mask.sum().cast(pl.Int64).alias(name)
     if kind == "ndays":
         return pl.col("date").filter(mask).n_unique().cast(pl.Int64).alias(name)
+    if kind == "ndrugs":  # issue 18: language reach (distinct drugs)
+        return drug_key().filter(mask).n_unique().cast(pl.Int64).alias(name)
     if kind in ("min", "max"):
         dates = only(mask, pl.col("date"))
         return (dates.min() if kind == "min" else dates.max()).alias(name)
     if kind in UNCERTAIN_NEEDS:
         return _uncertain_reduction(plan, events, need).alias(name)
+    if kind == "vdays":  # issue 18, language reach: dates with a usable value (variation)
+        values = plan.units.value_expr(plan.units.unit_of(need[1]))
+        usable_dates = pl.col("date").filter(mask & values.is_not_null())
+        return usable_dates.n_unique().cast(pl.Int64).alias(name)
     _, function, unit_key = need
     values = plan.units.value_expr(plan.units.unit_of(unit_key))
     usable = mask & values.is_not_null()
@@ -339,6 +345,20 @@ be in it; ``("vk", f, unit)`` a row whose value counts for aggregate ``f`` but c
 converted (for latest/first: the latest/first date of such a row); ``("vday", f, unit)`` the
 latest/first date of the usable rows."""
 UNCERTAIN_NEEDS += ("minq", "maxq")  # issue 18: first/last date of the rows that are or may be
+UNCERTAIN_NEEDS += ("ndrugsq",)  # issue 18: distinct drugs of the rows that are or may be
+
+
+def drug_key() -> pl.Expr:
+    """One value per drug of a prescription row: its system and code (an ATC code of level 5
+    is a substance; a code of another system is a drug of its own).
+
+    >>> rows = pl.DataFrame({"system": ["atc", "atc", "cip13"], "code": ["C09AA02"] * 3})
+    >>> rows.select(drug_key().n_unique()).item()
+    2
+    """
+    return pl.concat_str(
+        pl.col("system").cast(pl.String), pl.col("code").cast(pl.String), separator=" "
+    )
 
 
 def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
@@ -351,6 +371,8 @@ def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.
         return (mask | maybe).sum().cast(pl.Int64)
     if kind == "ndaysq":
         return pl.col("date").filter(mask | maybe).n_unique().cast(pl.Int64)
+    if kind == "ndrugsq":  # issue 18: language reach (distinct drugs)
+        return drug_key().filter(mask | maybe).n_unique().cast(pl.Int64)
     if kind in ("minq", "maxq"):  # issue 18: drugs (persistence)
         dates = only(mask | maybe, pl.col("date"))
         return dates.min() if kind == "minq" else dates.max()
@@ -405,6 +427,7 @@ def on_day_stages(
 
 
 FILLS = {"any": False, "count": 0, "ndays": 0, "anyq": False, "countq": 0, "ndaysq": 0}
+FILLS |= {"ndrugs": 0, "ndrugsq": 0, "vdays": 0}  # issue 18: language reach
 
 
 def table_pass(

@@ -48,9 +48,47 @@ def rules_reading(study: ir.Study, absent: Collection[str]) -> dict[str, tuple[s
 
 
 def absent_warnings(study: ir.Study, absent: Collection[str]) -> list[str]:
-    """The warnings ``p4dp count`` prints for the tables ``absent`` that ``study`` reads."""
+    """The warnings ``p4dp count`` prints for the tables ``absent`` that ``study`` reads, and
+    for the optional columns (``table.column`` in ``absent``) its rules need."""
     return [
         f"study {study.id}: the data provides no {table} table: "
         f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} unknown for every patient"
         for table, names in rules_reading(study, absent).items()
-    ]
+    ] + column_warnings(study, absent)
+
+
+# ---- issue 18: language reach ----
+COLUMN_READERS: dict[str, tuple[tuple[type, ...], str]] = {
+    "observations.value_code": (
+        (ir.SmokingStatusIs,),
+        "a smoking status is read from the coded answer of a smoking-status record",
+    ),
+}
+"""Per optional column: the predicates that cannot be decided without it, and why."""
+
+
+def column_warnings(study: ir.Study, absent: Collection[str]) -> list[str]:
+    """A warning per optional column of ``absent`` that some rule of ``study`` needs.
+
+    >>> import datetime as dt
+    >>> rule = ir.Rule("smoker", ir.Section.INCLUSION, ir.SmokingStatusIs(("current",)))
+    >>> study = ir.Study("s", 1, None, dt.date(2024, 1, 1), (), (), (rule,), ())
+    >>> print(column_warnings(study, {"observations.value_code"})[0][:79])
+    study s: the data provides no observations.value_code column: smoker is unknown
+    """
+    out = []
+    for column, (types, why) in COLUMN_READERS.items():
+        if column not in absent:
+            continue
+        names = [
+            rule.name
+            for rule in study.rules
+            if any(isinstance(n, types) for n in ir.walk(rule.predicate))
+        ]
+        if names:
+            verb = "is" if len(names) == 1 else "are"
+            out.append(
+                f"study {study.id}: the data provides no {column} column: "
+                f"{', '.join(names)} {verb} unknown for every patient ({why})"
+            )
+    return out

@@ -99,7 +99,9 @@ class Result(StudyRows):
     """Per code set a criterion reads: the rows of the data with its codes, for the patients of
     the base population and the dates the study's criteria read (the span of their windows)."""
     not_provided: frozenset[str] = frozenset()
-    """Optional tables the data does not provide: the rules reading them are unknown."""
+    """Optional tables the data does not provide: the rules reading them are unknown; and the
+    optional columns its files do not hold, as ``table.column`` (issue 18: a smoking status
+    needs ``observations.value_code``), which the warnings name."""
 
     def attrition(
         self, order: Sequence[str] | None = None, without: Collection[str] = ()

@@ -90,6 +90,8 @@ CODESETS = (
         ("snomed", "80146002"),
     ),
     codeset("cs_c", ("icd10", "E11.9"), ("loinc", "39156-5"), ("loinc", "2345-7")),
+    # issue 18, language reach: two substances, so that distinct-drug counts reach 2
+    codeset("cs_rx", ("atc", "A10BA02"), ("atc", "C09AA05"), ("icd10", "I10")),
 )
 ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", "mEq/L", None)
 STATUS_UNITS = ("{pack-years}", "{cigarettes}/d")  # issue 18: smoking quantities
@@ -213,8 +215,17 @@ def leaves(depth: int) -> st.SearchStrategy:
         # issue 18 status facts share a slot with RegisteredFor (keeps the other leaves as
         # frequent as before)
         durations.map(ir.RegisteredFor) | status_facts(),
-        drug_leaves(depth),  # issue 18: drugs
+        drug_leaves(depth),  # issue 18: drugs; language reach
     )
+
+
+@st.composite
+def variations(draw, depth: int) -> ir.ValueVariation:
+    """Issue 18, language reach: the variation of a value, in a unit of the generated rows."""
+    events = draw(event_sets(depth, ir.Domain.OBSERVATION))
+    unit = draw(st.sampled_from(TARGET_UNITS))
+    right = ir.Quantity(draw(st.sampled_from(NUMBERS)), ir.VARIATION_UNIT)
+    return ir.ValueVariation(events, unit, draw(comparators), right)
 
 
 def status_facts() -> st.SearchStrategy:
@@ -253,13 +264,23 @@ def dose_conditions(draw) -> ir.DoseCondition:
 
 
 def drug_leaves(depth: int) -> st.SearchStrategy:
-    """Persistence and new-treatment predicates over any event set."""
+    """Persistence and new-treatment predicates over any event set; distinct-drug counts and
+    value variations (issue 18, language reach)."""
     return st.one_of(
         st.builds(ir.Spans, event_sets(depth), durations),
         event_sets(depth).map(ir.FirstEvent),
         st.builds(ir.StableDose, codeset_refs, durations),
         st.builds(ir.NoChange, codeset_refs, durations, durations),
+        drug_counts(depth),  # issue 18, language reach: distinct drugs
+        variations(depth),  # issue 18, language reach: the variation of a value
     )
+
+
+@st.composite
+def drug_counts(draw, depth: int) -> ir.Compare:
+    """Issue 18, language reach: a count of distinct drugs among prescriptions."""
+    count = ir.Count(draw(event_sets(depth, ir.Domain.PRESCRIPTION)), distinct_drugs=True)
+    return ir.Compare(count, draw(comparators), ir.Quantity(draw(st.integers(0, 3))))
 
 
 def predicates(max_leaves: int = 4, window_depth: int = 2) -> st.SearchStrategy:

@@ -81,6 +81,7 @@ EVERY_TYPE = {
     ir.Window,
     ir.EventSet,
     ir.DoseCondition,  # issue 18: drugs
+    ir.ValueVariation,  # issue 18: language reach
 }
 
 
@@ -97,9 +98,12 @@ def test_guard_every_node_type_is_generated():
                 seen.add(("levels", _levels(n)))
             if isinstance(n, ir.ValueAggregate):
                 seen.add(n.function)
+            if isinstance(n, ir.Count) and n.distinct_drugs:
+                seen.add("distinct drugs")  # issue 18: language reach
 
     collect()
     wanted = EVERY_TYPE | set(ir.Domain) | set(ir.AGGREGATE_FUNCTIONS) | {("levels", 2)}
+    wanted |= {"distinct drugs"}
     assert wanted - seen == set()
 
 
