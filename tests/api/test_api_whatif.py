@@ -7,15 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import test_api_runs as runs
 from click.testing import CliRunner
 from sqlmodel import Session, func, select
-from test_api_runs import (  # noqa: F401 (fixtures)
-    EXAMPLE_PATH,
-    init_ledger,
-    population,
-    served,
-    study_with_version,
-)
 
 from matcher.cli import main
 from matcher.data.open import open_data
@@ -23,6 +17,13 @@ from matcher.disclosure.ledger import BudgetExceededError, Ledger
 from matcher.services.identity import operator_name
 from matcher.services.run_store import FeasibilityRun, RunHistogram
 from matcher.services.run_worker import RunWorker
+
+EXAMPLE_PATH, init_ledger, study_with_version = (
+    runs.EXAMPLE_PATH,
+    runs.init_ledger,
+    runs.study_with_version,
+)
+population, served = runs.population, runs.served  # the fixtures of the runs tests
 
 WHAT_IF = {"order": ["diabetes", "adult"], "without": ["insulin", "incretin"]}
 
