@@ -268,7 +268,9 @@ def test_issue15_sponsor_runs_a_feasibility_count_and_sees_the_funnel(
     assert bars[-1].get_attribute("data-masked") == "true" and "masked (< 10)" in labels
     assert_accessible(browser, "feasibility")
     screenshot(browser, "feasibility")
-    # what if: the first rule off, recomputed
+    # what if: the first rule off, recomputed from the run's histogram: no new run (scan)
+    sponsor = {"Authorization": f"Bearer {web_world.tokens['sponsor']}"}
+    runs_before = httpx.get(f"{web_server}/studies/{study}/runs", headers=sponsor).json()
     first = rows[0].text.split(" (")[0]
     css(browser, "#whatif input[type=checkbox]")[0].click()
     css(browser, "#recompute")[0].click()
@@ -280,6 +282,16 @@ def test_issue15_sponsor_runs_a_feasibility_count_and_sees_the_funnel(
 
     wait_for(without_first, timeout=120, what="the funnel without the first rule")
     assert first not in [b.get_attribute("data-rule") for b in css(browser, ".funnel rect")]
+    note = wait_for(lambda: css(browser, "#whatif-status .note"), what="the what-if note")
+    assert "no new scan" in note[0].text
+    runs_after = httpx.get(f"{web_server}/studies/{study}/runs", headers=sponsor).json()
+    assert [r["id"] for r in runs_after] == [r["id"] for r in runs_before]  # no new run
+
+    def budget_after_what_if() -> bool:
+        text = css(browser, "#budget")[0].text.split(":")[1]
+        return int("".join(ch for ch in text if ch.isdigit())) == left - 2
+
+    wait_for(budget_after_what_if, what="the budget, one request less")
 
 
 def test_issue15_two_versions_are_compared_side_by_side(browser, web_server, web_world, shared):
