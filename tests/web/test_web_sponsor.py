@@ -103,6 +103,15 @@ def test_issue15_sponsor_writes_criteria_sees_the_error_applies_the_fix_complete
     )[0]
     system, code = option.text.split(" — ")[0].split(" ")
     assert system == "atc" and "metformin" in option.text.lower()
+    # the label in French and in English, the page's language first (ATC ships both)
+    labels = {s.get_attribute("lang"): s.text for s in option.find_elements("css selector", "span")}
+    assert labels == {"en": "metformin", "fr": "metformine"}, labels
+    page = browser.execute_script(  # the page's language, as i18n.js lang() says
+        "return localStorage.getItem('p4dp.lang')"
+        " || document.documentElement.dataset.defaultLang || 'en'"
+    )
+    first = option.find_elements("css selector", "span[lang]")[0].get_attribute("lang")
+    assert first == page
     css(browser, "#criteria")[0].send_keys("\ue007")  # Enter
     wait_for(
         lambda: f"codes metformin = atc {code}\n" in editor_text(browser), what="the chosen code"
