@@ -177,3 +177,17 @@ def test_issue15_the_run_histogram_holds_no_patient_id(served):
     assert data["columns"] == ["rule_bits", "unknown_bits", "sex", "n"]
     assert sum(row[-1] for row in data["rows"]) > 1000  # counts, not patients
     assert "patient" not in stored.histogram_json
+
+
+def test_issue15_a_retried_run_keeps_the_histogram_its_release_stored(served):
+    from matcher.services.run_worker import execute_run
+    from matcher.services.runs import get_run
+
+    _, run_id = done_run(served, options={"by": ["sex"]})
+    with served.session() as session:
+        stored = session.get(RunHistogram, run_id).histogram_json
+    ledger = Ledger.open(served.ledger)
+    before = len(ledger.queries("sponsor-sam"))
+    again = execute_run(get_run(served.app.state.engine, run_id), ledger=ledger, data=None)
+    assert again.histogram_json == stored  # from the ledger, counting nothing again
+    assert len(ledger.queries("sponsor-sam")) == before
