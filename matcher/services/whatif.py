@@ -139,7 +139,31 @@ def what_if(
         f"{histogram.data_snapshot}): no new scan of the data; a new release, counted in "
         "the budget"
     ]
+    moved = _data_switched_since(engine, run)
+    if moved is not None and moved != histogram.data_snapshot:
+        notes.append(
+            f"the service's data changed after this run (it now counts on {moved}); this "
+            f"what-if is on the run's own data snapshot {histogram.data_snapshot}: start a new "
+            "run for counts on the current data"
+        )
     return WhatIfOutcome(render_json([item]), notes, histogram.data_snapshot)
+
+
+def _data_switched_since(engine: Engine, run: FeasibilityRun) -> str | None:
+    """What the service counts on now, when a steward chose other data after ``run`` took
+    its own (its snapshot id, or "another data directory"); else ``None``."""
+    from matcher.services.data_choice import current_choice
+
+    choice = current_choice(engine)
+    if choice is None or run.started_at is None:
+        return None
+    if _aware(choice.chosen_at) <= _aware(run.started_at):
+        return None
+    return f"data snapshot {choice.snapshot_id}" if choice.snapshot_id else "another data directory"
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def histogram_release(

@@ -191,3 +191,22 @@ def test_issue15_a_retried_run_keeps_the_histogram_its_release_stored(served):
     again = execute_run(get_run(served.app.state.engine, run_id), ledger=ledger, data=None)
     assert again.histogram_json == stored  # from the ledger, counting nothing again
     assert len(ledger.queries("sponsor-sam")) == before
+
+
+def test_issue15_what_if_after_a_snapshot_switch_uses_the_runs_own_histogram(served, tmp_path):
+    from matcher.synth import generate
+
+    _, run_id = done_run(served)
+    before = served.client("sponsor").post(f"/runs/{run_id}/what-if", json={"without": ["ckd"]})
+    assert before.status_code == 200 and len(before.json()["notes"]) == 1
+    generate(200, seed=5, out=tmp_path / "newer")
+    switched = served.client("steward").post("/admin/data", json={"path": str(tmp_path / "newer")})
+    assert switched.status_code == 201, switched.text
+    r = served.client("sponsor").post(f"/runs/{run_id}/what-if", json={"without": ["ckd"]})
+    assert r.status_code == 200, r.text
+    old = before.json()["data_snapshot"]
+    assert r.json()["data_snapshot"] == old
+    assert r.json()["counts"] == before.json()["counts"]  # the run's numbers, not the new data's
+    note = r.json()["notes"][1]
+    assert "data changed after this run" in note and old in note
+    assert str(tmp_path) not in note  # no server path for a sponsor
