@@ -1,8 +1,10 @@
 """Latency of feasibility runs and list downloads through the real HTTP service (loopback).
 
 Starts ``p4dp serve`` on 127.0.0.1 with its worker thread on a synthetic population, then
-measures, as a sponsor, POST run → result available (polled every 20 ms), and as a physician
-the download of a signed list. Prints p50/p95 in milliseconds. A few minutes on a laptop:
+measures, as a sponsor, POST run → result available (polled every 20 ms), a what-if on the
+last run (``POST /runs/{id}/what-if``, recomputed from its histogram, no scan), and as a
+physician the download of a signed list. Prints p50/p95 in milliseconds. A few minutes on a
+laptop:
 
     python benchmarks/api_runs_latency.py --patients 20000 --runs 20 --downloads 200
     python benchmarks/api_runs_latency.py --data /srv/snap-1m --runs 5 --no-lists
@@ -47,6 +49,7 @@ def measure_runs(
     downloads: int,
     lists: bool = True,
     port: int | None = None,
+    what_ifs: int = 0,
 ) -> list[str]:
     """Start ``p4dp serve`` on ``data`` (else a synthetic population of ``patients``) and
     measure runs (sponsor, POST to result) and, with ``lists``, list downloads; the lines of
@@ -101,6 +104,8 @@ def measure_runs(
         lines.append(f"data {data}, {runs} runs, snapshot {got['data_snapshot']}")
         lines.append(f"run, POST to result (poll 20 ms): {spread(total)}")
         lines.append(f"run, worker execution:           {spread(executing)}")
+        if what_ifs:
+            lines.append(measure_what_ifs(s, run["id"], what_ifs))
         if lists:
             st.post(f"/studies/{sid}/versions/1/approval")
             made = st.post(f"/studies/{sid}/versions/1/lists")
@@ -134,6 +139,25 @@ def measure_runs(
     return lines
 
 
+WHAT_IFS = (
+    {"without": ["insulin"]},
+    {"order": ["diabetes", "adult"], "without": ["incretin"]},
+    {"order": ["ckd", "type1"]},
+    {"without": ["adult", "cv_risk"]},
+)
+
+
+def measure_what_ifs(client: httpx.Client, run_id: int, n: int) -> str:
+    """``n`` what-ifs of run ``run_id`` (bodies in turn from :data:`WHAT_IFS`): the report line."""
+    took = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        r = client.post(f"/runs/{run_id}/what-if", json=WHAT_IFS[i % len(WHAT_IFS)])
+        took.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, r.text
+    return f"what-if, POST to answer ({n} times, no scan): {spread(took)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=None, help="data or snapshot to serve")
@@ -141,6 +165,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--downloads", type=int, default=200)
     parser.add_argument("--no-lists", action="store_true", help="skip lists and downloads")
+    parser.add_argument("--what-ifs", type=int, default=0, help="what-ifs on the last run")
     args = parser.parse_args()
     lines = measure_runs(
         data=args.data,
@@ -148,6 +173,7 @@ def main() -> None:
         runs=args.runs,
         downloads=args.downloads,
         lists=not args.no_lists,
+        what_ifs=args.what_ifs,
     )
     print("\n".join(lines))
 

@@ -69,6 +69,8 @@ class FeasibilityOutcome:
     items: list[StudyFeasibility]
     notes: list[str]
     warnings: list[str] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list, repr=False)
+    """What the items were released from (engine results), for ``record_with``."""
 
 
 def authorise(request: FeasibilityRequest, ledger: Ledger) -> None:
@@ -120,6 +122,27 @@ def _check_budget(ledger: Ledger, request: FeasibilityRequest, n: int) -> None:
             f"{ledger.policy.budget_days}-day window; this run needs {n} (one per study); "
             "nothing was counted"
         )
+
+
+def release_study(txn: Any, request: FeasibilityRequest, result: Any, raw: Any) -> StudyFeasibility:
+    """Release ``raw`` (the true numbers of ``result`` for ``request.query``) in the ledger
+    transaction ``txn`` under the platform's policy, and apply the requester's view options.
+    A what-if is recorded with its switched-off rules in the criteria hash."""
+    query = request.query
+    recorded_hash = result.criteria_hash
+    if query.without:
+        recorded_hash += ";without=" + ",".join(sorted(query.without))
+    released = txn.release(
+        raw,
+        requester=request.requester,
+        operator=request.operator,
+        role=request.role,
+        study_id=result.study.id,
+        criteria_hash=recorded_hash,
+        data_snapshot=result.data_snapshot,
+        view=request.view.describe(),
+    )
+    return StudyFeasibility.from_result(result, query, request.view.apply(released))
 
 
 def run_feasibility(
@@ -181,24 +204,10 @@ def run_feasibility(
                 secret=secret,
                 sketch_secret=sketch_secret,
             )
-            recorded_hash = result.criteria_hash
-            if query.without:
-                recorded_hash += ";without=" + ",".join(sorted(query.without))
-            released = txn.release(
-                raw,
-                requester=request.requester,
-                operator=request.operator,
-                role=request.role,
-                study_id=result.study.id,
-                criteria_hash=recorded_hash,
-                data_snapshot=result.data_snapshot,
-                view=request.view.describe(),
-            )
-            shown = request.view.apply(released)
-            items.append(StudyFeasibility.from_result(result, query, shown))
+            items.append(release_study(txn, request, result, raw))
         if deliver is not None:
             deliver(items)
-        outcome = FeasibilityOutcome(items, notes, warnings)
+        outcome = FeasibilityOutcome(items, notes, warnings, results)
         if record_with is not None:
             record_with(txn, outcome)
     return outcome

@@ -77,7 +77,21 @@ class FeasibilityRun(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
-RUN_MODELS: tuple[type[SQLModel], ...] = (FeasibilityRun,)
+class RunHistogram(SQLModel, table=True):
+    """A finished run's outcome histogram (:mod:`matcher.services.run_histogram`): patients
+    per ``(rule_bits, unknown_bits, breakdown categories)``, aggregate only, never returned
+    raw; what-ifs are recomputed from it (:mod:`matcher.services.whatif`) on the run's own
+    data snapshot, without a new scan."""
+
+    __tablename__ = "api_run_histogram"
+
+    run_id: int = Field(primary_key=True, foreign_key="api_feasibility_run.id")
+    data_snapshot: str = Field(max_length=200)
+    histogram_json: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+RUN_MODELS: tuple[type[SQLModel], ...] = (FeasibilityRun, RunHistogram)
 """The tables of the run queue (the migration creates exactly these)."""
 
 

@@ -62,6 +62,8 @@ class RunOutput:
     result_json: str
     notes: list[str]
     data_snapshot: str | None
+    histogram_json: str | None = None
+    """The run's outcome histogram (:mod:`matcher.services.run_histogram`), for what-ifs."""
 
 
 def build_request(run: FeasibilityRun, data: Any) -> Any:
@@ -110,6 +112,7 @@ def execute_run(
     """
     from matcher.feasibility.render import render_json
     from matcher.services import run_feasibility
+    from matcher.services.run_histogram import ensure_histogram_table, store_in_ledger
     from matcher.services.run_release import (
         StoredRelease,
         ensure_release_table,
@@ -120,9 +123,10 @@ def execute_run(
 
     key = run_key(run.id or 0, run.created_at)
     ensure_release_table(ledger)
+    ensure_histogram_table(ledger)
     stored = stored_release(ledger, key)
     if stored is not None:
-        return RunOutput(stored.result_json, stored.notes, stored.data_snapshot)
+        return _stored_output(ledger, key, stored)
 
     @contextlib.contextmanager
     def progress(message: str) -> Iterator[None]:
@@ -143,6 +147,12 @@ def execute_run(
         store_release(
             txn.session, key, StoredRelease(out.result_json, out.notes, out.data_snapshot)
         )
+        histogram = _histogram_of(run, outcome, ledger)
+        if histogram is not None:
+            store_in_ledger(txn.session, key, histogram)
+            kept.append(histogram.to_json())
+
+    kept: list[str] = []
 
     try:
         outcome = run_feasibility(
@@ -152,8 +162,31 @@ def execute_run(
         stored = stored_release(ledger, key)  # another worker recorded this run meanwhile
         if stored is None:
             raise
-        return RunOutput(stored.result_json, stored.notes, stored.data_snapshot)
-    return output_of(outcome)
+        return _stored_output(ledger, key, stored)
+    out = output_of(outcome)
+    return RunOutput(out.result_json, out.notes, out.data_snapshot, kept[0] if kept else None)
+
+
+def _histogram_of(run: FeasibilityRun, outcome: Any, ledger: Ledger) -> Any:
+    """The outcome histogram of a one-study run over its breakdown dimensions (with the row
+    sketches a sponsor's what-if releases need), or ``None``."""
+    from matcher.feasibility import parse_dimensions
+    from matcher.services.run_histogram import outcome_histogram
+
+    if len(outcome.results) != 1:
+        return None
+    dims = parse_dimensions(json.loads(run.options_json or "{}").get("by") or ())
+    secret = ledger.sketch_secret() if run.role == "sponsor" else None
+    return outcome_histogram(outcome.results[0], dims, sketch_secret=secret)
+
+
+def _stored_output(ledger: Ledger, key: str, stored: Any) -> RunOutput:
+    """The output of a run whose release the ledger already holds (a retry)."""
+    from matcher.services.run_histogram import ledger_histogram
+
+    histogram = ledger_histogram(ledger, key)
+    kept = histogram.to_json() if histogram is not None else None
+    return RunOutput(stored.result_json, stored.notes, stored.data_snapshot, kept)
 
 
 def failure_of(exc: BaseException) -> tuple[str, str]:
@@ -216,10 +249,13 @@ class RunWorker:
     def prepare_ledger(self) -> None:
         """Create the ledger's run-release table now, not in the middle of a first run (it
         would wait for the ledger's write lock); a ledger not there yet is left for later."""
+        from matcher.services.run_histogram import ensure_histogram_table
         from matcher.services.run_release import ensure_release_table
 
         with contextlib.suppress(Exception):
-            ensure_release_table(Ledger.open(self.ledger_location))
+            ledger = Ledger.open(self.ledger_location)
+            ensure_release_table(ledger)
+            ensure_histogram_table(ledger)
 
     def set_data(self, data: Any) -> None:
         """The data of runs claimed from now on while the database holds no choice."""
@@ -275,6 +311,7 @@ class RunWorker:
             result_json=output.result_json,
             notes=output.notes,
             data_snapshot=output.data_snapshot,
+            histogram_json=output.histogram_json,
         ):
             log.warning("run %s: claim lost before the result was stored", claim.run_id)
 

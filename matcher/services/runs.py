@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlmodel import Session
 
 from matcher.disclosure.ledger import BudgetExceededError, Ledger
@@ -49,6 +49,7 @@ from matcher.errors import MatcherError
 from matcher.services.run_store import (
     FINISHED,
     FeasibilityRun,
+    RunHistogram,
     RunStatus,
     create_run_tables,
     utcnow,
@@ -266,19 +267,32 @@ def finish_run(
     result_json: str,
     notes: Sequence[str],
     data_snapshot: str | None,
+    histogram_json: str | None = None,
 ) -> bool:
-    """Store the result and mark the run done (only while the claim is still ``claim``)."""
-    return _write(
-        engine,
-        claim,
-        status=RunStatus.DONE.value,
-        phase="done",
-        progress=1.0,
-        result_json=result_json,
-        notes_json=json.dumps(list(notes), ensure_ascii=False),
-        data_snapshot=data_snapshot,
-        finished_at=utcnow(),
-    )
+    """Store the result and mark the run done (only while the claim is still ``claim``);
+    with the run's outcome histogram (:class:`RunHistogram`) in the same transaction."""
+    values = {
+        "status": RunStatus.DONE.value,
+        "phase": "done",
+        "progress": 1.0,
+        "result_json": result_json,
+        "notes_json": json.dumps(list(notes), ensure_ascii=False),
+        "data_snapshot": data_snapshot,
+        "finished_at": utcnow(),
+    }
+    with engine.begin() as conn:
+        if conn.execute(update(T).where(*_mine(claim)).values(**values)).rowcount != 1:
+            return False
+        if histogram_json is not None:
+            conn.execute(
+                insert(RunHistogram.__table__).values(  # type: ignore[attr-defined]
+                    run_id=claim.run_id,
+                    data_snapshot=data_snapshot or "",
+                    histogram_json=histogram_json,
+                    created_at=utcnow(),
+                )
+            )
+    return True
 
 
 def fail_run(engine: Engine, claim: RunClaim, *, kind: str, message: str) -> bool:

@@ -97,6 +97,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
         "sponsor", "steward", foreign=SPONSOR_OBJECT
     ),
     ("GET", "/runs/{run_id}"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
+    ("POST", "/runs/{run_id}/what-if"): access(
+        "sponsor",
+        "steward",
+        foreign=SPONSOR_OBJECT,
+        params=lambda api, w: {"run_id": w["done_run_id"]},
+        json={"order": ["adult"]},
+    ),
     ("GET", "/studies/{study_id}/runs"): access("sponsor", "steward", foreign=SPONSOR_OBJECT),
     ("POST", "/studies/{study_id}/versions/{number}/approval"): access("steward"),
     ("GET", "/approvals/queue"): access("steward"),

@@ -61,6 +61,17 @@ def tiny_patients() -> pl.DataFrame:
     )
 
 
+def done_sponsor_run(api: Any, ledger: Path, study_id: int) -> int:
+    """A run of ``ADULTS`` for the sponsor, executed: what-ifs answer from its histogram."""
+    from matcher.services.run_worker import RunWorker
+
+    engine = api.app.state.engine
+    run = submit_run(engine, criteria=ADULTS, requester="sponsor-sam", study_id=study_id)
+    worker = RunWorker(engine, ledger=str(ledger), data=api.settings.data)
+    assert worker.run_once() == run.id
+    return int(run.id or 0)
+
+
 def runs_world(api: Any, world: dict[str, Any]) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="p4dp-matrix-"))
     Ledger.init(
@@ -80,6 +91,7 @@ def runs_world(api: Any, world: dict[str, Any]) -> dict[str, Any]:
         f"/studies/{adults}/submissions", content=ADULTS, headers={"Content-Type": "text/plain"}
     )
     assert api.client("steward").post(f"/studies/{adults}/versions/1/approval").status_code == 201
+    done = done_sponsor_run(api, folder / "ledger.sqlite", world["study_id"])
     run = submit_run(
         api.app.state.engine,
         criteria="(not executed)",
@@ -122,6 +134,7 @@ def runs_world(api: Any, world: dict[str, Any]) -> dict[str, Any]:
     return {
         "data_dir": str(folder / "data"),
         "run_id": run.id,
+        "done_run_id": done,
         "adults_id": adults,
         "list_pk": record.id,
         "practice": "P001",

@@ -146,3 +146,35 @@ def test_issue14_openapi_at_docs_and_serve_listens_on_loopback(api_sqlite):
     serve = main.commands["serve"]
     host = next(p for p in serve.params if p.name == "host")
     assert host.default == "127.0.0.1"
+
+
+def test_issue15_terms_give_the_french_and_english_labels_never_invented(api_sqlite):
+    c = api_sqlite.client("sponsor")
+    hits = c.get("/terms", params={"q": "metformine", "system": "atc", "limit": 3}).json()
+    metformin = next(h for h in hits if h["code"] == "A10BA02")
+    assert (metformin["label_fr"], metformin["label_en"]) == ("metformine", "metformin")
+    hits = c.get("/terms", params={"q": "T90", "system": "icpc2", "limit": 1}).json()
+    assert hits[0]["label_fr"] == "Diabète non insulino-dépendant"
+    assert hits[0]["label_en"] == "Diabetes non-insulin dependent"
+    # ICD-10 as loaded here (the WHO English table unless French labels were installed):
+    # exactly the terminology's labels, null where it has none
+    from terminology.service import default_service
+
+    hits = c.get("/terms", params={"q": "E11.9", "system": "icd10", "limit": 1}).json()
+    concept = default_service().concept("icd10", hits[0]["code"], hits[0]["version"])
+    assert hits[0]["label_en"] == concept.label_en
+    assert hits[0]["label_fr"] == (concept.label_fr or None)
+
+
+def test_issue15_a_label_the_terminology_lacks_is_null():
+    from matcher.api.routes.terms import labels_of
+    from terminology.model import Concept
+
+    class English:
+        def concept(self, system, code, version):
+            return Concept(system, code, version, label_en="Type 2 diabetes", label_fr="")
+
+    assert labels_of(English(), "icd10", "E11", "2019") == {
+        "label_fr": None,
+        "label_en": "Type 2 diabetes",
+    }

@@ -27,6 +27,7 @@ def test_issue14_api_doc_shows_every_run_and_list_route():
         "/practices/",
         "/feedback",
         "/funnel",
+        "/what-if",
     ):
         assert route in joined, f"docs/api.md: no executed example uses {route}"
 

@@ -103,6 +103,15 @@ def test_issue15_sponsor_writes_criteria_sees_the_error_applies_the_fix_complete
     )[0]
     system, code = option.text.split(" — ")[0].split(" ")
     assert system == "atc" and "metformin" in option.text.lower()
+    # the label in French and in English, the page's language first (ATC ships both)
+    labels = {s.get_attribute("lang"): s.text for s in option.find_elements("css selector", "span")}
+    assert labels == {"en": "metformin", "fr": "metformine"}, labels
+    page = browser.execute_script(  # the page's language, as i18n.js lang() says
+        "return localStorage.getItem('p4dp.lang')"
+        " || document.documentElement.dataset.defaultLang || 'en'"
+    )
+    first = option.find_elements("css selector", "span[lang]")[0].get_attribute("lang")
+    assert first == page
     css(browser, "#criteria")[0].send_keys("\ue007")  # Enter
     wait_for(
         lambda: f"codes metformin = atc {code}\n" in editor_text(browser), what="the chosen code"
@@ -268,7 +277,9 @@ def test_issue15_sponsor_runs_a_feasibility_count_and_sees_the_funnel(
     assert bars[-1].get_attribute("data-masked") == "true" and "masked (< 10)" in labels
     assert_accessible(browser, "feasibility")
     screenshot(browser, "feasibility")
-    # what if: the first rule off, recomputed
+    # what if: the first rule off, recomputed from the run's histogram: no new run (scan)
+    sponsor = {"Authorization": f"Bearer {web_world.tokens['sponsor']}"}
+    runs_before = httpx.get(f"{web_server}/studies/{study}/runs", headers=sponsor).json()
     first = rows[0].text.split(" (")[0]
     css(browser, "#whatif input[type=checkbox]")[0].click()
     css(browser, "#recompute")[0].click()
@@ -280,6 +291,16 @@ def test_issue15_sponsor_runs_a_feasibility_count_and_sees_the_funnel(
 
     wait_for(without_first, timeout=120, what="the funnel without the first rule")
     assert first not in [b.get_attribute("data-rule") for b in css(browser, ".funnel rect")]
+    note = wait_for(lambda: css(browser, "#whatif-status .note"), what="the what-if note")
+    assert "no new scan" in note[0].text
+    runs_after = httpx.get(f"{web_server}/studies/{study}/runs", headers=sponsor).json()
+    assert [r["id"] for r in runs_after] == [r["id"] for r in runs_before]  # no new run
+
+    def budget_after_what_if() -> bool:
+        text = css(browser, "#budget")[0].text.split(":")[1]
+        return int("".join(ch for ch in text if ch.isdigit())) == left - 2
+
+    wait_for(budget_after_what_if, what="the budget, one request less")
 
 
 def test_issue15_two_versions_are_compared_side_by_side(browser, web_server, web_world, shared):

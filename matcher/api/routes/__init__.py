@@ -14,6 +14,7 @@ from matcher.api.routes import (
     studies,
     terms,
     validate,
+    whatif,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -24,6 +25,7 @@ ROUTERS: list[APIRouter] = [
     terms.router,
     audit.router,
     runs.router,
+    whatif.router,
     lists.router,
     data.router,
 ]

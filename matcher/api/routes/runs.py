@@ -152,12 +152,17 @@ def post_run(
 @router.get("/runs/{run_id}")
 def get_run_route(run_id: ObjectId, account: CurrentAccount, session: SessionDep) -> dict[str, Any]:
     """A run: status, phase, progress; its result once done, its reason once failed."""
+    return run_view(visible_run(session, account, run_id))
+
+
+def visible_run(session, account: Account, run_id: int) -> FeasibilityRun:  # type: ignore[no-untyped-def]
+    """The run ``run_id`` if ``account`` may see it (404 otherwise, whoever owns it)."""
     run = session.get(FeasibilityRun, run_id)
     if run is None or not _may_see(account, run):
         raise not_found("run")
     if run.study_id is not None and visible_study(session, account, run.study_id) is None:
         raise not_found("run")
-    return run_view(run)
+    return run
 
 
 @router.get("/studies/{study_id}/runs")

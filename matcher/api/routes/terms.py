@@ -21,8 +21,12 @@ def get_terms(
     system: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> list[dict[str, Any]]:
-    """Codes whose labels match ``q`` (words, abbreviation or code), best first."""
+    """Codes whose labels match ``q`` (words, abbreviation or code), best first.
+
+    ``label`` is the label that matched; ``label_fr`` and ``label_en`` are the code's French
+    and English labels, ``null`` where the loaded terminology has none (never translated)."""
     from terminology.search import default_index
+    from terminology.service import default_service
 
     if not q.strip():
         raise HTTPException(422, detail="empty search query")
@@ -30,6 +34,7 @@ def get_terms(
         hits = default_index(system).search(q, system=system, limit=limit)
     except TerminologyError as exc:
         raise HTTPException(422, detail=str(exc)) from None
+    service = default_service()
     return [
         {
             "rank": rank,
@@ -37,10 +42,24 @@ def get_terms(
             "code": h.code,
             "version": h.version,
             "label": h.label,
+            **labels_of(service, h.system, h.code, h.version),
             "score": h.score,
         }
         for rank, h in enumerate(hits, start=1)
     ]
+
+
+def labels_of(service: Any, system: str, code: str, version: str) -> dict[str, str | None]:
+    """The French and English labels of one code (``None`` where the terminology has none).
+
+    >>> from terminology.service import default_service
+    >>> labels_of(default_service(), "atc", "A10BA02", "p4dp-defaults")["label_fr"]
+    'metformine'
+    """
+    concept = service.concept(system, code, version)
+    if concept is None:
+        return {"label_fr": None, "label_en": None}
+    return {"label_fr": concept.label_fr or None, "label_en": concept.label_en or None}
 
 
 @router.get("/codesets/expand")

@@ -2,7 +2,7 @@
 // diagnostics (debounced POST /validate), "did you mean" in one click, completions from
 // GET /terms and the expansion of the code set under the pointer or the caret.
 import { api, el } from "./dom.js";
-import { t, num } from "./i18n.js";
+import { lang, t, num } from "./i18n.js";
 import { highlightLine, marksByLine } from "./highlight.js";
 
 const LINE = 20; // px, as in app.css
@@ -27,6 +27,15 @@ export function codesets(text) {
   const out = new Map();
   for (const m of text.matchAll(/^\s*codes\s+([A-Za-z_]\w*)\s*=\s*(.+)$/gm)) out.set(m[1], m[2].trim());
   return out;
+}
+
+/** The labels of a search hit, the user's language first, each marked with its language;
+ * a label the terminology lacks is left out (never translated), the matched label if none. */
+export function hitLabels(hit) {
+  const both = lang() === "fr" ? [["fr", hit.label_fr], ["en", hit.label_en]] : [["en", hit.label_en], ["fr", hit.label_fr]];
+  const present = both.filter(([, text]) => text);
+  if (!present.length) return [hit.label];
+  return present.flatMap(([code, text], i) => [i ? " · " : "", el("span", { lang: code, class: `label-${code}` }, text)]);
 }
 
 export function createEditor({ value, label, onChange }) {
@@ -143,7 +152,7 @@ export function createEditor({ value, label, onChange }) {
     list.replaceChildren(...hits.map((h, i) => el("li", {
       id: `completion-${i}`, role: "option", "aria-selected": "false",
       onmousedown: (e) => { e.preventDefault(); choose(i); },
-    }, `${h.system} ${h.code} — ${h.label} (${h.version})`)));
+    }, `${h.system} ${h.code} — `, ...hitLabels(h), ` (${h.version})`)));
     const row = area.value.slice(0, lineStart).split("\n").length;
     list.style.top = `${PAD_Y + row * LINE}px`;
     list.style.left = `${PAD_X + (at - lineStart) * charWidth}px`;

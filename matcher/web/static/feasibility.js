@@ -50,18 +50,37 @@ function resultView(result) {
     breakdowns.length ? [el("h2", {}, t("breakdowns")), breakdowns] : null);
 }
 
-function whatIf(result, start) {
-  const r = Array.isArray(result) ? result[0] : result;
+/** The what-if toggles of a finished run: switch rules off, reorder, and recompute from the
+ * run's stored result (POST /runs/{id}/what-if: no new scan, but a new release in the budget).
+ * `show(result)` redraws the counts and the funnel in place; `budget()` refreshes the budget. */
+function whatIf(run, show, budget) {
+  const r = Array.isArray(run.result) ? run.result[0] : run.result;
   let order = r.attrition.map((s) => s.rule);
-  const off = new Set();
+  const off = new Set(r.what_if ? r.what_if.without : []);
+  order = [...order, ...off];
   const list = el("ol", { id: "whatif" });
+  const status = el("p", { id: "whatif-status", "aria-live": "polite" });
   const draw = () => list.replaceChildren(...order.map((rule, i) => el("li", {},
     el("label", {}, el("input", { type: "checkbox", checked: off.has(rule), onchange: (e) => { e.target.checked ? off.add(rule) : off.delete(rule); } }), ` ${rule} ${t("rule_off")}`), " ",
     el("button", { type: "button", class: "secondary", "aria-label": `${t("up")}: ${rule}`, disabled: i === 0, onclick: () => { [order[i - 1], order[i]] = [order[i], order[i - 1]]; draw(); } }, "↑"),
     el("button", { type: "button", class: "secondary", "aria-label": `${t("down")}: ${rule}`, disabled: i === order.length - 1, onclick: () => { [order[i + 1], order[i]] = [order[i], order[i + 1]]; draw(); } }, "↓"))));
   draw();
-  return el("section", { class: "card" }, el("h2", {}, t("whatif")), el("p", {}, t("whatif_note")), list,
-    el("button", { type: "button", id: "recompute", onclick: () => start({ order: order.filter((x) => !off.has(x)), without: [...off] }) }, t("recompute")));
+  const button = el("button", { type: "button", id: "recompute" }, t("recompute"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.replaceChildren(t("recomputing"));
+    try {
+      const answer = await api(`/runs/${run.id}/what-if`, { json: { order: order.filter((x) => !off.has(x)), without: order.filter((x) => off.has(x)) } });
+      show(answer);
+      status.replaceChildren(el("span", { class: "note" }, t("whatif_from", { id: run.id, s: answer.data_snapshot })));
+    } catch (exc) {
+      status.replaceChildren(el("span", { class: "alert", role: "alert" }, exc.message));
+    } finally {
+      button.disabled = false;
+      await budget();
+    }
+  });
+  return el("section", { class: "card" }, el("h2", {}, t("whatif")), el("p", {}, t("whatif_note")), list, button, status);
 }
 
 export async function feasibilityPage([id, number], me) {
@@ -84,11 +103,13 @@ export async function feasibilityPage([id, number], me) {
     }
     progress.replaceChildren(el("p", { id: "run-status" }, t("run_status", { id: run.id, status: run.status }), ` — ${date(run.finished_at)}`));
     if (run.status === "failed") { output.replaceChildren(el("p", { class: "alert", role: "alert" }, run.error)); return; }
-    output.replaceChildren(resultView(run.result), whatIf(run.result, start));
+    const shownResult = el("div", { id: "shown-result" }, resultView(run.result));
+    const show = (result) => shownResult.replaceChildren(resultView(result));
+    output.replaceChildren(shownResult, whatIf(run, show, async () => showBudget(await refreshMe())));
   }
 
-  async function start(extra = {}) {
-    const options = { ...extra };
+  async function start() {
+    const options = {};
     if (by.value) options.by = [by.value];
     try {
       const run = await api(`/studies/${id}/versions/${number}/runs`, { method: "POST", json: options });
