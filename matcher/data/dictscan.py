@@ -110,7 +110,8 @@ def _row_group_groups(table: pa.Table, keys: Sequence[str]) -> pl.DataFrame:
         dictionaries.append(dictionary)
     sizes = [len(d) + 1 for d in dictionaries]
     if int(np.prod(sizes, dtype=np.float64)) <= BINS_PER_ROW * table.num_rows + 1024:
-        combined = codes[0].astype(np.int64) if len(codes) > 1 else codes[0]
+        wide = np.prod(sizes, dtype=np.float64) >= 2**31  # 32-bit arithmetic when it fits
+        combined = codes[0].astype(np.int64 if wide else np.int32, copy=False)
         for code, size in zip(codes[1:], sizes[1:], strict=True):
             combined = combined * size + code
         counts = np.bincount(combined)
@@ -137,8 +138,9 @@ def _unknown(dictionaries: list[pa.Array], missing: int, known: pl.Series) -> in
     if not dictionaries:
         return missing
     stored = pa.chunked_array([d.cast(pa.large_string()) for d in dictionaries])
-    values = pl.Series(PATIENT, stored, dtype=pl.String)
-    return missing + int((~values.is_in(known.implode())).fill_null(True).sum())
+    values = pl.Series(PATIENT, stored, dtype=pl.String).to_frame()
+    known_frame = known.rename(PATIENT).to_frame()  # an anti-join: cheaper than is_in here
+    return missing + values.join(known_frame, on=PATIENT, how="anti", nulls_equal=False).height
 
 
 def scan_dictionaries(
