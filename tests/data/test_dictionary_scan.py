@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from matcher.data import dictscan, grouped
 from matcher.data.validate import ValidationReport, validate_dataset
-from tests.data.conftest import valid_frames
+from tests.data.conftest import PROBLEM_CASES, observations_with, valid_frames
 
 D = dt.date
 
@@ -80,20 +80,11 @@ def _three_ways(tmp: Path, frames: dict[str, pl.DataFrame], monkeypatch: pytest.
     return fast, fast_used
 
 
-def _observations(**columns: list) -> pl.DataFrame:
-    base = valid_frames()["observations"]
-    return base.with_columns(**{k: pl.Series(v, dtype=base[k].dtype) for k, v in columns.items()})
-
-
 CASES = {
-    "valid": {},
-    "blank and null codes": {"observations": _observations(code=["4548-4", " ", None])},
-    "null system": {"observations": _observations(system=[None, "loinc", "loinc"])},
-    "blank units merge with nulls": {"observations": _observations(unit=["", None, "  "])},
-    "NaN value": {"observations": _observations(value=[float("nan"), 1.0, 2.0])},
-    "orphan and null pseudonyms": {"observations": _observations(patient_id=["zz", None, "pA"])},
-    "blank pseudonym": {"observations": _observations(patient_id=["  ", "pA", "pA"])},
-    "bad code in the last row group": {"observations": _observations(code=["4548-4"] * 2 + ["?"])},
+    **PROBLEM_CASES,
+    "bad code in the last row group": {
+        "observations": observations_with(code=["4548-4"] * 2 + ["?"])
+    },
     "unknown practice kind": {
         "encounters": valid_frames()["encounters"].with_columns(kind=pl.lit("visit"))
     },
@@ -114,7 +105,7 @@ def test_issue16_item1_unknown_pseudonym_named_with_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pseudonym not in patients, in the second row group, is reported at its row."""
-    frames = {**valid_frames(), "observations": _observations(patient_id=["pA", "pA", "zz"])}
+    frames = {**valid_frames(), "observations": observations_with(patient_id=["pA", "pA", "zz"])}
     report, _ = _three_ways(tmp_path, frames, monkeypatch)
     assert [str(e) for e in report.errors] == [
         "observations.parquet: column 'patient_id': 1 row whose patient_id is not in patients "
@@ -129,7 +120,7 @@ def test_issue16_item1_directory_of_parts(tmp_path: Path, monkeypatch: pytest.Mo
     (encoded / "observations.parquet").unlink()
     parts = encoded / "observations"
     parts.mkdir()
-    obs = _observations(code=["4548-4", "4548-4", None])
+    obs = observations_with(code=["4548-4", "4548-4", None])
     pq.write_table(obs.head(2).to_arrow(), parts / "part-0.parquet")
     pq.write_table(obs.tail(1).to_arrow(), parts / "part-1.parquet", use_dictionary=False)
     fast, used = _validate(encoded, monkeypatch, dictionaries=True)
