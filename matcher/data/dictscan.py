@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 PATIENT = "patient_id"
 ROWS = "__rows"
-ROWS_DTYPE = pl.select(pl.len()).to_series().dtype
+ROWS_DTYPE = pl.get_index_type()
 """The type of a row count in Polars (what the string group-by's ``pl.len()`` gives)."""
 BINS_PER_ROW = 4
 """Index combinations are counted with ``bincount`` while there are at most this many

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from matcher.data import dictscan, grouped
 from matcher.data.validate import ValidationReport, validate_dataset
-from tests.data.conftest import PROBLEM_CASES, observations_with, valid_frames
+from tests.data.conftest import PROBLEM_CASES, observations_with, valid_frames, write_dataset
 
 D = dt.date
 
@@ -216,3 +216,16 @@ def test_issue16_item1_dictionary_path_hypothesis(
         )
     finally:
         monkeypatch.undo()
+
+
+def test_issue16_item1_polars_written_files_use_dictionaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files written by Polars (as ``p4dp synth`` and most users write them) take the path."""
+    frames = {**valid_frames(), "observations": observations_with(code=["4548-4", "", "?"])}
+    written = write_dataset(tmp_path / "data", frames)
+    fast, used = _validate(written, monkeypatch, dictionaries=True)
+    strings, _ = _validate(written, monkeypatch, dictionaries=False)
+    _same(fast, strings)
+    assert used and all(used)
+    assert any("column 'code'" in str(e) for e in fast.errors)
