@@ -8,7 +8,8 @@ hashed:
 
 * the ``(system, code[, unit])`` groups and their row counts come from counting the rows'
   *index* combinations (a ``bincount`` of integers), then looking each distinct combination up
-  in the row group's dictionaries;
+  in the row group's dictionaries; a key column that the row group's statistics show to hold
+  one value (``system`` is often ``loinc`` throughout) is not read at all;
 * the pseudonym screen checks each row group's dictionary of pseudonyms (the patients of that
   row group, a few thousand when the rows are ordered by patient) against the set of known
   pseudonyms once, and counts the rows whose pseudonym is missing from the index validity.
@@ -48,6 +49,9 @@ PATIENT = "patient_id"
 ROWS = "__rows"
 ROWS_DTYPE = pl.get_index_type()
 """The type of a row count in Polars (what the string group-by's ``pl.len()`` gives)."""
+EXACT_STATISTIC_BYTES = 16
+"""A column chunk whose string statistics have min = max, shorter than this, and no null holds
+that one value (writers shorten long statistics, never to fewer bytes): it is not read."""
 BINS_PER_ROW = 4
 """Index combinations are counted with ``bincount`` while there are at most this many
 possible combinations per row of the row group (else by a group-by of the index columns)."""
@@ -98,8 +102,22 @@ def _indices_and_dictionary(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array
     return pa.concat_arrays([c.indices for c in unified.chunks]), unified.chunk(0).dictionary
 
 
-def _row_group_groups(table: pa.Table, keys: Sequence[str]) -> pl.DataFrame:
-    """The distinct ``keys`` of one row group read with dictionaries, with their row count."""
+def _constant(row_group: pq.RowGroupMetaData, at: int) -> str | None:
+    """The value every row of a text column chunk holds, when its statistics say so."""
+    stats = row_group.column(at).statistics
+    if stats is None or not stats.has_min_max or not stats.has_null_count or stats.null_count:
+        return None
+    low, high = stats.min, stats.max
+    if isinstance(low, str) and low == high and len(low.encode()) < EXACT_STATISTIC_BYTES:
+        return low
+    return None
+
+
+def _row_group_groups(table: pa.Table | None, keys: Sequence[str], rows: int) -> pl.DataFrame:
+    """The distinct ``keys`` of one row group of ``rows`` rows read with dictionaries, with
+    their row count."""
+    if table is None or not keys:
+        return pl.DataFrame({ROWS: [rows]}, schema={ROWS: pl.Int64})
     codes: list[np.ndarray] = []
     dictionaries: list[pa.Array] = []
     for key in keys:
@@ -159,15 +177,27 @@ def scan_dictionaries(
         missing = 0
         for part in parts:
             reader = pq.ParquetFile(part, read_dictionary=columns)
-            for group in range(reader.metadata.num_row_groups):
-                table = reader.read_row_group(group, columns=columns, use_threads=False)
-                if not table.num_rows:
+            meta = reader.metadata
+            positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+            for group in range(meta.num_row_groups):
+                row_group = meta.row_group(group)
+                if not row_group.num_rows:
                     continue
-                if known is not None:
+                fixed = {k: _constant(row_group, positions[k]) for k in keys}
+                varying = [k for k in keys if fixed[k] is None]
+                wanted = [c for c in columns if c not in keys or c in varying]
+                table = None
+                if wanted:
+                    table = reader.read_row_group(group, columns=wanted, use_threads=False)
+                if known is not None and table is not None:
                     column = table.column(PATIENT)
                     missing += column.null_count
                     pseudonyms += [chunk.dictionary for chunk in column.chunks]
-                frames.append(_row_group_groups(table, keys))
+                counted = _row_group_groups(table, varying, row_group.num_rows)
+                constants = [
+                    pl.lit(v, dtype=pl.String).alias(k) for k, v in fixed.items() if v is not None
+                ]
+                frames.append(counted.with_columns(constants).select(*keys, ROWS))
     except (pa.ArrowException, OSError):
         return None
     if frames:

@@ -229,3 +229,42 @@ def test_issue16_item1_polars_written_files_use_dictionaries(
     _same(fast, strings)
     assert used and all(used)
     assert any("column 'code'" in str(e) for e in fast.errors)
+
+
+@pytest.mark.parametrize("system", ["loinc", "", "a-system-name-longer-than-16-bytes"])
+def test_issue16_item1_constant_column_from_statistics(
+    system: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key column holding one value in a row group (its statistics say so) is not read, and
+    gives the same groups as when it is read; a long value is read (statistics may be cut)."""
+    frame = pl.DataFrame(
+        {
+            "patient_id": ["pA", "pB", None, "pA", "pC"],
+            "system": [system] * 3 + ["atc", None],
+            "code": ["a", "b", "a", "b", "b"],
+        }
+    )
+    path = tmp_path / "t.parquet"
+    pq.write_table(frame.to_arrow(), path, row_group_size=3)
+    known = pl.Series(["pA", "pB", "pC"])
+    read: list[list[str]] = []
+    real = pq.ParquetFile.read_row_group
+
+    def spy(self, group, columns=None, **kwargs):
+        read.append(list(columns))
+        return real(self, group, columns=columns, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pq.ParquetFile, "read_row_group", spy)
+        shortcut = dictscan.scan_dictionaries([path], ["system", "code"], known)
+        skipped = "system" not in read[0]
+        patch.setattr(dictscan, "EXACT_STATISTIC_BYTES", 0)  # every column read
+        full = dictscan.scan_dictionaries([path], ["system", "code"], known)
+    assert shortcut is not None and full is not None
+    assert skipped == (len(system) < 16)
+    assert all("system" in columns for columns in read[2:])
+    keys = ["system", "code"]
+    expected = frame.group_by(keys).agg(pl.len().alias("__rows")).sort(keys, nulls_last=True)
+    assert shortcut.groups.sort(keys, nulls_last=True).equals(expected)
+    assert full.groups.sort(keys, nulls_last=True).equals(expected)
+    assert shortcut.unknown == full.unknown == 1  # the missing pseudonym
