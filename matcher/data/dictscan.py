@@ -12,7 +12,7 @@ hashed:
   one value (``system`` is often ``loinc`` throughout) is not read at all;
 * the pseudonym screen checks each row group's dictionary of pseudonyms (the patients of that
   row group, a few thousand when the rows are ordered by patient) against the set of known
-  pseudonyms once, and counts the rows whose pseudonym is missing from the index validity.
+  pseudonyms once; the rows without a pseudonym are counted from the indices' validity.
 
 :func:`scan_dictionaries` gives the same groups (stored values, nulls as a group) and the same
 zero/non-zero pseudonym verdict as :func:`matcher.data.grouped.screened_groups`' group-by of

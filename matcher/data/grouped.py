@@ -13,6 +13,9 @@ found (the usual case) both counts are zero; when one is not, the validator fall
 exact row-by-row checks, which name the problem (``None`` is returned). Same counts as the
 row-by-row checks (``tests/data/test_grouped_checks.py`` compares both on bad data).
 
+Dictionary-encoded Parquet files go further: the groups and the pseudonym screen are read from
+their dictionary pages, with integer work per row (:mod:`matcher.data.dictscan`).
+
     >>> import polars as pl
     >>> from matcher.data.sources import frame_source
     >>> from matcher.data.validate import validate_sources
