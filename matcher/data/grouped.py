@@ -13,6 +13,9 @@ found (the usual case) both counts are zero; when one is not, the validator fall
 exact row-by-row checks, which name the problem (``None`` is returned). Same counts as the
 row-by-row checks (``tests/data/test_grouped_checks.py`` compares both on bad data).
 
+Dictionary-encoded Parquet files go further: the groups and the pseudonym screen are read from
+their dictionary pages, with integer work per row (:mod:`matcher.data.dictscan`).
+
     >>> import polars as pl
     >>> from matcher.data.sources import frame_source
     >>> from matcher.data.validate import validate_sources
@@ -31,9 +34,12 @@ row-by-row checks (``tests/data/test_grouped_checks.py`` compares both on bad da
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import polars as pl
+
+from matcher.data.dictscan import scan_dictionaries
 
 PATIENT = "patient_id"
 ROWS = "__rows"
@@ -57,6 +63,7 @@ def screened_groups(
     aggs: Sequence[pl.Expr],
     *,
     whole_rows: bool = False,
+    parquet_parts: Sequence[Path] = (),
 ) -> tuple[pl.DataFrame, list[int]] | None:
     """Per-group aggregates over converted ``keys`` and the count of each of ``checks``.
 
@@ -69,7 +76,10 @@ def screened_groups(
     a second plan collected with it (the two read different columns): aggregates inside a
     group-by over hundreds of millions of rows cost several times the same flat sums.
     ``whole_rows`` (CSV files) keeps one plan reading every column, so that a line with
-    surplus fields is refused as it would be by a full read.
+    surplus fields is refused as it would be by a full read. ``parquet_parts``: the files of
+    ``raw`` when it is a Parquet scan; when they are dictionary-encoded, the groups and the
+    pseudonym screen are read from the dictionary pages (:mod:`matcher.data.dictscan`) and
+    only the other columns are read row by row.
     """
     schema = raw.collect_schema()
     if not keys or any(schema.get(k) != pl.String for k in keys):
@@ -108,10 +118,18 @@ def screened_groups(
     else:  # the distinct keys alone, and every other check as one flat sum (see above)
         counted = [a for a in aggs if a.meta.output_name() == ROWS]
         flat = [a for a in aggs if a.meta.output_name() != ROWS]
-        grouped = frame.select(keys).group_by(keys).agg(*counted)
-        stored, totals = pl.collect_all(
-            [grouped, frame.select(*row_aggs, *flat)], engine="streaming"
-        )
+        screen = known if stored_pid else None
+        scan = scan_dictionaries(parquet_parts, keys, screen) if parquet_parts else None
+        if scan is not None:  # groups and pseudonyms from the dictionary pages
+            rest = [a for a in row_aggs if a.meta.output_name() != "__unknown"]
+            unknown = [pl.lit(scan.unknown).alias("__unknown")] if stored_pid else []
+            totals = frame.select(*rest, *flat, *unknown).collect(engine="streaming")
+            stored = scan.groups
+        else:
+            grouped = frame.select(keys).group_by(keys).agg(*counted)
+            stored, totals = pl.collect_all(
+                [grouped, frame.select(*row_aggs, *flat)], engine="streaming"
+            )
         stored = stored.with_columns(  # first and last date of the table, on every group
             pl.lit(totals[c].item(), dtype=totals.schema[c]).alias(c)
             for c in (a.meta.output_name() for a in flat)

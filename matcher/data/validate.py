@@ -285,7 +285,14 @@ def _check_events(
     events = event_aggregates(has_date="date" in p.usable)
     few = keys or [k for k in ("practice_id", "kind") if k in p.usable]  # a few thousand values
     fast = screened_groups(
-        p.source.frame, p.exprs, p.checks, few, known, events, whole_rows=p.source.fmt == "csv"
+        p.source.frame,
+        p.exprs,
+        p.checks,
+        few,
+        known,
+        events,
+        whole_rows=p.source.fmt == "csv",
+        parquet_parts=p.source.parts if p.source.fmt == "parquet" else (),
     )
     if fast is not None:  # per distinct code; the usual case
         groups, counts = fast

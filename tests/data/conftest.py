@@ -85,6 +85,27 @@ def valid_frames() -> dict[str, pl.DataFrame]:
     }
 
 
+def observations_with(**columns: list) -> pl.DataFrame:
+    """The valid ``observations`` table with some columns replaced (3 rows)."""
+    base = valid_frames()["observations"]
+    return base.with_columns(**{k: pl.Series(v, dtype=base[k].dtype) for k, v in columns.items()})
+
+
+PROBLEM_CASES: dict[str, dict[str, pl.DataFrame]] = {
+    "valid": {},
+    "blank and null codes": {"observations": observations_with(code=["4548-4", " ", None])},
+    "null system": {"observations": observations_with(system=[None, "loinc", "loinc"])},
+    "blank units merge with nulls": {"observations": observations_with(unit=["", None, "  "])},
+    "NaN value": {"observations": observations_with(value=[float("nan"), 1.0, 2.0])},
+    "orphan and null pseudonyms": {
+        "observations": observations_with(patient_id=["zz", None, "pA"])
+    },
+    "blank pseudonym": {"observations": observations_with(patient_id=["  ", "pA", "pA"])},
+}
+"""Tables replacing valid ones, each with one kind of problem (the ``valid`` case: none), for
+the tests comparing two ways of computing the checks."""
+
+
 def write_dataset(directory: Path, frames: dict[str, pl.DataFrame], fmt: str = "parquet") -> Path:
     """Write one file per table (``fmt``: parquet or csv); return ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import pytest
 
 from matcher.data import validate
 from matcher.data.sources import frame_source
+from tests.data.conftest import PROBLEM_CASES as CASES
 from tests.data.conftest import valid_frames
 
 
@@ -21,22 +22,6 @@ def _report(frames: dict[str, pl.DataFrame], *, exact: bool, monkeypatch: pytest
 def _as_text(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """Every column stored as text, as in a CSV file."""
     return {n: f.with_columns(pl.all().cast(pl.String)) for n, f in frames.items()}
-
-
-def _observations(**columns: list) -> pl.DataFrame:
-    base = valid_frames()["observations"]
-    return base.with_columns(**{k: pl.Series(v, dtype=base[k].dtype) for k, v in columns.items()})
-
-
-CASES = {
-    "valid": {},
-    "blank and null codes": {"observations": _observations(code=["4548-4", " ", None])},
-    "null system": {"observations": _observations(system=[None, "loinc", "loinc"])},
-    "blank units merge with nulls": {"observations": _observations(unit=["", None, "  "])},
-    "NaN value": {"observations": _observations(value=[float("nan"), 1.0, 2.0])},
-    "orphan and null pseudonyms": {"observations": _observations(patient_id=["zz", None, "pA"])},
-    "blank pseudonym": {"observations": _observations(patient_id=["  ", "pA", "pA"])},
-}
 
 
 @pytest.mark.parametrize("text", [False, True], ids=["typed", "text"])
