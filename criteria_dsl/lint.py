@@ -384,6 +384,7 @@ def _ast_fields(cls: type) -> tuple[str, ...] | None:
 
 def _ast_nodes(node: Any) -> Iterator[Any]:
     """Every dataclass node of an AST (``node`` included), depth first."""
+    is_node = ir.is_node
     stack = [node]
     while stack:
         current = stack.pop()
@@ -394,8 +395,10 @@ def _ast_nodes(node: Any) -> Iterator[Any]:
         for name in names:
             value = getattr(current, name)
             if isinstance(value, tuple):
-                stack.extend(v for v in value if hasattr(type(v), "__dataclass_fields__"))
-            elif hasattr(type(value), "__dataclass_fields__"):
+                for v in value:
+                    if is_node(v):
+                        stack.append(v)
+            elif is_node(value):
                 stack.append(value)
 
 
