@@ -92,19 +92,24 @@ def _end_of(children: list[Any]) -> tuple[int, int] | None:
 
 def _place(node: _Node, children: list[Any], fresh: bool) -> None:
     """Set ``node``'s positions from its raw children, as ``PropagatePositions`` does: a
-    fresh node gets its span and its container; a node passed through keeps its span."""
+    fresh node gets its span and its container; a node passed through a ``?rule`` (``(``
+    condition ``)``) keeps its span (its AST value holds it already) and gets the wider
+    container."""
     start = _start_of(children)
+    end = _end_of(children)
+    if start is None and end is None:
+        return
+    if not fresh and node.empty:  # Lark would give it a span now: not in this grammar
+        raise NeedsTree("a node without a span passed through")
     if start is not None:
-        if fresh or node.empty:
+        if fresh:
             node.line, node.column = start
         node.c_line, node.c_column = start
-    end = _end_of(children)
     if end is not None:
-        if fresh or node.empty:
+        if fresh:
             node.end_line, node.end_column = end
         node.c_end_line, node.c_end_column = end
-    if start is not None or end is not None:
-        node.empty = False
+    node.empty = False
 
 
 def _kept(raw: list[Any], include: list[tuple[int, bool]] | None) -> list[Any]:
