@@ -150,6 +150,9 @@ def main() -> None:
         token = add_account(session, "bench", "sponsor").token
     auth = {"Authorization": f"Bearer {token}"}
     text = {**auth, "Content-Type": "text/plain"}
+    from matcher.api.warmup import prepare_process
+
+    prepare_process()  # as `p4dp serve` does before its first request
     rows = [
         ("validate 200 lines, new text, CPU time", "library call", *library_cpu(body, args.repeat))
     ]

@@ -18,11 +18,15 @@ a later syntax error would come first) and a statement nested deep enough to com
 :data:`~criteria_dsl.limits.MAX_NESTING`. Syntax errors and the postlexer's errors are raised
 as in the plain path, at the same token.
 
+The callbacks are installed on a copy of Lark's LALR front end (``_Parser`` over the parse
+table Lark computed): internals of Lark 1.3, pinned in ``constraints.txt``; the tests of
+``tests/criteria_dsl/test_issue14_fast_parse.py`` compare both paths on every example.
+
     >>> from criteria_dsl.parser import _parser
     >>> ast = fast_parse(_parser(), 'study "S"\\ninclusion\\n  adult: age at index >= 18\\n')
     >>> rule = ast.statements[1].rules[0]
     >>> rule.name, rule.condition.op, rule.span
-    ('adult', '>=', Span(line=3, column=3, end_line=3, end_column=28))
+    ('adult', '>=', Span(line=3, column=3, end_line=3, end_column=29))
 """
 
 from __future__ import annotations
