@@ -878,13 +878,17 @@ def walk(node: object):  # type: ignore[no-untyped-def]
     """
     seen: set[int] = set()
     stack = [node]
+    pop, push, mark = stack.pop, stack.extend, seen.add
     while stack:
-        current = stack.pop()
-        if id(current) in seen:
+        current = pop()
+        key = id(current)
+        if key in seen:
             continue
-        seen.add(id(current))
+        mark(key)
         yield current
-        stack.extend(reversed(children(current)))
+        below = children(current)
+        if below:
+            push(reversed(below))
 
 
 def sub_predicates(predicate: Predicate) -> tuple[Predicate, ...]:
