@@ -36,7 +36,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from lark import Lark, Token
+from lark import Lark
 from lark.parse_tree_builder import maybe_create_child_filter
 from lark.parsers.lalr_parser import _Parser
 
@@ -74,75 +74,66 @@ class _Node:
         self.height = height
 
 
-def _start_of(children: list[Any]) -> tuple[int, int] | None:
-    for child in children:
-        if type(child) is _Node:
-            if not child.empty:
-                return child.c_line, child.c_column
-        elif isinstance(child, Token):
-            return child.line, child.column
-    return None
-
-
-def _end_of(children: list[Any]) -> tuple[int, int] | None:
-    for child in reversed(children):
-        if type(child) is _Node:
-            if not child.empty:
-                return child.c_end_line, child.c_end_column
-        elif isinstance(child, Token):
-            return child.end_line, child.end_column
-    return None
-
-
 def _place(node: _Node, children: list[Any], fresh: bool) -> None:
     """Set ``node``'s positions from its raw children, as ``PropagatePositions`` does: a
     fresh node gets its span and its container; a node passed through a ``?rule`` (``(``
     condition ``)``) keeps its span (its AST value holds it already) and gets the wider
-    container."""
-    start = _start_of(children)
-    end = _end_of(children)
-    if start is None and end is None:
+    container. A child is a token or a :class:`_Node`; a node without a span is skipped."""
+    first = last = None
+    for child in children:
+        if type(child) is not _Node or not child.empty:
+            first = child
+            break
+    if first is None:
         return
+    for child in reversed(children):
+        if type(child) is not _Node or not child.empty:
+            last = child
+            break
     if not fresh and node.empty:  # Lark would give it a span now: not in this grammar
         raise NeedsTree("a node without a span passed through")
-    if start is not None:
-        if fresh:
-            node.line, node.column = start
-        node.c_line, node.c_column = start
-    if end is not None:
-        if fresh:
-            node.end_line, node.end_column = end
-        node.c_end_line, node.c_end_column = end
+    if type(first) is _Node:
+        node.c_line, node.c_column = first.c_line, first.c_column
+    else:
+        node.c_line, node.c_column = first.line, first.column
+    if type(last) is _Node:
+        node.c_end_line, node.c_end_column = last.c_end_line, last.c_end_column
+    else:
+        node.c_end_line, node.c_end_column = last.end_line, last.end_column
+    if fresh:
+        node.line, node.column = node.c_line, node.c_column
+        node.end_line, node.end_column = node.c_end_line, node.c_end_column
     node.empty = False
 
 
-def _kept(raw: list[Any], include: list[tuple[int, bool]] | None) -> list[Any]:
-    """The children a rule keeps, as Lark's child filter: keywords dropped, ``_rules``
-    spliced in (their ``value`` is the list of what they kept)."""
-    if include is None:
-        return raw
-    out: list[Any] = []
-    for i, splice in include:
-        if splice:
-            out.extend(raw[i].value)
-        else:
-            out.append(raw[i])
-    return out
-
-
 def _callback(rule: Any, builder: ToAst) -> Callable[[list[Any]], Any]:
-    """The reduction callback of one grammar rule."""
+    """The reduction callback of one grammar rule: keeps the children Lark's child filter
+    keeps (keywords dropped, ``_rules`` spliced in: their ``value`` is the list of what
+    they kept), passes a lone child of a ``?rule`` through, else calls the rule's
+    :class:`~criteria_dsl.transform.ToAst` method with the node as its ``meta``."""
     options = rule.options
     name = rule.alias or options.template_source or rule.origin.name
     expand1 = bool(options.expand1 and not rule.alias)
     child_filter = maybe_create_child_filter(rule.expansion, options.keep_all_tokens, False, None)
     include = child_filter.args[0] if child_filter is not None else None
+    indices = [i for i, _ in include] if include is not None else None
+    splices = include is not None and any(splice for _, splice in include)
     spliced = name.startswith("_")
     method = None if spliced else getattr(ToAst, name, None)
     function = getattr(method, "base_func", method)
 
     def reduce(raw: list[Any]) -> Any:
-        kept = _kept(raw, include)
+        if indices is None:
+            kept = raw
+        elif splices:
+            kept = []
+            for i, splice in include:
+                if splice:
+                    kept.extend(raw[i].value)
+                else:
+                    kept.append(raw[i])
+        else:
+            kept = [raw[i] for i in indices]
         if expand1 and len(kept) == 1:
             only = kept[0]
             if type(only) is _Node:
@@ -160,11 +151,10 @@ def _callback(rule: Any, builder: ToAst) -> Callable[[list[Any]], Any]:
             raise NeedsTree("deeply nested")
         if function is None:  # a tree node without an AST method (none in the grammar)
             raise NeedsTree(f"no AST method for the rule {name}")
-        values = [child.value if type(child) is _Node else child for child in kept]
         node = _Node(None, height + 1)
         _place(node, raw, fresh=True)
         try:
-            node.value = function(builder, node, values)
+            node.value = function(builder, node, [c.value if type(c) is _Node else c for c in kept])
         except SourceError as exc:
             raise NeedsTree("a source error") from exc
         return node

@@ -216,20 +216,31 @@ class _Linter:
                 for item in p.items:
                     yield from positive_sets(item)
 
-        def codes(e: ir.EventSet) -> set[tuple[str, str]]:
-            if e.codes is None:
-                return set()
-            return {(c.system, c.code) for c in self.study.codeset(e.codes.name).resolved.codes}
+        by_name: dict[str, frozenset[tuple[str, str]]] = {}  # each code set's codes, once
 
+        def codes(e: ir.EventSet) -> frozenset[tuple[str, str]]:
+            if e.codes is None:
+                return frozenset()
+            name = e.codes.name
+            known = by_name.get(name)
+            if known is None:
+                resolved = self.study.codeset(name).resolved.codes
+                known = by_name[name] = frozenset((c.system, c.code) for c in resolved)
+            return known
+
+        included_sets = {
+            id(inc): list(positive_sets(inc.predicate)) for inc in self.study.inclusion
+        }
         for ex in self.study.exclusion:
+            excluded_sets = list(positive_sets(ex.predicate))
             for inc in self.study.inclusion:
                 if ex.predicate == inc.predicate:
                     continue  # W505 already says more
                 shared: set[tuple[str, str]] = set()
                 included: set[tuple[str, str]] = set()
                 domain = ""
-                for a in positive_sets(inc.predicate):
-                    for b in positive_sets(ex.predicate):
+                for a in included_sets[id(inc)]:
+                    for b in excluded_sets:
                         if a.domain is b.domain and not _other_doses(a, b):
                             shared |= codes(a) & codes(b)
                             included |= codes(a)
