@@ -372,7 +372,7 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
 
 
 _AST_FIELDS: dict[type, tuple[str, ...]] = {}
-"""Per AST class, its field names (the lint walks every node of the file)."""
+"""Per AST class, its field names but ``span`` (the lint walks every node of the file)."""
 
 
 def _other_doses(a: ir.EventSet, b: ir.EventSet) -> bool:
@@ -389,12 +389,13 @@ def _ast_fields(cls: type) -> tuple[str, ...] | None:
             return None
         from dataclasses import fields
 
-        names = _AST_FIELDS[cls] = tuple(f.name for f in fields(cls))
+        names = _AST_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name != "span")
     return names
 
 
 def _ast_nodes(node: Any) -> Iterator[Any]:
-    """Every dataclass node of an AST (``node`` included), depth first."""
+    """Every node of an AST (``node`` included), depth first; not the spans (the half of
+    the nodes, which no check reads)."""
     is_node = ir.is_node
     stack = [node]
     while stack:
