@@ -12,9 +12,9 @@ those of the one parser (:func:`criteria_dsl.parser._parser`): only the reductio
 differ.
 
 What this path does not decide itself, it hands back to the plain one by raising
-:class:`NeedsTree`: a rule method that finds an error in the source (a date that does not
-exist, an empty term: the plain path reports those only after the whole file has parsed, so
-a later syntax error would come first) and a statement nested deep enough to come near
+:class:`NeedsTree`: a rule method that raises (a date that does not exist, an empty term:
+the plain path reports those only after the whole file has parsed, so a later syntax error
+would come first) and a statement nested deep enough to come near
 :data:`~criteria_dsl.limits.MAX_NESTING`. Syntax errors and the postlexer's errors are raised
 as in the plain path, at the same token.
 
@@ -41,7 +41,7 @@ from lark.parse_tree_builder import maybe_create_child_filter
 from lark.parsers.lalr_parser import _Parser
 
 from criteria_dsl.limits import MAX_NESTING
-from criteria_dsl.transform import SourceError, ToAst
+from criteria_dsl.transform import ToAst
 
 
 class NeedsTree(Exception):
@@ -155,8 +155,8 @@ def _callback(rule: Any, builder: ToAst) -> Callable[[list[Any]], Any]:
         _place(node, raw, fresh=True)
         try:
             node.value = function(builder, node, [c.value if type(c) is _Node else c for c in kept])
-        except SourceError as exc:
-            raise NeedsTree("a source error") from exc
+        except Exception as exc:  # a SourceError, reported by the plain path in its order
+            raise NeedsTree(f"{type(exc).__name__} in {name}") from exc
         return node
 
     return reduce
@@ -176,6 +176,7 @@ def _fast_parser(lark: Lark) -> Any:
 
 def fast_parse(lark: Lark, text: str) -> Any:
     """The AST of ``text`` (a :class:`~criteria_dsl.ast.StudyFile`) built during the parse;
-    raises Lark's syntax errors, the postlexer's :class:`SourceError` and :class:`NeedsTree`."""
+    raises Lark's syntax errors, the postlexer's
+    :class:`~criteria_dsl.transform.SourceError` and :class:`NeedsTree`."""
     result = _fast_parser(lark).parse(text)
     return result.value if type(result) is _Node else result
