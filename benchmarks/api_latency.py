@@ -19,8 +19,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -29,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.latency_table import latency_table, p50_p95  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "t2d_glp1.p4dp"
 RULE_FORMS = (
@@ -78,14 +80,31 @@ def library_cpu(text: str, repeat: int) -> tuple[float, float]:
         start = time.process_time()
         validation_report(body)
         samples.append(time.process_time() - start)
-    return percentiles(samples)
+    return p50_p95(samples)
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered) * 1000, p95 * 1000
+def server_pid(url: str) -> int:
+    """The process listening on ``url``'s port (the ``p4dp serve`` just started)."""
+    port = int(url.rsplit(":", 1)[1])
+    inode = None
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inode = fields[9]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                    return int(pid)
+    raise RuntimeError(f"no process listens on {url}")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(call, repeat: int) -> tuple[float, float]:
@@ -96,7 +115,7 @@ def timed(call, repeat: int) -> tuple[float, float]:
         response = call()
         samples.append(time.perf_counter() - start)
         assert response.status_code == 200, response.text
-    return percentiles(samples)
+    return p50_p95(samples)
 
 
 def throughput(url: str, token: str, body: str, clients: int, seconds: float) -> float:
@@ -150,6 +169,9 @@ def main() -> None:
         token = add_account(session, "bench", "sponsor").token
     auth = {"Authorization": f"Bearer {token}"}
     text = {**auth, "Content-Type": "text/plain"}
+    from matcher.api.warmup import prepare_process
+
+    prepare_process()  # as `p4dp serve` does before its first request
     rows = [
         ("validate 200 lines, new text, CPU time", "library call", *library_cpu(body, args.repeat))
     ]
@@ -183,6 +205,8 @@ def main() -> None:
             )
         )
     with live_server(database, extra=("--rate-limit", str(10**9))) as url, httpx.Client() as c:
+        server = server_pid(url)
+        cpu_before = process_cpu(server)
         rows.append(
             (
                 "validate 200 lines, new text",
@@ -195,6 +219,7 @@ def main() -> None:
                 ),
             )
         )
+        server_cpu = (process_cpu(server) - cpu_before) / (args.repeat + 1) * 1000
         rows.append(
             (
                 "validate 200 lines, same text",
@@ -220,10 +245,12 @@ def main() -> None:
         extra = ("--rate-limit", str(10**9), "--workers", str(workers))
         with live_server(database, extra=extra) as url:
             rates[workers] = throughput(url, token, body, 16, args.seconds)
-    print("| request | client | p50 ms | p95 ms |")
-    print("| --- | --- | ---: | ---: |")
-    for name, where, p50, p95 in rows:
-        print(f"| {name} | {where} | {p50:.1f} | {p95:.1f} |")
+    print(latency_table(rows))
+    print()
+    print(
+        f"server CPU per new-text validation over loopback (mean of {args.repeat + 1}): "
+        f"{server_cpu:.1f} ms"
+    )
     print()
     for workers, rate in rates.items():
         print(

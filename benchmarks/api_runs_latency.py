@@ -26,19 +26,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.latency_table import spread  # noqa: E402
+
 
 def p4dp(*args: str, env: dict[str, str]) -> str:
     out = subprocess.run(["p4dp", *args], env=env, check=True, capture_output=True, text=True)
     return out.stdout.strip()
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def spread(values: list[float]) -> str:
-    return f"p50 {pct(values, 0.5):.0f} ms, p95 {pct(values, 0.95):.0f} ms"
 
 
 def measure_runs(
@@ -130,8 +123,7 @@ def measure_runs(
             n = biggest["eligible"] + biggest["possibly_eligible"]
             lines.append(
                 f"list download ({n} candidates, {len(body)} bytes, {downloads} times): "
-                f"p50 {pct(took, 0.5):.1f} ms, p95 {pct(took, 0.95):.1f} ms, "
-                f"mean {statistics.mean(took):.1f} ms"
+                f"{spread(took)}, mean {statistics.mean(took):.1f} ms"
             )
     finally:
         server.terminate()

@@ -886,9 +886,21 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 """Per node class, the names of its fields but ``span`` (walks run often: the validation of
 a criteria file walks every rule several times)."""
 
+_NODE_CLASSES: dict[type, bool] = {}
+"""Per class met in a walk, whether it is a node class (a dataclass)."""
 
-def _is_node(value: object) -> bool:
-    return hasattr(type(value), "__dataclass_fields__")
+
+def is_node(value: object) -> bool:
+    """Whether ``value`` is a node (of the IR or of the AST: an instance of a dataclass).
+
+    >>> is_node(Age()), is_node("age"), is_node(Age)
+    (True, False, False)
+    """
+    cls = type(value)
+    known = _NODE_CLASSES.get(cls)
+    if known is None:
+        known = _NODE_CLASSES[cls] = hasattr(cls, "__dataclass_fields__")
+    return known
 
 
 def children(node: object) -> tuple[object, ...]:
@@ -897,7 +909,7 @@ def children(node: object) -> tuple[object, ...]:
     if names is None:
         from dataclasses import fields
 
-        if not _is_node(node):
+        if not is_node(node):
             return ()
         names = tuple(f.name for f in fields(node) if f.name != "span")  # type: ignore[arg-type]
         _CHILD_FIELDS[type(node)] = names
@@ -905,8 +917,10 @@ def children(node: object) -> tuple[object, ...]:
     for name in names:
         value = getattr(node, name)
         if isinstance(value, tuple):
-            out.extend(v for v in value if _is_node(v))
-        elif _is_node(value):
+            for v in value:
+                if is_node(v):
+                    out.append(v)
+        elif is_node(value):
             out.append(value)
     return tuple(out)
 
@@ -924,13 +938,17 @@ def walk(node: object):  # type: ignore[no-untyped-def]
     """
     seen: set[int] = set()
     stack = [node]
+    pop, push, mark = stack.pop, stack.extend, seen.add
     while stack:
-        current = stack.pop()
-        if id(current) in seen:
+        current = pop()
+        key = id(current)
+        if key in seen:
             continue
-        seen.add(id(current))
+        mark(key)
         yield current
-        stack.extend(reversed(children(current)))
+        below = children(current)
+        if below:
+            push(reversed(below))
 
 
 def sub_predicates(predicate: Predicate) -> tuple[Predicate, ...]:

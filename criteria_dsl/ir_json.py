@@ -57,17 +57,27 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
     return names
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Classes written as they are (exactly these: a subclass such as an enumeration is not)."""
+
+
 def _to_jsonable(node: Any, spans: bool, memo: dict[int, tuple[Any, Any]]) -> Any:
-    names = None if isinstance(node, type) else _field_names(type(node))
+    cls = type(node)
+    if cls in _PLAIN:
+        return node
+    if cls is tuple or cls is list:
+        return [_to_jsonable(v, spans, memo) for v in node]
+    names = None if isinstance(node, type) else _field_names(cls)
     if names is not None:
         known = memo.get(id(node))
         if known is not None and known[0] is node:
             return known[1]
-        out: dict[str, Any] = {"node": type(node).__name__}
+        out: dict[str, Any] = {"node": cls.__name__}
         for name in names:
             if name == "span" and not spans:
                 continue
-            out[name] = _to_jsonable(getattr(node, name), spans, memo)
+            value = getattr(node, name)
+            out[name] = value if type(value) in _PLAIN else _to_jsonable(value, spans, memo)
         memo[id(node)] = (node, out)
         return out
     if isinstance(node, Enum):

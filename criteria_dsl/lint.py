@@ -216,20 +216,31 @@ class _Linter:
                 for item in p.items:
                     yield from positive_sets(item)
 
-        def codes(e: ir.EventSet) -> set[tuple[str, str]]:
-            if e.codes is None:
-                return set()
-            return {(c.system, c.code) for c in self.study.codeset(e.codes.name).resolved.codes}
+        by_name: dict[str, frozenset[tuple[str, str]]] = {}  # each code set's codes, once
 
+        def codes(e: ir.EventSet) -> frozenset[tuple[str, str]]:
+            if e.codes is None:
+                return frozenset()
+            name = e.codes.name
+            known = by_name.get(name)
+            if known is None:
+                resolved = self.study.codeset(name).resolved.codes
+                known = by_name[name] = frozenset((c.system, c.code) for c in resolved)
+            return known
+
+        included_sets = {
+            id(inc): list(positive_sets(inc.predicate)) for inc in self.study.inclusion
+        }
         for ex in self.study.exclusion:
+            excluded_sets = list(positive_sets(ex.predicate))
             for inc in self.study.inclusion:
                 if ex.predicate == inc.predicate:
                     continue  # W505 already says more
                 shared: set[tuple[str, str]] = set()
                 included: set[tuple[str, str]] = set()
                 domain = ""
-                for a in positive_sets(inc.predicate):
-                    for b in positive_sets(ex.predicate):
+                for a in included_sets[id(inc)]:
+                    for b in excluded_sets:
                         if a.domain is b.domain and not _other_doses(a, b):
                             shared |= codes(a) & codes(b)
                             included |= codes(a)
@@ -364,7 +375,7 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
 
 
 _AST_FIELDS: dict[type, tuple[str, ...]] = {}
-"""Per AST class, its field names (the lint walks every node of the file)."""
+"""Per AST class, its field names but ``span`` (the lint walks every node of the file)."""
 
 
 def _other_doses(a: ir.EventSet, b: ir.EventSet) -> bool:
@@ -381,12 +392,14 @@ def _ast_fields(cls: type) -> tuple[str, ...] | None:
             return None
         from dataclasses import fields
 
-        names = _AST_FIELDS[cls] = tuple(f.name for f in fields(cls))
+        names = _AST_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name != "span")
     return names
 
 
 def _ast_nodes(node: Any) -> Iterator[Any]:
-    """Every dataclass node of an AST (``node`` included), depth first."""
+    """Every node of an AST (``node`` included), depth first; not the spans (the half of
+    the nodes, which no check reads)."""
+    is_node = ir.is_node
     stack = [node]
     while stack:
         current = stack.pop()
@@ -397,8 +410,10 @@ def _ast_nodes(node: Any) -> Iterator[Any]:
         for name in names:
             value = getattr(current, name)
             if isinstance(value, tuple):
-                stack.extend(v for v in value if hasattr(type(v), "__dataclass_fields__"))
-            elif hasattr(type(value), "__dataclass_fields__"):
+                for v in value:
+                    if is_node(v):
+                        stack.append(v)
+            elif is_node(value):
                 stack.append(value)
 
 

@@ -35,6 +35,7 @@ from lark.exceptions import (
 
 from criteria_dsl import ast as A
 from criteria_dsl.errors import CriteriaError, Diagnostic
+from criteria_dsl.fastparse import NeedsTree, fast_parse
 from criteria_dsl.ir import Span
 from criteria_dsl.limits import MAX_NESTING, bad_characters, shorten
 from criteria_dsl.messages import describe_syntax_error
@@ -145,11 +146,24 @@ def _bad_character_diagnostics(source: str, filename: str) -> list[Diagnostic]:
     return out
 
 
+def _fast_ast(text: str) -> A.StudyFile | None:
+    """The AST built during the parse (:mod:`criteria_dsl.fastparse`), or ``None`` where
+    this text needs the parse tree first."""
+    try:
+        return fast_parse(_parser(), text)
+    except NeedsTree:
+        return None
+
+
 def parse_collect(
-    text: str, *, filename: str = "<string>"
+    text: str, *, filename: str = "<string>", fast: bool = True
 ) -> tuple[A.StudyFile | None, list[Diagnostic], set[int]]:
     """Parse ``text``; return the AST (of the lines that parse), the errors and the numbers
     of the lines that were blanked to recover from them.
+
+    ``fast`` builds the AST during the parse where it can (:mod:`criteria_dsl.fastparse`),
+    with the same result as ``fast=False`` (a parse tree, then the AST), in about half the
+    time.
 
     The text is taken in Unicode normal form C (so ``âge`` is one name however it was typed);
     a leading byte order mark is ignored; control and text-direction characters are errors.
@@ -164,7 +178,8 @@ def parse_collect(
         if len(diagnostics) >= MAX_ERRORS:
             return None, diagnostics, blanked
         try:
-            tree = _parser().parse(current)
+            ast = _fast_ast(current) if fast else None
+            tree = _parser().parse(current) if ast is None else None
         except SourceError as exc:  # a bad name, from the postlexer
             line = exc.span.line if exc.span else 1
             diagnostics.append(_source_diagnostic(exc, filename))
@@ -184,6 +199,8 @@ def parse_collect(
             blanked.add(line)
             current = _blank_lines(current, line)
             continue
+        if ast is not None:
+            return A.StudyFile(ast.statements, filename, ast.span), diagnostics, blanked
         deep = _too_deep(tree)
         if deep is not None:
             node, holder = deep

@@ -56,7 +56,11 @@ def app_from_environment() -> FastAPI:
     raw = json.loads(os.environ[SETTINGS_ENV])
     data = raw.pop("data_path", None)
     settings = ApiSettings(**raw, data=open_data(data) if data else None, migrate_on_start=False)
-    return create_app(settings)
+    app = create_app(settings)
+    from matcher.api.warmup import prepare_process
+
+    prepare_process()
+    return app
 
 
 def create_app(settings: ApiSettings) -> FastAPI:

@@ -174,6 +174,9 @@ def serve(
     from matcher.api.routes.runs import start_worker
 
     start_worker(app)
+    from matcher.api.warmup import prepare_process
+
+    prepare_process()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
