@@ -407,25 +407,34 @@ values over the same rows (fifty studies), 1.36 s against about 0.4 s."""
 
 def on_day_stages(
     plan: Plan, wanted: list[tuple[ResolvedEvents, tuple]]
-) -> tuple[list[pl.Expr], list[pl.Expr]]:
+) -> tuple[list[pl.Expr], list[str], list[pl.Expr]]:
     """``latest``/``first`` values, vectorised in two stages over the same rows.
 
     A nested aggregation (``value.filter(date == date.filter(usable).max())`` inside a
     ``group_by``) is evaluated group by group. Instead the first ``group_by`` computes each
-    need's latest (first) usable date (``__day<i>``, a plain filtered max/min); those dates are
-    joined back to the rows and a second ``group_by`` takes the largest usable value on them.
-    Returns the day aggregations (stage 1) and the value aggregations (stage 2).
+    need's latest (first) usable date (a plain filtered max/min); those dates are joined back
+    to the rows and a second ``group_by`` takes the largest usable value on them. The date is
+    the set's ``vday`` reduction when the plan computes it already (a compared latest/first
+    value always does), else a column ``__day<i>`` of its own.
+    Returns the day aggregations still to compute (stage 1), the day columns in ``wanted``'s
+    order, and the value aggregations (stage 2).
     """
     days: list[pl.Expr] = []
+    names: list[str] = []
     values: list[pl.Expr] = []
     for i, (events, need) in enumerate(wanted):
         value, usable = _usable(plan, events, need)
-        dates = only(usable, pl.col("date"))
-        day = f"__day{i}"
-        days.append((dates.max() if need[1] == "latest" else dates.min()).alias(day))
+        vday = ("vday", need[1], need[2])
+        if vday in plan.needs[events]:  # the same filtered max/min: computed once
+            day = plan.column(events, vday)
+        else:
+            dates = only(usable, pl.col("date"))
+            day = f"__day{i}"
+            days.append((dates.max() if need[1] == "latest" else dates.min()).alias(day))
+        names.append(day)
         on_day = usable & (pl.col("date") == pl.col(day))
         values.append(only(on_day, value).max().alias(plan.column(events, need)))
-    return days, values
+    return days, names, values
 
 
 FILLS = {"any": False, "count": 0, "ndays": 0, "anyq": False, "countq": 0, "ndaysq": 0}
@@ -469,12 +478,12 @@ def table_pass(
         return rows.group_by(key).agg(aggs + plan.count_rows(sets)), None
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
     aggs += plan.count_rows(sets)
-    days, values = on_day_stages(plan, on_day)
+    days, day_names, values = on_day_stages(plan, on_day)
     rows = rows.cache()  # read once for both stages (the optimiser does not always share it)
     out = rows.group_by(key).agg(aggs + days)
-    day_names = [f"__day{i}" for i in range(len(days))]
     usable_any = pl.any_horizontal(_usable(plan, s, need)[1] for s, need in on_day)
-    second = rows.filter(usable_any).join(out.select(key, *day_names), on=key, how="inner")
-    on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in day_names)
+    unique_days = list(dict.fromkeys(day_names))
+    second = rows.filter(usable_any).join(out.select(key, *unique_days), on=key, how="inner")
+    on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in unique_days)
     second = second.filter(on_any_day).group_by(key).agg(values)
-    return out.drop(day_names), second
+    return out.drop(d.meta.output_name() for d in days), second
