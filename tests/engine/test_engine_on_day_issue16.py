@@ -19,9 +19,8 @@ from engine_helpers import (
     rule,
     window_before,
 )
-from engine_strategies import datasets, studies
+from engine_strategies import many_studies_and_data, study_and_data
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from criteria_dsl import ir
 from matcher.engine import plan as plan_module
@@ -30,12 +29,6 @@ from matcher.engine.evaluate import evaluate, evaluate_many
 ONE_STAGE = 1_000  # every pass computes its latest/first values in its one group_by
 TWO_STAGES = 0  # every pass computes them in two stages
 HBA1C = codeset("hba1c", ("loinc", "4548-4"))
-
-
-@st.composite
-def study_and_data(draw):
-    study = draw(studies())
-    return study, draw(datasets(study.index_date))
 
 
 @pytest.mark.parametrize("up_to", [ONE_STAGE, TWO_STAGES], ids=["one-stage", "two-stages"])
@@ -48,14 +41,8 @@ def test_issue16_item2_latest_first_in_one_or_two_stages_agree_with_reference(ca
     assert got == reference_rows(study, data)
 
 
-@st.composite
-def many_studies_and_data(draw):
-    items = [draw(studies(sid=f"s{i}")) for i in range(draw(st.integers(2, 4)))]
-    return items, draw(datasets(items[0].index_date))
-
-
 @settings(max_examples=max(10, settings.default.max_examples // 4))
-@given(case=many_studies_and_data())
+@given(case=many_studies_and_data(most=4))
 def test_issue16_item3_many_studies_one_pass_equal_one_by_one_on_either_path(case):
     """Several studies' latest/first values share passes: evaluated together on the shared
     path (two stages once a pass holds more than ``ONE_STAGE_UP_TO`` of them) they equal
