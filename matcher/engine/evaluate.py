@@ -102,14 +102,41 @@ def key_is_row_number(patients: pl.LazyFrame, key: str) -> bool:
     return bool(patients.select(check).collect().item())
 
 
-def code_rows_frame(wide: pl.LazyFrame, spec: StudyColumns) -> pl.LazyFrame:
-    """Per code set of the study: rows with its codes, of the study's base population, in the
-    dates its criteria read (a sum over the per-patient counts of the passes, no new scan)."""
+def code_rows_sums(wide: pl.LazyFrame, layout: list[StudyColumns]) -> pl.LazyFrame:
+    """The sums, over each index date's base population, of the row-count columns the studies
+    read: one row, a column ``<date>|<count column>`` per pair. Studies sharing an index date
+    and a code set (the variants of one study) share the sum: one filter per date, not one
+    per study (fifty studies at 1M: 0.37 s → a few hundredths).
+
+    >>> import datetime as dt
+    >>> from criteria_dsl import ir
+    >>> day = dt.date(2024, 1, 1)
+    >>> spec = StudyColumns(ir.Study("s", 1, None, day, (), (), (), ()), day, "__s0:",
+    ...                     {"dm": ("__n0",)})
+    >>> wide = pl.LazyFrame({"__s0:base": [True, False, True], "__n0": [2, 5, 1]})
+    >>> code_rows_sums(wide, [spec]).collect().item()
+    3
+    """
+    bases: dict[dt.date, str] = {}
+    wanted: dict[dt.date, set[str]] = {}
+    for spec in layout:
+        bases.setdefault(spec.index, spec.base)  # the same flag for every study of the date
+        wanted.setdefault(spec.index, set()).update(c for cs in spec.code_rows.values() for c in cs)
     sums = [
-        pl.sum_horizontal(pl.col(c).sum() for c in columns).alias(name)
-        for name, columns in spec.code_rows.items()
+        pl.col(column).filter(pl.col(bases[day])).sum().alias(f"{day}|{column}")
+        for day in sorted(wanted)
+        for column in sorted(wanted[day])
     ]
-    return wide.filter(pl.col(spec.base)).select(sums or [pl.lit(0).alias("__none")])
+    return wide.select(sums or [pl.lit(0).alias("__none")])
+
+
+def code_rows_of(spec: StudyColumns, sums: pl.DataFrame) -> dict[str, int]:
+    """Per code set of the study: rows with its codes, of the study's base population, in the
+    dates its criteria read (the sum of its row-count columns, from :func:`code_rows_sums`)."""
+    return {
+        name: sum(int(sums[f"{spec.index}|{column}"].item()) for column in columns)
+        for name, columns in spec.code_rows.items()
+    }
 
 
 def evaluate(
@@ -176,12 +203,12 @@ def evaluate_many(
     for spec in layout:  # the base population and fixed columns: once per index date
         if spec.index not in shared:
             shared[spec.index] = _fixed_part(wide, spec)
-    owns = pl.collect_all(
+    *owns, sums = pl.collect_all(
         [wide.filter(pl.col(spec.base)).select(spec.own()) for spec in layout]
-        + [code_rows_frame(wide, spec) for spec in layout]
+        + [code_rows_sums(wide, layout)]
     )
     results = []
-    for spec, own, rows in zip(layout, owns[: len(layout)], owns[len(layout) :], strict=True):
+    for spec, own in zip(layout, owns, strict=True):
         patients = shared[spec.index].hstack(own.get_columns())
         results.append(
             Result(
@@ -191,7 +218,7 @@ def evaluate_many(
                 data_snapshot=snapshot,
                 patients=patients,
                 counts=counts_of(patients),
-                code_rows={name: int(rows[name].sum()) for name in spec.code_rows},
+                code_rows=code_rows_of(spec, sums),
                 not_provided=absent | getattr(dataset, "absent_columns", frozenset()),
             )
         )

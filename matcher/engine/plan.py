@@ -9,8 +9,9 @@ Each event table is read once per *level*: level 0 holds the sets whose windows 
 constant bounds; a set whose window is measured from an :class:`~criteria_dsl.ir.EventDate`
 sits one level above the set that anchors it. Per table and level the plan builds the row
 masks of its sets and ONE ``group_by(patient_id)`` computing every reduction the predicates
-need (any, count, distinct days, first/latest date, value aggregates). ``latest``/``first``
-values take a second, vectorised stage over the same rows (:func:`on_day_stages`).
+need (any, count, distinct days, first/latest date, value aggregates, and ``latest``/``first``
+values: :func:`on_day_value`; a pass with many of those computes them in a second, vectorised
+stage over the same rows, :func:`on_day_stages`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.data.convert import finite_or_null
 from matcher.engine.dates import polars_offset, shift_date
 from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
-from matcher.engine.units import ConversionPlan
+from matcher.engine.units import VALUE_FINITE, ConversionPlan
 from matcher.errors import MatcherError
 
 CodeTuple = tuple[tuple[str, tuple[str, ...]], ...]
@@ -221,9 +221,7 @@ def maybe_expr(plan: Plan, events: ResolvedEvents) -> pl.Expr:
     if isinstance(events.value, DoseKey):  # issue 18: drugs
         return _all([*_base_parts(plan, events), dose_unknown(events.value)])
     unit = events.value[2]
-    unconvertible = (
-        finite_or_null(pl.col("value")).is_not_null() & plan.units.value_expr(unit).is_null()
-    )
+    unconvertible = pl.col(VALUE_FINITE).is_not_null() & plan.units.value_expr(unit).is_null()
     return _all([*_base_parts(plan, events), unconvertible])
 
 
@@ -335,7 +333,9 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
         return only(usable, values).max().alias(name)
     if function == "mean":  # a filter: the same summation as over the kept values alone
         return values.filter(usable).mean().alias(name)
-    raise MatcherError(f"{function!r} is computed by on_day_stages, not by reduction")
+    if function in ON_DAY:
+        return on_day_value(plan, events, need).alias(name)
+    raise MatcherError(f"no reduction for value function {function!r}")
 
 
 UNCERTAIN_NEEDS = ("anyq", "countq", "ndaysq", "vk", "vday")
@@ -381,7 +381,7 @@ def _uncertain_reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.
     if kind == "vday":
         dates = only(mask & values.is_not_null(), pl.col("date"))
         return dates.max() if function == "latest" else dates.min()
-    unknown = (maybe | (mask & values.is_null())) & finite_or_null(pl.col("value")).is_not_null()
+    unknown = (maybe | (mask & values.is_null())) & pl.col(VALUE_FINITE).is_not_null()
     if function == "latest":
         return only(unknown, pl.col("date")).max()
     if function == "first":
@@ -403,27 +403,60 @@ def _usable(plan: Plan, events: ResolvedEvents, need: tuple) -> tuple[pl.Expr, p
     return values, pl.col(plan.mask(events)) & values.is_not_null()
 
 
+def on_day_value(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
+    """The ``latest``/``first`` value of ``need`` as ONE aggregation of the pass's ``group_by``.
+
+    The value on the latest (first) usable date, ties broken by the largest value: the
+    group's values sorted by (day, value) with every unusable row as null in both keys
+    (nulls sort first), and the last one taken (Polars runs it as a ``max_by`` on the
+    encoded pair). For ``first`` the day key is negated, so the last is the earliest day.
+    Used when a pass has at most :data:`ONE_STAGE_UP_TO` such values; for more, the two
+    stages of :func:`on_day_stages` cost less (their second stage reads only the rows on
+    the days found, where this reads every row once per value).
+    """
+    value, usable = _usable(plan, events, need)
+    day = pl.col("date").cast(pl.Int32)
+    key = only(usable, day if need[1] == "latest" else -day)
+    return only(usable, value).sort_by([key, only(usable, value)]).last()
+
+
+ONE_STAGE_UP_TO = 2
+"""Passes with at most this many ``latest``/``first`` values compute them in their one
+``group_by`` (:func:`on_day_value`); others in two stages (:func:`on_day_stages`). Measured at
+1M patients: one value costs 0.034 s in one stage against 0.065 s in two; with sixteen
+values over the same rows (fifty studies), 1.36 s against about 0.4 s."""
+
+
 def on_day_stages(
     plan: Plan, wanted: list[tuple[ResolvedEvents, tuple]]
-) -> tuple[list[pl.Expr], list[pl.Expr]]:
+) -> tuple[list[pl.Expr], list[str], list[pl.Expr]]:
     """``latest``/``first`` values, vectorised in two stages over the same rows.
 
     A nested aggregation (``value.filter(date == date.filter(usable).max())`` inside a
     ``group_by``) is evaluated group by group. Instead the first ``group_by`` computes each
-    need's latest (first) usable date (``__day<i>``, a plain filtered max/min); those dates are
-    joined back to the rows and a second ``group_by`` takes the largest usable value on them.
-    Returns the day aggregations (stage 1) and the value aggregations (stage 2).
+    need's latest (first) usable date (a plain filtered max/min); those dates are joined back
+    to the rows and a second ``group_by`` takes the largest usable value on them. The date is
+    the set's ``vday`` reduction when the plan computes it already (a compared latest/first
+    value always does), else a column ``__day<i>`` of its own.
+    Returns the day aggregations still to compute (stage 1), the day columns in ``wanted``'s
+    order, and the value aggregations (stage 2).
     """
     days: list[pl.Expr] = []
+    names: list[str] = []
     values: list[pl.Expr] = []
     for i, (events, need) in enumerate(wanted):
         value, usable = _usable(plan, events, need)
-        dates = only(usable, pl.col("date"))
-        day = f"__day{i}"
-        days.append((dates.max() if need[1] == "latest" else dates.min()).alias(day))
+        vday = ("vday", need[1], need[2])
+        if vday in plan.needs[events]:  # the same filtered max/min: computed once
+            day = plan.column(events, vday)
+        else:
+            dates = only(usable, pl.col("date"))
+            day = f"__day{i}"
+            days.append((dates.max() if need[1] == "latest" else dates.min()).alias(day))
+        names.append(day)
         on_day = usable & (pl.col("date") == pl.col(day))
         values.append(only(on_day, value).max().alias(plan.column(events, need)))
-    return days, values
+    return days, names, values
 
 
 FILLS = {"any": False, "count": 0, "ndays": 0, "anyq": False, "countq": 0, "ndaysq": 0}
@@ -442,9 +475,10 @@ def table_pass(
     """One read of an event table for ``sets`` (all of one table and level): one group_by.
 
     ``key`` is the column linking events to patients (``patient_key`` in a snapshot).
-    Returns the per-patient aggregates and, when a set needs a ``latest``/``first`` value,
-    a second frame holding those values (see :func:`on_day_stages`). ``codes_read``: ``frame``
-    holds only the union of the sets' codes already (``Dataset.events``)."""
+    Returns the per-patient aggregates and, when the pass has more ``latest``/``first``
+    values than :data:`ONE_STAGE_UP_TO`, a second frame holding those values (see
+    :func:`on_day_stages`). ``codes_read``: ``frame`` holds only the union of the sets'
+    codes already (``Dataset.events``)."""
     condition = prefilter(sets, codes=not codes_read)
     rows = frame.filter(condition) if condition is not None else frame
     if any(s.domain is ir.Domain.OBSERVATION for s in sets):
@@ -461,16 +495,18 @@ def table_pass(
     rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
     rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
+    on_day = [(s, need) for s, need in wanted if _on_day(need)]
+    if len(on_day) <= ONE_STAGE_UP_TO:
+        aggs = [reduction(plan, s, need) for s, need in wanted]
+        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), None
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
     aggs += plan.count_rows(sets)
-    days, values = on_day_stages(plan, [(s, need) for s, need in wanted if _on_day(need)])
-    if not days:
-        return rows.group_by(key).agg(aggs), None
+    days, day_names, values = on_day_stages(plan, on_day)
     rows = rows.cache()  # read once for both stages (the optimiser does not always share it)
     out = rows.group_by(key).agg(aggs + days)
-    day_names = [f"__day{i}" for i in range(len(days))]
-    usable_any = pl.any_horizontal(_usable(plan, s, need)[1] for s, need in wanted if _on_day(need))
-    second = rows.filter(usable_any).join(out.select(key, *day_names), on=key, how="inner")
-    on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in day_names)
+    usable_any = pl.any_horizontal(_usable(plan, s, need)[1] for s, need in on_day)
+    unique_days = list(dict.fromkeys(day_names))
+    second = rows.filter(usable_any).join(out.select(key, *unique_days), on=key, how="inner")
+    on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in unique_days)
     second = second.filter(on_any_day).group_by(key).agg(values)
-    return out.drop(day_names), second
+    return out.drop(d.meta.output_name() for d in days), second

@@ -61,7 +61,11 @@ class ConversionPlan:
 
     def value_expr(self, unit: str | None) -> pl.Expr:
         """The row's value converted to ``unit`` (null when it does not convert, and when it
-        is NaN or infinite: such a value is missing, it never compares as a number)."""
+        is NaN or infinite: such a value is missing, it never compares as a number): a column
+        that :meth:`attach` computed once per row, read by every mask and aggregation."""
+        return pl.col(VALUE_NONE if unit is None else f"__v{self.targets[unit]}")
+
+    def _converted(self, unit: str | None) -> pl.Expr:
         if unit is None:
             return pl.when(pl.col("unit").is_null()).then(finite_or_null(pl.col("value")))
         k = self.targets[unit]
@@ -94,14 +98,28 @@ class ConversionPlan:
         return pl.DataFrame(rows, schema=schema)
 
     def attach(self, rows: pl.LazyFrame) -> pl.LazyFrame:
-        """``rows`` with the factor/offset columns of every target unit (left join)."""
-        if not self.targets:
-            return rows
-        table = self.table()
-        schema = rows.collect_schema()
-        for column in ("system", "code", "unit"):
-            dtype = schema[column]
-            if isinstance(dtype, pl.Enum):  # a snapshot: match its enums (unknown keys: drop)
-                table = table.with_columns(pl.col(column).cast(dtype, strict=False))
-                table = table.filter(pl.col(column).is_not_null())
-        return rows.join(table.lazy(), on=["system", "code", "unit"], how="left")
+        """``rows`` with the value converted to every target unit (``__v<k>``), the value kept
+        only where the row has no unit (:data:`VALUE_NONE`) and the finite value
+        (:data:`VALUE_FINITE`): each computed once per row (the factors come from a left join
+        on the conversion table), so the masks and aggregations reading them do not repeat it.
+        """
+        out = rows
+        if self.targets:
+            table = self.table()
+            schema = rows.collect_schema()
+            for column in ("system", "code", "unit"):
+                dtype = schema[column]
+                if isinstance(dtype, pl.Enum):  # a snapshot: match its enums (unknown keys: drop)
+                    table = table.with_columns(pl.col(column).cast(dtype, strict=False))
+                    table = table.filter(pl.col(column).is_not_null())
+            out = rows.join(table.lazy(), on=["system", "code", "unit"], how="left")
+        values = [self._converted(u).alias(f"__v{k}") for u, k in self.targets.items()]
+        values.append(self._converted(None).alias(VALUE_NONE))
+        values.append(finite_or_null(pl.col("value")).alias(VALUE_FINITE))
+        return out.with_columns(values)
+
+
+VALUE_NONE = "__vnone"
+"""The column of the value where the row has no unit (target unit ``None``), else null."""
+VALUE_FINITE = "__vfinite"
+"""The column of the row's value where it is finite, else null."""

@@ -445,3 +445,17 @@ def prescription_extra() -> dict:
         "daily_dose": amounts,
         "dose_unit": st.sampled_from(DOSE_UNITS),
     }
+
+
+@st.composite
+def study_and_data(draw):
+    """A random study and random data around its index date."""
+    study = draw(studies())
+    return study, draw(datasets(study.index_date))
+
+
+@st.composite
+def many_studies_and_data(draw, most: int = 3):
+    """Two to ``most`` random studies and random data around the first one's index date."""
+    items = [draw(studies(sid=f"s{i}")) for i in range(draw(st.integers(2, most)))]
+    return items, draw(datasets(items[0].index_date))

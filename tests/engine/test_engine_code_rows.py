@@ -123,3 +123,17 @@ def test_count_warns_on_stderr_and_in_json(tmp_path):
         "study ZERO: code set 'htn' matches fewer than 10 rows",
         "study ZERO: code set 't2d' matches fewer than 10 rows",
     ]
+
+
+def test_issue16_item3_code_rows_summed_once_per_index_date_equal_one_by_one():
+    """Studies sharing code sets and an index date: the row counts, summed once per date and
+    count column for all of them, are each study's own."""
+    import dataclasses
+
+    from matcher.engine.evaluate import evaluate_many
+
+    later = dataclasses.replace(_study(), id="later", index_date=D(2025, 6, 1))
+    for items in ([_study(), dataclasses.replace(_study(), id="twin")], [later, later]):
+        together = evaluate_many(items, _data())
+        assert [r.code_rows for r in together] == [evaluate(s, _data()).code_rows for s in items]
+    assert together[0].code_rows == {"t2d": 4, "htn": 1, "hba1c": 1}  # 2025 rows read

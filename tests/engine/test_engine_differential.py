@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import polars as pl
 from engine_helpers import engine_rows, reference_rows
-from engine_strategies import INDEXES, datasets, predicates, studies
+from engine_strategies import (
+    INDEXES,
+    datasets,
+    many_studies_and_data,
+    predicates,
+    study_and_data,
+)
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from criteria_dsl import ir
 from matcher.data.codenorm import normal_code
 from matcher.data.loader import Dataset
 from matcher.data.schema import TABLES
 from matcher.engine.evaluate import evaluate, evaluate_many
-
-
-@st.composite
-def study_and_data(draw):
-    study = draw(studies())
-    return study, draw(datasets(study.index_date))
 
 
 @given(study_and_data())
@@ -49,12 +48,6 @@ def test_issue12_item1_codes_without_their_dot_give_the_same_verdicts(case):
     clean = _in_normal_form(data)
     assert spelled == engine_rows(evaluate(study, clean, validate=False))
     assert spelled == reference_rows(study, clean)
-
-
-@st.composite
-def many_studies_and_data(draw):
-    items = [draw(studies(sid=f"s{i}")) for i in range(draw(st.integers(2, 3)))]
-    return items, draw(datasets(items[0].index_date))
 
 
 @settings(max_examples=max(10, settings.default.max_examples // 4))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -37,5 +38,24 @@ def test_many_studies_on_a_snapshot(raw_dir: Path, snap_dir: Path) -> None:
     together = evaluate_many(studies, snap, index_date=INDEX)
     on_raw = evaluate_many(studies, raw_dir, index_date=INDEX)
     for a, b in zip(together, on_raw, strict=True):
+        assert a.patients.equals(b.patients.sort("patient_id"))
+        assert a.counts == b.counts
+
+
+@pytest.mark.parametrize("up_to", [1_000, 0], ids=["one-stage", "two-stages"])
+def test_issue16_item3_fifty_studies_on_a_snapshot_equal_raw_one_by_one(
+    up_to: int, raw_dir: Path, snap_dir: Path
+) -> None:
+    """The fifty benchmark studies (variants of the examples: many windows of the same lab in
+    one pass of the snapshot) give, together on the snapshot, each study's own raw result."""
+    from benchmarks.variants import fifty
+    from matcher.engine import plan as plan_module
+
+    studies = fifty([compile_file(p) for p in EXAMPLES], total=18)
+    snap = open_snapshot(snap_dir)
+    with patch.object(plan_module, "ONE_STAGE_UP_TO", up_to):
+        together = evaluate_many(studies, snap, index_date=INDEX)
+    alone = [evaluate(s, raw_dir, index_date=INDEX) for s in studies]
+    for a, b in zip(together, alone, strict=True):
         assert a.patients.equals(b.patients.sort("patient_id"))
         assert a.counts == b.counts
