@@ -379,7 +379,8 @@ def write_report(results: dict[str, Any], doc: Path) -> None:
         lines += scaleout_section(stages["scaleout"])
     if results.get("error"):
         lines += ["## This run stopped on an error", "", "```", results["error"][:3000], "```", ""]
-    for note in ("analysis.md", "shared-1m.md"):  # hand-written notes, kept across runs
+    hand_written = ("analysis.md", "ten-million.md", "shared-1m.md")  # kept across runs
+    for note in hand_written:
         analysis = ROOT / "benchmarks" / note
         if analysis.is_file():
             lines += [analysis.read_text(encoding="utf-8").rstrip(), ""]
