@@ -184,11 +184,13 @@ def append(
     session.add(meta)
 
 
-def quick_check(session: Session, where: str) -> Head:
-    """Cheap check run by every command: the head matches the last link and every counted
-    table holds as many rows as the chain says. Raises :class:`LedgerError`."""
-    row = session.get(LedgerMeta, "head")
-    head = Head.load(row.value) if row is not None else Head()
+def _read_head(session: Session) -> Head:
+    """The recorded head as the database holds it now (never the session's cached row)."""
+    value = session.exec(select(LedgerMeta.value).where(LedgerMeta.key == "head")).first()
+    return Head.load(value) if value is not None else Head()
+
+
+def _problems(session: Session, head: Head) -> list[str]:
     last = session.exec(select(LedgerChain).order_by(LedgerChain.seq.desc()).limit(1)).first()
     n_links = session.exec(select(func.count()).select_from(LedgerChain)).one()
     problems = []
@@ -202,6 +204,23 @@ def quick_check(session: Session, where: str) -> Head:
             diff = head.rows.get(table, 0) - n
             what = f"{diff} row(s) missing" if diff > 0 else f"{-diff} row(s) added"
             problems.append(f"{table}: {what}")
+    return problems
+
+
+def quick_check(session: Session, where: str) -> Head:
+    """Cheap check run by every command: the head matches the last link and every counted
+    table holds as many rows as the chain says. Raises :class:`LedgerError`.
+
+    Outside a write transaction each read may see a later commit of another process (SQLite
+    reads without ``BEGIN``): a release committed between reading the head and counting its
+    rows would look like rows added. Every change of a counted table moves the head in the
+    same transaction, so the check is repeated until the head read after the counts is the
+    head read before them; then the counts belong to that head, and a mismatch is real."""
+    for _attempt in range(10):
+        head = _read_head(session)
+        problems = _problems(session, head)
+        if not problems or _read_head(session) == head:
+            break
     if problems:
         raise LedgerError(
             f"ledger {where}: {TAMPERED} ({'; '.join(problems)}); nothing was done. "

@@ -144,3 +144,39 @@ def test_issue11_item3_init_never_replaces_a_ledger_on_either_database(ledger_lo
             ledger_location, DisclosurePolicy(budget=999), stewards=["eve"], created_by="eve"
         )
     assert Ledger.open(ledger_location).policy.budget == 50
+
+
+def test_issue14_quick_check_is_not_fooled_by_a_release_committed_between_its_reads(
+    ledger_factory, monkeypatch
+) -> None:
+    """A request checking the ledger while the run worker commits a release once read the
+    head before the commit and the sketch rows after it, and refused with "ledger_sketch:
+    21 row(s) added" (seen under load in the kill -9 test). The head is read again after the
+    counts; rows added by hand, with no link, are still reported."""
+    from sqlmodel import Session
+
+    from matcher.disclosure import chain
+
+    ledger = ledger_factory(DisclosurePolicy())
+    _fill(ledger, 1)
+    real_read_head = chain._read_head
+    commits = iter([lambda: _fill(ledger, 1)])
+
+    def read_head_then_commit(session):  # another process commits right after this read
+        head = real_read_head(session)
+        commit = next(commits, None)
+        if commit is not None:
+            commit()
+        return head
+
+    monkeypatch.setattr(chain, "_read_head", read_head_then_commit)
+    with Session(ledger.engine) as session:
+        head = chain.quick_check(session, "test")
+    assert head.seq == real_read_head(Session(ledger.engine)).seq  # the head after the commit
+    assert len(ledger.queries("ana")) == 2
+    _sql(ledger, "DELETE FROM ledger_release WHERE id = (SELECT max(id) FROM ledger_release)")
+    with (
+        Session(ledger.engine) as session,
+        pytest.raises(LedgerError, match="ledger_release: 1 row"),
+    ):
+        chain.quick_check(session, "test")
