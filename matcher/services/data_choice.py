@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
 from matcher.errors import MatcherError
+from matcher.services.persist import insert_detached
 
 CHOICE_WAYS = ("serve", "cli", "http")
 
@@ -141,12 +142,7 @@ def choose_data(
         via=via,
         note=note,
     )
-    with Session(engine) as session:
-        session.add(choice)
-        session.commit()
-        session.refresh(choice)
-        session.expunge(choice)
-    return choice
+    return insert_detached(engine, choice)
 
 
 class DataSource:

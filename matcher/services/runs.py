@@ -46,6 +46,7 @@ from sqlmodel import Session
 
 from matcher.disclosure.ledger import BudgetExceededError, Ledger
 from matcher.errors import MatcherError
+from matcher.services.persist import insert_detached
 from matcher.services.run_store import (
     FINISHED,
     FeasibilityRun,
@@ -181,12 +182,7 @@ def submit_run(
         version_id=version_id,
         max_attempts=max_attempts,
     )
-    with Session(engine) as session:
-        session.add(run)
-        session.commit()
-        session.refresh(run)
-        session.expunge(run)
-    return run
+    return insert_detached(engine, run)
 
 
 def get_run(engine: Engine, run_id: int) -> FeasibilityRun | None:
