@@ -7,7 +7,9 @@ condition_occurrence   diagnoses (+ an ICD-10 row derived from SNOMED when uniqu
 drug_exposure          prescriptions (+ ATC rows derived through the vocabulary)
 measurement            observations (value and unit converted to UCUM; a coded
                        answer in ``value_code``)
-observation            observations when numeric or coded (``value_as_concept_id`` →
+observation            allergies when the concept is an allergy (see
+                       :mod:`matcher.omop.allergies`); else observations when
+                       numeric or coded (``value_as_concept_id`` →
                        ``value_code``; smoking/pregnancy findings become status rows,
                        see :mod:`matcher.omop.status`); diagnoses when its concept is
                        a condition; otherwise counted as ``no_numeric_value``
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from matcher.omop import status
+from matcher.omop import allergies, status
 from matcher.omop.common import (
     attach_patient,
     date_reason,
@@ -127,22 +129,24 @@ def _derived_icd10(vocab: Vocabulary, dx: pl.DataFrame, t: TableReport) -> pl.Da
 
 def conditions(
     source: OmopSource, vocab: Vocabulary, index: pl.DataFrame, report: ImportReport
-) -> list[pl.DataFrame]:
-    """CONDITION_OCCURRENCE → diagnoses, keeping the source code and its system."""
+) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+    """CONDITION_OCCURRENCE → (diagnoses, allergies), keeping the source code and its system;
+    an allergy recorded as a condition stays a diagnosis and also gives allergy rows."""
     t = _start(source, report, "condition_occurrence")
     if t is None:
-        return []
+        return [], []
     df = (
         _coded_events(
             source, vocab, index, "condition_occurrence", "condition", "condition_start_date"
         )
-        .select(*_CODED)
+        .select(*_CODED, "std_concept_id")
         .collect()
     )
     t.count_reasons(df)
     _count_from_standard(t, df)
     ok = df.filter(pl.col("_reason").is_null()).with_columns(mapped_from=pl.lit(None, pl.String))
-    return [ok.select(DIAGNOSIS_COLUMNS), _derived_icd10(vocab, ok, t)]
+    allergy = allergies.derived_from_conditions(ok, vocab, t)  # issue 18: allergies
+    return [ok.select(DIAGNOSIS_COLUMNS), _derived_icd10(vocab, ok, t)], [allergy]
 
 
 def drugs(
@@ -267,24 +271,32 @@ def measurements(
 
 def observations(
     source: OmopSource, vocab: Vocabulary, index: pl.DataFrame, report: ImportReport
-) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
-    """OBSERVATION → (observations, diagnoses).
+) -> tuple[list[pl.DataFrame], list[pl.DataFrame], list[pl.DataFrame]]:
+    """OBSERVATION → (observations, diagnoses, allergies).
 
-    A row with a numeric value becomes an observation; a row whose concept lies in the
-    Condition domain becomes a diagnosis; any other row is counted as ``no_numeric_value``.
+    An allergy (see :mod:`matcher.omop.allergies`) becomes allergy rows; otherwise a row
+    with a numeric value becomes an observation; a row whose concept lies in the Condition
+    domain becomes a diagnosis; any other row is counted as ``no_numeric_value``.
     """
     t = _start(source, report, "observation")
     if t is None:
-        return [], []
+        return [], [], []
     lf = _coded_events(source, vocab, index, "observation", "observation", "observation_date")
+    lf = allergies.mark_allergies(lf, vocab, "value_as_concept_id")  # issue 18: allergies
     lf = status.findings_as_status(status.with_value_code(_with_value_and_unit(lf, vocab), vocab))
+    not_allergy = pl.col("_allergy_shape").is_null()
     df = (
         lf.with_columns(
             # issue 18: a coded answer (value_code) is an observation too
-            _as_obs=pl.col("value").is_not_null() | pl.col("value_code").is_not_null(),
-            _as_dx=pl.col("value").is_null()
+            _as_obs=not_allergy
+            & (pl.col("value").is_not_null() | pl.col("value_code").is_not_null()),
+            _as_dx=not_allergy
+            & pl.col("value").is_null()
             & pl.col("value_code").is_null()
             & (pl.col("domain") == "Condition"),
+            _event_reason=first_reason(
+                pl.col("_person_reason"), date_reason(pl.col("observation_date"))
+            ),
         )
         .with_columns(
             _reason=pl.coalesce(
@@ -293,9 +305,19 @@ def observations(
                 pl.when(~pl.col("_as_obs") & ~pl.col("_as_dx")).then(pl.lit("no_numeric_value")),
             )
         )
-        .select(*_CODED, *_MEASURED, "_as_obs", "_as_dx", "_finding")
+        .select(
+            *_CODED,
+            *_MEASURED,
+            "_as_obs",
+            "_as_dx",
+            "_finding",
+            "_event_reason",
+            *allergies.MARK_COLUMNS,
+        )
         .collect()
     )
+    substances = allergies.Substances(vocab, df)
+    df = allergies.with_allergy_reason(df, substances)
     t.count_reasons(df)
     _count_from_standard(t, df)
     ok = df.filter(pl.col("_reason").is_null())
@@ -305,7 +327,9 @@ def observations(
     t.add_adjusted("status_finding_to_status_observation", obs["_finding"].sum())
     dx = ok.filter(pl.col("_as_dx")).with_columns(mapped_from=pl.lit(None, pl.String))
     t.add_adjusted("condition_concept_to_diagnoses", dx.height)
-    return [obs.select(OBSERVATION_COLUMNS)], [dx.select(DIAGNOSIS_COLUMNS)]
+    allergy = substances.rows(ok)
+    t.add_adjusted("allergy_to_allergies", ok["_allergy_shape"].is_not_null().sum())
+    return [obs.select(OBSERVATION_COLUMNS)], [dx.select(DIAGNOSIS_COLUMNS)], [allergy]
 
 
 def visits(source: OmopSource, index: pl.DataFrame, report: ImportReport) -> list[pl.DataFrame]:

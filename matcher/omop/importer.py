@@ -25,6 +25,7 @@ from matcher.data.codenorm import in_normal_form
 from matcher.data.extract_date import write_extract
 from matcher.data.schema import TABLES
 from matcher.errors import DataError, MatcherError, OutputExistsError
+from matcher.omop.allergies import ALLERGY_COLUMNS
 from matcher.omop.common import parse_date
 from matcher.omop.events import (
     DIAGNOSIS_COLUMNS,
@@ -46,6 +47,7 @@ REPORT_NAME = "import-report.json"
 EXTRA_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "diagnoses": {"mapped_from": pl.String()},
     "prescriptions": {"mapped_from": pl.String()},
+    "allergies": {"mapped_from": pl.String()},
 }
 """Columns the importer adds beyond the contract: ``mapped_from`` names the source code of a
 row derived through the vocabulary (``rxnorm:860975``), null for rows as recorded."""
@@ -56,6 +58,7 @@ _COLUMNS = {
     "observations": OBSERVATION_COLUMNS,
     "encounters": ("patient_id", "date", "practice_id", "kind"),
     "procedures": PROCEDURE_COLUMNS,
+    "allergies": ALLERGY_COLUMNS,
 }
 
 
@@ -77,6 +80,21 @@ def _extraction_date(
                     return value
     report.extraction_date_origin = "unknown: every registration treated as ongoing"
     return None
+
+
+def _allergies_readable(source: OmopSource, report: ImportReport) -> bool:
+    """Whether the export can tell who has an allergy: an OBSERVATION (or CONDITION_OCCURRENCE)
+    table and the vocabulary that recognises allergy concepts (CONCEPT, CONCEPT_RELATIONSHIP).
+    Otherwise no ``allergies`` table is written (not provided), and the report says why."""
+    missing = [t for t in ("concept", "concept_relationship") if not source.has(t)]
+    if not (source.has("observation") or source.has("condition_occurrence")):
+        missing.append("observation")
+    if missing:
+        report.notes.append(
+            "allergies: not provided (no " + ", ".join(missing).upper() + " table to recognise "
+            "allergies): every criterion on allergies is unknown"
+        )
+    return not missing
 
 
 def _assemble(name: str, parts: list[pl.DataFrame], report: ImportReport) -> pl.DataFrame:
@@ -128,12 +146,13 @@ def convert_omop(
         patients, index = build_patients(
             source, report, centre=centre, extraction=extraction, grace_days=still_registered_within
         )
-        diagnoses = conditions(source, vocab, index, report)
+        diagnoses, allergy_dx = conditions(source, vocab, index, report)
         prescriptions = drugs(source, vocab, index, report)
         obs = measurements(source, vocab, index, report)
-        more_obs, more_dx = observations(source, vocab, index, report)
+        more_obs, more_dx, allergy_obs = observations(source, vocab, index, report)
         encounters = visits(source, index, report)
         procedure_parts = procedures(source, vocab, index, report)
+        allergies_readable = _allergies_readable(source, report)
     tables = {
         "patients": patients,
         "diagnoses": _assemble("diagnoses", diagnoses + more_dx, report),
@@ -143,6 +162,8 @@ def convert_omop(
     }
     if procedure_parts is not None:  # no procedure_occurrence: the table is not provided
         tables["procedures"] = _assemble("procedures", procedure_parts, report)
+    if allergies_readable:  # issue 18: else not provided (criteria on allergies unknown)
+        tables["allergies"] = _assemble("allergies", allergy_obs + allergy_dx, report)
     report.outputs = {name: df.height for name, df in tables.items()}
     if not report.balanced():  # pragma: no cover - a bug, not a user error
         raise AssertionError("import report does not balance")

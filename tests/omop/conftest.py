@@ -271,7 +271,7 @@ def imported(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f"{archive} is absent")
     out = tmp_path_factory.mktemp("synthea27nj") / "out"
     report = import_omop(archive, out)
-    # an optional table the import does not write (allergies: no OMOP mapping yet) is left out
+    # an optional table the import did not write (not provided) is left out
     files = {name: out / f"{name}.parquet" for name in TABLES}
     tables = {name: pl.read_parquet(path) for name, path in files.items() if path.is_file()}
     return out, tables, report

@@ -67,8 +67,8 @@ def test_output_files_follow_the_contract(small_omop: Path, tmp_path: Path):
     report = import_omop(small_omop, out)
     names = sorted(p.name for p in out.iterdir())
     # issue 18: no PROCEDURE_OCCURRENCE in this export, so no procedures table (not provided);
-    # allergies are not imported from OMOP yet (docs/omop-import.md): never written
-    written = [t for t in TABLES if t not in ("procedures", "allergies")]
+    # allergies are provided: it has OBSERVATION, CONCEPT and CONCEPT_RELATIONSHIP
+    written = [t for t in TABLES if t != "procedures"]
     assert names == sorted([*(f"{t}.parquet" for t in written), REPORT_NAME, "extract.json"])
     assert read_extract(out).isoformat() == report.extraction_date  # issue 11 item 4
     for name, table in ((n, TABLES[n]) for n in written):

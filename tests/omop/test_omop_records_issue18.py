@@ -19,8 +19,8 @@ def test_issue18_procedure_occurrence_becomes_procedures_with_valid_snomed_codes
     assert procedures["system"].unique().to_list() == ["snomed"]
     # every SNOMED code passes the Verhoeff check: the import kept real concept ids
     assert all(validate_code("snomed", c) is None for c in procedures["code"].unique())
-    # procedures provided; allergies not imported from OMOP yet (docs/omop-import.md)
-    assert load_dataset(out).not_provided() == frozenset({"allergies"})
+    # procedures and allergies provided (allergies from OBSERVATION, docs/omop-import.md)
+    assert load_dataset(out).not_provided() == frozenset()
 
 
 def test_issue18_inpatient_and_er_visits_are_admissions_and_emergencies_outside_the_practice(
