@@ -67,7 +67,8 @@ class Dataset:
     in normal form already, as in a snapshot); see :mod:`matcher.data.codenorm`."""
     absent_columns: frozenset[str] = frozenset()
     """Optional columns the files do not hold, as ``table.column`` (read as their default:
-    ``observations.value_code`` null); empty for a snapshot (issue 18)."""
+    ``observations.value_code`` null); for a snapshot, those of its source as its manifest
+    records them (issue 18, :mod:`matcher.snapshot.absent`)."""
 
     def table(self, name: str) -> pl.LazyFrame:
         """The frame of table ``name`` (``KeyError`` for a name outside the contract); an

@@ -33,6 +33,7 @@ from matcher.data.extract_date import EXTRACT_FILE, LATEST_EVENT, DataEnd, read_
 from matcher.data.loader import Dataset, load_dataset
 from matcher.data.schema import EVENT_TABLES
 from matcher.errors import DataError, OutputExistsError
+from matcher.snapshot.absent import recorded_absent
 from matcher.snapshot.encode import (
     CODED_TABLES,
     KEY,
@@ -256,6 +257,7 @@ def ingest(
                     files=files,
                     extraction_date=end.date.isoformat() if end else None,
                     extraction_date_origin=end.origin if end else None,
+                    absent_columns=recorded_absent(dataset.absent_columns),  # issue 18
                 )
                 manifest.write(tmp)
             _check_out(out, None, overwrite=overwrite)

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from matcher.errors import DataError
+from matcher.snapshot.absent import MANIFEST_KEY, read_absent
 
 FORMAT_VERSION = 1
 """Bumped whenever the layout changes; snapshots of another version are refused."""
@@ -65,6 +66,9 @@ class Manifest:
     else its latest event date (see :mod:`matcher.data.extract_date`); None if no event."""
     extraction_date_origin: str | None = None
     """Where ``extraction_date`` came from: ``extract.json`` or the latest event date."""
+    absent_columns: tuple[str, ...] | None = None
+    """Optional columns the source did not hold (``observations.value_code``); None for a
+    snapshot written before they were recorded (see :mod:`matcher.snapshot.absent`)."""
 
     @property
     def data_snapshot(self) -> str:
@@ -85,10 +89,16 @@ class Manifest:
             "tables": {name: asdict(entry) for name, entry in self.tables.items()},
             "files": self.files,
         }
+        if self.absent_columns is not None:
+            body[MANIFEST_KEY] = list(self.absent_columns)
         return json.dumps(body, indent=2) + "\n"
 
     def write(self, directory: Path) -> None:
         (directory / MANIFEST).write_text(self.to_json(), encoding="utf-8")
+
+
+def _sorted(names: frozenset[str] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(sorted(names))
 
 
 def _optional_text(value: object) -> str | None:
@@ -154,6 +164,7 @@ def read_manifest(directory: Path) -> Manifest:
             format_version=version,
             extraction_date=_optional_text(body.get("extraction_date")),
             extraction_date_origin=_optional_text(body.get("extraction_date_origin")),
+            absent_columns=_sorted(read_absent(body, str(where))),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"{where}: snapshot manifest is incomplete or malformed ({exc})") from exc

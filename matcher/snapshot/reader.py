@@ -191,6 +191,7 @@ def open_snapshot(path: Path | str, *, in_memory: bool = True) -> SnapshotDatase
         patient_key=manifest.patient_key,
         snapshot_id=manifest.data_snapshot,
         manifest=manifest,
+        absent_columns=frozenset(manifest.absent_columns or ()),  # issue 18
         stored=stored,
         indexes=indexes,
     )
