@@ -63,6 +63,7 @@ vocabulary subset lacks their CONCEPT row."""
 ALLERGY_COLUMNS = ("patient_id", "date", "system", "code", "kind", "mapped_from")
 
 _KEYS = ("_allergy_shape", "_allergy_concept", "_allergy_value")
+_CODE_SCHEMA = {"system": pl.String, "code": pl.String, "mapped_from": pl.String}
 MARK_COLUMNS = (*_KEYS, "_allergy_kind")
 """The columns :func:`mark_allergies` adds (keep them through a ``select``)."""
 
@@ -120,7 +121,7 @@ def mark_allergies(lf: pl.LazyFrame, vocab: Vocabulary, value_id: str | None) ->
     vocabulary subset is still recognised by its id). ``value_id`` names the column holding
     the substance of a category row (``value_as_concept_id``), or None for a table without it.
     """
-    known = allergy_concepts(vocab)
+    known = allergy_concepts(vocab).collect().lazy()  # small: scanned once, joined twice
     for n, column in ((1, "concept_id"), (2, "std_concept_id")):
         lf = lf.join(
             known.rename(lambda c, n=n: f"_a{n}_{c}"),
@@ -193,8 +194,11 @@ def substances(vocab: Vocabulary, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.
         _allergy_concept="concept_id",
         _finding=pl.concat_str(pl.col("system"), pl.lit(":"), pl.col("concept_code")),
     )
-    ids = ids.join(finding_code, on="_allergy_concept", how="left").with_columns(
-        _finding=pl.when(pl.col("_allergy_shape") == "finding").then("_finding")
+    ids = (
+        ids.join(finding_code, on="_allergy_concept", how="left")
+        .with_columns(_finding=pl.when(pl.col("_allergy_shape") == "finding").then("_finding"))
+        .collect()  # small (one row per substance of a key); read by three branches below
+        .lazy()
     )
     named = ids.filter(pl.col("_s_system").is_not_null() & pl.col("_s_concept_code").is_not_null())
     recorded = named.select(
@@ -240,7 +244,11 @@ class Substances:
 
     def __init__(self, vocab: Vocabulary, df: pl.DataFrame) -> None:
         keys = df.filter(pl.col("_allergy_shape").is_not_null()).select(_KEYS).unique()
-        self.codes, self.why = substances(vocab, keys)
+        if keys.is_empty():  # most tables: no vocabulary walk at all
+            self.codes = pl.DataFrame(schema={**keys.schema, **_CODE_SCHEMA})
+            self.why = keys.with_columns(_substance_reason=pl.lit(None, pl.String))
+        else:
+            self.codes, self.why = substances(vocab, keys)
 
     def reason(self, df: pl.DataFrame) -> pl.Series:
         """``_substance_reason`` per row of ``df``: null for a non-allergy row or one with codes."""

@@ -225,3 +225,21 @@ def test_issue18_synthea27nj_allergies_in_etl_synthea_shape_are_converted(
     assert obs.adjusted["allergy_to_allergies"] == 2
     assert obs.unmapped["allergy_substance_not_in_vocabulary"] == 1
     assert obs.balanced()
+
+
+def test_issue18_omop_allergies_answer_the_same_from_a_snapshot(tmp_path):
+    from matcher.snapshot.ingest import ingest
+    from matcher.snapshot.reader import open_snapshot
+
+    out = tmp_path / "out"
+    import_omop(FIXTURE, out)
+    ingest(out, tmp_path / "snap")
+    study = compile_text(STUDY)
+    rules = ["penicillin", "penicillin_intol", "egg", "wheat"]
+
+    def answers(data: object) -> list[tuple]:
+        return sorted(evaluate(study, data).patients.select("patient_id", *rules).iter_rows())
+
+    from_snapshot = answers(open_snapshot(tmp_path / "snap"))
+    assert from_snapshot == answers(load_dataset(out))
+    assert sum(row[3] for row in from_snapshot) == 2  # two egg allergies
