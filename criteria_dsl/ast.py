@@ -272,6 +272,8 @@ class CountC:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
     distinct_drugs: bool = False
     """``at least 4 distinct drugs of x``: ``event`` is the prescriptions counted (issue 18)."""
+    atc_level: Literal_ | None = None
+    """``at least 2 distinct classes of x at ATC level 3``: the level (langdata, issue 18)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,8 @@ class NumberOf:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
     distinct_drugs: bool = False
     """``number of distinct drugs of x >= 2`` (issue 18)."""
+    atc_level: Literal_ | None = None
+    """``number of distinct classes of x at ATC level 3 >= 2`` (langdata, issue 18)."""
 
 
 @dataclass(frozen=True, slots=True)

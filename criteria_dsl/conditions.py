@@ -37,6 +37,23 @@ from criteria_dsl.variation import VariationConditions
 class ConditionCompiler(DrugConditions, VariationConditions):
     """Conditions and definitions (see the module docstring)."""
 
+    def atc_level(self, level: A.Literal_ | None) -> int | None:
+        """The ATC level of ``distinct classes ... at ATC level K``: a whole number 1 to 5
+        (``E315 bad-atc-level`` otherwise); None for any other count."""
+        if level is None:
+            return None
+        value = self.number(level, whole=True, what="an ATC level")
+        if value not in ir.ATC_LEVEL_LENGTHS:
+            self.error(
+                level.span,
+                "E315 bad-atc-level",
+                f"ATC has levels 1 to 5, not {value}",
+                "1 anatomical group (C), 2 therapeutic (C09), 3 pharmacological (C09A), "
+                "4 chemical (C09AA), 5 substance (C09AA02)",
+            )
+            raise Failed
+        return int(value)
+
     def condition(self, node: A.Condition, owner: str) -> ir.Predicate:
         """The predicate of a condition in rule or definition ``owner``.
 
@@ -127,6 +144,7 @@ class ConditionCompiler(DrugConditions, VariationConditions):
                 node.distinct_days,
                 span=span,
                 distinct_drugs=node.distinct_drugs,
+                atc_level=self.atc_level(node.atc_level),
             )
             return ir.Compare(count, op, ir.Quantity(n), span=span)  # type: ignore[arg-type]
         if isinstance(node, A.NumberOf):
@@ -136,6 +154,7 @@ class ConditionCompiler(DrugConditions, VariationConditions):
                 node.distinct_days,
                 span=span,
                 distinct_drugs=node.distinct_drugs,
+                atc_level=self.atc_level(node.atc_level),
             )
             return ir.Compare(count, OPS[node.op], ir.Quantity(value), span=span)  # type: ignore[arg-type]
         if isinstance(node, A.Aggregate):

@@ -132,6 +132,13 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             days = " (counting distinct days)" if p.left.distinct_days else ""
             if p.left.distinct_drugs:  # issue 18: language reach
                 days = " (counting distinct drugs: distinct codes, an ATC substance once)"
+            if p.left.atc_level is not None:  # langdata: distinct classes
+                length = ir.ATC_LEVEL_LENGTHS[p.left.atc_level]
+                days = (
+                    f" (counting distinct ATC classes of level {p.left.atc_level}: the first "
+                    f"{length} character{'s' if length > 1 else ''} of each ATC code at least "
+                    "that long; other codes are not counted)"
+                )
             counted = events(p.left.events, plural=True)
             return f"number of {counted}{days} is {op} {_num(p.right.value)}"
         agg = p.left

@@ -138,6 +138,20 @@ def distinct_drugs(e: A.Event, *, plural: bool) -> str:
     return ("distinct drugs" if plural else "distinct drug") + text
 
 
+def distinct_classes(e: A.Event, level: A.Number, *, plural: bool) -> str:
+    """``distinct classes of x at ATC level 3 within ...``: the prescriptions ``e`` counted
+    as classes (langdata, issue 18).
+
+    >>> e = A.Event("prescription", A.CodeRef("aht"), (), ())
+    >>> distinct_classes(e, A.Literal_("3"), plural=True)
+    'distinct classes of aht at ATC level 3'
+    """
+    words = "distinct classes" if plural else "distinct class"
+    head = event(A.Event(e.word, e.codes, e.kinds, ()), plural=True).removeprefix("prescriptions")
+    options = "".join(" " + window(o) for o in e.options)
+    return f"{words}{head} at ATC level {number(level)}{options}"
+
+
 def condition(c: A.Condition) -> str:
     if isinstance(c, A.OrC):
         return " or ".join(_wrap(i, (A.OrC,)) for i in c.items)
@@ -163,10 +177,15 @@ def condition(c: A.Condition) -> str:
         plural = not (isinstance(c.n, A.Literal_) and c.n.text == "1")
         if c.distinct_drugs:  # issue 18: language reach
             return f"{c.kind} {number(c.n)} {distinct_drugs(c.event, plural=plural)}"
+        if c.atc_level is not None:  # langdata: distinct classes
+            return f"{c.kind} {number(c.n)} {distinct_classes(c.event, c.atc_level, plural=plural)}"
         text = f"{c.kind} {number(c.n)} {event(c.event, plural=plural)}"
         return text + (" on distinct days" if c.distinct_days else "")
     if isinstance(c, A.NumberOf) and c.distinct_drugs:
         return f"number of {distinct_drugs(c.event, plural=True)} {c.op} {number(c.value)}"
+    if isinstance(c, A.NumberOf) and c.atc_level is not None:  # langdata: distinct classes
+        counted = distinct_classes(c.event, c.atc_level, plural=True)
+        return f"number of {counted} {c.op} {number(c.value)}"
     if isinstance(c, A.NumberOf):
         days = " on distinct days" if c.distinct_days else ""
         return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"

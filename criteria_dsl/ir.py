@@ -316,7 +316,10 @@ class Age:
 class Count:
     """Number of events in the set; ``distinct_days`` counts dates, not rows;
     ``distinct_drugs`` (prescriptions only) counts distinct drugs: distinct (system, code)
-    pairs, so an ATC substance (level 5) is one drug whatever its number of prescriptions.
+    pairs, so an ATC substance (level 5) is one drug whatever its number of prescriptions;
+    ``atc_level`` (prescriptions only) counts distinct ATC classes of that level: the distinct
+    first :data:`ATC_LEVEL_LENGTHS` characters of the ATC codes at least that long (a code of
+    another system, or a shorter ATC code, names no class of that level and is not counted).
 
     Known exactly unless the set's value condition meets values that cannot be converted:
     the count then lies between the rows known to satisfy it and those plus the rows that may.
@@ -326,12 +329,19 @@ class Count:
     Traceback (most recent call last):
     ...
     criteria_dsl.ir.IRError: only prescriptions count distinct drugs; diagnoses do not
+    >>> rx = EventSet(Domain.PRESCRIPTION, CodeSetRef("x"), Window())
+    >>> Count(rx, atc_level=6)
+    Traceback (most recent call last):
+    ...
+    criteria_dsl.ir.IRError: an ATC level is 1 to 5, not 6
     """
 
     events: EventSet
     distinct_days: bool = False
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
     distinct_drugs: bool = False
+    atc_level: int | None = None
+    """Count distinct ATC classes of this level (1-5) instead of rows (langdata, issue 18)."""
 
     def __post_init__(self) -> None:
         _expect(self.events, EventSet, "Count.events")
@@ -341,6 +351,21 @@ class Count:
             )
         if self.distinct_drugs and self.distinct_days:
             raise IRError("a count is of distinct days or of distinct drugs, not both")
+        if self.atc_level is not None:
+            if self.events.domain is not Domain.PRESCRIPTION:
+                raise IRError(
+                    f"only prescriptions count distinct classes; {self.events.domain.value} do not"
+                )
+            if self.atc_level not in ATC_LEVEL_LENGTHS:
+                raise IRError(f"an ATC level is 1 to 5, not {self.atc_level}")
+            if self.distinct_days or self.distinct_drugs:
+                raise IRError("a count of distinct classes counts nothing else")
+
+
+ATC_LEVEL_LENGTHS: dict[int, int] = {1: 1, 2: 3, 3: 4, 4: 5, 5: 7}
+"""ATC level → the length of its codes: level 1 ``C`` (anatomical group), 2 ``C09``
+(therapeutic), 3 ``C09A`` (pharmacological), 4 ``C09AA`` (chemical subgroup), 5 ``C09AA02``
+(substance)."""
 
 
 AggregateFunction = Literal["latest", "first", "min", "max", "mean"]

@@ -57,6 +57,9 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
     return names
 
 
+_OMITTED_WHEN_NONE = frozenset({"atc_level"})
+"""Fields added after studies were hashed: left out while None, so a study that does not use
+them keeps its hash (``Count.atc_level``, langdata)."""
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 """Classes written as they are (exactly these: a subclass such as an enumeration is not)."""
 
@@ -77,6 +80,8 @@ def _to_jsonable(node: Any, spans: bool, memo: dict[int, tuple[Any, Any]]) -> An
             if name == "span" and not spans:
                 continue
             value = getattr(node, name)
+            if value is None and name in _OMITTED_WHEN_NONE:
+                continue
             out[name] = value if type(value) in _PLAIN else _to_jsonable(value, spans, memo)
         memo[id(node)] = (node, out)
         return out

@@ -343,6 +343,14 @@ def _ends_after_index(w: ir.Window) -> bool:
     return days is not None and days > 0
 
 
+def _atc_classes(study: ir.Study, codeset: str, level: int) -> set[str]:
+    """The ATC classes of ``level`` the codes of ``codeset`` can fall in (records match the
+    set's codes exactly, so no record names another class)."""
+    length = ir.ATC_LEVEL_LENGTHS[level]
+    codes = study.codeset(codeset).resolved.codes
+    return {c.code[:length] for c in codes if c.system == "atc" and len(c.code) >= length}
+
+
 def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
     def empty(e: ir.EventSet) -> bool:
         if _window_empty(e.window):
@@ -361,6 +369,9 @@ def _can_be_true(p: ir.Predicate, study: ir.Study) -> bool:
             return (op in ("<=", "==") and n >= 0) or (op == "<" and n > 0) or op == "!="
         if p.left.distinct_drugs and p.left.events.codes is not None:  # issue 18
             most = len(study.codeset(p.left.events.codes.name).resolved.codes)  # a drug per code
+            return not ((op in (">=", "==") and n > most) or (op == ">" and n >= most))
+        if p.left.atc_level is not None and p.left.events.codes is not None:  # langdata
+            most = len(_atc_classes(study, p.left.events.codes.name, p.left.atc_level))
             return not ((op in (">=", "==") and n > most) or (op == ">" and n >= most))
         return True
     if isinstance(p, ir.Compare) and isinstance(p.left, ir.ValueAggregate):

@@ -499,6 +499,33 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         op, value = str(c[-2]), c[-1]
         return A.NumberOf(event, False, op, value, span=span_of(meta), distinct_drugs=True)
 
+    # distinct classes (langdata): as distinct drugs, with the ATC level after the code set
+    def _classes(self, meta: Meta, c: list[Any]) -> tuple[A.Event, A.Literal_, list[Any]]:
+        """(the prescriptions counted, the ATC level, the children before ``distinct classes``)."""
+        at = next(i for i, x in enumerate(c) if getattr(x, "type", "") == "DISTINCT_CLASSES")
+        level = A.Literal_(str(c[at + 3]), span=span_of(c[at + 3]))
+        options = tuple(c[at + 4 :])
+        event = A.Event("prescription", c[at + 1], (), options, span=span_of(meta))
+        return event, level, c[:at]
+
+    def _class_count(self, kind: str, meta: Meta, c: list[Any]) -> A.CountC:
+        event, level, head = self._classes(meta, c)
+        return A.CountC(kind, head[-1], event, span=span_of(meta), atc_level=level)  # type: ignore[arg-type]
+
+    def classes_at_least(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._class_count("at least", meta, c)
+
+    def classes_at_most(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._class_count("at most", meta, c)
+
+    def classes_exactly(self, meta: Meta, c: list[Any]) -> A.CountC:
+        return self._class_count("exactly", meta, c)
+
+    def classes_number_of(self, meta: Meta, c: list[Any]) -> A.NumberOf:
+        event, level, _ = self._classes(meta, c[:-2])
+        op, value = str(c[-2]), c[-1]
+        return A.NumberOf(event, False, op, value, span=span_of(meta), atc_level=level)
+
     def variation(self, meta: Meta, c: list[Any]) -> A.VariationC:
         return A.VariationC(c[1], str(c[2]), c[3], span=span_of(meta))
 

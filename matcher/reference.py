@@ -287,6 +287,11 @@ class ReferenceEvaluator(DrugReference, ValueReference):
         if node.distinct_drugs:  # issue 18: one drug per (system, code)
             drugs = {(r["system"], r["code"]) for r in sure}
             return len(drugs), len(drugs | {(r["system"], r["code"]) for r in maybe})
+        if node.atc_level is not None:  # langdata: one class per ATC prefix of the level
+            n = ir.ATC_LEVEL_LENGTHS[node.atc_level]
+            classes = {r["code"][:n] for r in sure if r["system"] == "atc" and len(r["code"]) >= n}
+            more = {r["code"][:n] for r in maybe if r["system"] == "atc" and len(r["code"]) >= n}
+            return len(classes), len(classes | more)
         return len(sure), len(sure) + len(maybe)
 
     def visit_ValueAggregate(self, node: ir.ValueAggregate) -> tuple[float, float] | None:

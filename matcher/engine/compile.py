@@ -21,7 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import changes, drugs, status, variation
+from matcher.engine import changes, classes, drugs, status, variation
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -253,7 +253,9 @@ def _(node: ir.Count, ctx: Context) -> pl.Expr:
 
 
 def count_need(node: ir.Count) -> str:
-    """The scan plan's reduction counting ``node``: rows, distinct days or distinct drugs."""
+    """The scan plan's reduction counting ``node``: rows, distinct days, drugs or classes."""
+    if node.atc_level is not None:  # langdata: distinct ATC classes
+        return classes.need(node.atc_level)
     if node.distinct_drugs:
         return "ndrugs"
     return "ndays" if node.distinct_days else "count"

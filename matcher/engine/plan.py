@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from criteria_dsl import ir
+from matcher.engine import classes
 from matcher.engine.dates import polars_offset, shift_date
 from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
 from matcher.engine.units import VALUE_FINITE, ConversionPlan
@@ -315,6 +316,9 @@ def reduction(plan: Plan, events: ResolvedEvents, need: tuple) -> pl.Expr:
         return pl.col("date").filter(mask).n_unique().cast(pl.Int64).alias(name)
     if kind == "ndrugs":  # issue 18: language reach (distinct drugs)
         return drug_key().filter(mask).n_unique().cast(pl.Int64).alias(name)
+    if classes.is_need(kind):  # langdata: distinct ATC classes (``q``: rows that may be too)
+        maybe = pl.col(plan.maybe(events)) if uncertain(events) else pl.lit(False)
+        return classes.reduction(kind, mask, maybe).alias(name)
     if kind in ("min", "max"):
         dates = only(mask, pl.col("date"))
         return (dates.min() if kind == "min" else dates.max()).alias(name)
@@ -461,6 +465,7 @@ def on_day_stages(
 
 FILLS = {"any": False, "count": 0, "ndays": 0, "anyq": False, "countq": 0, "ndaysq": 0}
 FILLS |= {"ndrugs": 0, "ndrugsq": 0, "vdays": 0}  # issue 18: language reach
+FILLS |= dict.fromkeys(classes.NEEDS, 0)  # langdata: distinct classes
 
 
 def table_pass(

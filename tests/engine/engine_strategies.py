@@ -33,6 +33,7 @@ CODES = (
     ("icpc2", "T90"),
     ("atc", "A10BA02"),
     ("atc", "C09AA05"),
+    ("atc", "C09CA01"),  # langdata: a class of its own at level 4, C09 with C09AA05 at level 2
     ("loinc", "4548-4"),
     ("loinc", "2345-7"),
     ("loinc", "39156-5"),
@@ -91,7 +92,7 @@ CODESETS = (
     ),
     codeset("cs_c", ("icd10", "E11.9"), ("loinc", "39156-5"), ("loinc", "2345-7")),
     # issue 18, language reach: two substances, so that distinct-drug counts reach 2
-    codeset("cs_rx", ("atc", "A10BA02"), ("atc", "C09AA05"), ("icd10", "I10")),
+    codeset("cs_rx", ("atc", "A10BA02"), ("atc", "C09AA05"), ("atc", "C09CA01"), ("icd10", "I10")),
 )
 ROW_UNITS = ("%", "mmol/mol", "mmol/L", "g/L", "mg/dL", "kg", "mmol/l", "{odd}", "mEq/L", None)
 STATUS_UNITS = ("{pack-years}", "{cigarettes}/d")  # issue 18: smoking quantities
@@ -278,8 +279,14 @@ def drug_leaves(depth: int) -> st.SearchStrategy:
 
 @st.composite
 def drug_counts(draw, depth: int) -> ir.Compare:
-    """Issue 18, language reach: a count of distinct drugs among prescriptions."""
-    count = ir.Count(draw(event_sets(depth, ir.Domain.PRESCRIPTION)), distinct_drugs=True)
+    """Issue 18, language reach: a count of distinct drugs among prescriptions, or of distinct
+    ATC classes of a level (langdata)."""
+    events = draw(event_sets(depth, ir.Domain.PRESCRIPTION))
+    level = draw(st.sampled_from((None, 1, 2, 3, 4, 5)))
+    if level is None:
+        count = ir.Count(events, distinct_drugs=True)
+    else:
+        count = ir.Count(events, atc_level=level)
     return ir.Compare(count, draw(comparators), ir.Quantity(draw(st.integers(0, 3))))
 
 

@@ -93,10 +93,12 @@ def test_guard_every_node_type_is_generated():
                 seen.add(n.function)
             if isinstance(n, ir.Count) and n.distinct_drugs:
                 seen.add("distinct drugs")  # issue 18: language reach
+            if isinstance(n, ir.Count) and n.atc_level is not None:
+                seen.add("distinct classes")  # langdata (each level: the spec tests)
 
     collect()
     wanted = EVERY_TYPE | set(ir.Domain) | set(ir.AGGREGATE_FUNCTIONS) | {("levels", 2)}
-    wanted |= {"distinct drugs"}
+    wanted |= {"distinct drugs", "distinct classes"}
     assert wanted - seen == set()
 
 
