@@ -103,14 +103,22 @@ def test_issue18_snapshot_of_data_with_value_code_records_none_absent(tmp_path):
     assert "value_code" not in _count(tmp_path, tmp_path / "snap")
 
 
-def test_issue18_old_snapshot_without_the_field_gives_no_warning_and_no_error(tmp_path):
-    raw = _data(tmp_path, value_code=False)
+def _snapshot_with_absent(tmp_path: Path, absent: object) -> Path:
+    """A snapshot of the data without value_code whose manifest's ``absent_columns`` is
+    replaced by ``absent`` (left out when ``...``); the list is not part of the hash."""
     snap = tmp_path / "snap"
-    ingest(raw, snap)
+    ingest(_data(tmp_path, value_code=False), snap)
     path = snap / "manifest.json"
     body = json.loads(path.read_text(encoding="utf-8"))
-    del body["absent_columns"]  # as written before the field existed (not part of the hash)
+    del body["absent_columns"]
+    if absent is not ...:
+        body["absent_columns"] = absent
     path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return snap
+
+
+def test_issue18_old_snapshot_without_the_field_gives_no_warning_and_no_error(tmp_path):
+    snap = _snapshot_with_absent(tmp_path, ...)  # as written before the field existed
     assert read_manifest(snap).absent_columns is None
     assert open_snapshot(snap).absent_columns == frozenset()
     output = _count(tmp_path, snap)
@@ -118,14 +126,11 @@ def test_issue18_old_snapshot_without_the_field_gives_no_warning_and_no_error(tm
 
 
 def test_issue18_snapshot_with_a_malformed_absent_list_is_refused_naming_the_manifest(tmp_path):
-    raw = _data(tmp_path, value_code=False)
-    snap = tmp_path / "snap"
-    ingest(raw, snap)
-    path = snap / "manifest.json"
-    body = json.loads(path.read_text(encoding="utf-8"))
-    body["absent_columns"] = ["observations.nope"]
-    path.write_text(json.dumps(body), encoding="utf-8")
+    snap = _snapshot_with_absent(tmp_path, ["observations.nope"])
     with pytest.raises(DataError, match=r"manifest\.json: absent_columns: 'observations\.nope'"):
+        read_manifest(snap)
+    snap = _snapshot_with_absent(tmp_path / "other", "observations.value_code")  # not a list
+    with pytest.raises(DataError, match="absent_columns must be a list"):
         read_manifest(snap)
 
 
