@@ -351,6 +351,15 @@ class DoseFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class SameDay:
+    """``with diagnosis of hf on the same day``: an event option (issue 18, cause of an event)."""
+
+    word: str
+    codes: CodeUse
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class StableDoseC:
     """``stable dose of statin for 3 months before index``."""
 

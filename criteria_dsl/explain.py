@@ -87,6 +87,8 @@ def events(e: ir.EventSet, *, plural: bool = False) -> str:
             text += " (WHO DDD: " + ", ".join(f"{c} {_num(a)} {u}" for c, a, u in e.value.ddd) + ")"
     elif e.value is not None:
         text += f" with a value {_OPS[e.value.op]} {quantity(e.value.right)}"
+    if e.same_day is not None:  # issue 18: cause of an event
+        text += f" dated on a day with a diagnosis from code set '{e.same_day.name}'"
     return f"{text}, dated {window(e.window)}"
 
 

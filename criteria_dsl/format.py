@@ -108,6 +108,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return f"spanning at least {duration(w.duration)}"
     if isinstance(w, A.DoseFilter):
         return f"with {'daily dose' if w.daily else 'dose'} {w.op} {quantity(w.quantity)}"
+    if isinstance(w, A.SameDay):  # issue 18: cause of an event
+        return f"with {w.word} of {code_use(w.codes)} on the same day"
     return f"{w.relation} {anchor(w.anchor)}"
 
 

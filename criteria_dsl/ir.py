@@ -221,6 +221,10 @@ class CodeSetRef:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+OMIT_WHEN_NONE = "omit_when_none"
+"""Field metadata: the JSON form leaves the field out when it is ``None`` (a field added to
+a node after studies were hashed, whose absence must keep their hash)."""
+
 Comparator = Literal["<", "<=", ">", ">=", "==", "!="]
 COMPARATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
 
@@ -270,9 +274,15 @@ class EventSet:
     value: ValueCondition | None = None
     kinds: tuple[str, ...] = ()
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+    same_day: CodeSetRef | None = field(default=None, metadata={OMIT_WHEN_NONE: True})
+    """Issue 18 (cause of an event): keep only the rows dated on a day when the patient has
+    a diagnosis of this code set (``with diagnosis of hf on the same day``); left out of the
+    JSON (and the hash) when ``None``, so studies without it keep their hash."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", Domain(self.domain))
+        if self.same_day is not None:  # issue 18: the cause of an event
+            _expect(self.same_day, CodeSetRef, "EventSet.same_day")
         if self.codes is None and self.domain is not Domain.ENCOUNTER:
             raise IRError(f"events of {self.domain.value} need a code set")
         if self.codes is not None:
