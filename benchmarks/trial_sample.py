@@ -78,6 +78,7 @@ CONSTRUCT_PATTERNS = (
     (r"emergency visits?", "emergency visit"),
     (r"distinct drugs? of", "distinct drugs"),  # issue 18, language reach
     (r"variation of", "variation of a value"),
+    (r"on the same day", "cause of an event"),  # issue 18: the cause of an event
 )
 TABLE_LOAD = "full ATC table"
 
