@@ -351,6 +351,15 @@ class DoseFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class SmokingStoppedC:
+    """``stopped smoking at least 1 year before index`` (issue 18, smoking history)."""
+
+    duration: Duration
+    direction: str = "before"
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SameDay:
     """``with diagnosis of hf on the same day``: an event option (issue 18, cause of an event)."""
 
@@ -419,6 +428,7 @@ Condition = (
     | NoChangeC
     | FirstEvent
     | VariationC
+    | SmokingStoppedC
 )
 
 

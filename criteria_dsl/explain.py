@@ -176,7 +176,9 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
 
 
 # ---- issue 18: status ----
-def status_predicate(p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex) -> str:
+def status_predicate(
+    p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex | ir.SmokingStopped,
+) -> str:
     """Smoking, pregnancy and breast-feeding facts in words, with the rule that decides them.
 
     >>> status_predicate(ir.SmokingStatusIs(("current", "former")))[:62]
@@ -186,6 +188,13 @@ def status_predicate(p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtInde
         return (
             f"smoking status at the index date is {' or '.join(p.statuses)} (latest smoking-"
             "status record on or before the index date; unknown without one)"
+        )
+    if isinstance(p, ir.SmokingStopped):  # issue 18: smoking history
+        return (
+            f"a former smoker at the index date who stopped smoking at least "
+            f"{duration(p.duration)} before it (a record answered 'former' on or before that "
+            "day and after every record that may say 'current'; false with a record answered "
+            "'current' since that day; unknown otherwise)"
         )
     if isinstance(p, ir.SmokingQuantity):
         what = "pack-years" if p.quantity == "pack_years" else "cigarettes per day"

@@ -566,7 +566,32 @@ class StateAtIndex:
             raise IRError(f"unknown state {self.state!r}: use pregnant or breastfeeding")
 
 
-STATUS_PREDICATES: tuple[type, ...] = (SmokingStatusIs, SmokingQuantity, StateAtIndex)
+@dataclass(frozen=True, slots=True)
+class SmokingStopped:
+    """``stopped smoking at least D before index``: a former smoker at the index date who
+    quit at least ``duration`` before it (issue 18, smoking history).
+
+    Kleene AND of ``SmokingStatusIs(("former",))`` and of the quit date read from every
+    smoking-status record on or before the index date, with ``L`` = index - ``duration``:
+    *true* when a record answered only "former" is dated on or before ``L`` and after every
+    record that allows "current"; *false* when a record answered only "current" is dated on
+    or after ``L``; *unknown* otherwise (the quit date falls between two records around ``L``,
+    or there is no record). See ``docs/criteria-language.md``.
+    """
+
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.duration, Duration, "SmokingStopped.duration")
+
+
+STATUS_PREDICATES: tuple[type, ...] = (
+    SmokingStatusIs,
+    SmokingQuantity,
+    StateAtIndex,
+    SmokingStopped,  # issue 18: smoking history
+)
 """The issue-18 status predicates (leaves: no predicate inside them)."""
 
 Predicate = (
@@ -582,6 +607,7 @@ Predicate = (
     | SmokingStatusIs
     | SmokingQuantity
     | StateAtIndex
+    | SmokingStopped
 )
 PREDICATE_TYPES: tuple[type, ...] = (
     Constant,

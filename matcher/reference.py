@@ -255,6 +255,18 @@ class ReferenceEvaluator(DrugReference, ValueReference):
             self._rows("observations"), self.index, node.statuses
         )
 
+    def visit_SmokingStopped(self, node: ir.SmokingStopped) -> bool | None:
+        """Issue 18, smoking history: a former smoker who quit at least that long ago."""
+        rows = self._rows("observations")
+        former = reference_status.smoking_status(rows, self.index, ("former",))
+        limit = _move(self.index, node.duration, "before")
+        quit_before = reference_status.quit_on_or_before(rows, self.index, limit)
+        if former is False or quit_before is False:
+            return False
+        if former is None or quit_before is None:
+            return None
+        return True
+
     def visit_SmokingQuantity(self, node: ir.SmokingQuantity) -> bool | None:
         value = reference_status.smoking_quantity(
             self._rows("observations"), self.index, node.quantity

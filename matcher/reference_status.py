@@ -52,6 +52,29 @@ def smoking_status(observations: list[Row], index: dt.date, statuses: tuple[str,
     return None
 
 
+def quit_on_or_before(observations: list[Row], index: dt.date, limit: dt.date) -> bool | None:
+    """Issue 18, smoking history: whether the patient quit smoking on or before ``limit``,
+    read from every smoking-status record on or before ``index``.
+
+    The quit date lies after the last record that may say "current" and on or before the
+    next one that says only "former": true when such a "former" record is dated on or before
+    ``limit``; false when a record saying only "current" is dated on or after ``limit`` (still
+    smoking then); None (unknown) otherwise.
+    """
+    records = [
+        (r["date"], F.smoking_mask(r.get("value_code")))
+        for r in observations
+        if (r["system"], r["code"]) in F.SMOKING_STATUS_CODES and r["date"] <= index
+    ]
+    maybe_current = [day for day, mask in records if mask & F.CURRENT]
+    for day, mask in records:
+        if mask == F.FORMER and day <= limit and all(day > c for c in maybe_current):
+            return True
+    if any(mask == F.CURRENT and day >= limit for day, mask in records):
+        return False
+    return None
+
+
 def smoking_quantity(observations: list[Row], index: dt.date, quantity: str) -> float | None:
     """The latest value of ``quantity`` on or before ``index`` (largest of that day), or None
     when there is none or a value of that day is in another unit."""

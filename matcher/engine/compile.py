@@ -214,6 +214,16 @@ def _(node: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex, ctx: Cont
     return status.state_expr(column)
 
 
+@_predicate.register
+def _(node: ir.SmokingStopped, ctx: Context) -> pl.Expr:  # issue 18: smoking history
+    former = status.smoking_status_expr(
+        status.status_column(ctx.plan.status, ("smoking", ctx.index)), ("former",)
+    )
+    limit = shift_date(ctx.index, node.duration, "before")
+    stopped = status.status_column(ctx.plan.status, ("stopped", limit, ctx.index))
+    return former & pl.col(stopped)  # Kleene AND: unknown & false is false
+
+
 # ---- issue 18: drugs ----
 
 

@@ -85,6 +85,41 @@ def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl
     return _mask_of_latest_day(picked, key, name)
 
 
+def stopped_frame(
+    rows: pl.LazyFrame, key: str, index: dt.date, limit: dt.date, name: str
+) -> pl.LazyFrame:
+    """Issue 18, smoking history: per patient with a smoking-status record on or before
+    ``index``, whether they quit on or before ``limit`` (null: the records cannot tell).
+
+    True when a record answered only "former" is dated on or before ``limit`` and after every
+    record that allows "current"; false when a record answered only "current" is dated on or
+    after ``limit``; null otherwise."""
+    answers = {code: mask for code, (mask, _) in F.SMOKING_ANSWERS.items()}
+    mask = (
+        _text("value_code")
+        .str.strip_chars()
+        .replace_strict(answers, default=F.ANY_STATUS, return_dtype=pl.Int8)
+        .fill_null(F.ANY_STATUS)
+    )
+    picked = rows.filter(_coded(F.SMOKING_STATUS_CODES) & (pl.col("date") <= index))
+    picked = picked.select(key, "date", mask.alias("__mask"))
+    date, bits, last = pl.col("date"), pl.col("__mask"), pl.lit(limit, dtype=pl.Date)
+    grouped = picked.group_by(key).agg(
+        pl.when((bits & F.CURRENT) != 0).then(date).max().alias("__maybe_current"),
+        pl.when(bits == F.CURRENT).then(date).max().alias("__current"),
+        pl.when((bits == F.FORMER) & (date <= last)).then(date).max().alias("__former"),
+    )
+    former, maybe_current = pl.col("__former"), pl.col("__maybe_current")
+    quit_before = (
+        pl.when(former.is_not_null() & (maybe_current.is_null() | (former > maybe_current)))
+        .then(True)
+        .when(pl.col("__current") >= last)
+        .then(False)
+        .otherwise(None)
+    )
+    return grouped.select(key, quit_before.alias(name))
+
+
 def quantity_frame(
     rows: pl.LazyFrame, key: str, index: dt.date, quantity: str, name: str
 ) -> pl.LazyFrame:
@@ -177,6 +212,9 @@ def status_frames(
         if kind == "smoking":
             rows = _read(tables, read, "observations", F.SMOKING_STATUS_CODES)
             out.append((smoking_frame(rows, key, index, name), {}))
+        elif kind == "stopped":  # issue 18: smoking history
+            rows = _read(tables, read, "observations", F.SMOKING_STATUS_CODES)
+            out.append((stopped_frame(rows, key, index, need[1], name), {}))
         elif kind == "quantity":
             codes = F.SMOKING_QUANTITY_CODES[need[1]]
             rows = _read(tables, read, "observations", codes)

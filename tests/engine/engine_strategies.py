@@ -246,7 +246,17 @@ def status_facts() -> st.SearchStrategy:
             st.sampled_from(NUMBERS).map(ir.Quantity),
         ),
         st.sampled_from(ir.INDEX_STATES).map(ir.StateAtIndex),
+        # issue 18, smoking history: 'stopped smoking at least D before index'
+        st.sampled_from(STOPPED_SINCE).map(ir.SmokingStopped),
     )
+
+
+STOPPED_SINCE = (
+    ir.Duration(0, ir.TimeUnit.DAY),
+    ir.Duration(30, ir.TimeUnit.DAY),
+    ir.Duration(6, ir.TimeUnit.MONTH),
+    ir.Duration(1, ir.TimeUnit.YEAR),
+)
 
 
 # ---- issue 18: drugs ----
