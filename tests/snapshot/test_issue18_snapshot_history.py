@@ -1,4 +1,5 @@
-"""Issue 18 (cause of an event): ``with diagnosis of X on the same day`` gives the same
+"""Issue 18 (cause of an event, smoking history): ``with diagnosis of X on the same day``
+and ``stopped smoking at least D before index`` give the same
 per-patient results on raw files, a snapshot and a partitioned snapshot (the snapshot reads
 the diagnoses of the option through its code index). The synthetic population records
 "no disease" (ICPC-2 A97) at visits, with paracetamol: the rules are true for some patients."""
@@ -23,6 +24,7 @@ exclusion
   visit:       has encounter with diagnosis of nodis on the same day within 2 years before index
   para_for:    at least 2 prescriptions of para with diagnosis of nodis on the same day ever
   visits:      number of encounters with diagnosis of nodis on the same day ever >= 2
+  quit:        stopped smoking at least 1 year before index
 """
 
 
@@ -33,7 +35,7 @@ def test_issue18_cause_link_agrees_on_raw_snapshot_and_parts(
     on_raw = evaluate(study, raw_dir, index_date=INDEX).patients.sort("patient_id")
     on_snap = evaluate(study, open_snapshot(snap_dir), index_date=INDEX).patients
     assert on_snap.equals(on_raw)
-    for rule in ("visit", "para_for", "visits"):
+    for rule in ("visit", "para_for", "visits", "quit"):
         values = set(on_raw[rule].to_list())
         assert {True, False} <= values, rule
     parts = tmp_path / "parts"
