@@ -351,9 +351,11 @@ class DoseFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class SmokingStoppedC:
-    """``stopped smoking at least 1 year before index`` (issue 18, smoking history)."""
+class SmokingHistoryC:
+    """``stopped smoking at least 1 year before index`` (``kind`` stopped) or ``smoking for at
+    least 5 years before index`` (``kind`` smoking): issue 18, smoking history."""
 
+    kind: str
     duration: Duration
     direction: str = "before"
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
@@ -428,7 +430,7 @@ Condition = (
     | NoChangeC
     | FirstEvent
     | VariationC
-    | SmokingStoppedC
+    | SmokingHistoryC
 )
 
 

@@ -177,7 +177,7 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
 
 # ---- issue 18: status ----
 def status_predicate(
-    p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex | ir.SmokingStopped,
+    p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex | ir.SmokingHistory,
 ) -> str:
     """Smoking, pregnancy and breast-feeding facts in words, with the rule that decides them.
 
@@ -189,7 +189,14 @@ def status_predicate(
             f"smoking status at the index date is {' or '.join(p.statuses)} (latest smoking-"
             "status record on or before the index date; unknown without one)"
         )
-    if isinstance(p, ir.SmokingStopped):  # issue 18: smoking history
+    if isinstance(p, ir.SmokingHistory) and p.kind == "smoking":  # issue 18: smoking history
+        return (
+            f"a current smoker at the index date who smoked throughout the "
+            f"{duration(p.duration)} before it (a record answered 'current' on or before the "
+            "start of that period and only 'current' since; false with a record answering "
+            "otherwise in the period; unknown otherwise)"
+        )
+    if isinstance(p, ir.SmokingHistory):
         return (
             f"a former smoker at the index date who stopped smoking at least "
             f"{duration(p.duration)} before it (a record answered 'former' on or before that "

@@ -174,8 +174,9 @@ def condition(c: A.Condition) -> str:
         return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"
     if isinstance(c, A.Aggregate):
         return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
-    if isinstance(c, A.SmokingStoppedC):  # issue 18: smoking history
-        return f"stopped smoking at least {duration(c.duration)} {c.direction} index"
+    if isinstance(c, A.SmokingHistoryC):  # issue 18: smoking history
+        words = "stopped smoking" if c.kind == "stopped" else "smoking for"
+        return f"{words} at least {duration(c.duration)} {c.direction} index"
     if isinstance(c, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
         return status_condition(c)
     if isinstance(c, A.FirstEvent):  # issue 18: drugs

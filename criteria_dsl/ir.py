@@ -566,31 +566,43 @@ class StateAtIndex:
             raise IRError(f"unknown state {self.state!r}: use pregnant or breastfeeding")
 
 
-@dataclass(frozen=True, slots=True)
-class SmokingStopped:
-    """``stopped smoking at least D before index``: a former smoker at the index date who
-    quit at least ``duration`` before it (issue 18, smoking history).
+SMOKING_HISTORIES: tuple[str, ...] = ("stopped", "smoking")
 
-    Kleene AND of ``SmokingStatusIs(("former",))`` and of the quit date read from every
-    smoking-status record on or before the index date, with ``L`` = index - ``duration``:
-    *true* when a record answered only "former" is dated on or before ``L`` and after every
-    record that allows "current"; *false* when a record answered only "current" is dated on
-    or after ``L``; *unknown* otherwise (the quit date falls between two records around ``L``,
-    or there is no record). See ``docs/criteria-language.md``.
+
+@dataclass(frozen=True, slots=True)
+class SmokingHistory:
+    """Issue 18, smoking history, read from every smoking-status record on or before the index
+    date, with ``L`` = index - ``duration``:
+
+    * ``stopped`` (``stopped smoking at least D before index``): Kleene AND of
+      ``SmokingStatusIs(("former",))`` and of the quit date: *true* when a record answered
+      only "former" is dated on or before ``L`` and after every record that allows "current";
+      *false* when a record answered only "current" is dated on or after ``L``; *unknown*
+      otherwise (the quit date falls between two records around ``L``, or no record);
+    * ``smoking`` (``smoking for at least D before index``): Kleene AND of
+      ``SmokingStatusIs(("current",))`` and of the period: *true* when a record answered only
+      "current" is dated on or before ``L`` and every later record allows only "current";
+      *false* when a record that does not allow "current" is dated on or after ``L``;
+      *unknown* otherwise.
+
+    See ``docs/criteria-language.md``.
     """
 
+    kind: str
     duration: Duration
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
-        _expect(self.duration, Duration, "SmokingStopped.duration")
+        if self.kind not in SMOKING_HISTORIES:
+            raise IRError(f"unknown smoking history {self.kind!r}: use stopped or smoking")
+        _expect(self.duration, Duration, "SmokingHistory.duration")
 
 
 STATUS_PREDICATES: tuple[type, ...] = (
     SmokingStatusIs,
     SmokingQuantity,
     StateAtIndex,
-    SmokingStopped,  # issue 18: smoking history
+    SmokingHistory,  # issue 18: smoking history
 )
 """The issue-18 status predicates (leaves: no predicate inside them)."""
 
@@ -607,7 +619,7 @@ Predicate = (
     | SmokingStatusIs
     | SmokingQuantity
     | StateAtIndex
-    | SmokingStopped
+    | SmokingHistory
 )
 PREDICATE_TYPES: tuple[type, ...] = (
     Constant,

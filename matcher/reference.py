@@ -255,15 +255,17 @@ class ReferenceEvaluator(DrugReference, ValueReference):
             self._rows("observations"), self.index, node.statuses
         )
 
-    def visit_SmokingStopped(self, node: ir.SmokingStopped) -> bool | None:
-        """Issue 18, smoking history: a former smoker who quit at least that long ago."""
+    def visit_SmokingHistory(self, node: ir.SmokingHistory) -> bool | None:
+        """Issue 18, smoking history: a former smoker who quit at least that long ago, or a
+        current smoker who smoked all that time."""
         rows = self._rows("observations")
-        former = reference_status.smoking_status(rows, self.index, ("former",))
+        at_index = "former" if node.kind == "stopped" else "current"
+        now = reference_status.smoking_status(rows, self.index, (at_index,))
         limit = _move(self.index, node.duration, "before")
-        quit_before = reference_status.quit_on_or_before(rows, self.index, limit)
-        if former is False or quit_before is False:
+        period = reference_status.smoking_period(rows, self.index, node.kind, limit)
+        if now is False or period is False:
             return False
-        if former is None or quit_before is None:
+        if now is None or period is None:
             return None
         return True
 

@@ -52,25 +52,31 @@ def smoking_status(observations: list[Row], index: dt.date, statuses: tuple[str,
     return None
 
 
-def quit_on_or_before(observations: list[Row], index: dt.date, limit: dt.date) -> bool | None:
-    """Issue 18, smoking history: whether the patient quit smoking on or before ``limit``,
-    read from every smoking-status record on or before ``index``.
+def smoking_period(
+    observations: list[Row], index: dt.date, kind: str, limit: dt.date
+) -> bool | None:
+    """Issue 18, smoking history, from every smoking-status record on or before ``index``:
+    for ``kind`` stopped, whether the patient quit on or before ``limit``; for ``kind``
+    smoking, whether they smoked from ``limit`` on.
 
-    The quit date lies after the last record that may say "current" and on or before the
-    next one that says only "former": true when such a "former" record is dated on or before
-    ``limit``; false when a record saying only "current" is dated on or after ``limit`` (still
-    smoking then); None (unknown) otherwise.
+    For stopped, the quit date lies after the last record that may say "current" and on or
+    before the next one that says only "former"; for smoking, the period starts at a record
+    saying only "current" and lasts while no record may say otherwise. True when such a start
+    is dated on or before ``limit`` with no record after it that may break it; false when a
+    record that allows none of the period's statuses (still smoking; not smoking) is dated on
+    or after ``limit``; None (unknown) otherwise.
     """
+    lasting, allowed = F.HISTORY_MASKS[kind]
     records = [
         (r["date"], F.smoking_mask(r.get("value_code")))
         for r in observations
         if (r["system"], r["code"]) in F.SMOKING_STATUS_CODES and r["date"] <= index
     ]
-    maybe_current = [day for day, mask in records if mask & F.CURRENT]
+    breaks = [day for day, mask in records if mask & ~allowed & F.ANY_STATUS]
     for day, mask in records:
-        if mask == F.FORMER and day <= limit and all(day > c for c in maybe_current):
+        if mask == lasting and day <= limit and all(day > b for b in breaks):
             return True
-    if any(mask == F.CURRENT and day >= limit for day, mask in records):
+    if any(not mask & allowed and day >= limit for day, mask in records):
         return False
     return None
 

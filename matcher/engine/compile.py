@@ -215,13 +215,14 @@ def _(node: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex, ctx: Cont
 
 
 @_predicate.register
-def _(node: ir.SmokingStopped, ctx: Context) -> pl.Expr:  # issue 18: smoking history
-    former = status.smoking_status_expr(
-        status.status_column(ctx.plan.status, ("smoking", ctx.index)), ("former",)
+def _(node: ir.SmokingHistory, ctx: Context) -> pl.Expr:  # issue 18: smoking history
+    at_index = "former" if node.kind == "stopped" else "current"
+    status_now = status.smoking_status_expr(
+        status.status_column(ctx.plan.status, ("smoking", ctx.index)), (at_index,)
     )
     limit = shift_date(ctx.index, node.duration, "before")
-    stopped = status.status_column(ctx.plan.status, ("stopped", limit, ctx.index))
-    return former & pl.col(stopped)  # Kleene AND: unknown & false is false
+    period = status.status_column(ctx.plan.status, ("history", node.kind, limit, ctx.index))
+    return status_now & pl.col(period)  # Kleene AND: unknown & false is false
 
 
 # ---- issue 18: drugs ----

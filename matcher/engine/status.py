@@ -85,15 +85,17 @@ def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl
     return _mask_of_latest_day(picked, key, name)
 
 
-def stopped_frame(
-    rows: pl.LazyFrame, key: str, index: dt.date, limit: dt.date, name: str
+def history_frame(
+    rows: pl.LazyFrame, key: str, index: dt.date, kind: str, limit: dt.date, name: str
 ) -> pl.LazyFrame:
     """Issue 18, smoking history: per patient with a smoking-status record on or before
-    ``index``, whether they quit on or before ``limit`` (null: the records cannot tell).
+    ``index``, whether the records place the quit date on or before ``limit`` (``kind``
+    stopped), or show smoking from ``limit`` on (``kind`` smoking); null: they cannot tell.
 
-    True when a record answered only "former" is dated on or before ``limit`` and after every
-    record that allows "current"; false when a record answered only "current" is dated on or
-    after ``limit``; null otherwise."""
+    With ``S`` the status that should last (former for stopped, current for smoking): true
+    when a record answered only ``S`` is dated on or before ``limit`` and no later record
+    allows anything else (for stopped: allows "current"); false when a record that does not
+    allow ``S`` (for stopped: answered only "current") is dated on or after ``limit``."""
     answers = {code: mask for code, (mask, _) in F.SMOKING_ANSWERS.items()}
     mask = (
         _text("value_code")
@@ -104,20 +106,21 @@ def stopped_frame(
     picked = rows.filter(_coded(F.SMOKING_STATUS_CODES) & (pl.col("date") <= index))
     picked = picked.select(key, "date", mask.alias("__mask"))
     date, bits, last = pl.col("date"), pl.col("__mask"), pl.lit(limit, dtype=pl.Date)
+    lasting, allowed = F.HISTORY_MASKS[kind]
     grouped = picked.group_by(key).agg(
-        pl.when((bits & F.CURRENT) != 0).then(date).max().alias("__maybe_current"),
-        pl.when(bits == F.CURRENT).then(date).max().alias("__current"),
-        pl.when((bits == F.FORMER) & (date <= last)).then(date).max().alias("__former"),
+        pl.when((bits == lasting) & (date <= last)).then(date).max().alias("__start"),
+        pl.when((bits & (F.ANY_STATUS & ~allowed)) != 0).then(date).max().alias("__break"),
+        pl.when((bits & allowed) == 0).then(date).max().alias("__refuted"),
     )
-    former, maybe_current = pl.col("__former"), pl.col("__maybe_current")
-    quit_before = (
-        pl.when(former.is_not_null() & (maybe_current.is_null() | (former > maybe_current)))
+    start, broken = pl.col("__start"), pl.col("__break")
+    holds = (
+        pl.when(start.is_not_null() & (broken.is_null() | (start > broken)))
         .then(True)
-        .when(pl.col("__current") >= last)
+        .when(pl.col("__refuted") >= last)
         .then(False)
         .otherwise(None)
     )
-    return grouped.select(key, quit_before.alias(name))
+    return grouped.select(key, holds.alias(name))
 
 
 def quantity_frame(
@@ -212,9 +215,9 @@ def status_frames(
         if kind == "smoking":
             rows = _read(tables, read, "observations", F.SMOKING_STATUS_CODES)
             out.append((smoking_frame(rows, key, index, name), {}))
-        elif kind == "stopped":  # issue 18: smoking history
+        elif kind == "history":  # issue 18: smoking history
             rows = _read(tables, read, "observations", F.SMOKING_STATUS_CODES)
-            out.append((stopped_frame(rows, key, index, need[1], name), {}))
+            out.append((history_frame(rows, key, index, need[1], need[2], name), {}))
         elif kind == "quantity":
             codes = F.SMOKING_QUANTITY_CODES[need[1]]
             rows = _read(tables, read, "observations", codes)

@@ -247,11 +247,15 @@ def status_facts() -> st.SearchStrategy:
         ),
         st.sampled_from(ir.INDEX_STATES).map(ir.StateAtIndex),
         # issue 18, smoking history: 'stopped smoking at least D before index'
-        st.sampled_from(STOPPED_SINCE).map(ir.SmokingStopped),
+        st.builds(
+            ir.SmokingHistory,
+            st.sampled_from(ir.SMOKING_HISTORIES),
+            st.sampled_from(HISTORY_PERIODS),
+        ),
     )
 
 
-STOPPED_SINCE = (
+HISTORY_PERIODS = (
     ir.Duration(0, ir.TimeUnit.DAY),
     ir.Duration(30, ir.TimeUnit.DAY),
     ir.Duration(6, ir.TimeUnit.MONTH),

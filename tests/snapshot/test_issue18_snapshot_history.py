@@ -25,6 +25,7 @@ exclusion
   para_for:    at least 2 prescriptions of para with diagnosis of nodis on the same day ever
   visits:      number of encounters with diagnosis of nodis on the same day ever >= 2
   quit:        stopped smoking at least 1 year before index
+  smoked:      smoking for at least 2 years before index
 """
 
 
@@ -35,7 +36,7 @@ def test_issue18_cause_link_agrees_on_raw_snapshot_and_parts(
     on_raw = evaluate(study, raw_dir, index_date=INDEX).patients.sort("patient_id")
     on_snap = evaluate(study, open_snapshot(snap_dir), index_date=INDEX).patients
     assert on_snap.equals(on_raw)
-    for rule in ("visit", "para_for", "visits", "quit"):
+    for rule in ("visit", "para_for", "visits", "quit", "smoked"):
         values = set(on_raw[rule].to_list())
         assert {True, False} <= values, rule
     parts = tmp_path / "parts"

@@ -1,4 +1,5 @@
-"""Issue 18 (smoking history): ``stopped smoking at least D before index``, spec tests.
+"""Issue 18 (smoking history): ``stopped smoking at least D before index`` and ``smoking for
+at least D before index``, spec tests.
 
 A former smoker at the index date who quit at least ``D`` before it, read from every
 smoking-status record (LOINC 72166-2) on or before the index date: true when a record
@@ -31,7 +32,9 @@ def status(pid, day, answer):
     }
 
 
-ONE_YEAR = ir.SmokingStopped(ir.Duration(1, ir.TimeUnit.YEAR))  # index 2024-06-15: 2023-06-15
+ONE_YEAR = ir.SmokingHistory(
+    "stopped", ir.Duration(1, ir.TimeUnit.YEAR)
+)  # index 2024-06-15: 2023-06-15
 
 
 def test_issue18_smoking_history_quit_at_least_one_year_ago():
@@ -102,6 +105,46 @@ def test_issue18_smoking_history_ambiguous_answers_and_later_records():
     }
 
 
+FIVE_YEARS = ir.SmokingHistory("smoking", ir.Duration(5, ir.TimeUnit.YEAR))  # from 2019-06-15
+
+
+def test_issue18_smoking_history_smoked_throughout_the_last_five_years():
+    """A current smoker recorded "current" on or before index - 5 years and only "current"
+    since; false with a record saying otherwise in the period; unknown without a record
+    before the period or with an ambiguous one in it."""
+    data = frames(
+        patients=[
+            patient(p)
+            for p in ("steady", "edge", "quit_between", "late_start", "ambiguous", "quit_now")
+        ],
+        observations=[
+            status("steady", D(2017, 1, 1), CURRENT),
+            status("steady", D(2021, 1, 1), CURRENT),
+            status("steady", D(2024, 5, 1), CURRENT),
+            status("edge", D(2019, 6, 15), CURRENT),  # exactly index - 5 years
+            status("edge", D(2024, 5, 1), CURRENT),
+            status("quit_between", D(2017, 1, 1), CURRENT),
+            status("quit_between", D(2020, 3, 1), FORMER),  # stopped within the period
+            status("quit_between", D(2024, 5, 1), CURRENT),
+            status("late_start", D(2021, 1, 1), CURRENT),  # no record before the period
+            status("late_start", D(2024, 5, 1), CURRENT),
+            status("ambiguous", D(2017, 1, 1), CURRENT),
+            status("ambiguous", D(2022, 1, 1), CURRENT_OR_FORMER),
+            status("ambiguous", D(2024, 5, 1), CURRENT),
+            status("quit_now", D(2017, 1, 1), CURRENT),
+            status("quit_now", D(2024, 5, 1), FORMER),
+        ],
+    )
+    assert rule(one_rule(FIVE_YEARS), data) == {
+        "steady": True,
+        "edge": True,
+        "quit_between": False,
+        "late_start": None,
+        "ambiguous": None,
+        "quit_now": False,
+    }
+
+
 HEAD = 'study "S"\ninclusion\n'
 
 
@@ -118,12 +161,19 @@ def test_issue18_smoking_history_parses_formats_and_explains():
     assert compile_text(formatted) == study
     assert "stopped smoking at least 1 year before it" in explain(study)
     assert from_json(to_json(study)) == study
+    smoking = compile_text(HEAD + "  r: smoking   for at least 5 years before index\n")
+    assert smoking.inclusion[0].predicate == FIVE_YEARS
+    assert "smoking for at least 5 years before index" in format_text(
+        HEAD + "  r: smoking   for at least 5 years before index\n"
+    )
+    assert "smoked throughout the 5 years before it" in explain(smoking)
 
 
 @pytest.mark.parametrize(
     ("text", "code"),
     [
         ("stopped smoking at least 1 year after index", "E404 bad-window"),
+        ("smoking for at least 1 year around index", "E404 bad-window"),
         ("stopped smoking at least 1 decade before index", "E001"),
     ],
 )
