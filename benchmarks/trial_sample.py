@@ -79,7 +79,7 @@ CONSTRUCT_PATTERNS = (
     (r"distinct drugs? of", "distinct drugs"),  # issue 18, language reach
     (r"variation of", "variation of a value"),
     (r"on the same day", "cause of an event"),  # issue 18: the cause of an event
-    (r"stopped smoking at least", "smoking history"),  # issue 18: quit dates
+    (r"(stopped smoking|smoking for) at least", "smoking history"),  # issue 18: histories
 )
 TABLE_LOAD = "full ATC table"
 
