@@ -69,9 +69,9 @@ def _mask_of_latest_day(rows: pl.LazyFrame, key: str, name: str) -> pl.LazyFrame
     return latest.group_by(key).agg(pl.col("__mask").bitwise_or().cast(pl.Int8).alias(name))
 
 
-def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl.LazyFrame:
-    """Per patient with a smoking-status record on or before ``index``: the statuses the
-    answers of their latest such day allow (bit mask, see :mod:`criteria_dsl.status_facts`)."""
+def _smoking_records(rows: pl.LazyFrame, key: str, index: dt.date) -> pl.LazyFrame:
+    """The smoking-status records on or before ``index``: patient, date and ``__mask``, the
+    statuses each answer allows (bit mask, see :mod:`criteria_dsl.status_facts`)."""
     answers = {code: mask for code, (mask, _) in F.SMOKING_ANSWERS.items()}
     day = pl.lit(index, dtype=pl.Date)
     mask = (
@@ -81,8 +81,13 @@ def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl
         .fill_null(F.ANY_STATUS)
     )
     picked = rows.filter(_coded(F.SMOKING_STATUS_CODES) & (pl.col("date") <= day))
-    picked = picked.select(key, "date", mask.alias("__mask"))
-    return _mask_of_latest_day(picked, key, name)
+    return picked.select(key, "date", mask.alias("__mask"))
+
+
+def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl.LazyFrame:
+    """Per patient with a smoking-status record on or before ``index``: the statuses the
+    answers of their latest such day allow (bit mask, see :mod:`criteria_dsl.status_facts`)."""
+    return _mask_of_latest_day(_smoking_records(rows, key, index), key, name)
 
 
 def history_frame(
@@ -96,15 +101,7 @@ def history_frame(
     when a record answered only ``S`` is dated on or before ``limit`` and no later record
     allows anything else (for stopped: allows "current"); false when a record that does not
     allow ``S`` (for stopped: answered only "current") is dated on or after ``limit``."""
-    answers = {code: mask for code, (mask, _) in F.SMOKING_ANSWERS.items()}
-    mask = (
-        _text("value_code")
-        .str.strip_chars()
-        .replace_strict(answers, default=F.ANY_STATUS, return_dtype=pl.Int8)
-        .fill_null(F.ANY_STATUS)
-    )
-    picked = rows.filter(_coded(F.SMOKING_STATUS_CODES) & (pl.col("date") <= index))
-    picked = picked.select(key, "date", mask.alias("__mask"))
+    picked = _smoking_records(rows, key, index)
     date, bits, last = pl.col("date"), pl.col("__mask"), pl.lit(limit, dtype=pl.Date)
     lasting, allowed = F.HISTORY_MASKS[kind]
     grouped = picked.group_by(key).agg(

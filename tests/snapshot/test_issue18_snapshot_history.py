@@ -10,9 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from criteria_dsl import compile_text
-from matcher.engine.evaluate import evaluate
-from matcher.snapshot import open_snapshot
-from matcher.snapshot.partition import ingest_partitioned
+from tests.snapshot.conftest import agree_on_raw_snapshot_and_parts
 
 INDEX = dt.date(2026, 6, 30)
 SAME_DAY_STUDY = """study "CAUSE"
@@ -32,14 +30,6 @@ exclusion
 def test_issue18_cause_link_agrees_on_raw_snapshot_and_parts(
     raw_dir: Path, snap_dir: Path, tmp_path: Path
 ) -> None:
+    rules = ("visit", "para_for", "visits", "quit", "smoked")
     study = compile_text(SAME_DAY_STUDY)
-    on_raw = evaluate(study, raw_dir, index_date=INDEX).patients.sort("patient_id")
-    on_snap = evaluate(study, open_snapshot(snap_dir), index_date=INDEX).patients
-    assert on_snap.equals(on_raw)
-    for rule in ("visit", "para_for", "visits", "quit", "smoked"):
-        values = set(on_raw[rule].to_list())
-        assert {True, False} <= values, rule
-    parts = tmp_path / "parts"
-    ingest_partitioned(raw_dir, parts, partitions=3)
-    on_parts = evaluate(study, parts, index_date=INDEX).patients
-    assert on_parts.equals(on_raw)
+    agree_on_raw_snapshot_and_parts(study, raw_dir, snap_dir, tmp_path / "parts", INDEX, rules)
