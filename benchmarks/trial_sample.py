@@ -78,6 +78,8 @@ CONSTRUCT_PATTERNS = (
     (r"emergency visits?", "emergency visit"),
     (r"distinct drugs? of", "distinct drugs"),  # issue 18, language reach
     (r"variation of", "variation of a value"),
+    (r"on the same day", "cause of an event"),  # issue 18: the cause of an event
+    (r"(stopped smoking|smoking for) at least", "smoking history"),  # issue 18: histories
 )
 TABLE_LOAD = "full ATC table"
 
@@ -233,6 +235,51 @@ def render_precise(rows: list[Criterion]) -> str:
     )
 
 
+OUT_OF_REACH: dict[tuple[str, str], str] = {
+    ("NCT00242320", "C14"): "hours of oxygen used a day (the patient's use, not the prescription)",
+    ("NCT05114434", "C12"): "hours of oxygen used a day (the patient's use, not the prescription)",
+    ("NCT01386151", "C04"): "how often the patient uses a reliever inhaler in a week",
+    ("NCT01386151", "C11"): "whether the patient adheres to a single-inhaler regimen",
+    ("NCT04388202", "C14"): "days a week the patient takes hypnotics, and whether they can reduce",
+    ("NCT03235505", "C12"): "e-cigarette use (bought without prescription)",
+    ("NCT03235505", "C13"): "a quit attempt with e-cigarettes (bought without prescription)",
+    (
+        "NCT00853957",
+        "C09",
+    ): "the Keith-Wagener grade of a retinopathy (an eye specialist's finding)",
+    ("NCT03573869", "C02"): "the heart rhythm during the echocardiography that measured the LVEF",
+}
+"""A second reading of the issue's own rule (criteria "that structured GP records can answer"):
+structured criteria whose information no GP record holds, with what it is. Kept out of the
+headline measure, whose method stays as it was; see :func:`render_readings`."""
+
+
+def render_readings(rows: list[Criterion]) -> str:
+    """The faithful shares with the denominator read three ways: every structured criterion
+    (the headline), without the criteria of :data:`OUT_OF_REACH`, and without those and the
+    vague ones; then the list of the criteria left out by the second reading."""
+    structured = [row for row in rows if row.structured]
+    held = [row for row in structured if (row.trial, row.criterion_id) not in OUT_OF_REACH]
+    precise = [row for row in held if row.reason != "vague"]
+    lines = [
+        "| reading of the denominator | criteria | faithful before | faithful after |",
+        "|---|---|---|---|",
+    ]
+    for label, members in (
+        ("every structured criterion (the headline above)", structured),
+        (f"without the {len(structured) - len(held)} whose information no GP record holds", held),
+        ("without those and the vague ones", precise),
+    ):
+        before = sum(row.class_before == "faithful" for row in members)
+        after = sum(row.class_after == "faithful" for row in members)
+        total = len(members)
+        lines.append(f"| {label} | {total} | {_share(before, total)} | {_share(after, total)} |")
+    lines += ["", "Left out by the second reading:", ""]
+    for (trial, cid), what in sorted(OUT_OF_REACH.items()):
+        lines.append(f"* {trial} {cid}: {what}")
+    return "\n".join(lines)
+
+
 def render_trials(rows: list[Criterion]) -> str:
     """One line per trial: its criteria, structured criteria and faithful ones before and after."""
     lines = [
@@ -292,6 +339,10 @@ def render(rows: list[Criterion]) -> str:
         render_measure(rows),
         "",
         render_precise(rows),
+        "",
+        "### Other readings of the denominator",
+        "",
+        render_readings(rows),
         "",
         "### Per trial",
         "",

@@ -355,6 +355,26 @@ class DoseFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class SmokingHistoryC:
+    """``stopped smoking at least 1 year before index`` (``kind`` stopped) or ``smoking for at
+    least 5 years before index`` (``kind`` smoking): issue 18, smoking history."""
+
+    kind: str
+    duration: Duration
+    direction: str = "before"
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SameDay:
+    """``with diagnosis of hf on the same day``: an event option (issue 18, cause of an event)."""
+
+    word: str
+    codes: CodeUse
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class StableDoseC:
     """``stable dose of statin for 3 months before index``."""
 
@@ -414,6 +434,7 @@ Condition = (
     | NoChangeC
     | FirstEvent
     | VariationC
+    | SmokingHistoryC
 )
 
 

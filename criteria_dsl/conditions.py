@@ -178,6 +178,8 @@ class ConditionCompiler(DrugConditions, VariationConditions):
             return self.variation(node, owner)
         if isinstance(node, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
             return self.status_fact(node)
+        if isinstance(node, A.SmokingHistoryC):  # issue 18: smoking history
+            return self.smoking_history(node)
         raise AssertionError(f"unknown condition {type(node).__name__}")  # pragma: no cover
 
     # ---- issue 18: status ----
@@ -200,6 +202,20 @@ class ConditionCompiler(DrugConditions, VariationConditions):
             )
             raise Failed
         return ir.SmokingStatusIs(tuple(node.statuses), span=span)
+
+    def smoking_history(self, node: A.SmokingHistoryC) -> ir.SmokingHistory:
+        """``stopped smoking at least D before index`` / ``smoking for at least D before
+        index`` (a period that ends on the index date)."""
+        if node.direction != "before":
+            words = "stopped smoking" if node.kind == "stopped" else "smoking for"
+            self.error(
+                node.span,
+                "E404 bad-window",
+                f"'{words} at least ... {node.direction} index' has no meaning",
+                f"write '{words} at least N <unit> before index'",
+            )
+            raise Failed
+        return ir.SmokingHistory(node.kind, self.duration(node.duration), span=node.span)
 
     def definition(self, name: str, span: Span | None) -> ir.Predicate:
         """The predicate of ``define name = ...``, compiled once; ``span`` is where it is used."""

@@ -87,6 +87,8 @@ def events(e: ir.EventSet, *, plural: bool = False) -> str:
             text += " (WHO DDD: " + ", ".join(f"{c} {_num(a)} {u}" for c, a, u in e.value.ddd) + ")"
     elif e.value is not None:
         text += f" with a value {_OPS[e.value.op]} {quantity(e.value.right)}"
+    if e.same_day is not None:  # issue 18: cause of an event
+        text += f" dated on a day with a diagnosis from code set '{e.same_day.name}'"
     return f"{text}, dated {window(e.window)}"
 
 
@@ -181,7 +183,9 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
 
 
 # ---- issue 18: status ----
-def status_predicate(p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex) -> str:
+def status_predicate(
+    p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex | ir.SmokingHistory,
+) -> str:
     """Smoking, pregnancy and breast-feeding facts in words, with the rule that decides them.
 
     >>> status_predicate(ir.SmokingStatusIs(("current", "former")))[:62]
@@ -191,6 +195,20 @@ def status_predicate(p: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtInde
         return (
             f"smoking status at the index date is {' or '.join(p.statuses)} (latest smoking-"
             "status record on or before the index date; unknown without one)"
+        )
+    if isinstance(p, ir.SmokingHistory) and p.kind == "smoking":  # issue 18: smoking history
+        return (
+            f"a current smoker at the index date who smoked throughout the "
+            f"{duration(p.duration)} before it (a record answered 'current' on or before the "
+            "start of that period and only 'current' since; false with a record answering "
+            "otherwise in the period; unknown otherwise)"
+        )
+    if isinstance(p, ir.SmokingHistory):
+        return (
+            f"a former smoker at the index date who stopped smoking at least "
+            f"{duration(p.duration)} before it (a record answered 'former' on or before that "
+            "day and after every record that may say 'current'; false with a record answered "
+            "'current' since that day; unknown otherwise)"
         )
     if isinstance(p, ir.SmokingQuantity):
         what = "pack-years" if p.quantity == "pack_years" else "cigarettes per day"

@@ -108,6 +108,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return f"spanning at least {duration(w.duration)}"
     if isinstance(w, A.DoseFilter):
         return f"with {'daily dose' if w.daily else 'dose'} {w.op} {quantity(w.quantity)}"
+    if isinstance(w, A.SameDay):  # issue 18: cause of an event
+        return f"with {w.word} of {code_use(w.codes)} on the same day"
     return f"{w.relation} {anchor(w.anchor)}"
 
 
@@ -191,6 +193,9 @@ def condition(c: A.Condition) -> str:
         return f"number of {event(c.event, plural=True)}{days} {c.op} {number(c.value)}"
     if isinstance(c, A.Aggregate):
         return f"{c.function} {event(c.event)} {c.op} {quantity(c.quantity)}"
+    if isinstance(c, A.SmokingHistoryC):  # issue 18: smoking history
+        words = "stopped smoking" if c.kind == "stopped" else "smoking for"
+        return f"{words} at least {duration(c.duration)} {c.direction} index"
     if isinstance(c, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):
         return status_condition(c)
     if isinstance(c, A.FirstEvent):  # issue 18: drugs

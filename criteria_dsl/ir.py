@@ -221,6 +221,10 @@ class CodeSetRef:
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+OMIT_WHEN_NONE = "omit_when_none"
+"""Field metadata: the JSON form leaves the field out when it is ``None`` (a field added to
+a node after studies were hashed, whose absence must keep their hash)."""
+
 Comparator = Literal["<", "<=", ">", ">=", "==", "!="]
 COMPARATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "!=")
 
@@ -270,9 +274,15 @@ class EventSet:
     value: ValueCondition | None = None
     kinds: tuple[str, ...] = ()
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+    same_day: CodeSetRef | None = field(default=None, metadata={OMIT_WHEN_NONE: True})
+    """Issue 18 (cause of an event): keep only the rows dated on a day when the patient has
+    a diagnosis of this code set (``with diagnosis of hf on the same day``); left out of the
+    JSON (and the hash) when ``None``, so studies without it keep their hash."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domain", Domain(self.domain))
+        if self.same_day is not None:  # issue 18: the cause of an event
+            _expect(self.same_day, CodeSetRef, "EventSet.same_day")
         if self.codes is None and self.domain is not Domain.ENCOUNTER:
             raise IRError(f"events of {self.domain.value} need a code set")
         if self.codes is not None:
@@ -340,7 +350,7 @@ class Count:
     distinct_days: bool = False
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
     distinct_drugs: bool = False
-    atc_level: int | None = None
+    atc_level: int | None = field(default=None, metadata={OMIT_WHEN_NONE: True})
     """Count distinct ATC classes of this level (1-5) instead of rows (langdata, issue 18)."""
 
     def __post_init__(self) -> None:
@@ -581,7 +591,44 @@ class StateAtIndex:
             raise IRError(f"unknown state {self.state!r}: use pregnant or breastfeeding")
 
 
-STATUS_PREDICATES: tuple[type, ...] = (SmokingStatusIs, SmokingQuantity, StateAtIndex)
+SMOKING_HISTORIES: tuple[str, ...] = ("stopped", "smoking")
+
+
+@dataclass(frozen=True, slots=True)
+class SmokingHistory:
+    """Issue 18, smoking history, read from every smoking-status record on or before the index
+    date, with ``L`` = index - ``duration``:
+
+    * ``stopped`` (``stopped smoking at least D before index``): Kleene AND of
+      ``SmokingStatusIs(("former",))`` and of the quit date: *true* when a record answered
+      only "former" is dated on or before ``L`` and after every record that allows "current";
+      *false* when a record answered only "current" is dated on or after ``L``; *unknown*
+      otherwise (the quit date falls between two records around ``L``, or no record);
+    * ``smoking`` (``smoking for at least D before index``): Kleene AND of
+      ``SmokingStatusIs(("current",))`` and of the period: *true* when a record answered only
+      "current" is dated on or before ``L`` and every later record allows only "current";
+      *false* when a record that does not allow "current" is dated on or after ``L``;
+      *unknown* otherwise.
+
+    See ``docs/criteria-language.md``.
+    """
+
+    kind: str
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in SMOKING_HISTORIES:
+            raise IRError(f"unknown smoking history {self.kind!r}: use stopped or smoking")
+        _expect(self.duration, Duration, "SmokingHistory.duration")
+
+
+STATUS_PREDICATES: tuple[type, ...] = (
+    SmokingStatusIs,
+    SmokingQuantity,
+    StateAtIndex,
+    SmokingHistory,  # issue 18: smoking history
+)
 """The issue-18 status predicates (leaves: no predicate inside them)."""
 
 Predicate = (
@@ -597,6 +644,7 @@ Predicate = (
     | SmokingStatusIs
     | SmokingQuantity
     | StateAtIndex
+    | SmokingHistory
 )
 PREDICATE_TYPES: tuple[type, ...] = (
     Constant,

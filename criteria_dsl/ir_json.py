@@ -47,6 +47,10 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 """Per dataclass, its field names (a study of 200 lines has thousands of nodes to convert)."""
 
 
+_OMITTED_WHEN_NONE: dict[type, frozenset[str]] = {}
+"""Per dataclass, the fields left out of the JSON when ``None`` (``ir.OMIT_WHEN_NONE``)."""
+
+
 def _field_names(cls: type) -> tuple[str, ...] | None:
     """The field names of dataclass ``cls`` (cached), ``None`` for any other class."""
     names = _FIELD_NAMES.get(cls)
@@ -54,12 +58,12 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
         if not hasattr(cls, "__dataclass_fields__"):
             return None
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+        _OMITTED_WHEN_NONE[cls] = frozenset(
+            f.name for f in fields(cls) if f.metadata.get(ir.OMIT_WHEN_NONE)
+        )
     return names
 
 
-_OMITTED_WHEN_NONE = frozenset({"atc_level"})
-"""Fields added after studies were hashed: left out while None, so a study that does not use
-them keeps its hash (``Count.atc_level``, langdata)."""
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 """Classes written as they are (exactly these: a subclass such as an enumeration is not)."""
 
@@ -76,11 +80,12 @@ def _to_jsonable(node: Any, spans: bool, memo: dict[int, tuple[Any, Any]]) -> An
         if known is not None and known[0] is node:
             return known[1]
         out: dict[str, Any] = {"node": cls.__name__}
+        omitted = _OMITTED_WHEN_NONE[cls]
         for name in names:
             if name == "span" and not spans:
                 continue
             value = getattr(node, name)
-            if value is None and name in _OMITTED_WHEN_NONE:
+            if value is None and name in omitted:
                 continue
             out[name] = value if type(value) in _PLAIN else _to_jsonable(value, spans, memo)
         memo[id(node)] = (node, out)

@@ -78,6 +78,15 @@ def smoking_mask(answer: str | None) -> int:
     return SMOKING_ANSWERS.get(answer.strip(), (ANY_STATUS, ""))[0]
 
 
+HISTORY_MASKS: dict[str, tuple[int, int]] = {
+    "stopped": (FORMER, FORMER | NEVER),
+    "smoking": (CURRENT, CURRENT),
+}
+"""Issue 18, smoking history: per kind, the answer that must last (a record answered exactly
+that starts the period) and the statuses the period allows (a record allowing another breaks
+it; one allowing none of them refutes it)."""
+
+
 def status_mask(statuses: tuple[str, ...]) -> int:
     """The bit mask of a set of statuses."""
     mask = 0

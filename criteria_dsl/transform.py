@@ -455,6 +455,15 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         daily = words(c[0]) == "daily dose"
         return A.DoseFilter(daily, str(c[1]), c[2], span=span_of(meta))
 
+    def smoking_history(self, meta: Meta, c: list[Any]) -> A.SmokingHistoryC:  # issue 18
+        kind = "stopped" if words(c[0]).startswith("stopped") else "smoking"
+        duration = A.Duration(c[2], str(c[3]), span=span_of(meta))
+        return A.SmokingHistoryC(kind, duration, str(c[4]), span=span_of(meta))
+
+    def same_day(self, meta: Meta, c: list[Any]) -> A.SameDay:  # issue 18: cause of an event
+        word = _PLURALS.get(str(c[0]), str(c[0]))
+        return A.SameDay(word, c[1], span=span_of(meta))
+
     def stable_dose(self, meta: Meta, c: list[Any]) -> A.StableDoseC:
         return A.StableDoseC(c[1], c[2], str(c[3]), span=span_of(meta))
 

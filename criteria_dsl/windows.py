@@ -30,6 +30,7 @@ from criteria_dsl import ir
 from criteria_dsl.coderefs import CodeRefCompiler
 from criteria_dsl.names import Failed
 from criteria_dsl.quantities import OPS, QuantityCompiler
+from criteria_dsl.same_day import SameDayOptions
 
 DOMAINS = {
     "diagnosis": ir.Domain.DIAGNOSIS,
@@ -44,13 +45,14 @@ DOMAINS = {
 """The event words of the language → the IR's domains (labs are observations)."""
 
 
-class EventCompiler(QuantityCompiler, CodeRefCompiler):
+class EventCompiler(QuantityCompiler, CodeRefCompiler, SameDayOptions):
     """Events, windows and anchors (see the module docstring)."""
 
     def event(self, node: A.Event, owner: str) -> ir.EventSet:
         """The events of one kind, codes, window and value; ``owner`` names inline code sets."""
         domain = DOMAINS[node.word]
         codes = self.code_use(node.codes, node.word, owner) if node.codes is not None else None
+        node, same_day = self.same_day_option(node, owner)  # issue 18: cause of an event
         node, dose = self.drug_options(node, domain, codes)  # type: ignore[attr-defined]  # issue 18
         windows = [o for o in node.options if not isinstance(o, A.ValueFilter)]
         filters = [o for o in node.options if isinstance(o, A.ValueFilter)]
@@ -83,7 +85,9 @@ class EventCompiler(QuantityCompiler, CodeRefCompiler):
                 "'of kind', 'allergy to' covers both)",
             )
             raise Failed
-        return ir.EventSet(domain, codes, window, value, node.kinds, span=node.span)
+        return ir.EventSet(
+            domain, codes, window, value, node.kinds, span=node.span, same_day=same_day
+        )
 
     def anchor(self, node: A.Anchor, owner: str) -> ir.Anchor:
         """The index date, a calendar date, or the first/latest date of an event."""

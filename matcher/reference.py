@@ -255,6 +255,20 @@ class ReferenceEvaluator(DrugReference, ValueReference):
             self._rows("observations"), self.index, node.statuses
         )
 
+    def visit_SmokingHistory(self, node: ir.SmokingHistory) -> bool | None:
+        """Issue 18, smoking history: a former smoker who quit at least that long ago, or a
+        current smoker who smoked all that time."""
+        rows = self._rows("observations")
+        at_index = "former" if node.kind == "stopped" else "current"
+        now = reference_status.smoking_status(rows, self.index, (at_index,))
+        limit = _move(self.index, node.duration, "before")
+        period = reference_status.smoking_period(rows, self.index, node.kind, limit)
+        if now is False or period is False:
+            return False
+        if now is None or period is None:
+            return None
+        return True
+
     def visit_SmokingQuantity(self, node: ir.SmokingQuantity) -> bool | None:
         value = reference_status.smoking_quantity(
             self._rows("observations"), self.index, node.quantity
@@ -358,8 +372,11 @@ class ReferenceEvaluator(DrugReference, ValueReference):
             resolved = self.study.codeset(node.codes.name).resolved
             codes = {(c.system, c.code) for c in resolved.codes}
         sure, maybe = [], []
+        days = self.diagnosis_days(node.same_day) if node.same_day is not None else None
         for row in rows:
             if codes is not None and (row.get("system"), row.get("code")) not in codes:
+                continue
+            if days is not None and row["date"] not in days:  # issue 18: cause of an event
                 continue
             unknown_kind = False
             if node.kinds and row["kind"] not in node.kinds:
@@ -389,6 +406,14 @@ class ReferenceEvaluator(DrugReference, ValueReference):
                     continue
             sure.append(row)
         return sure, maybe
+
+    def diagnosis_days(self, codes: ir.CodeSetRef) -> set[dt.date]:
+        """Issue 18, cause of an event: the days the patient has a diagnosis of ``codes``
+        (any date: the event's own window decides which days count)."""
+        resolved = self.study.codeset(codes.name).resolved
+        wanted = {(c.system, c.code) for c in resolved.codes}
+        rows = self.events[ir.Domain.DIAGNOSIS.value].get(self.patient["patient_id"], [])
+        return {r["date"] for r in rows if (r.get("system"), r.get("code")) in wanted}
 
     def in_window(self, day: dt.date, window: ir.Window) -> bool:
         if window.start is not None:

@@ -52,6 +52,35 @@ def smoking_status(observations: list[Row], index: dt.date, statuses: tuple[str,
     return None
 
 
+def smoking_period(
+    observations: list[Row], index: dt.date, kind: str, limit: dt.date
+) -> bool | None:
+    """Issue 18, smoking history, from every smoking-status record on or before ``index``:
+    for ``kind`` stopped, whether the patient quit on or before ``limit``; for ``kind``
+    smoking, whether they smoked from ``limit`` on.
+
+    For stopped, the quit date lies after the last record that may say "current" and on or
+    before the next one that says only "former"; for smoking, the period starts at a record
+    saying only "current" and lasts while no record may say otherwise. True when such a start
+    is dated on or before ``limit`` with no record after it that may break it; false when a
+    record that allows none of the period's statuses (still smoking; not smoking) is dated on
+    or after ``limit``; None (unknown) otherwise.
+    """
+    lasting, allowed = F.HISTORY_MASKS[kind]
+    records = [
+        (r["date"], F.smoking_mask(r.get("value_code")))
+        for r in observations
+        if (r["system"], r["code"]) in F.SMOKING_STATUS_CODES and r["date"] <= index
+    ]
+    breaks = [day for day, mask in records if mask & ~allowed & F.ANY_STATUS]
+    for day, mask in records:
+        if mask == lasting and day <= limit and all(day > b for b in breaks):
+            return True
+    if any(not mask & allowed and day >= limit for day, mask in records):
+        return False
+    return None
+
+
 def smoking_quantity(observations: list[Row], index: dt.date, quantity: str) -> float | None:
     """The latest value of ``quantity`` on or before ``index`` (largest of that day), or None
     when there is none or a value of that day is in another unit."""

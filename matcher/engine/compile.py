@@ -21,7 +21,7 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import changes, classes, drugs, status, variation
+from matcher.engine import changes, classes, drugs, same_day, status, variation
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -212,6 +212,17 @@ def _(node: ir.SmokingStatusIs | ir.SmokingQuantity | ir.StateAtIndex, ctx: Cont
     if isinstance(node, ir.SmokingQuantity):
         return compare(pl.col(column), node.op, node.right.value)
     return status.state_expr(column)
+
+
+@_predicate.register
+def _(node: ir.SmokingHistory, ctx: Context) -> pl.Expr:  # issue 18: smoking history
+    at_index = "former" if node.kind == "stopped" else "current"
+    status_now = status.smoking_status_expr(
+        status.status_column(ctx.plan.status, ("smoking", ctx.index)), (at_index,)
+    )
+    limit = shift_date(ctx.index, node.duration, "before")
+    period = status.status_column(ctx.plan.status, ("history", node.kind, limit, ctx.index))
+    return status_now & pl.col(period)  # Kleene AND: unknown & false is false
 
 
 # ---- issue 18: drugs ----
@@ -518,12 +529,15 @@ def _aggregate(
         codes = events.codes if separate and read is not None else None
         by_key.setdefault((plan.level(events), events.domain.value, codes), []).append(events)
     frames: dict[ResolvedEvents, pl.LazyFrame] = {}
+    days = same_day.day_frames(plan, tables, key, read)  # issue 18: cause of an event
     out = []
     for level, table, codes in sorted(by_key, key=lambda k: (k[0], k[1], str(k[2]))):
         sets = by_key[(level, table, codes)]
         source = tables[table] if read is None else read(table, wanted_codes(sets))
         counted = set(plan.row_counts.values())
-        frame, on_day = table_pass(plan, source, sets, frames, key, codes_read=read is not None)
+        frame, on_day = table_pass(
+            plan, source, sets, frames, key, codes_read=read is not None, day_frames=days
+        )
         row_counts = {c: 0 for c in plan.row_counts.values() if c not in counted}
         for s in sets:
             frames[s] = frame

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import classes
+from matcher.engine import classes, same_day
 from matcher.engine.dates import polars_offset, shift_date
 from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
 from matcher.engine.units import VALUE_FINITE, ConversionPlan
@@ -50,6 +50,8 @@ class ResolvedEvents:
     end: ResolvedBound | None
     value: tuple[str, float, str | None] | DoseKey | None
     kinds: tuple[str, ...]
+    same_day: CodeTuple | None = None
+    """Issue 18 (cause of an event): only rows on a day with a diagnosis of these codes."""
 
     def anchors(self) -> list[tuple[ResolvedEvents, str]]:
         return [b.anchor for b in (self.start, self.end) if b is not None and b.anchor]
@@ -71,6 +73,9 @@ class Plan:
     histories: dict = field(default_factory=dict)
     """Issue 18: the dose histories (stable dose, no change) and their numbers
     (:mod:`matcher.engine.changes`)."""
+    same_days: dict[CodeTuple, str] = field(default_factory=dict)
+    """Issue 18 (cause of an event): per diagnosis code set of an ``on the same day`` option,
+    the row column flagging the days with such a diagnosis (:mod:`matcher.engine.same_day`)."""
 
     def add(self, events: ResolvedEvents, need: tuple) -> str:
         """Register that ``need`` is wanted of ``events``; returns the reduction's column."""
@@ -124,6 +129,10 @@ def resolve_events(
         value = (events.value.op, events.value.right.value, events.value.right.unit)
         plan.units.add_target(events.value.right.unit, codes)
     window = events.window
+    same_day = None
+    if events.same_day is not None:  # issue 18: cause of an event
+        same_day = tuple(sorted(study.codeset(events.same_day.name).resolved.by_system().items()))
+        plan.same_days.setdefault(same_day, f"__sd{len(plan.same_days)}")
     return ResolvedEvents(
         domain=events.domain,
         codes=codes,
@@ -131,6 +140,7 @@ def resolve_events(
         end=_bound(study, window.end, index, plan),
         value=value,
         kinds=events.kinds,
+        same_day=same_day,
     )
 
 
@@ -189,6 +199,8 @@ def _base_parts(plan: Plan, events: ResolvedEvents) -> list[pl.Expr]:
         parts.append(_bound_expr(plan, events.start, "start"))
     if events.end is not None:
         parts.append(_bound_expr(plan, events.end, "end"))
+    if events.same_day is not None:  # issue 18: cause of an event
+        parts.append(pl.col(plan.same_days[events.same_day]))
     return parts
 
 
@@ -476,6 +488,7 @@ def table_pass(
     key: str = "patient_id",
     *,
     codes_read: bool = False,
+    day_frames: dict[CodeTuple, pl.LazyFrame] | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
     """One read of an event table for ``sets`` (all of one table and level): one group_by.
 
@@ -483,7 +496,8 @@ def table_pass(
     Returns the per-patient aggregates and, when the pass has more ``latest``/``first``
     values than :data:`ONE_STAGE_UP_TO`, a second frame holding those values (see
     :func:`on_day_stages`). ``codes_read``: ``frame`` holds only the union of the sets'
-    codes already (``Dataset.events``)."""
+    codes already (``Dataset.events``). ``day_frames``: per diagnosis code set of an ``on the
+    same day`` option, its patients' diagnosis days (:func:`~matcher.engine.same_day.days`)."""
     condition = prefilter(sets, codes=not codes_read)
     rows = frame.filter(condition) if condition is not None else frame
     if any(s.domain is ir.Domain.OBSERVATION for s in sets):
@@ -497,6 +511,7 @@ def table_pass(
             joined.add(col)
             source = anchor_frames[anchor].select(key, col)
             rows = rows.join(source, on=key, how="left")
+    rows = same_day.attach(plan, rows, sets, day_frames or {}, key)  # issue 18
     rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
     rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]

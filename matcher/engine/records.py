@@ -60,7 +60,7 @@ def absent_warnings(study: ir.Study, absent: Collection[str]) -> list[str]:
 # ---- issue 18: language reach ----
 COLUMN_READERS: dict[str, tuple[tuple[type, ...], str]] = {
     "observations.value_code": (
-        (ir.SmokingStatusIs,),
+        (ir.SmokingStatusIs, ir.SmokingHistory),
         "a smoking status is read from the coded answer of a smoking-status record",
     ),
 }

@@ -69,9 +69,9 @@ def _mask_of_latest_day(rows: pl.LazyFrame, key: str, name: str) -> pl.LazyFrame
     return latest.group_by(key).agg(pl.col("__mask").bitwise_or().cast(pl.Int8).alias(name))
 
 
-def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl.LazyFrame:
-    """Per patient with a smoking-status record on or before ``index``: the statuses the
-    answers of their latest such day allow (bit mask, see :mod:`criteria_dsl.status_facts`)."""
+def _smoking_records(rows: pl.LazyFrame, key: str, index: dt.date) -> pl.LazyFrame:
+    """The smoking-status records on or before ``index``: patient, date and ``__mask``, the
+    statuses each answer allows (bit mask, see :mod:`criteria_dsl.status_facts`)."""
     answers = {code: mask for code, (mask, _) in F.SMOKING_ANSWERS.items()}
     day = pl.lit(index, dtype=pl.Date)
     mask = (
@@ -81,8 +81,43 @@ def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl
         .fill_null(F.ANY_STATUS)
     )
     picked = rows.filter(_coded(F.SMOKING_STATUS_CODES) & (pl.col("date") <= day))
-    picked = picked.select(key, "date", mask.alias("__mask"))
-    return _mask_of_latest_day(picked, key, name)
+    return picked.select(key, "date", mask.alias("__mask"))
+
+
+def smoking_frame(rows: pl.LazyFrame, key: str, index: dt.date, name: str) -> pl.LazyFrame:
+    """Per patient with a smoking-status record on or before ``index``: the statuses the
+    answers of their latest such day allow (bit mask, see :mod:`criteria_dsl.status_facts`)."""
+    return _mask_of_latest_day(_smoking_records(rows, key, index), key, name)
+
+
+def history_frame(
+    rows: pl.LazyFrame, key: str, index: dt.date, kind: str, limit: dt.date, name: str
+) -> pl.LazyFrame:
+    """Issue 18, smoking history: per patient with a smoking-status record on or before
+    ``index``, whether the records place the quit date on or before ``limit`` (``kind``
+    stopped), or show smoking from ``limit`` on (``kind`` smoking); null: they cannot tell.
+
+    With ``S`` the status that should last (former for stopped, current for smoking): true
+    when a record answered only ``S`` is dated on or before ``limit`` and no later record
+    allows anything else (for stopped: allows "current"); false when a record that does not
+    allow ``S`` (for stopped: answered only "current") is dated on or after ``limit``."""
+    picked = _smoking_records(rows, key, index)
+    date, bits, last = pl.col("date"), pl.col("__mask"), pl.lit(limit, dtype=pl.Date)
+    lasting, allowed = F.HISTORY_MASKS[kind]
+    grouped = picked.group_by(key).agg(
+        pl.when((bits == lasting) & (date <= last)).then(date).max().alias("__start"),
+        pl.when((bits & (F.ANY_STATUS & ~allowed)) != 0).then(date).max().alias("__break"),
+        pl.when((bits & allowed) == 0).then(date).max().alias("__refuted"),
+    )
+    start, broken = pl.col("__start"), pl.col("__break")
+    holds = (
+        pl.when(start.is_not_null() & (broken.is_null() | (start > broken)))
+        .then(True)
+        .when(pl.col("__refuted") >= last)
+        .then(False)
+        .otherwise(None)
+    )
+    return grouped.select(key, holds.alias(name))
 
 
 def quantity_frame(
@@ -177,6 +212,9 @@ def status_frames(
         if kind == "smoking":
             rows = _read(tables, read, "observations", F.SMOKING_STATUS_CODES)
             out.append((smoking_frame(rows, key, index, name), {}))
+        elif kind == "history":  # issue 18: smoking history
+            rows = _read(tables, read, "observations", F.SMOKING_STATUS_CODES)
+            out.append((history_frame(rows, key, index, need[1], need[2], name), {}))
         elif kind == "quantity":
             codes = F.SMOKING_QUANTITY_CODES[need[1]]
             rows = _read(tables, read, "observations", codes)

@@ -164,3 +164,19 @@ def test_issue18_summary_refuses_a_malformed_csv_with_file_and_line(tmp_path: Pa
 def test_issue18_summary_docstring_examples() -> None:
     result = doctest.testmod(sample, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_issue18_second_reading_leaves_out_only_structured_criteria_not_faithful() -> None:
+    """The reading without the criteria whose information no GP record holds names real,
+    structured criteria that no rule says faithfully (a faithful one is answerable), and the
+    headline measure keeps every structured criterion."""
+    by_key = {(row.trial, row.criterion_id): row for row in ROWS}
+    for key, what in sample.OUT_OF_REACH.items():
+        row = by_key[key]
+        assert row.structured and row.class_after != "faithful" and what, key
+    headline = sample.render_measure(ROWS)
+    assert f"structured criteria ({sum(row.structured for row in ROWS)})" in headline
+    readings = sample.render_readings(ROWS)
+    assert f"without the {len(sample.OUT_OF_REACH)} whose information" in readings
+    for trial, cid in sample.OUT_OF_REACH:
+        assert f"* {trial} {cid}: " in readings

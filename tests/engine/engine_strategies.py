@@ -176,19 +176,25 @@ comparators = st.sampled_from(ir.COMPARATORS)
 def event_sets(draw, depth: int, domain: ir.Domain | None = None) -> ir.EventSet:
     domain = domain or draw(st.sampled_from(list(ir.Domain)))
     window = draw(windows(depth))
+    # issue 18, cause of an event: 'with diagnosis of X on the same day', one set in four
+    same_day = draw(st.sampled_from([None, None, None, *CODESETS]).map(_ref))
     if domain is ir.Domain.ENCOUNTER:
         kinds = tuple(draw(st.lists(st.sampled_from(KINDS), max_size=2)))
-        return ir.EventSet(domain, None, window, kinds=kinds)
+        return ir.EventSet(domain, None, window, kinds=kinds, same_day=same_day)
     if domain is ir.Domain.ALLERGY:  # issue 18: 'allergy to X [of kind K]'
         kinds = tuple(draw(st.lists(st.sampled_from(ir.ALLERGY_KINDS), max_size=2)))
-        return ir.EventSet(domain, draw(codeset_refs), window, kinds=kinds)
+        return ir.EventSet(domain, draw(codeset_refs), window, kinds=kinds, same_day=same_day)
     value = None
     if domain is ir.Domain.OBSERVATION and draw(st.booleans()):
         unit = draw(st.sampled_from(TARGET_UNITS))
         value = ir.ValueCondition(draw(comparators), draw(quantities(unit)))
     if domain is ir.Domain.PRESCRIPTION and draw(st.booleans()):
         value = draw(dose_conditions())  # issue 18: drugs
-    return ir.EventSet(domain, draw(codeset_refs), window, value)
+    return ir.EventSet(domain, draw(codeset_refs), window, value, same_day=same_day)
+
+
+def _ref(codeset: ir.CodeSetDef | None) -> ir.CodeSetRef | None:
+    return None if codeset is None else ir.CodeSetRef(codeset.name)
 
 
 @st.composite
@@ -241,7 +247,21 @@ def status_facts() -> st.SearchStrategy:
             st.sampled_from(NUMBERS).map(ir.Quantity),
         ),
         st.sampled_from(ir.INDEX_STATES).map(ir.StateAtIndex),
+        # issue 18, smoking history: 'stopped smoking at least D before index'
+        st.builds(
+            ir.SmokingHistory,
+            st.sampled_from(ir.SMOKING_HISTORIES),
+            st.sampled_from(HISTORY_PERIODS),
+        ),
     )
+
+
+HISTORY_PERIODS = (
+    ir.Duration(0, ir.TimeUnit.DAY),
+    ir.Duration(30, ir.TimeUnit.DAY),
+    ir.Duration(6, ir.TimeUnit.MONTH),
+    ir.Duration(1, ir.TimeUnit.YEAR),
+)
 
 
 # ---- issue 18: drugs ----

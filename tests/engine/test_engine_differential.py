@@ -81,7 +81,7 @@ EVERY_TYPE = {
 def test_guard_every_node_type_is_generated():
     seen: set = set()
 
-    @settings(max_examples=300, derandomize=True, database=None)
+    @settings(max_examples=600, derandomize=True, database=None)
     @given(predicates())
     def collect(pred):
         for n in ir.walk(pred):
@@ -89,6 +89,8 @@ def test_guard_every_node_type_is_generated():
             if isinstance(n, ir.EventSet):
                 seen.add(n.domain)
                 seen.add(("levels", _levels(n)))
+                if n.same_day is not None:
+                    seen.add("same day")  # issue 18: cause of an event
             if isinstance(n, ir.ValueAggregate):
                 seen.add(n.function)
             if isinstance(n, ir.Count) and n.distinct_drugs:
@@ -98,7 +100,7 @@ def test_guard_every_node_type_is_generated():
 
     collect()
     wanted = EVERY_TYPE | set(ir.Domain) | set(ir.AGGREGATE_FUNCTIONS) | {("levels", 2)}
-    wanted |= {"distinct drugs", "distinct classes"}
+    wanted |= {"distinct drugs", "distinct classes", "same day"}
     assert wanted - seen == set()
 
 

@@ -51,3 +51,24 @@ def to_raw_form(frame: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
 def canonical(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows in a fixed order so frames from different layouts compare equal."""
     return frame.sort(frame.columns, nulls_last=True)
+
+
+def agree_on_raw_snapshot_and_parts(
+    study: object, raw_dir: Path, snap_dir: Path, parts_dir: Path, index: object, rules: tuple
+) -> pl.DataFrame:
+    """Evaluate ``study`` on the raw files, their snapshot and a 3-part partitioned snapshot
+    written to ``parts_dir``; assert the three give the same per-patient results and that each
+    of ``rules`` is true for some patients and false for others (the data exercise it).
+    Returns the results on the raw files."""
+    from matcher.engine.evaluate import evaluate
+    from matcher.snapshot import open_snapshot
+    from matcher.snapshot.partition import ingest_partitioned
+
+    on_raw = evaluate(study, raw_dir, index_date=index).patients.sort("patient_id")
+    on_snap = evaluate(study, open_snapshot(snap_dir), index_date=index).patients
+    assert on_snap.equals(on_raw)
+    for rule in rules:
+        assert {True, False} <= set(on_raw[rule].to_list()), rule
+    ingest_partitioned(raw_dir, parts_dir, partitions=3)
+    assert evaluate(study, parts_dir, index_date=index).patients.equals(on_raw)
+    return on_raw
