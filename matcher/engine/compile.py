@@ -366,12 +366,13 @@ def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]
     ]
 
 
-def code_row_columns(study: ir.Study, plan: Plan) -> dict[str, tuple[str, ...]]:
-    """The row-count columns of each code set of ``study`` that the plan reads."""
+def code_row_columns(study: ir.Study, number: int, plan: Plan) -> dict[str, tuple[str, ...]]:
+    """The row-count columns of each code set of study ``number`` that the plan reads."""
     out: dict[str, tuple[str, ...]] = {}
+    counted = plan.study_counts.get(number, {})
     for codeset in study.codesets:
         codes = tuple(sorted(codeset.resolved.by_system().items()))
-        columns = tuple(name for (_, c), name in plan.row_counts.items() if c == codes)
+        columns = tuple(name for (_, c), name in counted.items() if c == codes)
         if columns:
             out[codeset.name] = columns
     return out
@@ -420,6 +421,7 @@ def compile_many(
         prefix = f"__s{n}:"
         # '#' never appears in a rule name, so these never collide with rule columns
         shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
+        plan.owner = n
         ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent))
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
         layout.append(StudyColumns(study, index, prefix))
@@ -446,8 +448,8 @@ def compile_many(
         derived.extend(_rule_columns(spec.study, spec.prefix))
     # keep what the results are made of: no patient column nor aggregate is materialised
     # beyond what the studies' outputs need
-    for spec in layout:
-        spec.code_rows.update(code_row_columns(spec.study, plan))
+    for n, spec in enumerate(layout):
+        spec.code_rows.update(code_row_columns(spec.study, n, plan))
     keep = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
     keep += list(plan.row_counts.values())
     return patients.with_columns(raw_columns).with_columns(derived).select(keep), layout
