@@ -64,12 +64,15 @@ class Plan:
     row_counts: dict[tuple, str] = field(default_factory=dict)
     """Per row count computed, ``(table, codes, first date, last date)`` (a date None: no
     bound), its column (for the "code set matches no row" warnings)."""
-    study_counts: dict[int, dict[tuple[str, CodeTuple], str]] = field(default_factory=dict)
-    """Per study number, per (table, codes) it reads: the row-count column of its window."""
-    owner: int = 0
-    """The study whose predicates are being compiled (see :attr:`owners`)."""
-    owners: dict[ResolvedEvents, set[int]] = field(default_factory=dict)
-    """Per set, the studies reading it (row counts are per study window: issue 16)."""
+    date_counts: dict[dt.date | None, dict[tuple[str, CodeTuple], str]] = field(
+        default_factory=dict
+    )
+    """Per index date, per (table, codes) its studies read: the row-count column (issue 16:
+    studies at other index dates read other rows)."""
+    index: dt.date | None = None
+    """The index date of the study whose predicates are being compiled (see :attr:`dates`)."""
+    dates: dict[ResolvedEvents, set[dt.date | None]] = field(default_factory=dict)
+    """Per set, the index dates of the studies reading it."""
     status: dict[tuple, str] = field(default_factory=dict)
     """Issue 18: the smoking/pregnancy/breast-feeding columns wanted (see
     :mod:`matcher.engine.status`), by need."""
@@ -83,7 +86,7 @@ class Plan:
             self.sets[events] = len(self.sets)
             self.needs[events] = set()
         self.needs[events].add(need)
-        self.owners.setdefault(events, set()).add(self.owner)
+        self.dates.setdefault(events, set()).add(self.index)
         return self.column(events, need)
 
     def column(self, events: ResolvedEvents, need: tuple) -> str:
@@ -99,17 +102,18 @@ class Plan:
     def count_rows(self, sets: list[ResolvedEvents]) -> list[pl.Expr]:
         """Aggregations counting, per patient, the rows of each code set of ``sets``.
 
-        Per study and (table, codes), the first pass reading them counts the rows with those
-        codes within the hull of that study's windows on them in this pass (issue 16: not
-        the hull of every study's, which differs when studies have other index dates).
-        Studies with the same hull share the column (a Boolean sum in the pass's own
-        ``group_by``); the date bounds are only written where narrower than the pass's."""
+        Per index date and (table, codes), the first pass reading them counts the rows with
+        those codes within the hull of the windows on them, in this pass, of the studies at
+        that date (issue 16: not of every study's, which read other rows at another index
+        date; and not of the other code sets of a raw table's pass, so that raw files and
+        snapshots count the same rows). Equal hulls share the column (a Boolean sum in the
+        pass's own ``group_by``); the date bounds are only written where narrower than the
+        pass's."""
         out = []
-        studies = sorted({n for s in sets for n in self.owners.get(s, {0})})
         pass_hull = date_hull(sets)
-        for n in studies:
-            counted = self.study_counts.setdefault(n, {})
-            mine = [s for s in sets if s.codes is not None and n in self.owners.get(s, {0})]
+        for day in sorted({d for s in sets for d in self.dates.get(s, {None})}, key=str):
+            counted = self.date_counts.setdefault(day, {})
+            mine = [s for s in sets if s.codes is not None and day in self.dates.get(s, {None})]
             for codes in dict.fromkeys(s.codes for s in mine):
                 assert codes is not None
                 table = mine[0].domain.value

@@ -141,8 +141,8 @@ def test_issue16_item3_code_rows_summed_once_per_index_date_equal_one_by_one():
 
 def test_issue16_engine_item3_code_rows_keyed_by_index_date():
     """Studies at different index dates in one ``evaluate_many``: each study's row counts are
-    those of its own windows, not of the hull of every study's dates (the earlier study
-    counted the 2025 rows of the later one: t2d 4 instead of 3)."""
+    keyed by its index date, not the hull of every study's dates (the earlier study counted
+    the 2025 rows of the later one: t2d 4 instead of 3)."""
     import dataclasses
 
     from matcher.engine.evaluate import evaluate_many
