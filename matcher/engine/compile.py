@@ -347,18 +347,29 @@ def _rule_columns(study: ir.Study, prefix: str) -> list[pl.Expr]:
     return _bits_and_verdict(prefix, failed, unknown)
 
 
-def _bit(i: int | None) -> pl.Expr:
-    """The UInt64 constant with bit ``i`` set (``None``: zero)."""
-    return pl.lit(0 if i is None else 1 << i, dtype=pl.UInt64)
+def bits_dtype(rules: int) -> pl.DataType:
+    """The narrowest unsigned type holding one bit per rule (the bitmask is built in it, then
+    widened once to UInt64: OR-ing 8-bit columns moves an eighth of the memory).
+
+    >>> bits_dtype(3), bits_dtype(9), bits_dtype(17), bits_dtype(64)
+    (UInt8, UInt16, UInt32, UInt64)
+    """
+    for dtype, width in ((pl.UInt8, 8), (pl.UInt16, 16), (pl.UInt32, 32)):
+        if rules <= width:
+            return dtype
+    return pl.UInt64
 
 
 def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]) -> list:
+    dtype = bits_dtype(len(failed))
+
     def bits(flags: list[pl.Expr]) -> pl.Expr:
         # OR of per-rule constants: several times faster than sum_horizontal of casts
-        out = pl.lit(0, dtype=pl.UInt64)
+        zero = pl.lit(0, dtype=dtype)
+        out = zero
         for i, flag in enumerate(flags):
-            out = out | pl.when(flag).then(_bit(i)).otherwise(_bit(None))
-        return out
+            out = out | pl.when(flag).then(pl.lit(1 << i, dtype=dtype)).otherwise(zero)
+        return out.cast(pl.UInt64)
 
     def verdict_literal(verdict: ir.Verdict) -> pl.Expr:
         return pl.lit(verdict.value, dtype=VERDICTS)  # an Enum literal: no per-row string
@@ -379,12 +390,13 @@ def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]
     ]
 
 
-def code_row_columns(study: ir.Study, plan: Plan) -> dict[str, tuple[str, ...]]:
-    """The row-count columns of each code set of ``study`` that the plan reads."""
+def code_row_columns(study: ir.Study, index: dt.date, plan: Plan) -> dict[str, tuple[str, ...]]:
+    """The row-count columns of each code set of ``study`` (at ``index``) the plan reads."""
     out: dict[str, tuple[str, ...]] = {}
+    counted = plan.date_counts.get(index, {})
     for codeset in study.codesets:
         codes = tuple(sorted(codeset.resolved.by_system().items()))
-        columns = tuple(name for (_, c), name in plan.row_counts.items() if c == codes)
+        columns = tuple(name for (_, c), name in counted.items() if c == codes)
         if columns:
             out[codeset.name] = columns
     return out
@@ -433,6 +445,7 @@ def compile_many(
         prefix = f"__s{n}:"
         # '#' never appears in a rule name, so these never collide with rule columns
         shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
+        plan.index = index
         ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent))
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
         layout.append(StudyColumns(study, index, prefix))
@@ -440,16 +453,14 @@ def compile_many(
     aggregated = _aggregate(plan, tables, key, read=events, separate=dense)
     aggregated += status.status_frames(plan.status, tables, key, events)  # issue 18
     aggregated += changes.history_frames(plan, tables, key, events)  # issue 18: drugs
+    # only the patients of some study's base population get aggregates and rule columns
+    dates = sorted({spec.index for spec in layout})
+    in_a_base = pl.any_horizontal(base_population(d) for d in dates) if dates else None
+    keep = in_a_base if in_a_base is not None else ~pl.col("opted_out")
     if dense:
-        patients = attach_dense(tables["patients"], aggregated, key)
+        patients = attach_dense(tables["patients"], aggregated, key, keep=keep)
     else:
-        # only the patients of some study's base population are joined to the aggregates
-        dates = sorted({spec.index for spec in layout})
-        in_a_base = pl.any_horizontal(base_population(d) for d in dates) if dates else None
-        patients = tables["patients"].filter(
-            in_a_base if in_a_base is not None else ~pl.col("opted_out")
-        )
-        patients = _join_once(patients, aggregated, key)
+        patients = _join_once(tables["patients"].filter(keep), aggregated, key)
     patients = with_shared_columns(patients, shared)
     raw_columns: list[pl.Expr] = []
     derived: list[pl.Expr] = []
@@ -460,7 +471,7 @@ def compile_many(
     # keep what the results are made of: no patient column nor aggregate is materialised
     # beyond what the studies' outputs need
     for spec in layout:
-        spec.code_rows.update(code_row_columns(spec.study, plan))
+        spec.code_rows.update(code_row_columns(spec.study, spec.index, plan))
     keep = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
     keep += list(plan.row_counts.values())
     return patients.with_columns(raw_columns).with_columns(derived).select(keep), layout
@@ -470,27 +481,50 @@ def attach_dense(
     patients: pl.LazyFrame,
     aggregated: list[tuple[pl.LazyFrame, dict[str, object]]],
     key: str,
+    *,
+    keep: pl.Expr | None = None,
 ) -> pl.LazyFrame:
-    """``patients`` with every aggregate column, placed by row number.
+    """``patients`` (the rows where ``keep`` holds) with every aggregate column, placed by
+    row number.
 
     ``key`` must be the row number of ``patients`` (0 .. n-1, as in a snapshot): each
-    aggregate's values are scattered into a column of ``n`` nulls (or the column's fill
-    value), so no join against the whole population is needed. The aggregate frames are
-    collected together (shared sub-plans computed once).
+    aggregate's values are scattered into a column of nulls (or the column's fill value), so
+    no join against the whole population is needed. With ``keep`` (the union of the studies'
+    base populations) the columns hold only the kept rows: an aggregate row's place is the
+    number of kept rows before its patient (one gather per aggregate frame, not per column),
+    and the rows of patients not kept go to a spare last place, sliced off; the rule
+    columns, bitmasks and verdicts computed on the result then skip every patient outside a
+    base population too. The
+    aggregate frames are collected together (shared sub-plans computed once).
+
+        >>> patients = pl.LazyFrame({"k": [0, 1, 2, 3], "in": [False, True, False, True]})
+        >>> counts = pl.LazyFrame({"k": [3, 1, 2], "n": [5, 7, 9]})
+        >>> wide = attach_dense(patients, [(counts, {"n": 0})], "k", keep=pl.col("in"))
+        >>> wide.collect()["n"].to_list()
+        [7, 5]
     """
     height = patients.select(pl.len()).collect().item()
+    place = None
+    if keep is not None:  # a kept patient's place among the kept; the others: one spare slot
+        kept = keep.fill_null(False)
+        height = patients.select(kept.sum()).collect().item()
+        rank = kept.cast(pl.Int64).cum_sum() - 1
+        place = pl.when(kept).then(rank).otherwise(height).cast(pl.get_index_type())
+        place = patients.select(place).collect().to_series()
+        patients = patients.filter(keep)
     collected = pl.collect_all([frame for frame, _ in aggregated])
     columns: list[pl.Series] = []
     for got, (_, fills) in zip(collected, aggregated, strict=True):
-        positions = got[key]
+        positions = got[key] if place is None else place.gather(got[key])
+        length = height if place is None else height + 1
         for name in got.columns:
             if name == key:
                 continue
             dtype = got.schema[name]
-            full = pl.repeat(fills.get(name), height, dtype=dtype, eager=True).alias(name)
-            columns.append(full.scatter(positions, got[name]) if got.height else full)
-    # opted-out patients stay in this frame (no copy of every column): each study's base
-    # population flag excludes them
+            full = pl.repeat(fills.get(name), length, dtype=dtype, eager=True).alias(name)
+            if got.height:
+                full = full.scatter(positions, got[name])
+            columns.append(full.slice(0, height))
     return patients.with_columns(columns)
 
 

@@ -64,9 +64,18 @@ class Plan:
     sets: dict[ResolvedEvents, int] = field(default_factory=dict)
     needs: dict[ResolvedEvents, set[tuple]] = field(default_factory=dict)
     units: ConversionPlan = field(default_factory=ConversionPlan)
-    row_counts: dict[tuple[str, CodeTuple], str] = field(default_factory=dict)
-    """Per (table, codes) read, the column counting the rows with those codes in the pass
-    that read them first (for the "code set matches no row" warnings)."""
+    row_counts: dict[tuple, str] = field(default_factory=dict)
+    """Per row count computed, ``(table, codes, first date, last date)`` (a date None: no
+    bound), its column (for the "code set matches no row" warnings)."""
+    date_counts: dict[dt.date | None, dict[tuple[str, CodeTuple], str]] = field(
+        default_factory=dict
+    )
+    """Per index date, per (table, codes) its studies read: the row-count column (issue 16:
+    studies at other index dates read other rows)."""
+    index: dt.date | None = None
+    """The index date of the study whose predicates are being compiled (see :attr:`dates`)."""
+    dates: dict[ResolvedEvents, set[dt.date | None]] = field(default_factory=dict)
+    """Per set, the index dates of the studies reading it."""
     status: dict[tuple, str] = field(default_factory=dict)
     """Issue 18: the smoking/pregnancy/breast-feeding columns wanted (see
     :mod:`matcher.engine.status`), by need."""
@@ -83,6 +92,7 @@ class Plan:
             self.sets[events] = len(self.sets)
             self.needs[events] = set()
         self.needs[events].add(need)
+        self.dates.setdefault(events, set()).add(self.index)
         return self.column(events, need)
 
     def column(self, events: ResolvedEvents, need: tuple) -> str:
@@ -96,15 +106,36 @@ class Plan:
         return f"__q{self.sets[events]}"
 
     def count_rows(self, sets: list[ResolvedEvents]) -> list[pl.Expr]:
-        """Aggregations counting, per patient, the rows of each code set of ``sets`` that no
-        earlier pass counted (a Boolean sum in the pass's own ``group_by``)."""
+        """Aggregations counting, per patient, the rows of each code set of ``sets``.
+
+        Per index date and (table, codes), the first pass reading them counts the rows with
+        those codes within the hull of the windows on them, in this pass, of the studies at
+        that date (issue 16: not of every study's, which read other rows at another index
+        date; and not of the other code sets of a raw table's pass, so that raw files and
+        snapshots count the same rows). Equal hulls share the column (a Boolean sum in the
+        pass's own ``group_by``); the date bounds are only written where narrower than the
+        pass's."""
         out = []
-        for s in sets:
-            if s.codes is None or (s.domain.value, s.codes) in self.row_counts:
-                continue
-            name = f"__n{len(self.row_counts)}"
-            self.row_counts[(s.domain.value, s.codes)] = name
-            out.append(codes_expr(s.codes).sum().cast(pl.Int64).alias(name))
+        pass_hull = date_hull(sets)
+        for day in sorted({d for s in sets for d in self.dates.get(s, {None})}, key=str):
+            counted = self.date_counts.setdefault(day, {})
+            mine = [s for s in sets if s.codes is not None and day in self.dates.get(s, {None})]
+            for codes in dict.fromkeys(s.codes for s in mine):
+                assert codes is not None
+                table = mine[0].domain.value
+                if (table, codes) in counted:
+                    continue
+                first, last = date_hull([s for s in mine if s.codes == codes])
+                key = (table, codes, first, last)
+                if key not in self.row_counts:
+                    self.row_counts[key] = name = f"__n{len(self.row_counts)}"
+                    rows = codes_expr(codes)
+                    if first is not None and first != pass_hull[0]:
+                        rows = rows & (pl.col("date") >= first)
+                    if last is not None and last != pass_hull[1]:
+                        rows = rows & (pl.col("date") <= last)
+                    out.append(rows.sum().cast(pl.Int64).alias(name))
+                counted[(table, codes)] = self.row_counts[key]
         return out
 
     def level(self, events: ResolvedEvents) -> int:
@@ -291,18 +322,36 @@ def prefilter(sets: list[ResolvedEvents], *, codes: bool = True) -> pl.Expr | No
     merged = wanted_codes(sets) if codes else None
     if merged is not None:
         parts.append(codes_expr(tuple((k, tuple(sorted(v))) for k, v in sorted(merged.items()))))
-    starts = [s.start.date if s.start is not None else None for s in sets]
-    if all(d is not None for d in starts):
-        parts.append(pl.col("date") >= min(d for d in starts if d is not None))
-    ends = [s.end.date if s.end is not None else None for s in sets]
-    if all(d is not None for d in ends):
-        parts.append(pl.col("date") <= max(d for d in ends if d is not None))
+    first, last = date_hull(sets)
+    if first is not None:
+        parts.append(pl.col("date") >= first)
+    if last is not None:
+        parts.append(pl.col("date") <= last)
     if not parts:
         return None
     expr = parts[0]
     for part in parts[1:]:
         expr = expr & part
     return expr
+
+
+def date_hull(sets: list[ResolvedEvents]) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last dates any of ``sets`` can read (None: a set has no constant bound
+    on that side, so every date can be read).
+
+    >>> from criteria_dsl import ir
+    >>> def ev(start, end):
+    ...     return ResolvedEvents(ir.Domain.DIAGNOSIS, None, ResolvedBound(True, date=start),
+    ...                           ResolvedBound(True, date=end), None, ())
+    >>> date_hull([ev(dt.date(2020, 1, 1), dt.date(2021, 1, 1)),
+    ...            ev(dt.date(2019, 1, 1), dt.date(2020, 6, 1))])
+    (datetime.date(2019, 1, 1), datetime.date(2021, 1, 1))
+    """
+    starts = [s.start.date if s.start is not None else None for s in sets]
+    ends = [s.end.date if s.end is not None else None for s in sets]
+    first = min(starts) if starts and all(d is not None for d in starts) else None  # type: ignore[type-var]
+    last = max(ends) if ends and all(d is not None for d in ends) else None  # type: ignore[type-var]
+    return first, last
 
 
 def only(mask: pl.Expr, column: pl.Expr) -> pl.Expr:

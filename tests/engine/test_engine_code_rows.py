@@ -137,3 +137,39 @@ def test_issue16_item3_code_rows_summed_once_per_index_date_equal_one_by_one():
         together = evaluate_many(items, _data())
         assert [r.code_rows for r in together] == [evaluate(s, _data()).code_rows for s in items]
     assert together[0].code_rows == {"t2d": 4, "htn": 1, "hba1c": 1}  # 2025 rows read
+
+
+def test_issue16_engine_item3_code_rows_keyed_by_index_date():
+    """Studies at different index dates in one ``evaluate_many``: each study's row counts are
+    keyed by its index date, not the hull of every study's dates (the earlier study counted
+    the 2025 rows of the later one: t2d 4 instead of 3)."""
+    import dataclasses
+
+    from matcher.engine.evaluate import evaluate_many
+
+    early = _study()
+    later = dataclasses.replace(_study(), id="later", index_date=D(2025, 6, 1))
+    for items in ([early, later], [later, early], [early, later, early]):
+        together = evaluate_many(items, _data())
+        assert [r.code_rows for r in together] == [evaluate(s, _data()).code_rows for s in items]
+    together = evaluate_many([early, later], _data())
+    assert together[0].code_rows == {"t2d": 3, "htn": 0, "hba1c": 1}
+    assert together[1].code_rows == {"t2d": 4, "htn": 1, "hba1c": 1}
+    assert len(together[0].code_set_warnings()) == 1  # htn: no row before the early index
+
+
+def test_issue16_engine_item3_code_rows_per_code_set_window_raw_equals_snapshot(tmp_path):
+    """A code set's rows are counted within the windows in which the study reads it, whether
+    the data is read table by table (raw files) or code set by code set (a snapshot)."""
+    recent = ir.Window.relative_to_index(before=ir.Duration(12, ir.TimeUnit.MONTH))
+    recent_t2d = ir.Exists(ir.EventSet("diagnoses", ir.CodeSetRef("t2d"), recent))
+    ever_htn = ir.Exists(ir.EventSet("diagnoses", ir.CodeSetRef("htn"), ir.Window()))
+    windows = study(
+        (inc("t2d", recent_t2d), inc("htn", ever_htn)),
+        codesets=(T2D, HTN),
+    )
+    data_dir = _write(tmp_path)
+    raw = evaluate(windows, data_dir)
+    snap = evaluate(windows, open_data(data_dir, ingest=True, progress=False))
+    # every t2d row of the base population is dated 2020 or later than the index date
+    assert raw.code_rows == snap.code_rows == {"t2d": 0, "htn": 1}
