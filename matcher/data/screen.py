@@ -1,0 +1,241 @@
+"""Proving that a Parquet data directory has no contract *error*, without reading its event rows.
+
+``load_dataset`` (what ``p4dp count`` and ``evaluate`` run on a raw directory) keeps only the
+errors of validation: one error refuses the data, warnings are for ``p4dp data check``. Every
+error check of an event table is about one column: a required value missing, a value that is
+not of its type or out of its range, a code or kind outside its list, a pseudonym not in
+``patients``. Whether one row fails such a check can be decided without reading the rows:
+
+* a text column (pseudonyms, systems, codes, kinds) from its Parquet *dictionary pages* and
+  its null count (:mod:`matcher.data.pagedict`): the check runs on the distinct values, and
+  the pseudonyms of every event table are looked up in ``patients`` in one anti-join;
+* any other column (dates, durations, doses) from the row groups' statistics: the check runs
+  on each row group's minimum and maximum, and on a null when the row group has one. This is
+  exact for checks whose passing values form an interval (a range, a sign, a required value),
+  which every error check of the contract is (``tests/data/test_screen.py`` checks each of
+  them over a grid of values, NaN included, which statistics leave out).
+
+:func:`screen_errors` answers True only when every error check is proved to find nothing;
+otherwise (a check that may fail, a CSV file or an in-memory frame, statistics missing, a
+check over two columns) it answers False and the caller runs the full validation, which
+finds, counts and names the offending rows: the errors reported are the same either way.
+``patients`` itself (one row per patient) is checked row by row as in the full validation.
+
+    >>> import tempfile, pathlib
+    >>> from matcher.synth import generate
+    >>> from matcher.data.sources import locate_sources
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = generate(50, seed=3, out=root)
+    >>> screen_errors(locate_sources(root)[0])
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from matcher.data.pagedict import chunk_dictionaries
+from matcher.data.plausibility import Plausibility
+from matcher.data.sources import TableSource
+from matcher.data.validate import Problem, _check_patients, _prepare
+
+PATIENT = "patient_id"
+
+
+def _base_column(root: str) -> str:
+    """The column a check's root refers to (a ``__bad__x`` flag is about column ``x``)."""
+    for prefix in ("__bad__", "__nonfinite__"):
+        if root.startswith(prefix):
+            return root[len(prefix) :]
+    return root
+
+
+def text_dictionaries(parts: Sequence[Path], column: str) -> tuple[pa.Array, int] | None:
+    """The distinct values of text ``column`` over ``parts`` (a superset: the union of the row
+    groups' dictionaries) and its count of nulls; None when a part cannot be read.
+
+    From the dictionary pages when every data page uses them, else by pyarrow reading the
+    column as a dictionary (one index per row decoded: slower, same answer).
+    """
+    values: list[pa.Array] = []
+    nulls = 0
+    for part in parts:
+        found = chunk_dictionaries(part, [column])
+        if found is not None:
+            values += [chunk.values for chunk in found[column]]
+            nulls += sum(chunk.nulls for chunk in found[column])
+            continue
+        try:
+            reader = pq.ParquetFile(part, read_dictionary=[column])
+            read = reader.read(columns=[column], use_threads=False).column(0)
+        except (pa.ArrowException, OSError, KeyError):
+            return None
+        if not pa.types.is_dictionary(read.type):
+            return None
+        nulls += read.null_count
+        values += [chunk.dictionary.cast(pa.large_string()) for chunk in read.chunks]
+    if not values:
+        return pa.array([], type=pa.large_string()), nulls
+    return pa.concat_arrays([v.cast(pa.large_string()) for v in values]), nulls
+
+
+def _statistics(parts: Sequence[Path], column: str) -> tuple[list[object], int] | None:
+    """Every row group's minimum and maximum of ``column``, and its count of nulls; None when
+    a row group has no such statistics."""
+    bounds: list[object] = []
+    nulls = 0
+    for part in parts:
+        meta = pq.read_metadata(part)
+        positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        if column not in positions:
+            return None
+        for group in range(meta.num_row_groups):
+            row_group = meta.row_group(group)
+            if not row_group.num_rows:
+                continue
+            stats = row_group.column(positions[column]).statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            nulls += stats.null_count
+            if stats.null_count == row_group.num_rows:
+                continue
+            if not stats.has_min_max:
+                return None
+            bounds += [stats.min, stats.max]
+    return bounds, nulls
+
+
+def _witnesses(source: TableSource, column: str, dtype: pl.DataType) -> pl.Series | None:
+    """Values of ``column`` such that a check passing on them passes on every row."""
+    if dtype == pl.String:
+        found = text_dictionaries(source.parts, column)
+        if found is None:
+            return None
+        values, nulls = found
+        series = pl.Series(column, values, dtype=pl.String).unique()
+    else:
+        stats = _statistics(source.parts, column)
+        if stats is None:
+            return None
+        bounds, nulls = stats
+        try:
+            series = pl.Series(column, bounds, dtype=dtype, strict=True)
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            return None
+    if nulls:
+        series = series.append(pl.Series(column, [None], dtype=dtype))
+    return series
+
+
+def _event_table(source: TableSource, pseudonyms: list[pl.Series]) -> bool:
+    """Whether no error check of one event table can fail (its pseudonyms are appended to
+    ``pseudonyms`` for the lookup in ``patients``)."""
+    errors: list[Problem] = []
+    prepared = _prepare(source, errors, Plausibility(None), warn=False)
+    if errors:
+        return False
+    schema = source.frame.collect_schema()
+    by_column: dict[str, list[pl.Expr]] = {}
+    for check in prepared.checks:
+        if check.warning:
+            continue
+        columns = {_base_column(root) for root in check.expr.meta.root_names()}
+        if len(columns) != 1:  # a check over two columns: not decided from one at a time
+            return False
+        by_column.setdefault(columns.pop(), []).append(check.expr)
+    if PATIENT in prepared.usable:
+        by_column.setdefault(PATIENT, [])
+    exprs = {e.meta.output_name(): e for e in prepared.exprs}
+    for column, checks in by_column.items():
+        if column not in schema:
+            return False
+        witnesses = _witnesses(source, column, schema[column])
+        if witnesses is None:
+            return False
+        if column == PATIENT:
+            pseudonyms.append(witnesses.drop_nulls())
+        if not checks:
+            continue
+        converted = [e for name, e in exprs.items() if _base_column(name) == column]
+        failing = (
+            witnesses.to_frame()
+            .lazy()
+            .select(converted)
+            .select(pl.sum_horizontal(c.fill_null(False).cast(pl.UInt32) for c in checks))
+            .select(pl.first().sum())
+            .collect()
+            .item()
+        )
+        if failing:
+            return False
+    return True
+
+
+def screen_errors(sources: dict[str, TableSource]) -> bool:
+    """True when validation is proved to find no error in ``sources`` (see the module
+    docstring); False when it may find one, or when this cannot tell."""
+    if not sources or any(s.fmt != "parquet" or not s.parts for s in sources.values()):
+        return False
+    patients = sources.get("patients")
+    if patients is None:
+        return False
+    try:
+        errors: list[Problem] = []
+        prepared = _prepare(patients, errors, Plausibility(None), warn=False)
+        if errors or PATIENT not in prepared.usable:
+            return False
+        _check_patients(prepared, errors, [])
+        if errors:
+            return False
+        pseudonyms: list[pl.Series] = []
+        for name, source in sources.items():
+            if name != "patients" and not _event_table(source, pseudonyms):
+                return False
+        known = patients.frame.select(pl.col(PATIENT)).collect()
+        stored = pl.concat(pseudonyms).unique().to_frame() if pseudonyms else None
+        if stored is not None:
+            unknown = stored.join(known, on=PATIENT, how="anti")
+            return unknown.is_empty()
+    except (pl.exceptions.PolarsError, OSError, pa.ArrowException):
+        return False
+    return True
+
+
+def code_pairs(parts: Sequence[Path]) -> pl.DataFrame | None:
+    """The ``(system, code)`` pairs of the Parquet ``parts`` from their dictionary pages: each
+    row group's codes with its system when it has one, else with each of its systems (a
+    superset, which is what :class:`~matcher.data.codenorm.CodeForms` needs: a respelling
+    listed for a pair no row holds matches nothing). None when a page must be read.
+
+    >>> import tempfile, pathlib, pyarrow as pa
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.parquet"
+    >>> pq.write_table(pa.table({"system": ["icd10", "icd10"], "code": ["E119", "I10"]}), path)
+    >>> code_pairs([path]).sort("code").rows()
+    [('icd10', 'E119'), ('icd10', 'I10')]
+    """
+    frames: list[pl.DataFrame] = []
+    for part in parts:
+        found = chunk_dictionaries(part, ["system", "code"])
+        if found is None:
+            return None
+        for systems, codes in zip(found["system"], found["code"], strict=True):
+            names = systems.values.to_pylist()
+            if len(names) * len(codes.values) > 1_000_000:  # too many to pair: read the rows
+                return None
+            code = pl.Series("code", codes.values, dtype=pl.String)
+            frames += [
+                code.to_frame().select(pl.lit(s, dtype=pl.String).alias("system"), "code")
+                for s in names
+            ]
+    schema = {"system": pl.String, "code": pl.String}
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames).unique()
+
+
+__all__ = ["code_pairs", "screen_errors", "text_dictionaries"]
