@@ -33,6 +33,7 @@ rows (a screen); what fails is explained from the rows.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import struct
 from collections.abc import Sequence
@@ -56,7 +57,7 @@ in two incompatible ways by different writers, is not among them)."""
 DICTIONARY_ENCODINGS = frozenset({2, 8})
 """``PLAIN_DICTIONARY`` and ``RLE_DICTIONARY``: a data page of indices into the dictionary."""
 _DATA_PAGE, _INDEX_PAGE, _DICTIONARY_PAGE, _DATA_PAGE_V2 = 0, 1, 2, 3
-_PLAIN = 0
+_PLAIN, _PLAIN_DICTIONARY = 0, 2
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 def thrift_struct(data: bytes, pos: int) -> tuple[dict[int, object], int]:
     """The fields of a Thrift compact-protocol struct starting at ``pos``, and where it ends.
 
-    Integers, booleans and nested structs are kept by field id; binaries, doubles, lists,
-    sets and maps are skipped (page headers need none of them).
+    Integers, booleans, binaries (as bytes), lists and nested structs are kept by field id;
+    doubles and maps are skipped (Parquet's headers and footers need none of them).
 
     >>> thrift_struct(bytes([0x15, 0x04, 0x1C, 0x15, 0x10, 0x00, 0x00]), 0)
     ({1: 2, 2: {1: 8}}, 7)
@@ -125,16 +126,20 @@ def _value(data: bytes, pos: int, kind: int) -> tuple[object, int]:
         return None, pos + 8
     if kind == 8:
         n, pos = _varint(data, pos)
-        return None, pos + n
+        return bytes(data[pos : pos + n]), pos + n
     if kind in (9, 10):
         head = data[pos]
         pos += 1
         size, item = head >> 4, head & 0x0F
         if size == 15:
             size, pos = _varint(data, pos)
+        if item in (1, 2):  # booleans: one byte each
+            return [data[pos + i] == 1 for i in range(size)], pos + size
+        items = []
         for _ in range(size):
-            pos = pos + 1 if item in (1, 2) else _value(data, pos, item)[1]
-        return None, pos
+            value, pos = _value(data, pos, item)
+            items.append(value)
+        return items, pos
     if kind == 11:
         size, pos = _varint(data, pos)
         if size:
@@ -190,8 +195,46 @@ def _strings(offsets: np.ndarray, body: np.ndarray) -> pa.Array:
     return array
 
 
-def _chunk(view: mmap.mmap, column: pq.ColumnChunkMetaData, rows: int) -> ChunkDictionary:
-    """The dictionary of one column chunk, after checking that every data page uses it."""
+def _dictionary_page(chunk: bytes, pos: int, codec: str | None) -> tuple[pa.Array, int]:
+    """The strings of the dictionary page whose header starts at ``pos``, and its end."""
+    header, body = thrift_struct(chunk, pos)
+    raw_size, size, page = header.get(2), header.get(3), header.get(7)
+    plain = (_PLAIN, _PLAIN_DICTIONARY)  # the dictionary itself, in its old or new name
+    if header.get(1) != _DICTIONARY_PAGE or not isinstance(page, dict) or page.get(2) not in plain:
+        raise _Unsupported("not a dictionary page")
+    if not isinstance(raw_size, int) or not isinstance(size, int) or size < 0:
+        raise _Unsupported("malformed page header")
+    raw = chunk[body : body + size]
+    data = raw if codec is None else pa.decompress(raw, raw_size, codec=codec).to_pybytes()
+    return plain_strings(data, int(page.get(1) or 0)), body + size
+
+
+def _only_dictionary_pages(encoding_stats: object) -> bool:
+    """Whether a chunk's ``encoding_stats`` (from the footer) list one dictionary page and
+    data pages that are all dictionary-encoded."""
+    if not isinstance(encoding_stats, list) or not encoding_stats:
+        return False
+    dictionaries = 0
+    for entry in encoding_stats:
+        if not isinstance(entry, dict):
+            return False
+        kind, encoding, count = entry.get(1), entry.get(2), entry.get(3)
+        if kind == _DICTIONARY_PAGE:
+            dictionaries += count if isinstance(count, int) else 2
+        elif kind in (_DATA_PAGE, _DATA_PAGE_V2):
+            if encoding not in DICTIONARY_ENCODINGS:
+                return False
+        elif kind != _INDEX_PAGE:
+            return False
+    return dictionaries == 1
+
+
+def _chunk(
+    view: mmap.mmap, column: pq.ColumnChunkMetaData, rows: int, encoding_stats: object = None
+) -> ChunkDictionary:
+    """The dictionary of one column chunk, after checking that every data page uses it:
+    from the footer's page encoding statistics when the writer recorded them, else by
+    walking the page headers of the chunk."""
     stats = column.statistics
     if stats is None or not stats.has_null_count or column.physical_type != "BYTE_ARRAY":
         raise _Unsupported("no null count, or not text")
@@ -202,6 +245,14 @@ def _chunk(view: mmap.mmap, column: pq.ColumnChunkMetaData, rows: int) -> ChunkD
         raise _Unsupported("no dictionary page, or an unknown codec")
     codec = CODECS[column.compression]
     start = column.dictionary_page_offset or column.data_page_offset
+    if _only_dictionary_pages(encoding_stats):  # one header read, no page walked
+        head = view[start : min(start + column.total_compressed_size, start + 4096)]
+        header, body = thrift_struct(head, 0)
+        size = header.get(3)
+        if not isinstance(size, int) or body + size > column.total_compressed_size:
+            raise _Unsupported("malformed page header")
+        page = view[start : start + body + size]
+        return ChunkDictionary(_dictionary_page(page, 0, codec)[0], nulls, rows)
     chunk = view[start : start + column.total_compressed_size]
     end = len(chunk)
     values: pa.Array | None = None
@@ -213,12 +264,9 @@ def _chunk(view: mmap.mmap, column: pq.ColumnChunkMetaData, rows: int) -> ChunkD
         if not isinstance(raw_size, int) or not isinstance(size, int) or size < 0:
             raise _Unsupported("malformed page header")
         if kind == _DICTIONARY_PAGE:
-            page = header.get(7)
-            if values is not None or not isinstance(page, dict) or page.get(2) not in (0, 2):
-                raise _Unsupported("unexpected dictionary page")
-            raw = chunk[body : body + size]
-            data = raw if codec is None else pa.decompress(raw, raw_size, codec=codec).to_pybytes()
-            values = plain_strings(data, int(page.get(1) or 0))
+            if values is not None:
+                raise _Unsupported("two dictionary pages")
+            values = _dictionary_page(chunk, pos, codec)[0]
         elif kind in (_DATA_PAGE, _DATA_PAGE_V2):
             page = header.get(5 if kind == _DATA_PAGE else 8)
             encoding = page.get(2 if kind == _DATA_PAGE else 4) if isinstance(page, dict) else None
@@ -233,6 +281,32 @@ def _chunk(view: mmap.mmap, column: pq.ColumnChunkMetaData, rows: int) -> ChunkD
     return ChunkDictionary(values, nulls, rows)
 
 
+@functools.lru_cache(maxsize=32)
+def _encoding_stats(path: str, size: int, mtime_ns: int) -> dict[tuple[int, str], object]:
+    """Per (row group, column path), the chunk's page encoding statistics from the footer of
+    the Parquet file ``path`` (absent when the writer did not record them)."""
+    with open(path, "rb") as handle:
+        handle.seek(size - 8)
+        tail = handle.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or length > size - 12:
+            raise _Unsupported("not a plain Parquet footer")
+        handle.seek(size - 8 - length)
+        footer = handle.read(length)
+    meta, _ = thrift_struct(footer, 0)
+    out: dict[tuple[int, str], object] = {}
+    groups = meta.get(4)
+    for g, group in enumerate(groups if isinstance(groups, list) else []):
+        columns = group.get(1) if isinstance(group, dict) else None
+        for column in columns if isinstance(columns, list) else []:
+            info = column.get(3) if isinstance(column, dict) else None
+            if not isinstance(info, dict) or not isinstance(info.get(3), list):
+                continue
+            name = ".".join(p.decode() for p in info[3] if isinstance(p, bytes))
+            out[(g, name)] = info.get(13)
+    return out
+
+
 def chunk_dictionaries(
     path: Path, columns: Sequence[str]
 ) -> dict[str, list[ChunkDictionary]] | None:
@@ -245,6 +319,8 @@ def chunk_dictionaries(
         if any(name not in positions for name in columns):
             return None
         out: dict[str, list[ChunkDictionary]] = {name: [] for name in columns}
+        stat = path.stat()
+        pages = _encoding_stats(str(path), stat.st_size, stat.st_mtime_ns)
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
             for group in range(meta.num_row_groups):
                 row_group = meta.row_group(group)
@@ -252,7 +328,8 @@ def chunk_dictionaries(
                     continue
                 for name in columns:
                     chunk = row_group.column(positions[name])
-                    out[name].append(_chunk(m, chunk, row_group.num_rows))
+                    found = _chunk(m, chunk, row_group.num_rows, pages.get((group, name)))
+                    out[name].append(found)
     except (_Unsupported, pa.ArrowException, OSError, ValueError, IndexError):
         return None
     return out

@@ -12,8 +12,10 @@ not of its type or out of its range, a code or kind outside its list, a pseudony
 * any other column (dates, durations, doses) from the row groups' statistics: the check runs
   on each row group's minimum and maximum, and on a null when the row group has one. This is
   exact for checks whose passing values form an interval (a range, a sign, a required value),
-  which every error check of the contract is (``tests/data/test_screen.py`` checks each of
-  them over a grid of values, NaN included, which statistics leave out).
+  which the error checks of every contract column are together over finite values
+  (``tests/data/test_screen.py`` checks them over a grid of values, and that NaN, which
+  statistics leave out, passes them); a bound that is infinite (read as missing, so the
+  values between the bounds may fail) leaves the table to the full validation.
 
 :func:`screen_errors` answers True only when every error check is proved to find nothing;
 otherwise (a check that may fail, a CSV file or an in-memory frame, statistics missing, a
@@ -116,8 +118,8 @@ def _witnesses(source: TableSource, column: str, dtype: pl.DataType) -> pl.Serie
         found = text_dictionaries(source.parts, column)
         if found is None:
             return None
-        values, nulls = found
-        series = pl.Series(column, values, dtype=pl.String).unique()
+        values, nulls = found  # not made unique: hashing them would cost more than the checks
+        series = pl.Series(column, values, dtype=pl.String)
     else:
         stats = _statistics(source.parts, column)
         if stats is None:
@@ -127,6 +129,8 @@ def _witnesses(source: TableSource, column: str, dtype: pl.DataType) -> pl.Serie
             series = pl.Series(column, bounds, dtype=dtype, strict=True)
         except (TypeError, ValueError, pl.exceptions.PolarsError):
             return None
+        if dtype.is_float() and not series.is_finite().all():
+            return None  # infinity reads as missing: the values between may still fail
     if nulls:
         series = series.append(pl.Series(column, [None], dtype=dtype))
     return series
@@ -152,9 +156,10 @@ def _event_table(source: TableSource, pseudonyms: list[pl.Series]) -> bool:
         by_column.setdefault(PATIENT, [])
     exprs = {e.meta.output_name(): e for e in prepared.exprs}
     for column, checks in by_column.items():
-        if column not in schema:
-            return False
-        witnesses = _witnesses(source, column, schema[column])
+        if column not in schema:  # an optional column not stored: its default on every row
+            witnesses = pl.Series(column, [None], dtype=pl.Null)
+        else:
+            witnesses = _witnesses(source, column, schema[column])
         if witnesses is None:
             return False
         if column == PATIENT:
@@ -196,11 +201,10 @@ def screen_errors(sources: dict[str, TableSource]) -> bool:
         for name, source in sources.items():
             if name != "patients" and not _event_table(source, pseudonyms):
                 return False
-        known = patients.frame.select(pl.col(PATIENT)).collect()
-        stored = pl.concat(pseudonyms).unique().to_frame() if pseudonyms else None
-        if stored is not None:
-            unknown = stored.join(known, on=PATIENT, how="anti")
-            return unknown.is_empty()
+        if pseudonyms:  # every event table's pseudonyms looked up at once
+            known = patients.frame.select(pl.col(PATIENT)).collect()
+            stored = pl.concat(pseudonyms).to_frame()
+            return stored.join(known, on=PATIENT, how="anti").is_empty()
     except (pl.exceptions.PolarsError, OSError, pa.ArrowException):
         return False
     return True
