@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -181,6 +182,60 @@ def _event_table(source: TableSource, pseudonyms: list[pl.Series]) -> bool:
     return True
 
 
+def _fixed_width_keys(values: pl.Series, width: int | None = None) -> pl.Series | None:
+    """``values`` (text of one byte length, at most 16) as 128-bit integers, one per value:
+    the same text gives the same key, different texts different keys. None when the lengths
+    differ, exceed 16 bytes, or differ from ``width``.
+
+    >>> keys = _fixed_width_keys(pl.Series(["ab", "ba", "ab"]))
+    >>> keys.dtype, keys[0] == keys[2], keys[0] == keys[1]
+    (Int128, True, False)
+    """
+    array = values.drop_nulls().to_arrow().cast(pa.large_string())
+    if len(array) == 0:
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    size = int(offsets[1] - offsets[0])
+    if size > 16 or (width is not None and size != width) or (np.diff(offsets) != size).any():
+        return None
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    padded = np.zeros((len(array), 16), dtype=np.uint8)
+    padded[:, :size] = data.reshape(len(array), size)
+    words = padded.view("<u8")
+    halves = pl.DataFrame({"high": words[:, 0].view("<i8"), "low": words[:, 1]})
+    high, low = pl.col("high").cast(pl.Int128), pl.col("low").cast(pl.Int128)
+    # high * 2**64 + low: within the signed 128-bit range, and one key per byte string
+    return halves.select((high * pl.lit(2**64, dtype=pl.Int128) + low).alias(PATIENT)).to_series()
+
+
+def all_known(stored: pl.Series, known: pl.Series) -> bool:
+    """Whether every (non-null) value of ``stored`` is one of ``known`` (one anti-join; on
+    128-bit keys when every pseudonym has the same byte length, at most 16, which halves its
+    cost, else on the text).
+
+    >>> all_known(pl.Series(["p1", "p2", "p1"]), pl.Series(["p2", "p1"]))
+    True
+    >>> all_known(pl.Series(["p1", "p3"]), pl.Series(["p2", "p1"]))
+    False
+    >>> all_known(pl.Series(["p1", "p10"]), pl.Series(["p10", "p1"]))  # lengths differ
+    True
+    """
+    known_keys = _fixed_width_keys(known)
+    if known_keys is not None:
+        width = len(known.drop_nulls()[0].encode())
+        stored_keys = _fixed_width_keys(stored, width)
+        if stored_keys is not None:
+            return (
+                stored_keys.to_frame()
+                .join(known_keys.to_frame(), on=PATIENT, how="anti")
+                .is_empty()
+            )
+    frame = stored.drop_nulls().rename(PATIENT).to_frame()
+    return frame.join(known.rename(PATIENT).to_frame(), on=PATIENT, how="anti").is_empty()
+
+
 def screen_errors(sources: dict[str, TableSource]) -> bool:
     """True when validation is proved to find no error in ``sources`` (see the module
     docstring); False when it may find one, or when this cannot tell."""
@@ -194,7 +249,7 @@ def screen_errors(sources: dict[str, TableSource]) -> bool:
         prepared = _prepare(patients, errors, Plausibility(None), warn=False)
         if errors or PATIENT not in prepared.usable:
             return False
-        _check_patients(prepared, errors, [])
+        _check_patients(prepared, errors, [], stats=False)  # errors only, no summary
         if errors:
             return False
         pseudonyms: list[pl.Series] = []
@@ -202,9 +257,8 @@ def screen_errors(sources: dict[str, TableSource]) -> bool:
             if name != "patients" and not _event_table(source, pseudonyms):
                 return False
         if pseudonyms:  # every event table's pseudonyms looked up at once
-            known = patients.frame.select(pl.col(PATIENT)).collect()
-            stored = pl.concat(pseudonyms).to_frame()
-            return stored.join(known, on=PATIENT, how="anti").is_empty()
+            known = patients.frame.select(pl.col(PATIENT)).collect().to_series()
+            return all_known(pl.concat(pseudonyms), known)
     except (pl.exceptions.PolarsError, OSError, pa.ArrowException):
         return False
     return True

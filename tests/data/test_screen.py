@@ -17,6 +17,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.data import loader, pagedict, screen
 from matcher.data.loader import load_dataset
@@ -263,3 +265,26 @@ def test_issue16_target1_code_pairs_cover_mixed_row_groups(tmp_path: Path) -> No
     without.code_forms._parts.clear()  # the forms computed from the rows instead
     again = without.events("diagnoses", wanted).collect().sort("code")["code"].to_list()
     assert again == got
+
+
+_PSEUDONYM_TEXT = st.text(alphabet="0af\u00e9\u4e2d\U0001f600", min_size=0, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stored=st.lists(_PSEUDONYM_TEXT, max_size=8),
+    known=st.lists(_PSEUDONYM_TEXT, min_size=1, max_size=8),
+)
+def test_issue16_target1_pseudonym_lookup_on_keys_matches_text(
+    stored: list[str], known: list[str]
+) -> None:
+    """The 128-bit keys of same-length pseudonyms answer exactly as the text anti-join, for
+    any bytes (multi-byte characters set the high bits)."""
+    expected = set(stored) <= set(known)
+    assert screen.all_known(pl.Series(stored, dtype=pl.String), pl.Series(known)) == expected
+    width = len(known[0].encode())
+    same = [k for k in known if len(k.encode()) == width]
+    assert screen.all_known(pl.Series(same), pl.Series(same))
+    if same and screen._fixed_width_keys(pl.Series(same)) is not None:
+        keys = screen._fixed_width_keys(pl.Series(same))
+        assert keys.n_unique() == len(set(same))
