@@ -280,7 +280,9 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     With ``validate`` (the default) every table is checked first and all problems are raised
     together in one :class:`DataError`, unless the directory passed before and no file
     changed since (see :mod:`matcher.data.validcache`); without it only the files and columns
-    are checked and a bad value raises when the frame is collected.
+    are checked and a bad value raises when the frame is collected. A Parquet directory is
+    first screened from its dictionary pages and statistics (:mod:`matcher.data.screen`):
+    the full pass, which names the offending rows, runs only when an error may be there.
     """
     path = Path(path)
     sources, missing = locate_sources(path)

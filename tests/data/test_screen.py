@@ -288,3 +288,18 @@ def test_issue16_target1_pseudonym_lookup_on_keys_matches_text(
     if same and screen._fixed_width_keys(pl.Series(same)) is not None:
         keys = screen._fixed_width_keys(pl.Series(same))
         assert keys.n_unique() == len(set(same))
+
+
+def test_issue16_target6_code_forms_from_dictionaries_without_a_scan(tmp_path: Path) -> None:
+    """The engine's raw path learns how codes are spelled from the dictionary pages: the
+    rows are not scanned for their distinct codes (the regression of the raw engine)."""
+    diagnoses = valid_frames()["diagnoses"].with_columns(
+        code=pl.Series(["e119", "T90", "I10", "x"])
+    )
+    directory = _write_arrow(tmp_path / "data", {**valid_frames(), "diagnoses": diagnoses})
+    dataset = loader.load_dataset(directory, validate=False)
+    dataset.code_forms._frames.clear()  # a scan of the rows would now fail
+    rows = dataset.events("diagnoses", {"icd10": ["E11.9"]}).collect()
+    assert rows["code"].to_list() == ["E11.9"]
+    respelled = dataset.code_forms.known()["diagnoses"].rows()
+    assert ("icd10", "e119", "E11.9") in respelled  # among pairs no row holds (a superset)
