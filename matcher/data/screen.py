@@ -34,7 +34,7 @@ finds, counts and names the offending rows: the errors reported are the same eit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -137,8 +137,8 @@ def _witnesses(source: TableSource, column: str, dtype: pl.DataType) -> pl.Serie
     return series
 
 
-def _event_table(source: TableSource, pseudonyms: list[pl.Series]) -> bool:
-    """Whether no error check of one event table can fail (its pseudonyms are appended to
+def _event_table(source: TableSource, pseudonyms: Callable[[pl.Series], None]) -> bool:
+    """Whether no error check of one event table can fail (its pseudonyms are given to
     ``pseudonyms`` for the lookup in ``patients``)."""
     errors: list[Problem] = []
     prepared = _prepare(source, errors, Plausibility(None), warn=False)
@@ -164,7 +164,7 @@ def _event_table(source: TableSource, pseudonyms: list[pl.Series]) -> bool:
         if witnesses is None:
             return False
         if column == PATIENT:
-            pseudonyms.append(witnesses.drop_nulls())
+            pseudonyms(witnesses)
         if not checks:
             continue
         converted = [e for name, e in exprs.items() if _base_column(name) == column]
@@ -201,8 +201,11 @@ def _fixed_width_keys(values: pl.Series, width: int | None = None) -> pl.Series 
     if size > 16 or (width is not None and size != width) or (np.diff(offsets) != size).any():
         return None
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    padded = np.zeros((len(array), 16), dtype=np.uint8)
-    padded[:, :size] = data.reshape(len(array), size)
+    if size == 16:  # the usual 16-character pseudonym: no copy
+        padded = data.reshape(len(array), 16)
+    else:
+        padded = np.zeros((len(array), 16), dtype=np.uint8)
+        padded[:, :size] = data.reshape(len(array), size)
     words = padded.view("<u8")
     halves = pl.DataFrame({"high": words[:, 0].view("<i8"), "low": words[:, 1]})
     high, low = pl.col("high").cast(pl.Int128), pl.col("low").cast(pl.Int128)
@@ -210,10 +213,51 @@ def _fixed_width_keys(values: pl.Series, width: int | None = None) -> pl.Series 
     return halves.select((high * pl.lit(2**64, dtype=pl.Int128) + low).alias(PATIENT)).to_series()
 
 
+class PseudonymLookup:
+    """The pseudonyms of the event tables, gathered table by table, then looked up in
+    ``patients`` at once (one anti-join). Values of the byte length of every known pseudonym
+    (at most 16) are kept as 128-bit keys, which halves the lookup and the memory; others
+    as text.
+
+    >>> lookup = PseudonymLookup(pl.Series(["p1", "p2"]))
+    >>> lookup.add(pl.Series(["p1", "p2", "p1"])); lookup.all_known()
+    True
+    >>> lookup.add(pl.Series(["p10"])); lookup.all_known()  # another length: as text
+    False
+    """
+
+    def __init__(self, known: pl.Series) -> None:
+        self.known = known.drop_nulls().rename(PATIENT)
+        self.known_keys = _fixed_width_keys(self.known)
+        self.width = len(self.known[0].encode()) if self.known_keys is not None else None
+        self.keys: list[pl.Series] = []
+        self.texts: list[pl.Series] = []
+
+    def add(self, values: pl.Series) -> None:
+        """Gather the (non-null) pseudonyms ``values`` of one table."""
+        values = values.drop_nulls()
+        keys = _fixed_width_keys(values, self.width) if self.width is not None else None
+        if keys is not None:
+            self.keys.append(keys)
+        elif len(values):
+            self.texts.append(values.rename(PATIENT))
+
+    def all_known(self) -> bool:
+        """Whether every pseudonym gathered is one of ``patients``."""
+        for stored, known in ((self.keys, self.known_keys), (self.texts, self.known)):
+            if not stored:
+                continue
+            if known is None:
+                return False
+            frame = pl.concat(stored).to_frame()
+            if not frame.join(known.to_frame(), on=PATIENT, how="anti").is_empty():
+                return False
+        return True
+
+
 def all_known(stored: pl.Series, known: pl.Series) -> bool:
-    """Whether every (non-null) value of ``stored`` is one of ``known`` (one anti-join; on
-    128-bit keys when every pseudonym has the same byte length, at most 16, which halves its
-    cost, else on the text).
+    """Whether every (non-null) value of ``stored`` is one of ``known`` (see
+    :class:`PseudonymLookup`).
 
     >>> all_known(pl.Series(["p1", "p2", "p1"]), pl.Series(["p2", "p1"]))
     True
@@ -222,18 +266,9 @@ def all_known(stored: pl.Series, known: pl.Series) -> bool:
     >>> all_known(pl.Series(["p1", "p10"]), pl.Series(["p10", "p1"]))  # lengths differ
     True
     """
-    known_keys = _fixed_width_keys(known)
-    if known_keys is not None:
-        width = len(known.drop_nulls()[0].encode())
-        stored_keys = _fixed_width_keys(stored, width)
-        if stored_keys is not None:
-            return (
-                stored_keys.to_frame()
-                .join(known_keys.to_frame(), on=PATIENT, how="anti")
-                .is_empty()
-            )
-    frame = stored.drop_nulls().rename(PATIENT).to_frame()
-    return frame.join(known.rename(PATIENT).to_frame(), on=PATIENT, how="anti").is_empty()
+    lookup = PseudonymLookup(known)
+    lookup.add(stored)
+    return lookup.all_known()
 
 
 def screen_errors(sources: dict[str, TableSource]) -> bool:
@@ -252,13 +287,12 @@ def screen_errors(sources: dict[str, TableSource]) -> bool:
         _check_patients(prepared, errors, [], stats=False)  # errors only, no summary
         if errors:
             return False
-        pseudonyms: list[pl.Series] = []
+        known = patients.frame.select(pl.col(PATIENT)).collect().to_series()
+        lookup = PseudonymLookup(known)
         for name, source in sources.items():
-            if name != "patients" and not _event_table(source, pseudonyms):
+            if name != "patients" and not _event_table(source, lookup.add):
                 return False
-        if pseudonyms:  # every event table's pseudonyms looked up at once
-            known = patients.frame.select(pl.col(PATIENT)).collect().to_series()
-            return all_known(pl.concat(pseudonyms), known)
+        return lookup.all_known()  # every event table's pseudonyms looked up at once
     except (pl.exceptions.PolarsError, OSError, pa.ArrowException):
         return False
     return True
@@ -296,4 +330,4 @@ def code_pairs(parts: Sequence[Path]) -> pl.DataFrame | None:
     return pl.concat(frames).unique()
 
 
-__all__ = ["code_pairs", "screen_errors", "text_dictionaries"]
+__all__ = ["PseudonymLookup", "all_known", "code_pairs", "screen_errors", "text_dictionaries"]
