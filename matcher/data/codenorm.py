@@ -24,7 +24,8 @@ codes are case-insensitive).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -134,10 +135,17 @@ class CodeForms:
 
     ``frames`` are the tables' lazy frames (contract columns); :meth:`prime` stores the
     distinct pairs a validation pass already computed, so no second scan is made.
+    ``parquet_parts``: the Parquet files of the tables stored so; their pairs are read from
+    the dictionary pages (:func:`matcher.data.screen.code_pairs`) rather than the rows.
     """
 
-    def __init__(self, frames: Mapping[str, pl.LazyFrame]) -> None:
+    def __init__(
+        self,
+        frames: Mapping[str, pl.LazyFrame],
+        parquet_parts: Mapping[str, Sequence[Path]] | None = None,
+    ) -> None:
         self._frames = dict(frames)
+        self._parts = dict(parquet_parts or {})
         self._mappings: dict[str, pl.DataFrame] = {}
 
     def prime(self, table: str, pairs: pl.DataFrame) -> None:
@@ -155,9 +163,14 @@ class CodeForms:
     def mapping(self, table: str) -> pl.DataFrame:
         """``system, code, normal`` for the pairs of ``table`` not written in normal form."""
         if table not in self._mappings:
-            pairs = (
-                self._frames[table].select("system", "code").unique().collect(engine="streaming")
-            )
+            pairs = None
+            if self._parts.get(table):
+                from matcher.data.screen import code_pairs
+
+                pairs = code_pairs(self._parts[table])
+            if pairs is None:
+                frame = self._frames[table].select("system", "code").unique()
+                pairs = frame.collect(engine="streaming")
             self._mappings[table] = respelled(pairs)
         return self._mappings[table]
 

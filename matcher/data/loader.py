@@ -34,6 +34,7 @@ from matcher.data import validcache
 from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.schema import OPTIONAL_TABLES, TABLES
+from matcher.data.screen import screen_errors
 from matcher.data.sources import TableSource, frame_source, locate_sources
 from matcher.data.validate import Problem, ValidationReport, validate_sources
 from matcher.errors import DataError
@@ -240,14 +241,15 @@ def _build(
     before: validcache.Fingerprint | None = None
     if validate and path is not None:  # a directory that passed before, unchanged: no pass
         before, cached = validcache.lookup(path)
-    if validate and cached is None:
+    if validate and cached is None and not screen_errors(sources):  # may hold an error
         report = validate_sources(sources, label=label, plausibility=False)
         report.raise_for_errors()
         groups = report.code_groups
     frames: dict[str, pl.LazyFrame | None] = {
         name: typed_frame(sources[name]) if name in sources else None for name in TABLES
     }
-    forms = CodeForms({name: frame for name, frame in frames.items() if frame is not None})
+    parts = {name: s.parts for name, s in sources.items() if s.fmt == "parquet"}
+    forms = CodeForms({n: f for n, f in frames.items() if f is not None}, parquet_parts=parts)
     for table, pairs in groups.items():  # the validator's distinct codes: no second scan
         forms.prime(table, pairs)
     for table, mapping in (cached or {}).items():
@@ -279,7 +281,9 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     With ``validate`` (the default) every table is checked first and all problems are raised
     together in one :class:`DataError`, unless the directory passed before and no file
     changed since (see :mod:`matcher.data.validcache`); without it only the files and columns
-    are checked and a bad value raises when the frame is collected.
+    are checked and a bad value raises when the frame is collected. A Parquet directory is
+    first screened from its dictionary pages and statistics (:mod:`matcher.data.screen`):
+    the full pass, which names the offending rows, runs only when an error may be there.
     """
     path = Path(path)
     sources, missing = locate_sources(path)

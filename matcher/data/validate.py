@@ -232,11 +232,12 @@ def _report_checks(
 
 
 def _check_patients(
-    p: _Prepared, errors: list[Problem], warnings: list[Problem]
+    p: _Prepared, errors: list[Problem], warnings: list[Problem], *, stats: bool = True
 ) -> dict[str, int] | None:
-    """Run the patients checks; return the patient aggregates when they could be computed."""
+    """Run the patients checks; return the patient aggregates when they could be computed
+    (and ``stats`` asks for them)."""
     aggs = [c.expr.sum().alias(f"__check{i}") for i, c in enumerate(p.checks)]
-    with_stats = {"opted_out", "centre_id", "practice_id"} <= p.usable
+    with_stats = stats and {"opted_out", "centre_id", "practice_id"} <= p.usable
     if with_stats:
         aggs += patient_aggregates()
     if "patient_id" in p.usable:  # duplicates looked for only when distinct < non-null

@@ -33,7 +33,33 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(loader, "validate_sources", counting)
+    # a valid Parquet directory is proved error-free without a full pass (matcher.data.screen):
+    # here every validation is a full pass, so that each one is counted
+    monkeypatch.setattr(loader, "screen_errors", lambda sources: False)
     return calls
+
+
+def test_issue16_target1_unchanged_directory_is_not_screened_again(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record also spares the screen that replaces the full pass on valid Parquet."""
+    screens: list[int] = []
+    real = loader.screen_errors
+
+    def counting(sources: dict) -> bool:
+        screens.append(len(sources))
+        return real(sources)
+
+    monkeypatch.setattr(loader, "screen_errors", counting)
+    data = write_dataset(tmp_path / "data", valid_frames())
+    loader.load_dataset(data)
+    loader.load_dataset(data)
+    assert screens == [len(valid_frames())]
+    target = data / "encounters.parquet"
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    loader.load_dataset(data)
+    assert len(screens) == 2
 
 
 def test_issue16_item1_unchanged_directory_is_not_validated_again(
