@@ -19,7 +19,8 @@ into what a requester may see.
   pseudonyms of the exact set behind each count, so deterministic noise gives the same answer
   for the same set whatever the query or the order.
 * Sketches (``sketch_secret``): the keyed bottom-k similarity sketch of the set behind each
-  count (:mod:`matcher.disclosure.sketch`), for the ledger's sticky answers.
+  count (:mod:`matcher.disclosure.sketch`, all of a study's computed in one pass by
+  :mod:`matcher.feasibility.sketches`), for the ledger's sticky answers.
 
     >>> import polars as pl
     >>> from criteria_dsl import ir
@@ -37,9 +38,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from matcher.disclosure.release import AttritionStep, RawFeasibility
-from matcher.disclosure.sketch import SKETCH_SIZE, bottom_k, hash_key, keyed_hashes
 from matcher.errors import MatcherError
 from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
+from matcher.feasibility.sketches import rule_mask, study_sketches
 
 
 @dataclass(frozen=True)
@@ -94,17 +95,9 @@ def set_key(ids: pl.Series | Sequence[str], secret: bytes | None = None) -> byte
     return hashlib.sha256(payload).digest()
 
 
-def _mask(rule_names: Sequence[str], names: Sequence[str]) -> int:
-    position = {n: i for i, n in enumerate(rule_names)}
-    mask = 0
-    for name in names:
-        mask |= 1 << position[name]
-    return mask
-
-
 def status_columns(patients: pl.DataFrame, rule_names: Sequence[str], active: Sequence[str]):
     """``patients`` with Boolean columns ``__eligible`` and ``__possibly`` for the active rules."""
-    mask = pl.lit(_mask(rule_names, active), dtype=pl.UInt64)
+    mask = pl.lit(rule_mask(rule_names, active), dtype=pl.UInt64)
     ok = (pl.col("rule_bits") & mask) == 0
     unknown = (pl.col("unknown_bits") & mask) != 0
     return patients.with_columns(
@@ -134,59 +127,6 @@ def _breakdowns(
             members = dict(groups.rows())
             for c in every:
                 keys[f"breakdown:{name}={c}"] = set_key(members.get(c, []), secret)
-    return out
-
-
-def _sketches(
-    frame: pl.DataFrame,
-    steps: list[str],
-    names: list[str],
-    active: list[str],
-    dims,
-    secret,
-    *,
-    pooled: bool = True,
-) -> dict[str, bytes]:
-    """Keyed bottom-k sketch of the set behind every count (cell names as in the ledger);
-    ``pooled=False``: centres keep their own labels (see :func:`category_expr`)."""
-    hashed = frame.with_columns(
-        pl.Series("__h", keyed_hashes(frame["patient_id"], hash_key(secret)), dtype=pl.UInt64)
-    )
-
-    def sketch(part: pl.DataFrame) -> bytes:
-        return bottom_k(part["__h"].to_numpy())
-
-    out = {
-        "base": sketch(hashed),
-        "eligible": sketch(hashed.filter(pl.col("__eligible"))),
-        "possibly_eligible": sketch(hashed.filter(pl.col("__possibly"))),
-    }
-    bits, applied, all_active = pl.col("rule_bits"), 0, _mask(names, active)
-    for i, name in enumerate(steps, start=1):
-        bit = _mask(names, [name])
-        applied |= bit
-        kept = hashed.filter((bits & pl.lit(applied, dtype=pl.UInt64)) == 0)
-        out["remaining:" + "+".join(sorted(steps[:i]))] = sketch(kept)
-        alone = hashed.filter((bits & pl.lit(all_active, dtype=pl.UInt64)) == bit)
-        out[f"excluded_alone:{name}"] = sketch(alone)
-    if dims:
-        labels = (category_expr(d, pooled=pooled) for d in dims)
-        labelled = hashed.select("__h", "__eligible", *labels)
-        eligible = labelled.filter(pl.col("__eligible"))
-        for name in breakdown_names(tuple(dims)):
-            parts = name.split(SEP)
-            column = pl.concat_str([pl.col(p) for p in parts], separator=SEP).alias("__cell")
-            every = set(labelled.select(column).to_series().unique().to_list())
-            if len(parts) == 2:
-                firsts = labelled[parts[0]].unique().to_list()
-                seconds = labelled[parts[1]].unique().to_list()
-                every = {f"{a}{SEP}{b}" for a in firsts for b in seconds}
-            groups = eligible.group_by(column).agg(pl.col("__h").bottom_k(SKETCH_SIZE))
-            members = dict(groups.rows())
-            for c in every:
-                out[f"breakdown:{name}={c}"] = bottom_k(
-                    pl.Series(members.get(c, []), dtype=pl.UInt64).to_numpy()
-                )
     return out
 
 
@@ -226,9 +166,9 @@ def build_raw(
         keys["possibly_eligible"] = set_key(possibly["patient_id"], secret)
         bits = pl.col("rule_bits")
         applied = 0
-        all_active = _mask(names, active)
+        all_active = rule_mask(names, active)
         for i, name in enumerate(steps, start=1):
-            bit = _mask(names, [name])
+            bit = rule_mask(names, [name])
             applied |= bit
             so_far = "+".join(sorted(steps[:i]))
             remaining = frame.filter((bits & pl.lit(applied, dtype=pl.UInt64)) == 0)
@@ -249,6 +189,8 @@ def build_raw(
         cell_keys=keys or {},
         query_key=query_key,
         sketches=(
-            _sketches(frame, steps, names, active, query.by, sketch_secret) if sketch_secret else {}
+            study_sketches(frame, steps, names, active, query.by, sketch_secret)
+            if sketch_secret
+            else {}
         ),
     )
