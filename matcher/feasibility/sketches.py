@@ -51,10 +51,30 @@ def rule_mask(rule_names: Sequence[str], names: Sequence[str]) -> int:
 
 
 def _class_bottoms(hashed: pl.DataFrame, all_active: int) -> pl.DataFrame:
-    """One row per class (failed active rules, eligible, possibly): its ``k`` smallest hashes."""
-    failed = (pl.col("rule_bits") & pl.lit(all_active, dtype=pl.UInt64)).alias("failed")
-    return hashed.group_by(failed, "__eligible", "__possibly").agg(
-        pl.col("__h").bottom_k(SKETCH_SIZE)
+    """One row per class: ``failed`` (its failed active rules), ``__eligible``,
+    ``__possibly`` and ``__h``, its ``k`` smallest hashes.
+
+    The class is grouped on one integer (failed rules, then the two verdict bits) when the
+    active rules' bits leave room for them, which groups about twice as fast as three keys.
+    """
+    failed = pl.col("rule_bits") & pl.lit(all_active, dtype=pl.UInt64)
+    smallest = pl.col("__h").bottom_k(SKETCH_SIZE)
+    if all_active >= 1 << 62:
+        return hashed.group_by(failed.alias("failed"), "__eligible", "__possibly").agg(smallest)
+    verdict = pl.col("__eligible").cast(pl.UInt64) * 2 + pl.col("__possibly").cast(pl.UInt64)
+    key = pl.col("__class")
+    return (
+        hashed.lazy()
+        .select((failed * 4 + verdict).alias("__class"), "__h")
+        .group_by("__class")
+        .agg(smallest)
+        .select(
+            (key // 4).alias("failed"),
+            (key & 2 != 0).alias("__eligible"),
+            (key & 1 != 0).alias("__possibly"),
+            "__h",
+        )
+        .collect()
     )
 
 

@@ -91,3 +91,26 @@ def test_issue16_breakdown_sketches_equal_the_reference(dims, pooled) -> None:
     got = study_sketches(frame, RULES, RULES, RULES, dims, b"s", pooled=pooled)
     want = reference_sketches(frame, RULES, RULES, RULES, dims, b"s", pooled=pooled)
     assert got == want and any(name.startswith("breakdown:") for name in got)
+
+
+def test_issue16_sketches_of_a_study_with_many_rules_equal_the_reference() -> None:
+    """Rule bits up to bit 63: the classes are grouped on three keys, with the same sketches."""
+    rng = np.random.default_rng(3)
+    names = [f"r{i}" for i in range(64)]
+    n = 2000
+    bits = rng.choice(np.array([0, 1, 1 << 62, 1 << 63, (1 << 63) | 5], dtype=np.uint64), n)
+    frame = status_columns(
+        pl.DataFrame(
+            {
+                "patient_id": [f"m{i}" for i in range(n)],
+                "rule_bits": bits,
+                "unknown_bits": rng.choice(np.array([0, 2], dtype=np.uint64), n),
+            }
+        ),
+        names,
+        names,
+    )
+    steps = ["r63", "r62", "r0", "r2"]
+    got = study_sketches(frame, steps, names, names, (), b"s")
+    assert got == reference_sketches(frame, steps, names, names, (), b"s")
+    assert len(got["excluded_alone:r63"]) > 0
