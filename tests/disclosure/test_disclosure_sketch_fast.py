@@ -114,3 +114,30 @@ def test_issue16_sketches_of_a_study_with_many_rules_equal_the_reference() -> No
     got = study_sketches(frame, steps, names, names, (), b"s")
     assert got == reference_sketches(frame, steps, names, names, (), b"s")
     assert len(got["excluded_alone:r63"]) > 0
+
+
+def _layouts() -> dict[str, pl.Series]:
+    """Series whose bytes Polars keeps in each of the layouts the fast hash reads."""
+    long = [f"pseudonym-{i:08d}" for i in range(300)]
+    parts = [pl.Series(long[:100]), pl.Series(["é" * 9] * 3), pl.Series(long[100:])]
+    return {
+        "one data buffer": pl.Series(long),
+        "inline only": pl.Series([f"p{i}" for i in range(300)]),
+        "inline and long": pl.Series([*long[:5], "", "a", "x" * 12, "y" * 13]),
+        "several data buffers": pl.concat(parts, rechunk=False).rechunk(),
+        "sliced": pl.Series([*long, "tail"])[7:250],
+        "last bytes at the end": pl.Series(["z" * 13, "w" * 29]),
+    }
+
+
+@pytest.mark.parametrize("layout", list(_layouts()))
+def test_issue16_fast_hashes_of_every_byte_layout_equal_the_reference(layout) -> None:
+    series = _layouts()[layout]
+    got = keyed_hashes(series, KEY)
+    assert np.array_equal(got, reference_keyed_hashes(series, KEY))
+    assert np.array_equal(got, keyed_hashes(series.to_list(), KEY))  # whatever the batch
+
+
+def test_issue16_layouts_cover_several_data_buffers() -> None:
+    arrow = _layouts()["several data buffers"].to_arrow(compat_level=pl.CompatLevel.newest())
+    assert len(arrow.buffers()) > 3  # validity, views, two data buffers or more
