@@ -78,15 +78,27 @@ def _hash_block(
     view: np.ndarray, starts: np.ndarray, lengths: np.ndarray, words: np.ndarray, h: np.ndarray
 ) -> None:
     """Hash one block of pseudonyms into ``h``: the length, then each 8-byte word of the
-    UTF-8 bytes (the last one zero-padded), each mixed with a word of the key."""
+    UTF-8 bytes (the last one zero-padded), each mixed with a word of the key.
+
+    ``view[p]`` is the little-endian word at byte ``p`` of the data; a word that would run
+    past the end of the data is read ending there and shifted down (the bytes it lacks are
+    beyond the pseudonym, masked anyway).
+    """
     tmp = np.empty_like(h)
+    last = view.size - 1
     np.bitwise_xor(words[0], lengths.astype(np.uint64), out=h)
     _mix(h, tmp)
     for j in range(int(-(-lengths.max() // 8))):
         rest = lengths - 8 * j
         live = rest > 0
         every = bool(live.all())
-        word = view[starts + 8 * j if every else np.where(live, starts + 8 * j, 0)]
+        wanted = starts + 8 * j if every else np.where(live, starts + 8 * j, 0)
+        if int(wanted.max()) > last:
+            read = np.minimum(wanted, last)
+            word = view[read]
+            word >>= ((wanted - read) * 8).astype(np.uint64)
+        else:
+            word = view[wanted]
         if bool((rest < 8).any()):
             word &= _TAIL[np.clip(rest, 0, 8)]
         word ^= h
@@ -101,8 +113,9 @@ def keyed_hashes(ids: pl.Series | Sequence[str], key: bytes) -> np.ndarray:
     """Keyed 64-bit hash of every pseudonym (``uint64`` array, same order), vectorised.
 
     ``key`` comes from :func:`hash_key`. The same pseudonym always gets the same value under
-    the same key, whatever the batch it is hashed in. Each 8-byte word is read in one
-    unaligned load per row, by blocks of rows that stay in cache.
+    the same key, whatever the batch it is hashed in. The bytes are read in place in the
+    Arrow buffer, each 8-byte word in one unaligned load per row, by blocks of rows whose
+    temporaries stay in cache.
     """
     series = ids if isinstance(ids, pl.Series) else pl.Series(list(ids), dtype=pl.String)
     if series.len() == 0:
@@ -115,19 +128,18 @@ def keyed_hashes(ids: pl.Series | Sequence[str], key: bytes) -> np.ndarray:
     _, offsets_buf, data_buf = arrow.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)
     offsets = offsets[arrow.offset : arrow.offset + len(arrow) + 1]
-    first, last = int(offsets[0]), int(offsets[-1])
-    data = np.zeros(last - first + 8, dtype=np.uint8)  # 8 zero bytes: the last load stays inside
-    if data_buf is not None:
-        data[: last - first] = np.frombuffer(data_buf, dtype=np.uint8)[first:last]
+    data = np.frombuffer(data_buf or b"", dtype=np.uint8)
+    if data.size < 8:  # shorter than one word: a padded copy
+        data = np.concatenate([data, np.zeros(8 - data.size, dtype=np.uint8)])
     # every byte position read as the start of a little-endian 8-byte word (unaligned view)
     view = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
-    starts, lengths = offsets[:-1] - first, np.diff(offsets)
     words = np.frombuffer(key, dtype="<u8").copy()
-    out = np.empty(starts.size, dtype=np.uint64)
+    out = np.empty(len(arrow), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for a in range(0, starts.size, _BLOCK):
-            b = min(a + _BLOCK, starts.size)
-            _hash_block(view, starts[a:b], lengths[a:b], words, out[a:b])
+        for a in range(0, out.size, _BLOCK):
+            b = min(a + _BLOCK, out.size)
+            block = offsets[a : b + 1]
+            _hash_block(view, block[:-1], np.diff(block), words, out[a:b])
     return out
 
 
