@@ -38,9 +38,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from matcher.disclosure.release import AttritionStep, RawFeasibility
+from matcher.disclosure.sketch import hash_key, keyed_hashes
 from matcher.errors import MatcherError
 from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
-from matcher.feasibility.sketches import rule_mask, study_sketches
+from matcher.feasibility.sketches import (
+    breakdown_sketches,
+    class_sketches,
+    patient_classes,
+    rule_mask,
+)
 
 
 @dataclass(frozen=True)
@@ -153,14 +159,26 @@ def build_raw(
     names = list(result.rule_names)
     steps = resolve_order(names, order=query.order, without=query.without, study=result.study.id)
     active = [n for n in names if n not in set(query.without)]
+    from matcher.engine.result import funnel
+
     frame = status_columns(result.patients, names, active)
     eligible = frame.filter(pl.col("__eligible"))
     possibly = frame.filter(pl.col("__possibly"))
     keys: dict[str, bytes] | None = {} if with_keys else None
+    hashes = None
+    if sketch_secret:
+        hashes = keyed_hashes(frame["patient_id"], hash_key(sketch_secret))
+    # one grouped pass: the funnel's counts and the sketches are sums over these classes
+    classes = patient_classes(frame, rule_mask(names, active), hashes)
     attrition = [
         AttritionStep(s.rule, s.section, s.remaining, s.excluded, s.excluded_alone)
-        for s in result.attrition(order=steps, without=query.without)
+        for s in funnel(result.study, classes, steps, query.without, weight="n")
     ]
+    sketches: dict[str, bytes] = {}
+    if hashes is not None:
+        sketches = class_sketches(classes, steps, names)
+        if query.by:
+            sketches.update(breakdown_sketches(frame, hashes, tuple(query.by), pooled=True))
     if keys is not None:
         keys["base"] = set_key(frame["patient_id"], secret)
         keys["possibly_eligible"] = set_key(possibly["patient_id"], secret)
@@ -188,9 +206,5 @@ def build_raw(
         patient_set_key=set_key(eligible["patient_id"], secret) if keys is not None else b"",
         cell_keys=keys or {},
         query_key=query_key,
-        sketches=(
-            study_sketches(frame, steps, names, active, query.by, sketch_secret)
-            if sketch_secret
-            else {}
-        ),
+        sketches=sketches,
     )

@@ -141,3 +141,48 @@ def test_issue16_fast_hashes_of_every_byte_layout_equal_the_reference(layout) ->
 def test_issue16_layouts_cover_several_data_buffers() -> None:
     arrow = _layouts()["several data buffers"].to_arrow(compat_level=pl.CompatLevel.newest())
     assert len(arrow.buffers()) > 3  # validity, views, two data buffers or more
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    rules=st.sampled_from([4, 31, 33, 64]),
+    without=st.sets(st.integers(0, 3), max_size=2),
+)
+def test_issue16_funnel_from_the_classes_equals_the_funnel_over_patients(
+    seed, rules, without
+) -> None:
+    """The attrition funnel summed over the patient classes (one grouped pass, as build_raw
+    now counts it) equals the funnel over every patient row, packed key or two keys."""
+    from criteria_dsl import ir
+    from matcher.engine.result import funnel
+    from matcher.feasibility.sketches import patient_classes, rule_mask
+
+    rng = np.random.default_rng(seed)
+    names = [f"r{i}" for i in range(rules)]
+    study = ir.Study(
+        "S",
+        1,
+        None,
+        None,
+        (),
+        (),
+        tuple(ir.Rule(n, ir.Section.INCLUSION, ir.Constant(True)) for n in names),
+        (),
+    )
+    n = 3000
+    high = np.array([0, 1, 2, 1 << (rules - 1), 1 << (rules // 2), 3], dtype=np.uint64)
+    frame = pl.DataFrame(
+        {
+            "rule_bits": rng.choice(high, n) | rng.choice(high, n),
+            "unknown_bits": rng.choice(high, n) * (rng.random(n) < 0.3),
+        },
+        schema={"rule_bits": pl.UInt64, "unknown_bits": pl.UInt64},
+    )
+    off = [names[i] for i in without]
+    order = [names[-1], *names[: min(rules, 6)], names[rules // 2]]
+    order = [r for r in dict.fromkeys(order) if r not in off]
+    active = rule_mask(names, [r for r in names if r not in off])
+    classes = patient_classes(frame, active)
+    assert classes["n"].sum() == n
+    assert funnel(study, classes, order, off, weight="n") == funnel(study, frame, order, off)
