@@ -39,6 +39,7 @@ from criteria_dsl.fastparse import NeedsTree, fast_parse
 from criteria_dsl.ir import Span
 from criteria_dsl.limits import MAX_NESTING, bad_characters, shorten
 from criteria_dsl.messages import describe_syntax_error
+from criteria_dsl.parser_cache import cache_file, make_private
 from criteria_dsl.transform import SourceError, ToAst, span_of
 
 MAX_ERRORS = 20
@@ -81,14 +82,20 @@ class _Continuations:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(
-        _GRAMMAR.read_text(encoding="utf-8"),
+    """The parser, its tables loaded from Lark's cache where safe (:mod:`.parser_cache`)."""
+    grammar = _GRAMMAR.read_text(encoding="utf-8")
+    cache = cache_file(grammar)
+    parser = Lark(
+        grammar,
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         postlex=_Continuations(),
         maybe_placeholders=False,
+        cache=cache,
     )
+    make_private(cache)
+    return parser
 
 
 def _blank_lines(text: str, first: int, last: int | None = None) -> str:

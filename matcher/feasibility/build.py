@@ -19,7 +19,8 @@ into what a requester may see.
   pseudonyms of the exact set behind each count, so deterministic noise gives the same answer
   for the same set whatever the query or the order.
 * Sketches (``sketch_secret``): the keyed bottom-k similarity sketch of the set behind each
-  count (:mod:`matcher.disclosure.sketch`), for the ledger's sticky answers.
+  count (:mod:`matcher.disclosure.sketch`, all of a study's computed in one pass by
+  :mod:`matcher.feasibility.sketches`), for the ledger's sticky answers.
 
     >>> import polars as pl
     >>> from criteria_dsl import ir
@@ -37,9 +38,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from matcher.disclosure.release import AttritionStep, RawFeasibility
-from matcher.disclosure.sketch import SKETCH_SIZE, bottom_k, hash_key, keyed_hashes
+from matcher.disclosure.sketch import hash_key, keyed_hashes
 from matcher.errors import MatcherError
 from matcher.feasibility.dimensions import SEP, breakdown_names, category_expr
+from matcher.feasibility.sketches import (
+    breakdown_sketches,
+    class_sketches,
+    patient_classes,
+    rule_mask,
+)
 
 
 @dataclass(frozen=True)
@@ -94,17 +101,9 @@ def set_key(ids: pl.Series | Sequence[str], secret: bytes | None = None) -> byte
     return hashlib.sha256(payload).digest()
 
 
-def _mask(rule_names: Sequence[str], names: Sequence[str]) -> int:
-    position = {n: i for i, n in enumerate(rule_names)}
-    mask = 0
-    for name in names:
-        mask |= 1 << position[name]
-    return mask
-
-
 def status_columns(patients: pl.DataFrame, rule_names: Sequence[str], active: Sequence[str]):
     """``patients`` with Boolean columns ``__eligible`` and ``__possibly`` for the active rules."""
-    mask = pl.lit(_mask(rule_names, active), dtype=pl.UInt64)
+    mask = pl.lit(rule_mask(rule_names, active), dtype=pl.UInt64)
     ok = (pl.col("rule_bits") & mask) == 0
     unknown = (pl.col("unknown_bits") & mask) != 0
     return patients.with_columns(
@@ -137,59 +136,6 @@ def _breakdowns(
     return out
 
 
-def _sketches(
-    frame: pl.DataFrame,
-    steps: list[str],
-    names: list[str],
-    active: list[str],
-    dims,
-    secret,
-    *,
-    pooled: bool = True,
-) -> dict[str, bytes]:
-    """Keyed bottom-k sketch of the set behind every count (cell names as in the ledger);
-    ``pooled=False``: centres keep their own labels (see :func:`category_expr`)."""
-    hashed = frame.with_columns(
-        pl.Series("__h", keyed_hashes(frame["patient_id"], hash_key(secret)), dtype=pl.UInt64)
-    )
-
-    def sketch(part: pl.DataFrame) -> bytes:
-        return bottom_k(part["__h"].to_numpy())
-
-    out = {
-        "base": sketch(hashed),
-        "eligible": sketch(hashed.filter(pl.col("__eligible"))),
-        "possibly_eligible": sketch(hashed.filter(pl.col("__possibly"))),
-    }
-    bits, applied, all_active = pl.col("rule_bits"), 0, _mask(names, active)
-    for i, name in enumerate(steps, start=1):
-        bit = _mask(names, [name])
-        applied |= bit
-        kept = hashed.filter((bits & pl.lit(applied, dtype=pl.UInt64)) == 0)
-        out["remaining:" + "+".join(sorted(steps[:i]))] = sketch(kept)
-        alone = hashed.filter((bits & pl.lit(all_active, dtype=pl.UInt64)) == bit)
-        out[f"excluded_alone:{name}"] = sketch(alone)
-    if dims:
-        labels = (category_expr(d, pooled=pooled) for d in dims)
-        labelled = hashed.select("__h", "__eligible", *labels)
-        eligible = labelled.filter(pl.col("__eligible"))
-        for name in breakdown_names(tuple(dims)):
-            parts = name.split(SEP)
-            column = pl.concat_str([pl.col(p) for p in parts], separator=SEP).alias("__cell")
-            every = set(labelled.select(column).to_series().unique().to_list())
-            if len(parts) == 2:
-                firsts = labelled[parts[0]].unique().to_list()
-                seconds = labelled[parts[1]].unique().to_list()
-                every = {f"{a}{SEP}{b}" for a in firsts for b in seconds}
-            groups = eligible.group_by(column).agg(pl.col("__h").bottom_k(SKETCH_SIZE))
-            members = dict(groups.rows())
-            for c in every:
-                out[f"breakdown:{name}={c}"] = bottom_k(
-                    pl.Series(members.get(c, []), dtype=pl.UInt64).to_numpy()
-                )
-    return out
-
-
 def build_raw(
     result,  # matcher.engine.result.Result (not imported: the engine may be optional)
     query: FeasibilityQuery = FeasibilityQuery(),
@@ -213,22 +159,34 @@ def build_raw(
     names = list(result.rule_names)
     steps = resolve_order(names, order=query.order, without=query.without, study=result.study.id)
     active = [n for n in names if n not in set(query.without)]
+    from matcher.engine.result import funnel
+
     frame = status_columns(result.patients, names, active)
     eligible = frame.filter(pl.col("__eligible"))
     possibly = frame.filter(pl.col("__possibly"))
     keys: dict[str, bytes] | None = {} if with_keys else None
+    hashes = None
+    if sketch_secret:
+        hashes = keyed_hashes(frame["patient_id"], hash_key(sketch_secret))
+    # one grouped pass: the funnel's counts and the sketches are sums over these classes
+    classes = patient_classes(frame, rule_mask(names, active), hashes)
     attrition = [
         AttritionStep(s.rule, s.section, s.remaining, s.excluded, s.excluded_alone)
-        for s in result.attrition(order=steps, without=query.without)
+        for s in funnel(result.study, classes, steps, query.without, weight="n")
     ]
+    sketches: dict[str, bytes] = {}
+    if hashes is not None:
+        sketches = class_sketches(classes, steps, names)
+        if query.by:
+            sketches.update(breakdown_sketches(frame, hashes, tuple(query.by), pooled=True))
     if keys is not None:
         keys["base"] = set_key(frame["patient_id"], secret)
         keys["possibly_eligible"] = set_key(possibly["patient_id"], secret)
         bits = pl.col("rule_bits")
         applied = 0
-        all_active = _mask(names, active)
+        all_active = rule_mask(names, active)
         for i, name in enumerate(steps, start=1):
-            bit = _mask(names, [name])
+            bit = rule_mask(names, [name])
             applied |= bit
             so_far = "+".join(sorted(steps[:i]))
             remaining = frame.filter((bits & pl.lit(applied, dtype=pl.UInt64)) == 0)
@@ -248,7 +206,5 @@ def build_raw(
         patient_set_key=set_key(eligible["patient_id"], secret) if keys is not None else b"",
         cell_keys=keys or {},
         query_key=query_key,
-        sketches=(
-            _sketches(frame, steps, names, active, query.by, sketch_secret) if sketch_secret else {}
-        ),
+        sketches=sketches,
     )

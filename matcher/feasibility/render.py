@@ -18,16 +18,14 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from matcher.disclosure.rounding import MASKED
 from matcher.feasibility.dimensions import SEP, category_order, sort_key
 from matcher.feasibility.report import StudyFeasibility
+
+if TYPE_CHECKING:  # rich is imported by the table format only (JSON and CSV need none of it)
+    from rich.table import Table
 
 COUNT_LABELS = {
     "base": "base population",
@@ -59,6 +57,9 @@ def short_hash(value: str, keep: int = 12) -> str:
 
 
 def _counts_table(item: StudyFeasibility) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(title="Counts", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
     table.add_column("what")
     table.add_column("patients", justify="right")
@@ -68,6 +69,9 @@ def _counts_table(item: StudyFeasibility) -> Table:
 
 
 def _attrition_table(item: StudyFeasibility) -> Table:
+    from rich import box
+    from rich.table import Table
+
     title = "Attrition funnel"
     if item.without:
         title += f" (what-if without: {', '.join(item.without)})"
@@ -95,6 +99,9 @@ def _attrition_table(item: StudyFeasibility) -> Table:
 
 
 def _one_d(dim: str, cells: dict[str, Any], total: int) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=f"Eligible by {dim}", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column(dim)
     table.add_column("eligible", justify="right")
@@ -106,6 +113,9 @@ def _one_d(dim: str, cells: dict[str, Any], total: int) -> Table:
 
 
 def _two_d(dim: str, cells: dict[str, Any], total: int) -> Table:
+    from rich import box
+    from rich.table import Table
+
     rows_dim, cols_dim = dim.split(SEP)
     pairs = [key.split(SEP) for key in cells]
     rows = sorted({r for r, _ in pairs}, key=lambda c: sort_key(rows_dim, c))
@@ -165,6 +175,9 @@ def _view_words(view: dict[str, Any]) -> str:
 
 def render_table(items: Sequence[StudyFeasibility], *, width: int = TABLE_WIDTH) -> str:
     """Plain text (no colour) tables for every study, separated by a blank line."""
+    from rich.console import Console
+    from rich.text import Text
+
     buffer = io.StringIO()
     console = Console(
         file=buffer, width=width, color_system=None, force_terminal=False, highlight=False

@@ -32,7 +32,8 @@ from criteria_dsl import ir
 from matcher.engine.result import Counts
 from matcher.engine.write import write_results
 from matcher.errors import MatcherError
-from matcher.feasibility.build import FeasibilityQuery, _sketches, resolve_order, status_columns
+from matcher.feasibility.build import FeasibilityQuery, resolve_order, status_columns
+from matcher.feasibility.sketches import study_sketches
 from matcher.scaleout.histogram import part_histogram
 
 
@@ -158,7 +159,9 @@ def reduce_result(job: PartJob, result, study_number: int = 0) -> StudyPart:
         steps = resolve_order(names, order=query.order, without=query.without)
         active = [n for n in names if n not in set(query.without)]
         frame = status_columns(result.patients, names, active)
-        sketches = _sketches(frame, steps, names, active, query.by, job.sketch_secret, pooled=False)
+        sketches = study_sketches(
+            frame, steps, names, active, query.by, job.sketch_secret, pooled=False
+        )
     return StudyPart(
         result.data_snapshot,
         result.index_date,

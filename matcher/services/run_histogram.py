@@ -170,7 +170,8 @@ def query_sketches(
     histogram: OutcomeHistogram, steps: Sequence[str], active: Sequence[str]
 ) -> dict[str, bytes]:
     """The sketch of the set behind every count of the query (cell names as in the ledger,
-    as :func:`matcher.feasibility.build._sketches` names them), merged from the row sketches.
+    as :func:`matcher.feasibility.sketches.study_sketches` names them), merged from the row
+    sketches.
     """
     if histogram.sketches is None:
         raise MatcherError("this run kept no sketches (not a sponsor's run)")
