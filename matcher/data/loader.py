@@ -259,6 +259,27 @@ def _build(
     return Dataset(path=path, **frames, code_forms=forms, absent_columns=absent_columns(sources))
 
 
+def raise_if_unreadable(dataset: object) -> None:
+    """After a read failure while evaluating: raise the error that names the unreadable file.
+
+    The screen (:mod:`matcher.data.screen`) proves a Parquet directory error-free from its
+    dictionary pages and statistics, without decoding its data pages: a file damaged inside a
+    data page, with an intact footer, only fails when the engine reads it. For a raw
+    directory this runs the full validation, which reads every page and names the file, and
+    forgets any record that the directory passed (:mod:`matcher.data.validcache`). It
+    returns when the validation finds nothing, or for data that is not a raw directory: the
+    caller then re-raises its own error.
+    """
+    path = getattr(dataset, "path", None)
+    if not isinstance(dataset, Dataset) or path is None:
+        return
+    sources, missing = locate_sources(path)
+    if missing:
+        return
+    validcache.forget(path)
+    validate_sources(sources, label=str(path), plausibility=False).raise_for_errors()
+
+
 def absent_columns(sources: dict[str, TableSource]) -> frozenset[str]:
     """The optional columns (``table.column``) the sources do not hold.
 

@@ -145,6 +145,15 @@ def lookup(
     }
 
 
+def forget(path: Path, folder: Path | None = None) -> None:
+    """Drop the record of ``path`` (a file found unreadable after all): it is validated again
+    next time. Best effort, like :func:`remember`."""
+    folder = folder or cache_folder()
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            _record_path(folder, str(Path(path).resolve())).unlink(missing_ok=True)
+
+
 def remember(
     before: Fingerprint, code_forms: dict[str, pl.DataFrame], folder: Path | None = None
 ) -> None:

@@ -27,7 +27,7 @@ from criteria_dsl import ir
 from criteria_dsl.ir_json import study_hash
 from criteria_dsl.limits import FIRST_DATE, LAST_DATE, date_in_range
 from matcher.data.extract_date import data_end_date, resolve_index_date
-from matcher.data.loader import not_provided, table_frames
+from matcher.data.loader import not_provided, raise_if_unreadable, table_frames
 from matcher.engine.compile import StudyColumns, compile_many
 from matcher.engine.data import DataInput, resolve_data
 from matcher.engine.result import Result, counts_of
@@ -198,7 +198,11 @@ def evaluate_many(
     events = getattr(dataset, "events", None)
     dense = not streaming and key_is_row_number(tables["patients"], key)
     frame, layout = compile_many(pairs, tables, key=key, events=events, dense=dense, absent=absent)
-    wide = frame.collect(engine="streaming" if streaming else "auto").lazy()
+    try:
+        wide = frame.collect(engine="streaming" if streaming else "auto").lazy()
+    except (pl.exceptions.ComputeError, OSError):  # a raw file damaged inside a data page
+        raise_if_unreadable(dataset)
+        raise
     shared: dict[dt.date, pl.DataFrame] = {}
     for spec in layout:  # the base population and fixed columns: once per index date
         if spec.index not in shared:

@@ -303,3 +303,42 @@ def test_issue16_target6_code_forms_from_dictionaries_without_a_scan(tmp_path: P
     assert rows["code"].to_list() == ["E11.9"]
     respelled = dataset.code_forms.known()["diagnoses"].rows()
     assert ("icd10", "e119", "E11.9") in respelled  # among pairs no row holds (a superset)
+
+
+def _damage_data_page(file: Path, column: str) -> None:
+    """Overwrite the middle of ``column``'s first data page: footer and dictionary intact."""
+    meta = pq.ParquetFile(file).metadata.row_group(0)
+    chunk = next(
+        meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column
+    )
+    start = chunk.data_page_offset
+    end = (chunk.dictionary_page_offset or start) + chunk.total_compressed_size
+    raw = bytearray(file.read_bytes())
+    for i in range(start + (end - start) // 3, start + 2 * (end - start) // 3):
+        raw[i] = (raw[i] * 7 + 13) % 256
+    file.write_bytes(bytes(raw))
+
+
+def test_issue16_target1_damaged_data_page_is_named_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The screen reads no data page, so a file damaged inside one passes it; the read
+    failure during evaluation then runs the full validation, which names the file, and the
+    record that the directory passed is forgotten."""
+    from criteria_dsl import compile_text
+    from matcher.data import validcache
+    from matcher.engine.evaluate import evaluate
+    from matcher.synth import generate
+
+    monkeypatch.setenv("P4DP_VALIDATION_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "raw"
+    generate(500, seed=5, out=root)
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    study = compile_text((examples / "t2d_glp1.p4dp").read_text(encoding="utf-8"))
+    evaluate(study, root)  # screened, then recorded as validated
+    assert validcache.lookup(root)[1] is not None
+    _damage_data_page(root / "observations.parquet", "value")
+    assert screen.screen_errors(locate_sources(root)[0])  # the screen cannot see it
+    with pytest.raises(DataError, match=r"observations\.parquet: cannot be read as Parquet"):
+        evaluate(study, root)
+    assert validcache.lookup(root)[1] is None  # validated in full next time
