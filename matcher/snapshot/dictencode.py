@@ -38,8 +38,11 @@ were validated), so the only rewriting of a text value is the normal form of the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -64,6 +67,7 @@ from matcher.snapshot.encode import (
 from matcher.snapshot.external import Encoded
 
 PATIENT = "patient_id"
+T = TypeVar("T")
 _PAIR_TABLE_LIMIT = 1 << 20
 """``(system, code)`` pairs of a row group are looked up for every combination of the two
 dictionaries while there are at most this many combinations (else for the distinct pairs)."""
@@ -108,14 +112,32 @@ def _layout(table: str, source: TableSource) -> _Layout | None:
     return _Layout(tuple(source.parts), ordered, tuple(plain))
 
 
-def _row_groups(layout: _Layout, columns: list[str]) -> Iterator[pa.Table]:
-    """Every non-empty row group of the parts, the text ``columns`` read as dictionaries."""
+def _row_groups(layout: _Layout, columns: list[str], work: Callable[[pa.Table], T]) -> Iterator[T]:
+    """``work`` done on every non-empty row group of the parts (the text ``columns`` read as
+    dictionaries), in order, by as many threads as Polars uses, a few row groups ahead (the
+    reads and the work on arrays release the GIL)."""
     dictionary = [c for c in columns if c in layout.text]
+    groups = []
     for part in layout.parts:
-        reader = pq.ParquetFile(part, read_dictionary=dictionary)
-        for group in range(reader.metadata.num_row_groups):
-            if reader.metadata.row_group(group).num_rows:
-                yield reader.read_row_group(group, columns=columns, use_threads=False)
+        meta = pq.read_metadata(part)
+        groups += [
+            (part, meta, g) for g in range(meta.num_row_groups) if meta.row_group(g).num_rows
+        ]
+
+    def read_and_work(task: tuple[Path, pq.FileMetaData, int]) -> T:
+        part, meta, group = task
+        reader = pq.ParquetFile(part, metadata=meta, read_dictionary=dictionary)
+        return work(reader.read_row_group(group, columns=columns, use_threads=False))
+
+    workers = max(pl.thread_pool_size(), 1)
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[T]] = deque()
+        for task in groups:
+            pending.append(pool.submit(read_and_work, task))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _indices_and_values(column: pa.ChunkedArray) -> tuple[pl.Series, pl.Series]:
@@ -143,31 +165,35 @@ def patient_keys(values: pl.Series, pseudonyms: pl.Series) -> pl.Series:
     return both.select(pl.when(pl.col("found")).then(pl.col(KEY)).alias(KEY)).to_series()
 
 
-def _pairs(system: tuple[pl.Series, pl.Series], code: tuple[pl.Series, pl.Series]) -> pl.DataFrame:
-    """The ``(system, code)`` pair of each row as one integer ``__pair`` and the pairs' values.
+def _pairs(
+    system: tuple[pl.Series, pl.Series], code: tuple[pl.Series, pl.Series]
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """Each row's ``(system, code)`` pair as a row number of a small frame of pairs.
 
     With dictionaries of ``s`` and ``c`` values, a row's pair is ``system_index * (c + 1) +
     code_index`` (index ``c`` standing for a missing code, ``s`` for a missing system); the
-    values are given for every combination when there are few, else for the distinct ones.
+    frame lists every combination when there are few, else the distinct ones.
+
+        >>> rows, pairs = _pairs((pl.Series([0, 0, None]), pl.Series(["icd10"])),
+        ...     (pl.Series([1, 0, 1]), pl.Series(["E11", "I10"])))
+        >>> pairs[rows.tolist()].rows()
+        [('icd10', 'I10'), ('icd10', 'E11'), (None, 'I10')]
     """
     (s_rows, s_values), (c_rows, c_values) = system, code
     width = len(c_values) + 1
-    s_index = s_rows.fill_null(len(s_values)).cast(pl.UInt64)
-    pair = s_index * width + c_rows.fill_null(len(c_values)).cast(pl.UInt64)
+    s_index = s_rows.fill_null(len(s_values)).to_numpy().astype(np.int64)
+    pair = s_index * width + c_rows.fill_null(len(c_values)).to_numpy()
     if (len(s_values) + 1) * width <= _PAIR_TABLE_LIMIT:
-        wanted = pl.Series(np.arange((len(s_values) + 1) * width, dtype=np.uint64))
+        wanted = np.arange((len(s_values) + 1) * width, dtype=np.int64)
     else:
-        wanted = pair.unique()
+        wanted = np.unique(pair)
+        pair = np.searchsorted(wanted, pair)
     with_null_s = s_values.extend(pl.Series([None], dtype=pl.String))
     with_null_c = c_values.extend(pl.Series([None], dtype=pl.String))
     values = pl.DataFrame(
-        {
-            "system": with_null_s.gather(wanted // width),
-            "code": with_null_c.gather(wanted % width),
-            "__pair": wanted,
-        }
+        {"system": with_null_s.gather(wanted // width), "code": with_null_c.gather(wanted % width)}
     )
-    return pl.DataFrame({"__pair": pair}), values
+    return pair, values
 
 
 def _normal(values: pl.DataFrame, mapping: pl.DataFrame | None) -> pl.DataFrame:
@@ -204,26 +230,30 @@ def _enums(
     pseudonyms = patients.categories
     per_patient = np.zeros(len(pseudonyms), dtype=np.int64) if keyed else None
     total = sum(pq.ParquetFile(part).metadata.num_rows for part in layout.parts)
-    for group in _row_groups(layout, read) if read else ():
+
+    def count(group: pa.Table) -> tuple[dict[str, pl.Series], pl.DataFrame | None, pl.DataFrame]:
         columns = {c: _indices_and_values(group.column(c)) for c in read}
-        for c in wanted:
-            rows, values = columns[c]
-            present = rows.drop_nulls().unique()
-            used[c].append(values.gather(present))
+        present = {c: columns[c][1].gather(columns[c][0].drop_nulls().unique()) for c in wanted}
+        counts = None
         if coded:
             pair, values = _pairs(columns["system"], columns["code"])
-            counts = pair.group_by("__pair").len().join(values, on="__pair")
-            pair_counts.append(_normal(counts.drop("__pair"), mapping))
-        if per_patient is not None:
+            counts = values.with_columns(len=np.bincount(pair, minlength=values.height))
+            counts = _normal(counts.filter(pl.col("len") > 0), mapping)
+        per_key = pl.DataFrame()
+        if keyed:
             rows, values = columns[PATIENT]
             counted = rows.drop_nulls().value_counts()
             keys = patient_keys(values, pseudonyms).gather(counted["i"])
-            known = keys.is_not_null()
-            np.add.at(
-                per_patient,
-                keys.filter(known).to_numpy(),
-                counted["count"].filter(known).to_numpy(),
-            )
+            per_key = pl.DataFrame({KEY: keys, "n": counted["count"]}).drop_nulls(KEY)
+        return present, counts, per_key
+
+    for present, counts, per_key in _row_groups(layout, read, count) if read else ():
+        for c in wanted:
+            used[c].append(present[c])
+        if counts is not None:
+            pair_counts.append(counts)
+        if per_patient is not None and per_key.height:
+            np.add.at(per_patient, per_key[KEY].to_numpy(), per_key["n"].to_numpy())
     enums = {
         c: sorted_enum(pl.concat(used[c]) if used[c] else pl.Series([], dtype=pl.String))
         for c in wanted
@@ -252,7 +282,8 @@ def _encoded_groups(
     """Each row group in snapshot encoding (see the module docstring)."""
     names = [*layout.text, *layout.plain]
     pseudonyms = patients.categories
-    for group in _row_groups(layout, names):
+
+    def encode(group: pa.Table) -> pl.DataFrame:
         columns = {c: _indices_and_values(group.column(c)) for c in layout.text}
         # the other columns through the loader's own conversions (text ones stand in as nulls)
         plain = pl.from_arrow(group.select(list(layout.plain)))
@@ -271,8 +302,8 @@ def _encoded_groups(
                 pl.col("system").cast(enums["system"], strict=False),
                 pl.col("code").cast(enums["code"], strict=False),
             )
-            rows_of = pair.join(lookup, on="__pair", how="left", maintain_order="left")
-            encoded += [rows_of["system"], rows_of["code"]]
+            at = pl.Series(pair, dtype=pl.UInt32)
+            encoded += [lookup["system"].gather(at), lookup["code"].gather(at)]
         for c in layout.text:
             if c in (PATIENT, "system", "code"):
                 continue
@@ -283,7 +314,9 @@ def _encoded_groups(
                 encoded.append(values.gather(rows).alias(c))
         out = out.with_columns(encoded)
         absent = [pl.col(c).cast(enums[c]) for c in enums if c not in layout.text]
-        yield out.with_columns(absent).select(output_columns(table))
+        return out.with_columns(absent).select(output_columns(table))
+
+    yield from _row_groups(layout, names, encode)
 
 
 def dictionary_encoding(
