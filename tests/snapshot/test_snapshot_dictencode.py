@@ -16,6 +16,7 @@ from matcher.data.loader import load_dataset
 from matcher.data.schema import EVENT_TABLES
 from matcher.errors import DataError
 from matcher.snapshot import dictencode, ingest
+from tests.snapshot.conftest import respelled_icd10
 
 INGEST = importlib.import_module("matcher.snapshot.ingest")
 """The ``matcher.snapshot.ingest`` module (the package exports its function of that name)."""
@@ -41,18 +42,7 @@ def _rewrite(
             continue
         frame = pl.read_parquet(file)
         if file.stem == "diagnoses" and respell:
-            turn = pl.int_range(pl.len()) % 3
-            code = pl.col("code")
-            spelled = (
-                pl.when(turn == 0)
-                .then(code.str.replace(".", "", literal=True))
-                .when(turn == 1)
-                .then(code.str.to_lowercase())
-                .otherwise(pl.lit(" ") + code)
-            )
-            frame = frame.with_columns(
-                pl.when(pl.col("system") == "icd10").then(spelled).otherwise(code).alias("code")
-            )
+            frame = frame.with_columns(respelled_icd10())
         if file.stem == "diagnoses" and orphan:
             frame = pl.concat([frame, frame.head(1).with_columns(patient_id=pl.lit("nobody"))])
         table = frame.to_arrow()
