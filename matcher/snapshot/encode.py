@@ -22,7 +22,6 @@ import polars as pl
 
 from matcher.data.schema import SEX_VALUES, TABLES
 from matcher.errors import DataError
-from matcher.snapshot.packsort import packed_order
 
 CODED_TABLES: tuple[str, ...] = (
     "diagnoses",
@@ -106,20 +105,11 @@ def _sort_keys(df: pl.DataFrame, table: str) -> list[pl.Expr]:
     """Sort keys giving a total order: the sort columns packed into one UInt64 when they fit
     (much faster than a multi-column sort), then a hash of the other columns, so the result
     (and the content hash) does not depend on the input row order."""
-    packed, tail = _packed_key(df, table)
-    if packed is None:
-        return [pl.col(c) for c in sort_order(table)] + ([] if tail is None else [tail])
-    return [packed, *([] if tail is None else [tail])]
-
-
-def _packed_key(df: pl.DataFrame, table: str) -> tuple[pl.Expr | None, pl.Expr | None]:
-    """The sort columns packed into one UInt64 (None when they do not fit in 64 bits), and the
-    hash of the other columns that breaks ties (None when there are none)."""
     order = list(sort_order(table))
     rest = [c for c in df.columns if c not in order]
-    tail = pl.struct(rest).hash(seed=0) if rest else None
+    tail = [pl.struct(rest).hash(seed=0)] if rest else []
     if df.height == 0:
-        return None, tail
+        return [pl.col(c) for c in order]
     first = df["date"].min()
     days = (pl.col("date") - pl.lit(first, dtype=pl.Date)).dt.total_days().cast(pl.UInt64)
     widths = {"date": _bits(df.select(days.max()).item()), KEY: _bits(df[KEY].max() or 0)}
@@ -127,12 +117,12 @@ def _packed_key(df: pl.DataFrame, table: str) -> tuple[pl.Expr | None, pl.Expr |
         if column in order:
             widths[column] = _bits(len(df.schema[column].categories))  # type: ignore[attr-defined]
     if sum(widths.values()) > 64:
-        return None, tail
+        return [pl.col(c) for c in order] + tail
     packed: pl.Expr = pl.lit(0, dtype=pl.UInt64)
     for column in order:
         value = days if column == "date" else pl.col(column).to_physical().cast(pl.UInt64)
         packed = packed * pl.lit(1 << widths[column], dtype=pl.UInt64) + value
-    return packed, tail
+    return [packed, *tail]
 
 
 def encode_events(
@@ -197,13 +187,8 @@ def code_index(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def sort_table(df: pl.DataFrame, table: str) -> pl.DataFrame:
-    """``df`` in the total order of ``table`` (see :func:`sort_order`): by the packed sort
-    columns, then the hash of the others (:mod:`matcher.snapshot.packsort`)."""
-    packed, tail = _packed_key(df, table)
-    order = packed_order(df, packed, tail) if packed is not None else None
-    if order is None:
-        return df.sort(_sort_keys(df, table))
-    return df[order]
+    """``df`` in the total order of ``table`` (see :func:`sort_order`)."""
+    return df.sort(_sort_keys(df, table))
 
 
 @contextlib.contextmanager
