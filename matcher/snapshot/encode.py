@@ -154,13 +154,10 @@ def encoding(
             frame.group_by("system", "code")
             .agg(pl.len().cast(pl.UInt64).alias("n_rows"))
             .collect(engine="streaming")
-            .sort("system", "code")
         )
-        enums["system"] = sorted_enum(pairs["system"])
-        enums["code"] = sorted_enum(pairs["code"])
-        index = pairs.with_columns(
-            (pl.col("n_rows").cum_sum() - pl.col("n_rows")).alias("first_row")
-        ).select("system", "code", "first_row", "n_rows")
+        index = code_index(pairs)
+        enums["system"] = sorted_enum(index["system"])
+        enums["code"] = sorted_enum(index["code"])
     for column in ENUM_COLUMNS[table]:
         if column not in enums:
             enums[column] = (
@@ -171,6 +168,22 @@ def encoding(
     # streaming: strings are encoded batch by batch, never held whole; the row order it
     # gives does not matter, the sort is total
     return frame.with_columns(key, *casts).select(output_columns(table)), index
+
+
+def code_index(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The code index of a coded table from its ``system, code, n_rows`` (one row per pair):
+    pairs in sort order, each with its first row in the sorted table.
+
+    >>> pairs = pl.DataFrame({"system": ["icd10", "icd10"], "code": ["I10", "E11"],
+    ...     "n_rows": [3, 2]}, schema_overrides={"n_rows": pl.UInt64})
+    >>> code_index(pairs).rows()
+    [('icd10', 'E11', 0, 2), ('icd10', 'I10', 2, 3)]
+    """
+    return (
+        pairs.sort("system", "code")
+        .with_columns((pl.col("n_rows").cum_sum() - pl.col("n_rows")).alias("first_row"))
+        .select("system", "code", "first_row", "n_rows")
+    )
 
 
 def sort_table(df: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -195,6 +208,7 @@ __all__ = [
     "ENUM_COLUMNS",
     "KEY",
     "EncodedTable",
+    "code_index",
     "encode_events",
     "encode_patients",
     "encoding",

@@ -37,12 +37,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+from polars.io.plugins import register_io_source
 
-from matcher.snapshot.encode import KEY, encoding, orphans_refused, sort_table
+from matcher.snapshot.encode import KEY, KEY_DTYPE, encoding, orphans_refused, sort_table
 
 CHUNK_ROWS = 16_000_000
 """Rows per bucket by default (about 0.5 GB of encoded rows, twice that while sorting)."""
@@ -50,6 +53,18 @@ BUCKET = "__bucket"
 _UNIT, _FIRST, _SPAN = "__unit", "__first_bucket", "__buckets"
 SPILL_BATCH_ROWS = 1 << 20
 """Rows per streamed batch while the rows are split into buckets."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An event table re-keyed and dictionary-encoded (lazy, unsorted), with its code index
+    (coded tables) and what is already known of it: its row count, and its rows per
+    ``patient_key`` (an array indexed by key), which otherwise cost a pass each."""
+
+    frame: pl.LazyFrame
+    index: pl.DataFrame | None
+    rows: int | None = None
+    per_patient: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,11 @@ def _buckets(counts: list[int], chunk_rows: int) -> tuple[list[int], list[int]]:
 
 
 def _with_buckets(
-    encoded: pl.LazyFrame, index: pl.DataFrame | None, chunk_rows: int, patients: int
+    encoded: pl.LazyFrame,
+    index: pl.DataFrame | None,
+    chunk_rows: int,
+    patients: int,
+    per_patient: np.ndarray | None = None,
 ) -> pl.LazyFrame:
     """``encoded`` with each row's bucket: contiguous ranges of the table's sort order.
 
@@ -113,7 +132,13 @@ def _with_buckets(
         firsts, spans = _buckets(index["n_rows"].to_list(), chunk_rows)
         unit = pair(pl.col("system"), pl.col("code"))
     else:  # ranges of patient_key, from each patient's row count
-        per_key = encoded.group_by(KEY).agg(pl.len()).collect(engine="streaming").sort(KEY)
+        if per_patient is None:
+            per_key = encoded.group_by(KEY).agg(pl.len()).collect(engine="streaming").sort(KEY)
+        else:
+            present = np.flatnonzero(per_patient)
+            per_key = pl.DataFrame(
+                {KEY: pl.Series(present, dtype=KEY_DTYPE), "len": per_patient[present]}
+            )
         ids = per_key[KEY].cast(pl.UInt64)
         firsts, spans = _buckets(per_key["len"].to_list(), chunk_rows)
         unit = pl.col(KEY).cast(pl.UInt64)
@@ -172,6 +197,35 @@ def spill_buckets(frame: pl.LazyFrame, folder: Path, held_rows: int) -> None:
     write_waiting()
 
 
+class _DateRange:
+    """The first and last date of the rows seen so far."""
+
+    def __init__(self) -> None:
+        self.first: dt.date | None = None
+        self.last: dt.date | None = None
+
+    def see(self, dates: pl.Series) -> None:
+        low, high = dates.min(), dates.max()
+        if isinstance(low, dt.date) and (self.first is None or low < self.first):
+            self.first = low
+        if isinstance(high, dt.date) and (self.last is None or high > self.last):
+            self.last = high
+
+
+def _sorted_buckets(folders: list[Path], table: str, dates: _DateRange) -> Iterator[pl.DataFrame]:
+    """Each bucket's rows read back and sorted, in bucket order; a bucket's files are removed
+    once read, so the temporary files shrink as the table is written."""
+    for folder in folders:
+        files = sorted(folder.glob("*.ipc"))
+        rows = pl.concat([pl.read_ipc(f) for f in files]) if files else None
+        shutil.rmtree(folder)
+        if rows is None or rows.height == 0:
+            continue
+        dates.see(rows["date"])
+        yield sort_table(rows, table)
+        del rows
+
+
 def _iso(value: object) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else None
 
@@ -185,43 +239,43 @@ def write_events(
     *,
     chunk_rows: int = CHUNK_ROWS,
     record_batch_rows: int,
+    prepared: Encoded | None = None,
 ) -> WrittenTable:
-    """Encode, sort and write event table ``table`` to ``path`` (see the module docstring)."""
-    encoded, index = encoding(table, frame, patients, practice)
+    """Encode, sort and write event table ``table`` to ``path`` (see the module docstring).
+
+    ``prepared``: the table already encoded (:mod:`matcher.snapshot.dictencode`); else it is
+    encoded here from ``frame`` (:func:`~matcher.snapshot.encode.encoding`)."""
+    if prepared is None:
+        prepared = Encoded(*encoding(table, frame, patients, practice))
+    encoded, index = prepared.frame, prepared.index
     work = Path(tempfile.mkdtemp(prefix=f".{table}.", suffix=".sort", dir=path.parent))
     try:
         with orphans_refused(table, frame, patients):
-            if index is not None:
+            if prepared.rows is not None:
+                rows = prepared.rows
+            elif index is not None:
                 rows = int(index["n_rows"].sum())
             else:
                 rows = int(encoded.select(pl.len()).collect(engine="streaming").item())
-            bucketed = _with_buckets(encoded, index, chunk_rows, len(patients.categories))
+            bucketed = _with_buckets(
+                encoded, index, chunk_rows, len(patients.categories), prepared.per_patient
+            )
             buckets = work / "buckets"
             spill_buckets(bucketed, buckets, max(chunk_rows // 4, 1))
-        parts, first, last = [], None, None
-        for folder in sorted(buckets.glob(f"{BUCKET}=*"), key=lambda f: int(f.name.split("=")[1])):
-            files = sorted(folder.glob("*.ipc"))
-            rows_of = pl.concat([pl.read_ipc(f) for f in files]) if files else None
-            shutil.rmtree(folder)
-            if rows_of is None or rows_of.height == 0:
-                continue
-            low, high = rows_of["date"].min(), rows_of["date"].max()
-            first = low if first is None or (low is not None and low < first) else first
-            last = high if last is None or (high is not None and high > last) else last
-            part = work / f"part-{len(parts):06d}.arrow"
-            sort_table(rows_of, table).write_ipc(part, compression="uncompressed")
-            parts.append(part)
-            del rows_of
-        if parts:
-            pl.concat([pl.scan_ipc(p) for p in parts]).sink_ipc(
-                path, compression="uncompressed", record_batch_size=record_batch_rows
+        folders = sorted(buckets.glob(f"{BUCKET}=*"), key=lambda f: int(f.name.split("=")[1]))
+        dates = _DateRange()
+        if folders:
+            sorted_rows = _sorted_buckets(folders, table, dates)
+            source = register_io_source(
+                lambda *_: sorted_rows, schema=encoded.collect_schema(), is_pure=True
             )
+            source.sink_ipc(path, compression="uncompressed", record_batch_size=record_batch_rows)
         else:
             empty = encoded.clear().collect()
             empty.write_ipc(path, compression="uncompressed", record_batch_size=record_batch_rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return WrittenTable(rows, _iso(first), _iso(last), index)
+    return WrittenTable(rows, _iso(dates.first), _iso(dates.last), index)
 
 
-__all__ = ["CHUNK_ROWS", "WrittenTable", "write_events"]
+__all__ = ["CHUNK_ROWS", "Encoded", "WrittenTable", "write_events"]

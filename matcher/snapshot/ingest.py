@@ -32,8 +32,10 @@ import polars as pl
 from matcher.data.extract_date import EXTRACT_FILE, LATEST_EVENT, DataEnd, read_extract
 from matcher.data.loader import Dataset, load_dataset
 from matcher.data.schema import EVENT_TABLES
+from matcher.data.sources import TableSource, locate_sources
 from matcher.errors import DataError, OutputExistsError
 from matcher.snapshot.absent import recorded_absent
+from matcher.snapshot.dictencode import dictionary_encoding
 from matcher.snapshot.encode import (
     CODED_TABLES,
     KEY,
@@ -140,10 +142,24 @@ def _practice_enum(dataset: Dataset) -> pl.Enum:
     return sorted_enum(both.collect(engine="streaming").to_series())
 
 
+def _code_mapping(dataset: Dataset, table: str) -> pl.DataFrame | None:
+    """How ``table``'s codes are respelled into normal form (None: not a coded table)."""
+    if table not in CODED_TABLES or dataset.code_forms is None:
+        return None
+    return dataset.code_forms.mapping(table)
+
+
 def _write_tables(
-    dataset: Dataset, tmp: Path, steps: _Steps, chunk_rows: int = CHUNK_ROWS
+    dataset: Dataset,
+    tmp: Path,
+    steps: _Steps,
+    chunk_rows: int = CHUNK_ROWS,
+    sources: dict[str, TableSource] | None = None,
 ) -> dict[str, TableEntry]:
+    """Write every table; ``sources``: the files ``dataset`` was loaded from, whole (their
+    event tables are then read through their Parquet dictionaries where they allow it)."""
     entries: dict[str, TableEntry] = {}
+    sources = sources or {}
     with steps.step("patients"):
         practice = _practice_enum(dataset)
         patients = encode_patients(dataset.patients, practice)
@@ -158,7 +174,13 @@ def _write_tables(
             continue
         with steps.step(table):
             # codes in normal form (E119 → E11.9): the code index then finds every spelling;
-            # sorted by code range in bounded memory (see matcher.snapshot.external)
+            # read through the Parquet dictionaries where the files allow it
+            # (matcher.snapshot.dictencode), sorted by code range in bounded memory
+            # (matcher.snapshot.external)
+            prepared = None
+            if table in sources:
+                mapping = _code_mapping(dataset, table)
+                prepared = dictionary_encoding(table, sources[table], mapping, keys, practice)
             written = write_events(
                 table,
                 dataset.normalised(table),
@@ -167,6 +189,7 @@ def _write_tables(
                 tmp / table_file(table),
                 chunk_rows=chunk_rows,
                 record_batch_rows=RECORD_BATCH_ROWS,
+                prepared=prepared,
             )
             systems: dict[str, int] = {}
             index_name = None
@@ -235,16 +258,18 @@ def ingest(
     steps_total = 3 + len(EVENT_TABLES)  # (a table not provided is one step less: fine)
     with _Steps(steps_total, progress) as steps:
         with steps.step("validating"):
-            if isinstance(source, Dataset):
+            files: dict[str, TableSource] = {}
+            if isinstance(source, Dataset):  # its frames may be a subset of its files
                 dataset = source
                 label = str(source.path) if source.path is not None else "in-memory frames"
             else:
                 dataset = load_dataset(src_path or Path(source), validate=validate)
                 label = str((src_path or Path(source)).resolve())
+                files = locate_sources(src_path or Path(source))[0]
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
-            entries = _write_tables(dataset, tmp, steps, chunk_rows)
+            entries = _write_tables(dataset, tmp, steps, chunk_rows, files)
             with steps.step("hashing"):
                 files = {p.name: file_hash(p) for p in sorted(tmp.iterdir())}
                 end = _extraction(dataset, entries)

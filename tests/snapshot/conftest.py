@@ -32,6 +32,20 @@ def snap_dir(raw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def respelled_icd10() -> pl.Expr:
+    """Each ICD-10 code undotted, lower case or padded in turn (other systems unchanged)."""
+    turn = pl.int_range(pl.len()) % 3
+    code = pl.col("code")
+    spelled = (
+        pl.when(turn == 0)
+        .then(code.str.replace(".", "", literal=True))
+        .when(turn == 1)
+        .then(code.str.to_lowercase())
+        .otherwise(pl.lit(" ") + code)
+    )
+    return pl.when(pl.col("system") == "icd10").then(spelled).otherwise(code).alias("code")
+
+
 def as_strings(frame: pl.DataFrame) -> pl.DataFrame:
     """Enum and categorical columns as strings (to compare with raw data)."""
     return frame.with_columns(

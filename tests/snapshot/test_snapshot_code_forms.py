@@ -8,6 +8,7 @@ import polars as pl
 
 from matcher.data.loader import load_dataset
 from matcher.snapshot import ingest, open_snapshot
+from tests.snapshot.conftest import respelled_icd10
 
 
 def _respell(raw_dir: Path, out: Path) -> Path:
@@ -16,18 +17,7 @@ def _respell(raw_dir: Path, out: Path) -> Path:
     for file in raw_dir.glob("*.parquet"):
         frame = pl.read_parquet(file)
         if file.stem == "diagnoses":
-            turn = pl.int_range(pl.len()) % 3
-            code = pl.col("code")
-            spelled = (
-                pl.when(turn == 0)
-                .then(code.str.replace(".", "", literal=True))
-                .when(turn == 1)
-                .then(code.str.to_lowercase())
-                .otherwise(pl.lit(" ") + code)
-            )
-            frame = frame.with_columns(
-                pl.when(pl.col("system") == "icd10").then(spelled).otherwise(code).alias("code")
-            )
+            frame = frame.with_columns(respelled_icd10())
         frame.write_parquet(out / file.name)
     return out
 
