@@ -335,11 +335,11 @@ def _unreadable(source: TableSource, exc: Exception) -> Problem:
         if found:
             return Problem(source.label, "; ".join(found))
     kind = {"csv": "CSV", "parquet": "Parquet"}.get(source.fmt, "a data frame")
-    return Problem(
-        source.label,
-        f"cannot be read as {kind} ({type(exc).__name__}); check that every line has the "
-        "same number of fields and the file is complete",
-    )
+    hint = {
+        "csv": "check that every line has the same number of fields and the file is complete",
+        "parquet": "the file is damaged or incomplete: export it again",
+    }.get(source.fmt, "check the frame's columns")
+    return Problem(source.label, f"cannot be read as {kind} ({type(exc).__name__}); {hint}")
 
 
 def validate_sources(

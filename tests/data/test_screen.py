@@ -339,6 +339,9 @@ def test_issue16_target1_damaged_data_page_is_named_not_an_internal_error(
     assert validcache.lookup(root)[1] is not None
     _damage_data_page(root / "observations.parquet", "value")
     assert screen.screen_errors(locate_sources(root)[0])  # the screen cannot see it
-    with pytest.raises(DataError, match=r"observations\.parquet: cannot be read as Parquet"):
+    named = (
+        r"observations\.parquet: cannot be read as Parquet \(ComputeError\); the file is damaged"
+    )
+    with pytest.raises(DataError, match=named):
         evaluate(study, root)
     assert validcache.lookup(root)[1] is None  # validated in full next time
