@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import classes, same_day
+from matcher.engine import classes, latest, same_day
 from matcher.engine.dates import polars_offset, shift_date
 from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
 from matcher.engine.units import VALUE_FINITE, ConversionPlan
@@ -538,19 +538,25 @@ def table_pass(
     *,
     codes_read: bool = False,
     day_frames: dict[CodeTuple, pl.LazyFrame] | None = None,
-) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    ordered: bool = False,
+) -> tuple[pl.LazyFrame, list[pl.LazyFrame]]:
     """One read of an event table for ``sets`` (all of one table and level): one group_by.
 
     ``key`` is the column linking events to patients (``patient_key`` in a snapshot).
-    Returns the per-patient aggregates and, when the pass has more ``latest``/``first``
-    values than :data:`ONE_STAGE_UP_TO`, a second frame holding those values (see
-    :func:`on_day_stages`). ``codes_read``: ``frame`` holds only the union of the sets'
-    codes already (``Dataset.events``). ``day_frames``: per diagnosis code set of an ``on the
-    same day`` option, its patients' diagnosis days (:func:`~matcher.engine.same_day.days`)."""
+    Returns the per-patient aggregates and the frames holding ``latest``/``first`` values
+    computed apart: when the pass has more of them than :data:`ONE_STAGE_UP_TO` (see
+    :func:`on_day_stages`), or when its rows come sorted (see ``ordered``).
+    ``codes_read``: ``frame`` holds only the union of the sets' codes already
+    (``Dataset.events``). ``day_frames``: per diagnosis code set of an ``on the same day``
+    option, its patients' diagnosis days (:func:`~matcher.engine.same_day.days`).
+    ``ordered``: ``frame``'s rows are sorted by ``key`` then date (one code of a snapshot):
+    with no anchor nor same-day join to reorder them, each ``latest``/``first`` value is
+    then found by position (:func:`~matcher.engine.latest.on_sorted_day`), not hashed."""
     condition = prefilter(sets, codes=not codes_read)
     rows = frame.filter(condition) if condition is not None else frame
+    ordered = ordered and not any(s.anchors() or s.same_day is not None for s in sets)
     if any(s.domain is ir.Domain.OBSERVATION for s in sets):
-        rows = plan.units.attach(rows)
+        rows = plan.units.attach(rows, keep_order=ordered)
     joined: set[str] = set()
     for s in sets:
         for anchor, which in s.anchors():
@@ -565,9 +571,15 @@ def table_pass(
     rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
     on_day = [(s, need) for s, need in wanted if _on_day(need)]
+    if len(on_day) <= ONE_STAGE_UP_TO and ordered and on_day:
+        rows = rows.cache()  # read by the group_by and by each sorted value
+        apart = [sorted_on_day(plan, rows, s, need, key) for s, need in on_day]
+        done = {(s, n) for s, need in on_day for n in (need, ("vday", *need[1:]))}
+        aggs = [reduction(plan, s, need) for s, need in wanted if (s, need) not in done]
+        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), apart
     if len(on_day) <= ONE_STAGE_UP_TO:
         aggs = [reduction(plan, s, need) for s, need in wanted]
-        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), None
+        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), []
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
     aggs += plan.count_rows(sets)
     days, day_names, values = on_day_stages(plan, on_day)
@@ -578,4 +590,17 @@ def table_pass(
     second = rows.filter(usable_any).join(out.select(key, *unique_days), on=key, how="inner")
     on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in unique_days)
     second = second.filter(on_any_day).group_by(key).agg(values)
-    return out.drop(d.meta.output_name() for d in days), second
+    return out.drop(d.meta.output_name() for d in days), [second]
+
+
+def sorted_on_day(
+    plan: Plan, rows: pl.LazyFrame, events: ResolvedEvents, need: tuple, key: str
+) -> pl.LazyFrame:
+    """The ``latest``/``first`` value ``need`` of ``events`` (and its ``vday`` reduction when
+    the plan wants it) from ``rows`` sorted by ``key`` then date: see
+    :mod:`matcher.engine.latest`."""
+    value, usable = _usable(plan, events, need)
+    vday = ("vday", *need[1:])
+    day = plan.column(events, vday) if vday in plan.needs[events] else None
+    name = plan.column(events, need)
+    return latest.on_sorted_day(rows, key, usable, value, need[1], name, day)
