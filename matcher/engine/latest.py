@@ -55,4 +55,23 @@ def on_sorted_day(
     return on_day.group_by(key, maintain_order=True).agg(out)
 
 
-__all__ = ["on_sorted_day"]
+def sorted_day(rows: pl.LazyFrame, key: str, keep: pl.Expr, which: str, name: str) -> pl.LazyFrame:
+    """Per patient with a row where ``keep`` holds, the date of the last (``which`` =
+    ``"latest"``) or first such row, as column ``name``: its latest/first date, since
+    ``rows`` are sorted by ``key`` then ``date``.
+
+        >>> rows = pl.LazyFrame({"k": [0, 0, 1, 1], "date": [1, 4, 2, 3],
+        ...                      "u": [True, True, False, True]})
+        >>> sorted_day(rows, "k", pl.col("u"), "latest", "d").collect().rows()
+        [(0, 4), (1, 3)]
+        >>> sorted_day(rows, "k", pl.col("u"), "first", "d").collect().rows()
+        [(0, 1), (1, 3)]
+    """
+    kept = rows.filter(keep).select(key, pl.col("date").alias(name))
+    patient = pl.col(key)
+    if which == "latest":
+        return kept.filter((patient != patient.shift(-1)).fill_null(True))
+    return kept.filter((patient != patient.shift(1)).fill_null(True))
+
+
+__all__ = ["on_sorted_day", "sorted_day"]

@@ -105,7 +105,7 @@ class Plan:
         """The column flagging rows that may be in ``events`` (see :func:`maybe_expr`)."""
         return f"__q{self.sets[events]}"
 
-    def count_rows(self, sets: list[ResolvedEvents]) -> list[pl.Expr]:
+    def count_rows(self, sets: list[ResolvedEvents], *, read_only: bool = False) -> list[pl.Expr]:
         """Aggregations counting, per patient, the rows of each code set of ``sets``.
 
         Per index date and (table, codes), the first pass reading them counts the rows with
@@ -114,7 +114,9 @@ class Plan:
         date; and not of the other code sets of a raw table's pass, so that raw files and
         snapshots count the same rows). Equal hulls share the column (a Boolean sum in the
         pass's own ``group_by``); the date bounds are only written where narrower than the
-        pass's."""
+        pass's. ``read_only``: the pass's rows hold the codes of ``sets`` only (read from a
+        code index, all sets of one code set): a count needs no code test, and without a date
+        bound of its own it is the group's length."""
         out = []
         pass_hull = date_hull(sets)
         for day in sorted({d for s in sets for d in self.dates.get(s, {None})}, key=str):
@@ -129,12 +131,17 @@ class Plan:
                 key = (table, codes, first, last)
                 if key not in self.row_counts:
                     self.row_counts[key] = name = f"__n{len(self.row_counts)}"
-                    rows = codes_expr(codes)
+                    only_these = read_only and len({s.codes for s in sets}) == 1
+                    rows = pl.lit(True) if only_these else codes_expr(codes)
+                    narrower = False
                     if first is not None and first != pass_hull[0]:
-                        rows = rows & (pl.col("date") >= first)
+                        rows, narrower = rows & (pl.col("date") >= first), True
                     if last is not None and last != pass_hull[1]:
-                        rows = rows & (pl.col("date") <= last)
-                    out.append(rows.sum().cast(pl.Int64).alias(name))
+                        rows, narrower = rows & (pl.col("date") <= last), True
+                    if only_these and not narrower:
+                        out.append(pl.len().cast(pl.Int64).alias(name))
+                    else:
+                        out.append(rows.sum().cast(pl.Int64).alias(name))
                 counted[(table, codes)] = self.row_counts[key]
         return out
 
@@ -572,11 +579,16 @@ def table_pass(
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
     on_day = [(s, need) for s, need in wanted if _on_day(need)]
     if len(on_day) <= ONE_STAGE_UP_TO and ordered and on_day:
-        rows = rows.cache()  # read by the group_by and by each sorted value
         apart = [sorted_on_day(plan, rows, s, need, key) for s, need in on_day]
         done = {(s, n) for s, need in on_day for n in (need, ("vday", *need[1:]))}
+        unknown = [(s, need) for s, need in wanted if need[0] == "vk" and need[1] in ON_DAY]
+        apart += [sorted_unknown_day(plan, rows, s, need, key) for s, need in unknown]
+        done |= set(unknown)
         aggs = [reduction(plan, s, need) for s, need in wanted if (s, need) not in done]
-        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), apart
+        aggs += plan.count_rows(sets, read_only=codes_read)
+        if all(_is_length(a) for a in aggs):  # counts of rows only: sorted runs, no hashing
+            rows = rows.with_columns(pl.col(key).set_sorted())
+        return rows.group_by(key).agg(aggs), apart
     if len(on_day) <= ONE_STAGE_UP_TO:
         aggs = [reduction(plan, s, need) for s, need in wanted]
         return rows.group_by(key).agg(aggs + plan.count_rows(sets)), []
@@ -591,6 +603,29 @@ def table_pass(
     on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in unique_days)
     second = second.filter(on_any_day).group_by(key).agg(values)
     return out.drop(d.meta.output_name() for d in days), [second]
+
+
+def _is_length(agg: pl.Expr) -> bool:
+    """Whether ``agg`` is a plain row count (``pl.len()``, see :meth:`Plan.count_rows`)."""
+    return agg.meta.undo_aliases().meta.eq(pl.len()) or agg.meta.undo_aliases().meta.eq(
+        pl.len().cast(pl.Int64)
+    )
+
+
+def sorted_unknown_day(
+    plan: Plan, rows: pl.LazyFrame, events: ResolvedEvents, need: tuple, key: str
+) -> pl.LazyFrame:
+    """The ``vk`` reduction of a ``latest``/``first`` value (the latest/first date of a row
+    whose value cannot be converted, see :func:`_uncertain_reduction`) from ``rows`` sorted
+    by ``key`` then date: those rows (usually none) kept and each patient's last/first taken
+    by position, so the pass's ``group_by`` does not compute it over every row."""
+    mask = pl.col(plan.mask(events))
+    maybe = pl.col(plan.maybe(events)) if uncertain(events) else pl.lit(False)
+    values = plan.units.value_expr(plan.units.unit_of(need[2]))
+    unknown = (maybe | (mask & values.is_null())) & pl.col(VALUE_FINITE).is_not_null()
+    return latest.sorted_day(
+        rows, key, unknown.fill_null(False), need[1], plan.column(events, need)
+    )
 
 
 def sorted_on_day(
