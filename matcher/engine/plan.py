@@ -574,8 +574,13 @@ def table_pass(
             source = anchor_frames[anchor].select(key, col)
             rows = rows.join(source, on=key, how="left")
     rows = same_day.attach(plan, rows, sets, day_frames or {}, key)  # issue 18
-    rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
-    rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
+    # the rows of one code set read from a code index hold its codes only: no code test
+    read_only = codes_read and len({s.codes for s in sets}) == 1
+    bare = {s: dataclasses.replace(s, codes=None) if read_only else s for s in sets}
+    rows = rows.with_columns(mask_expr(plan, bare[s]).alias(plan.mask(s)) for s in sets)
+    rows = rows.with_columns(
+        maybe_expr(plan, bare[s]).alias(plan.maybe(s)) for s in sets if uncertain(s)
+    )
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
     on_day = [(s, need) for s, need in wanted if _on_day(need)]
     if len(on_day) <= ONE_STAGE_UP_TO and ordered and on_day:
@@ -591,9 +596,9 @@ def table_pass(
         return rows.group_by(key).agg(aggs), apart
     if len(on_day) <= ONE_STAGE_UP_TO:
         aggs = [reduction(plan, s, need) for s, need in wanted]
-        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), []
+        return rows.group_by(key).agg(aggs + plan.count_rows(sets, read_only=codes_read)), []
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
-    aggs += plan.count_rows(sets)
+    aggs += plan.count_rows(sets, read_only=codes_read)
     days, day_names, values = on_day_stages(plan, on_day)
     rows = rows.cache()  # read once for both stages (the optimiser does not always share it)
     out = rows.group_by(key).agg(aggs + days)
