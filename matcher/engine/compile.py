@@ -563,29 +563,40 @@ def _aggregate(
         codes = events.codes if separate and read is not None else None
         by_key.setdefault((plan.level(events), events.domain.value, codes), []).append(events)
     frames: dict[ResolvedEvents, pl.LazyFrame] = {}
+    # a snapshot says which reads come sorted by patient and date (one code's rows)
+    sorted_read = getattr(getattr(read, "__self__", None), "key_sorted", None)
     days = same_day.day_frames(plan, tables, key, read)  # issue 18: cause of an event
     out = []
     for level, table, codes in sorted(by_key, key=lambda k: (k[0], k[1], str(k[2]))):
         sets = by_key[(level, table, codes)]
         source = tables[table] if read is None else read(table, wanted_codes(sets))
         counted = set(plan.row_counts.values())
-        frame, on_day = table_pass(
-            plan, source, sets, frames, key, codes_read=read is not None, day_frames=days
+        ordered = separate and sorted_read is not None and sorted_read(table, wanted_codes(sets))
+        frame, apart = table_pass(
+            plan,
+            source,
+            sets,
+            frames,
+            key,
+            codes_read=read is not None,
+            day_frames=days,
+            ordered=ordered,
         )
         row_counts = {c: 0 for c in plan.row_counts.values() if c not in counted}
         for s in sets:
             frames[s] = frame
-        if on_day is not None:
+        if apart:
             if frame.collect_schema().names() == [key]:
                 # every reduction of the pass is a latest/first value: the first stage's
                 # frame holds nothing of its own (no anchor reads it); computing it apart
                 # would run its group_by a second time
-                out.append((on_day, {}))
+                out.extend((f, {}) for f in apart)
                 continue
             if separate:
-                out.append((on_day, {}))
+                out.extend((f, {}) for f in apart)
             else:
-                frame = frame.join(on_day, on=key, how="left")
+                for on_day in apart:
+                    frame = frame.join(on_day, on=key, how="left")
         fills = {
             plan.column(s, need): FILLS[need[0]]
             for s in sets

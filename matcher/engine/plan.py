@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import classes, same_day
+from matcher.engine import classes, latest, same_day
 from matcher.engine.dates import polars_offset, shift_date
 from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
 from matcher.engine.units import VALUE_FINITE, ConversionPlan
@@ -105,7 +105,7 @@ class Plan:
         """The column flagging rows that may be in ``events`` (see :func:`maybe_expr`)."""
         return f"__q{self.sets[events]}"
 
-    def count_rows(self, sets: list[ResolvedEvents]) -> list[pl.Expr]:
+    def count_rows(self, sets: list[ResolvedEvents], *, read_only: bool = False) -> list[pl.Expr]:
         """Aggregations counting, per patient, the rows of each code set of ``sets``.
 
         Per index date and (table, codes), the first pass reading them counts the rows with
@@ -114,7 +114,9 @@ class Plan:
         date; and not of the other code sets of a raw table's pass, so that raw files and
         snapshots count the same rows). Equal hulls share the column (a Boolean sum in the
         pass's own ``group_by``); the date bounds are only written where narrower than the
-        pass's."""
+        pass's. ``read_only``: the pass's rows hold the codes of ``sets`` only (read from a
+        code index, all sets of one code set): a count needs no code test, and without a date
+        bound of its own it is the group's length."""
         out = []
         pass_hull = date_hull(sets)
         for day in sorted({d for s in sets for d in self.dates.get(s, {None})}, key=str):
@@ -129,12 +131,17 @@ class Plan:
                 key = (table, codes, first, last)
                 if key not in self.row_counts:
                     self.row_counts[key] = name = f"__n{len(self.row_counts)}"
-                    rows = codes_expr(codes)
+                    only_these = read_only and len({s.codes for s in sets}) == 1
+                    rows = pl.lit(True) if only_these else codes_expr(codes)
+                    narrower = False
                     if first is not None and first != pass_hull[0]:
-                        rows = rows & (pl.col("date") >= first)
+                        rows, narrower = rows & (pl.col("date") >= first), True
                     if last is not None and last != pass_hull[1]:
-                        rows = rows & (pl.col("date") <= last)
-                    out.append(rows.sum().cast(pl.Int64).alias(name))
+                        rows, narrower = rows & (pl.col("date") <= last), True
+                    if only_these and not narrower:
+                        out.append(pl.len().cast(pl.Int64).alias(name))
+                    else:
+                        out.append(rows.sum().cast(pl.Int64).alias(name))
                 counted[(table, codes)] = self.row_counts[key]
         return out
 
@@ -538,19 +545,25 @@ def table_pass(
     *,
     codes_read: bool = False,
     day_frames: dict[CodeTuple, pl.LazyFrame] | None = None,
-) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    ordered: bool = False,
+) -> tuple[pl.LazyFrame, list[pl.LazyFrame]]:
     """One read of an event table for ``sets`` (all of one table and level): one group_by.
 
     ``key`` is the column linking events to patients (``patient_key`` in a snapshot).
-    Returns the per-patient aggregates and, when the pass has more ``latest``/``first``
-    values than :data:`ONE_STAGE_UP_TO`, a second frame holding those values (see
-    :func:`on_day_stages`). ``codes_read``: ``frame`` holds only the union of the sets'
-    codes already (``Dataset.events``). ``day_frames``: per diagnosis code set of an ``on the
-    same day`` option, its patients' diagnosis days (:func:`~matcher.engine.same_day.days`)."""
+    Returns the per-patient aggregates and the frames holding ``latest``/``first`` values
+    computed apart: when the pass has more of them than :data:`ONE_STAGE_UP_TO` (see
+    :func:`on_day_stages`), or when its rows come sorted (see ``ordered``).
+    ``codes_read``: ``frame`` holds only the union of the sets' codes already
+    (``Dataset.events``). ``day_frames``: per diagnosis code set of an ``on the same day``
+    option, its patients' diagnosis days (:func:`~matcher.engine.same_day.days`).
+    ``ordered``: ``frame``'s rows are sorted by ``key`` then date (one code of a snapshot):
+    with no anchor nor same-day join to reorder them, each ``latest``/``first`` value is
+    then found by position (:func:`~matcher.engine.latest.on_sorted_day`), not hashed."""
     condition = prefilter(sets, codes=not codes_read)
     rows = frame.filter(condition) if condition is not None else frame
+    ordered = ordered and not any(s.anchors() or s.same_day is not None for s in sets)
     if any(s.domain is ir.Domain.OBSERVATION for s in sets):
-        rows = plan.units.attach(rows)
+        rows = plan.units.attach(rows, keep_order=ordered)
     joined: set[str] = set()
     for s in sets:
         for anchor, which in s.anchors():
@@ -561,15 +574,31 @@ def table_pass(
             source = anchor_frames[anchor].select(key, col)
             rows = rows.join(source, on=key, how="left")
     rows = same_day.attach(plan, rows, sets, day_frames or {}, key)  # issue 18
-    rows = rows.with_columns(mask_expr(plan, s).alias(plan.mask(s)) for s in sets)
-    rows = rows.with_columns(maybe_expr(plan, s).alias(plan.maybe(s)) for s in sets if uncertain(s))
+    # the rows of one code set read from a code index hold its codes only: no code test
+    read_only = codes_read and len({s.codes for s in sets}) == 1
+    bare = {s: dataclasses.replace(s, codes=None) if read_only else s for s in sets}
+    rows = rows.with_columns(mask_expr(plan, bare[s]).alias(plan.mask(s)) for s in sets)
+    rows = rows.with_columns(
+        maybe_expr(plan, bare[s]).alias(plan.maybe(s)) for s in sets if uncertain(s)
+    )
     wanted = [(s, need) for s in sets for need in sorted(plan.needs[s], key=str)]
     on_day = [(s, need) for s, need in wanted if _on_day(need)]
+    if len(on_day) <= ONE_STAGE_UP_TO and ordered and on_day:
+        apart = [sorted_on_day(plan, rows, s, need, key) for s, need in on_day]
+        done = {(s, n) for s, need in on_day for n in (need, ("vday", *need[1:]))}
+        unknown = [(s, need) for s, need in wanted if need[0] == "vk" and need[1] in ON_DAY]
+        apart += [sorted_unknown_day(plan, rows, s, need, key) for s, need in unknown]
+        done |= set(unknown)
+        aggs = [reduction(plan, s, need) for s, need in wanted if (s, need) not in done]
+        aggs += plan.count_rows(sets, read_only=codes_read)
+        if all(_is_length(a) for a in aggs):  # counts of rows only: sorted runs, no hashing
+            rows = rows.with_columns(pl.col(key).set_sorted())
+        return rows.group_by(key).agg(aggs), apart
     if len(on_day) <= ONE_STAGE_UP_TO:
         aggs = [reduction(plan, s, need) for s, need in wanted]
-        return rows.group_by(key).agg(aggs + plan.count_rows(sets)), None
+        return rows.group_by(key).agg(aggs + plan.count_rows(sets, read_only=codes_read)), []
     aggs = [reduction(plan, s, need) for s, need in wanted if not _on_day(need)]
-    aggs += plan.count_rows(sets)
+    aggs += plan.count_rows(sets, read_only=codes_read)
     days, day_names, values = on_day_stages(plan, on_day)
     rows = rows.cache()  # read once for both stages (the optimiser does not always share it)
     out = rows.group_by(key).agg(aggs + days)
@@ -578,4 +607,40 @@ def table_pass(
     second = rows.filter(usable_any).join(out.select(key, *unique_days), on=key, how="inner")
     on_any_day = pl.any_horizontal(pl.col("date") == pl.col(d) for d in unique_days)
     second = second.filter(on_any_day).group_by(key).agg(values)
-    return out.drop(d.meta.output_name() for d in days), second
+    return out.drop(d.meta.output_name() for d in days), [second]
+
+
+def _is_length(agg: pl.Expr) -> bool:
+    """Whether ``agg`` is a plain row count (``pl.len()``, see :meth:`Plan.count_rows`)."""
+    return agg.meta.undo_aliases().meta.eq(pl.len()) or agg.meta.undo_aliases().meta.eq(
+        pl.len().cast(pl.Int64)
+    )
+
+
+def sorted_unknown_day(
+    plan: Plan, rows: pl.LazyFrame, events: ResolvedEvents, need: tuple, key: str
+) -> pl.LazyFrame:
+    """The ``vk`` reduction of a ``latest``/``first`` value (the latest/first date of a row
+    whose value cannot be converted, see :func:`_uncertain_reduction`) from ``rows`` sorted
+    by ``key`` then date: those rows (usually none) kept and each patient's last/first taken
+    by position, so the pass's ``group_by`` does not compute it over every row."""
+    mask = pl.col(plan.mask(events))
+    maybe = pl.col(plan.maybe(events)) if uncertain(events) else pl.lit(False)
+    values = plan.units.value_expr(plan.units.unit_of(need[2]))
+    unknown = (maybe | (mask & values.is_null())) & pl.col(VALUE_FINITE).is_not_null()
+    return latest.sorted_day(
+        rows, key, unknown.fill_null(False), need[1], plan.column(events, need)
+    )
+
+
+def sorted_on_day(
+    plan: Plan, rows: pl.LazyFrame, events: ResolvedEvents, need: tuple, key: str
+) -> pl.LazyFrame:
+    """The ``latest``/``first`` value ``need`` of ``events`` (and its ``vday`` reduction when
+    the plan wants it) from ``rows`` sorted by ``key`` then date: see
+    :mod:`matcher.engine.latest`."""
+    value, usable = _usable(plan, events, need)
+    vday = ("vday", *need[1:])
+    day = plan.column(events, vday) if vday in plan.needs[events] else None
+    name = plan.column(events, need)
+    return latest.on_sorted_day(rows, key, usable, value, need[1], name, day)

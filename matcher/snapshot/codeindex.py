@@ -58,6 +58,23 @@ class CodeIndex:
                 merged.append((start, n))
         return merged
 
+    def single_code(self, codes: Codes) -> bool:
+        """Whether at most one wanted (system, code) has rows: its range is then sorted by
+        ``(patient_key, date)``, where the ranges of several codes, merged, are not.
+
+            >>> index = CodeIndex(pl.DataFrame({"system": ["atc", "atc"], "code": ["A", "B"],
+            ...     "first_row": [0, 5], "n_rows": [5, 0]}))
+            >>> index.single_code({"atc": ["A", "B"]}), index.single_code({"atc": ["A", "C"]})
+            (True, True)
+        """
+        present = {
+            (system, code)
+            for system, values in codes.items()
+            for code in values
+            if self._ranges.get((system, code), (0, 0))[1] > 0
+        }
+        return len(present) <= 1
+
     def total_rows(self) -> int:
         return sum(n for _, n in self._ranges.values())
 
