@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
+from criteria_dsl.coverage import CoverageConditions
 from criteria_dsl.drugs import DrugConditions
 from criteria_dsl.ir import Span
 from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS, MAX_STUDY_CONDITIONS
@@ -34,7 +35,7 @@ from criteria_dsl.quantities import OPS
 from criteria_dsl.variation import VariationConditions
 
 
-class ConditionCompiler(DrugConditions, VariationConditions):
+class ConditionCompiler(DrugConditions, VariationConditions, CoverageConditions):
     """Conditions and definitions (see the module docstring)."""
 
     def atc_level(self, level: A.Literal_ | None) -> int | None:
@@ -79,7 +80,9 @@ class ConditionCompiler(DrugConditions, VariationConditions):
 
     def _condition(self, node: A.Condition, owner: str) -> ir.Predicate:
         span = node.span
-        drug = self.drug_condition(node, owner)  # issue 18: drugs
+        drug = self.coverage_condition(node, owner)  # issue 18: treatment length
+        if drug is None:  # issue 18: drugs
+            drug = self.drug_condition(node, owner)
         if drug is not None:
             return drug
         if isinstance(node, A.AndC | A.OrC | A.AtLeastOf):

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 
 from criteria_dsl import ast as A
 from criteria_dsl.parser import normalise_source, parse
+from criteria_dsl.transform import COVERING_OPS
+
+COVERING_WORDS = {op: written for written, op in COVERING_OPS.items()}
+"""Issue 18, treatment length: ``covering at least`` ... as written for each comparison."""
 
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
@@ -106,6 +110,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return "ever"
     if isinstance(w, A.Spanning):  # issue 18: drugs
         return f"spanning at least {duration(w.duration)}"
+    if isinstance(w, A.Covering):  # issue 18: treatment length
+        return f"covering {COVERING_WORDS[w.op]} {duration(w.duration)}"
     if isinstance(w, A.DoseFilter):
         return f"with {'daily dose' if w.daily else 'dose'} {w.op} {quantity(w.quantity)}"
     if isinstance(w, A.SameDay):  # issue 18: cause of an event

@@ -790,6 +790,54 @@ Predicate = Predicate | Spans | FirstEvent | StableDose | NoChange  # type: igno
 PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent, StableDose, NoChange)
 
 
+# ---- issue 18: treatment length ----
+COVERAGE_OPS = (">=", ">", "<=", "<")
+"""The comparisons of ``covering at least / more than / at most / less than N days``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Covers:
+    """``has <prescriptions> covering OP N days <window>``: the number of days of the window
+    covered by the prescriptions of the set, compared with ``days``.
+
+    Each prescription covers ``[date, date + duration_days - 1]`` (none with 0 days); periods
+    that overlap are merged (a day counts once) and clipped to the window (``events.window``
+    bounds the *days counted*, so a prescription dated before the window counts for the days
+    it covers inside it). A prescription without a duration covers an unknown number of days
+    from its date on (zero up to the window's end), and a row whose membership is unknown (a
+    dose filter it may satisfy) may count or not: the covered days then lie between ``low``
+    (rows surely in the set with a duration) and ``high`` (every row that may be in it, those
+    without a duration reaching the window's end). *True* when the comparison holds at both
+    ends, *false* when at neither, *unknown* otherwise. The window's bounds are fixed dates
+    (the index date or calendar dates, moved by an offset).
+
+    >>> ev = EventSet(Domain.PRESCRIPTION, CodeSetRef("insulin"), Window.up_to_index())
+    >>> Covers(ev, ">", 7).days
+    7
+    >>> Covers(ev, "==", 7)
+    Traceback (most recent call last):
+    criteria_dsl.ir.IRError: a coverage compares with at least / more than / at most / less than
+    """
+
+    events: EventSet
+    op: Comparator
+    days: int
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "Covers.events")
+        if self.events.domain is not Domain.PRESCRIPTION:
+            raise IRError("only prescriptions cover days")
+        if self.op not in COVERAGE_OPS:
+            raise IRError("a coverage compares with at least / more than / at most / less than")
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 0:
+            raise IRError("a coverage counts a whole number of days >= 0")
+
+
+Predicate = Predicate | Covers  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, Covers)
+
+
 # ---- issue 18: language reach ----
 VARIATION_UNIT = "%"
 """A variation is compared in per cent of the latest value."""

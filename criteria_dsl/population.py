@@ -41,6 +41,8 @@ def is_positive(p: ir.Predicate) -> bool:
         ),
     ):
         return True  # true only with a record
+    if isinstance(p, ir.Covers):  # issue 18: treatment length (no prescription: 0 days)
+        return (p.op == ">=" and p.days >= 1) or p.op == ">"
     if isinstance(p, ir.Compare):
         if isinstance(p.left, ir.Count):
             n = p.right.value

@@ -1,0 +1,132 @@
+"""Issue 18, treatment length: the days of a window covered by prescriptions
+(:class:`~criteria_dsl.ir.Covers`), per patient, vectorised.
+
+Each prescription covers ``[date, date + duration_days - 1]``, clipped to the window. The days
+covered are counted without a loop: the clipped periods sorted by (patient, start), the
+running maximum of the earlier periods' ends per patient (``cum_max`` shifted by one row), and
+each period adds the days past that maximum (``end - max(start - 1, running end)``, at least
+zero). Done twice: ``low`` over the rows surely in the set that have a duration, ``high`` over
+every row that may be in it (a dose filter it may satisfy), a row without a duration reaching
+the window's end (or far beyond, without one).
+
+    >>> periods = pl.LazyFrame({"k": [1, 1, 1, 2], "_s": [10, 12, 30, 5], "_e": [20, 15, 31, 4]})
+    >>> covered_days(periods, "k", "n").sort("k").collect().rows()  # 10-20 and 30-31; none
+    [(1, 13), (2, 0)]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from criteria_dsl import ir
+from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
+from matcher.engine.plan import CodeTuple, ResolvedBound, codes_expr, resolve_events
+from matcher.engine.unknowns import compare
+
+EPOCH = dt.date(1970, 1, 1)
+FAR = 10_000_000
+"""A day number past any date (days since 1970): the end of an open window."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One coverage question: the set's codes and dose filter, and the window (dates
+    inclusive; ``None``: unbounded on that side)."""
+
+    codes: CodeTuple | None
+    dose: DoseKey | None
+    first: dt.date | None
+    last: dt.date | None
+
+
+def _day(bound: ResolvedBound | None, side: str) -> dt.date | None:
+    if bound is None:
+        return None
+    assert bound.date is not None, "a coverage window has fixed dates (checked by the compiler)"
+    if bound.inclusive:
+        return bound.date
+    return bound.date + dt.timedelta(days=1 if side == "start" else -1)
+
+
+def coverage_of(node: ir.Covers, ctx: Any) -> Coverage:
+    resolved = resolve_events(ctx.study, node.events, ctx.index, ctx.plan)
+    dose = resolved.value if isinstance(resolved.value, DoseKey) else None
+    return Coverage(resolved.codes, dose, _day(resolved.start, "start"), _day(resolved.end, "end"))
+
+
+def columns(plan: Any, coverage: Coverage) -> tuple[str, str]:
+    """The (low, high) covered-days columns of ``coverage``."""
+    coverages: dict[Coverage, int] = plan.coverages
+    n = coverages.setdefault(coverage, len(coverages))
+    return f"__c{n}_low", f"__c{n}_high"
+
+
+def predicate(node: ir.Covers, ctx: Any) -> pl.Expr:
+    """True when the comparison holds for both ends, false when for neither."""
+    low, high = (pl.col(c) for c in columns(ctx.plan, coverage_of(node, ctx)))
+    at_low, at_high = compare(low, node.op, node.days), compare(high, node.op, node.days)
+    return pl.when(at_low & at_high).then(True).when(~at_low & ~at_high).then(False)
+
+
+def covered_days(periods: pl.LazyFrame, key: str, name: str) -> pl.LazyFrame:
+    """Per patient of ``periods`` (day numbers ``_s`` .. ``_e``, inclusive; an empty period
+    has ``_e < _s``): the number of distinct days covered."""
+    ordered = periods.sort([key, "_s"])
+    before = pl.col("_e").cum_max().shift(1).over(key)
+    gain = pl.col("_e") - pl.max_horizontal(pl.col("_s") - 1, before)
+    return ordered.group_by(key).agg(gain.clip(lower_bound=0).sum().cast(pl.Int64).alias(name))
+
+
+def _number(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def coverage_frame(coverage: Coverage, source: pl.LazyFrame, key: str, n: int) -> pl.LazyFrame:
+    """Per patient with a prescription of the set dated up to the window's end: low, high."""
+    date = pl.col("date")
+    keep = codes_expr(coverage.codes) if coverage.codes is not None else pl.lit(True)
+    if coverage.last is not None:
+        keep = keep & (date <= coverage.last)
+    sure: pl.Expr = pl.lit(True)
+    maybe: pl.Expr = pl.lit(False)
+    if coverage.dose is not None:
+        sure, maybe = dose_compare(coverage.dose).fill_null(False), dose_unknown(coverage.dose)
+    start = date.cast(pl.Int64)
+    if coverage.first is not None:
+        start = pl.max_horizontal(start, pl.lit(_number(coverage.first), dtype=pl.Int64))
+    last = FAR if coverage.last is None else _number(coverage.last)
+    duration = pl.col("duration_days").cast(pl.Int64)
+    end = pl.min_horizontal(date.cast(pl.Int64) + duration - 1, pl.lit(last, dtype=pl.Int64))
+    rows = (
+        source.filter(keep)
+        .with_columns(_sure=sure, _maybe=maybe.fill_null(False), _s=start, _d=duration, _e=end)
+        .filter(pl.col("_sure") | pl.col("_maybe"))
+        .select(key, "_sure", "_s", "_d", "_e")
+    )
+    low_name, high_name = f"__c{n}_low", f"__c{n}_high"
+    known = rows.filter(pl.col("_sure") & pl.col("_d").is_not_null())
+    low = covered_days(known, key, low_name)
+    open_end = pl.when(pl.col("_d").is_null()).then(pl.lit(last, dtype=pl.Int64))
+    high = covered_days(rows.with_columns(_e=open_end.otherwise(pl.col("_e"))), key, high_name)
+    return high.join(low, on=key, how="left").with_columns(pl.col(low_name).fill_null(0))
+
+
+EventReader = Callable[[str, Mapping[str, Collection[str]] | None], pl.LazyFrame]
+
+
+def coverage_frames(
+    plan: Any, tables: dict[str, pl.LazyFrame], key: str, read: EventReader | None
+) -> list[tuple[pl.LazyFrame, dict[str, object]]]:
+    """The aggregate frames of every coverage question of the plan, with their fills (0)."""
+    out: list[tuple[pl.LazyFrame, dict[str, object]]] = []
+    for coverage, n in plan.coverages.items():
+        wanted = None if coverage.codes is None else {s: set(c) for s, c in coverage.codes}
+        source = tables["prescriptions"] if read is None else read("prescriptions", wanted)
+        frame = coverage_frame(coverage, source, key, n)
+        out.append((frame, {f"__c{n}_low": 0, f"__c{n}_high": 0}))
+    return out
