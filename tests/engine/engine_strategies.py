@@ -6,6 +6,7 @@ units that do not convert."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import polars as pl
 from engine_helpers import codeset
@@ -294,6 +295,22 @@ def drug_leaves(depth: int) -> st.SearchStrategy:
         st.builds(ir.NoChange, codeset_refs, durations, durations),
         drug_counts(depth),  # issue 18, language reach: distinct drugs
         variations(depth),  # issue 18, language reach: the variation of a value
+        coverages(),  # issue 18: treatment length
+    )
+
+
+COVERED_DAYS = (0, 1, 7, 8, 30, 31, 365)
+"""Thresholds of ``covering ... N days``, colliding with the generated durations."""
+
+
+@st.composite
+def coverages(draw) -> ir.Covers:
+    """Issue 18, treatment length: days covered by prescriptions, in a window of fixed dates
+    (the index date or calendar dates: depth 0), with or without a dose filter."""
+    events = draw(event_sets(0, ir.Domain.PRESCRIPTION))
+    events = replace(events, same_day=None)  # the compiler refuses 'on the same day' with it
+    return ir.Covers(
+        events, draw(st.sampled_from(ir.COVERAGE_OPS)), draw(st.sampled_from(COVERED_DAYS))
     )
 
 
@@ -467,7 +484,8 @@ def prescription_extra() -> dict:
     that do not, and none."""
     amounts = st.none() | st.sampled_from((*DOSE_NUMBERS, 0.04, 40.0, 40.0, 1000.0, float("nan")))
     return {
-        "duration_days": st.none(),
+        # issue 18, treatment length: none, zero, and lengths around the thresholds
+        "duration_days": st.none() | st.sampled_from((0, 1, 6, 7, 8, 30, 90, 400)),
         "dose": amounts,
         "daily_dose": amounts,
         "dose_unit": st.sampled_from(DOSE_UNITS),
