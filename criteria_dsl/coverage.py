@@ -95,7 +95,7 @@ class CoverageConditions:
                 "E317 bad-coverage",
                 f"days covered are counted in days or weeks, not in {duration.unit.value}s "
                 "(which have no fixed length)",
-                f"write {'30 days' if duration.unit is ir.TimeUnit.MONTH else '365 days'} "
+                f"write '{'30 days' if duration.unit is ir.TimeUnit.MONTH else '365 days'}' "
                 f"for one {duration.unit.value}",
             )
             raise Failed

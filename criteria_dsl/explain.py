@@ -197,7 +197,7 @@ def coverage(p: ir.Covers) -> str:
         f"the days {window(p.events.window)} covered by {what} are {_OPS[p.op]} {p.days} "
         "(each prescription covers its duration_days from its date, a day covered twice "
         "counts once, one dated before the window counts for its days inside it; unknown "
-        "where a prescription without a duration could change the answer)"
+        "where a prescription without a duration, or of unknown dose, could change the answer)"
     )
 
 
