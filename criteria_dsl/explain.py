@@ -162,6 +162,8 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
         )
     if isinstance(p, ir.Covers):  # issue 18: treatment length
         return coverage(p)
+    if isinstance(p, ir.AnswerIs):  # issue 18: coded answers
+        return answer(p)
     if isinstance(p, ir.FirstEvent):
         return f"has a {events(p.events)}, and none of the set before it (the first ever)"
     if isinstance(p, ir.StableDose):
@@ -182,6 +184,24 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             f"{p.unit}; unknown with values on fewer than two dates)"
         )
     raise TypeError(type(p).__name__)  # pragma: no cover
+
+
+# ---- issue 18: coded answers ----
+def answer(p: ir.AnswerIs) -> str:
+    """The coded answer of the latest (first) record, in words, with the known answers' labels.
+
+    >>> ev = ir.EventSet(ir.Domain.OBSERVATION, ir.CodeSetRef("nyha"), ir.Window.up_to_index())
+    >>> answer(ir.AnswerIs(ev, "latest", ("LA28405-1",)))[:70]
+    "the coded answer of the latest measurement from code set 'nyha', dated"
+    """
+    from criteria_dsl.answers import KNOWN_ANSWERS
+
+    listed = ", ".join(f"{a} ({KNOWN_ANSWERS[a]})" if a in KNOWN_ANSWERS else a for a in p.answers)
+    return (
+        f"the coded answer of the {p.which} {events(p.events)} is one of {listed} (every "
+        "record of that day; unknown without a record, with a record without an answer, or "
+        "with answers of that day that disagree)"
+    )
 
 
 # ---- issue 18: treatment length ----
@@ -262,7 +282,7 @@ def can_be_unknown(p: ir.Predicate) -> bool:
         return can_be_unknown(p.item)
     if isinstance(p, ir.And | ir.Or | ir.AtLeast):
         return any(can_be_unknown(item) for item in p.items)
-    if isinstance(p, ir.Covers):  # issue 18: treatment length (durations may be missing)
+    if isinstance(p, ir.Covers | ir.AnswerIs):  # issue 18: missing durations, answers
         return True
     if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
         return p.events.value is not None

@@ -206,6 +206,9 @@ def condition(c: A.Condition) -> str:
         return status_condition(c)
     if isinstance(c, A.FirstEvent):  # issue 18: drugs
         return f"first {event(c.event)}"
+    if isinstance(c, A.AnswerC):  # issue 18: coded answers
+        answers = c.answers[0] if len(c.answers) == 1 else f"({', '.join(c.answers)})"
+        return f"{c.which} {event(c.event)} is one of {answers}"
     if isinstance(c, A.VariationC):  # issue 18: language reach
         return f"variation of {event(c.event)} {c.op} {quantity(c.quantity)}"
     if isinstance(c, A.StableDoseC):

@@ -826,8 +826,8 @@ class Covers:
 
     def __post_init__(self) -> None:
         _expect(self.events, EventSet, "Covers.events")
-        if self.events.domain is not Domain.PRESCRIPTION:
-            raise IRError("only prescriptions cover days")
+        if self.events.domain is not Domain.PRESCRIPTION or self.events.same_day is not None:
+            raise IRError("only prescriptions cover days, without 'on the same day'")
         if self.op not in COVERAGE_OPS:
             raise IRError("a coverage compares with at least / more than / at most / less than")
         if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 0:
@@ -836,6 +836,53 @@ class Covers:
 
 Predicate = Predicate | Covers  # type: ignore[misc]
 PREDICATE_TYPES = (*PREDICATE_TYPES, Covers)
+
+
+# ---- issue 18: coded answers ----
+ANSWER_RECORDS = ("latest", "first")
+"""The record whose coded answer is read: the set's latest or first."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerIs:
+    """``latest <observations> is one of (A, B)``: the coded answer (``value_code``) of the
+    set's latest (``which`` first: earliest) record in its window is one of ``answers``.
+
+    All the records of the set on that day count: *true* when every one of their answers is
+    listed, *false* when every one has an answer and none is listed, *unknown* otherwise (a
+    record without an answer, answers that disagree) and when the set has no record. Answers
+    are compared as written, spaces around them left out. The window's bounds are fixed dates.
+
+    >>> ev = EventSet(Domain.OBSERVATION, CodeSetRef("nyha"), Window.up_to_index())
+    >>> AnswerIs(ev, "latest", ("LA28406-9", "LA28405-1")).answers
+    ('LA28405-1', 'LA28406-9')
+    >>> AnswerIs(ev, "max", ("LA28405-1",))
+    Traceback (most recent call last):
+    criteria_dsl.ir.IRError: a coded answer is read from the latest or first record, not max
+    """
+
+    events: EventSet
+    which: str
+    answers: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "AnswerIs.events")
+        events = self.events
+        if events.domain is not Domain.OBSERVATION or events.value or events.same_day:
+            raise IRError("a coded answer is read from observations, without another condition")
+        if self.which not in ANSWER_RECORDS:
+            raise IRError(
+                f"a coded answer is read from the latest or first record, not {self.which}"
+            )
+        answers = tuple(sorted({str(a).strip() for a in self.answers}))
+        if not answers or "" in answers:
+            raise IRError("a coded answer is compared with at least one answer code")
+        object.__setattr__(self, "answers", answers)
+
+
+Predicate = Predicate | AnswerIs  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, AnswerIs)
 
 
 # ---- issue 18: language reach ----

@@ -37,6 +37,7 @@ def is_positive(p: ir.Predicate) -> bool:
             ir.FirstEvent,
             ir.StableDose,
             ir.ValueVariation,  # issue 18: language reach
+            ir.AnswerIs,  # issue 18: coded answers
             *ir.STATUS_PREDICATES,
         ),
     ):

@@ -459,6 +459,12 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         duration = A.Duration(c[2], str(c[3]), span=span_of(meta))
         return A.Covering(COVERING_OPS[words(c[1])], duration, span=span_of(meta))
 
+    def answer_is(self, meta: Meta, c: list[Any]) -> A.AnswerC:  # issue 18: coded answers
+        return A.AnswerC(str(c[0]), c[1], c[3], span=span_of(meta))
+
+    def answer_list(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in c)
+
     def dose_filter(self, meta: Meta, c: list[Any]) -> A.DoseFilter:
         daily = words(c[0]) == "daily dose"
         return A.DoseFilter(daily, str(c[1]), c[2], span=span_of(meta))

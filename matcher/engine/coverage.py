@@ -25,7 +25,13 @@ import polars as pl
 
 from criteria_dsl import ir
 from matcher.engine.doses import DoseKey, dose_compare, dose_unknown
-from matcher.engine.plan import CodeTuple, ResolvedBound, codes_expr, resolve_events
+from matcher.engine.plan import (
+    CodeTuple,
+    ResolvedBound,
+    ResolvedEvents,
+    codes_expr,
+    resolve_events,
+)
 from matcher.engine.unknowns import compare
 
 EPOCH = dt.date(1970, 1, 1)
@@ -53,10 +59,15 @@ def _day(bound: ResolvedBound | None, side: str) -> dt.date | None:
     return bound.date + dt.timedelta(days=1 if side == "start" else -1)
 
 
+def window_days(resolved: ResolvedEvents) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last days of a window of fixed dates (inclusive; ``None``: unbounded)."""
+    return _day(resolved.start, "start"), _day(resolved.end, "end")
+
+
 def coverage_of(node: ir.Covers, ctx: Any) -> Coverage:
     resolved = resolve_events(ctx.study, node.events, ctx.index, ctx.plan)
     dose = resolved.value if isinstance(resolved.value, DoseKey) else None
-    return Coverage(resolved.codes, dose, _day(resolved.start, "start"), _day(resolved.end, "end"))
+    return Coverage(resolved.codes, dose, *window_days(resolved))
 
 
 def columns(plan: Any, coverage: Coverage) -> tuple[str, str]:

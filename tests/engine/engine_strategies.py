@@ -296,7 +296,23 @@ def drug_leaves(depth: int) -> st.SearchStrategy:
         drug_counts(depth),  # issue 18, language reach: distinct drugs
         variations(depth),  # issue 18, language reach: the variation of a value
         coverages(),  # issue 18: treatment length
+        answer_questions(),  # issue 18: coded answers
     )
+
+
+ANSWER_POOL = (None, "LA28404-4", "LA28405-1", " LA28406-9 ", "421704003", "xyz")
+"""Coded answers of the generated observations (issue 18, coded answers): none, listed or
+not, padded."""
+
+
+@st.composite
+def answer_questions(draw) -> ir.AnswerIs:
+    """Issue 18, coded answers: the latest or first answer of a set of observations in a
+    window of fixed dates, against one to three answers."""
+    events = draw(event_sets(0, ir.Domain.OBSERVATION))
+    events = replace(events, value=None, same_day=None)
+    listed = draw(st.lists(st.sampled_from(ANSWER_POOL[1:]), min_size=1, max_size=3))
+    return ir.AnswerIs(events, draw(st.sampled_from(ir.ANSWER_RECORDS)), tuple(listed))
 
 
 COVERED_DAYS = (0, 1, 7, 8, 30, 31, 365)
@@ -455,6 +471,23 @@ def datasets(draw, index: dt.date) -> Dataset:
         st.sampled_from(STATUS_DIAGNOSES).flatmap(spelled),
     )
     tables["observations"] += draw(st.lists(status_obs, min_size=3, max_size=16))
+    # issue 18, coded answers: observations of the code sets' LOINC codes with an answer
+    answer_obs = st.builds(
+        lambda p, d, c, a: {
+            "patient_id": p,
+            "date": d,
+            "system": c[0],
+            "code": c[1],
+            "value": None,
+            "unit": None,
+            "value_code": a,
+        },
+        patient_ids,
+        days,
+        st.sampled_from([c for c in CODES if c[0] == "loinc"]),
+        st.sampled_from(ANSWER_POOL),
+    )
+    tables["observations"] += draw(st.lists(answer_obs, max_size=8))
     tables["diagnoses"] += draw(st.lists(status_diag, max_size=6))
     # issue 18: the optional procedures table is sometimes not provided (criteria unknown)
     provided = draw(st.sampled_from([True, True, True, False]))
