@@ -14,8 +14,8 @@ listed (see :class:`~criteria_dsl.ir.AnswerIs` for the rule, unknowns included):
 An answer is a LOINC answer code (``LA`` digits ``-`` digit) or a SNOMED CT code (6 to 18
 digits); anything else is ``E318 bad-answer``. So are ``min``, ``max`` or ``mean`` (a coded
 answer is read from one record), an event other than observations, a value condition on the
-event (``with value``), ``on the same day`` and a window measured from an event. :data:`KNOWN_ANSWERS` gives the
-labels ``explain`` shows for the answers it knows.
+event (``with value``), ``on the same day`` and a window measured from an event.
+:data:`KNOWN_ANSWERS` gives the labels ``explain`` shows for the answers it knows.
 
 >>> from criteria_dsl import compile_text
 >>> study = compile_text('study "S"\ncodes nyha = loinc 88020-3\ninclusion\n'
