@@ -44,7 +44,8 @@ KNOWN_ANSWERS: dict[str, str] = {
     "LA28405-1": "NYHA class II",
     "LA28406-9": "NYHA class III",
     "LA28407-7": "NYHA class IV",
-    # the same classes as SNOMED CT findings (DICOM PS3.16 context group CID 3736)
+    # the same classes as SNOMED CT findings (DICOM PS3.16 context group CID 3736; the
+    # MII cardiology value set, medizininformatik-initiative/kerndatensatz-kardiologie)
     "420300004": "NYHA class I",
     "421704003": "NYHA class II",
     "420913000": "NYHA class III",
