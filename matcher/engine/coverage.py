@@ -5,13 +5,16 @@ Each prescription covers ``[date, date + duration_days - 1]``, clipped to the wi
 covered are counted without a loop: the clipped periods sorted by (patient, start), the
 running maximum of the earlier periods' ends per patient (``cum_max`` shifted by one row), and
 each period adds the days past that maximum (``end - max(start - 1, running end)``, at least
-zero). Done twice: ``low`` over the rows surely in the set that have a duration, ``high`` over
-every row that may be in it (a dose filter it may satisfy), a row without a duration reaching
-the window's end (or far beyond, without one).
+zero). ``low`` counts the rows surely in the set that have a duration; ``high`` every row that
+may be in it (a dose filter it may satisfy), a row without a duration reaching the window's end
+(or far beyond, without one): both from one sort (:func:`coverage_frame`).
 
-    >>> periods = pl.LazyFrame({"k": [1, 1, 1, 2], "_s": [10, 12, 30, 5], "_e": [20, 15, 31, 4]})
-    >>> covered_days(periods, "k", "n").sort("k").collect().rows()  # 10-20 and 30-31; none
-    [(1, 13), (2, 0)]
+    >>> rows = pl.LazyFrame({"k": [1, 1, 1, 2, 2], "date": [dt.date(2024, 1, d) for d in
+    ...     (10, 12, 30, 5, 20)], "system": "atc", "code": "A10AE04",
+    ...     "duration_days": [11, 4, 2, 0, None]})
+    >>> q = Coverage((("atc", ("A10AE04",)),), None, dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    >>> coverage_frame(q, rows, "k", 0).sort("k").collect().rows()  # 10-20, 30-31; 20-31 maybe
+    [(1, 13, 13), (2, 0, 12)]
 """
 
 from __future__ import annotations
@@ -84,13 +87,11 @@ def predicate(node: ir.Covers, ctx: Any) -> pl.Expr:
     return pl.when(at_low & at_high).then(True).when(~at_low & ~at_high).then(False)
 
 
-def covered_days(periods: pl.LazyFrame, key: str, name: str) -> pl.LazyFrame:
-    """Per patient of ``periods`` (day numbers ``_s`` .. ``_e``, inclusive; an empty period
-    has ``_e < _s``): the number of distinct days covered."""
-    ordered = periods.sort([key, "_s"])
-    before = pl.col("_e").cum_max().shift(1).over(key)
-    gain = pl.col("_e") - pl.max_horizontal(pl.col("_s") - 1, before)
-    return ordered.group_by(key).agg(gain.clip(lower_bound=0).sum().cast(pl.Int64).alias(name))
+def _gain(end: pl.Expr, key: str) -> pl.Expr:
+    """The days a period adds past the earlier periods of its patient (rows sorted by
+    (patient, start); an empty period has ``end < start`` and adds none)."""
+    before = end.cum_max().shift(1).over(key)
+    return (end - pl.max_horizontal(pl.col("_s") - 1, before)).clip(lower_bound=0)
 
 
 def _number(day: dt.date) -> int:
@@ -98,33 +99,49 @@ def _number(day: dt.date) -> int:
 
 
 def coverage_frame(coverage: Coverage, source: pl.LazyFrame, key: str, n: int) -> pl.LazyFrame:
-    """Per patient with a prescription of the set dated up to the window's end: low, high."""
-    date = pl.col("date")
+    """Per patient with a prescription of the set that may cover a day of the window: the
+    covered days known (``low``) and possible (``high``), in ONE sort of those rows.
+
+    The rows without a duration each cover at most ``[max(date, first), last]``: together
+    ``[m, last]``, ``m`` the earliest of their starts. So ``high`` is the days of ``[m, last]``
+    plus the days before ``m`` covered by the rows with a duration that are or may be in the
+    set (their periods clipped to ``m - 1``); ``low`` the days covered by the rows surely in
+    the set with a duration. Rows whose period ends before the window are left out first."""
+    date, duration = pl.col("date"), pl.col("duration_days").cast(pl.Int64)
+    day = date.cast(pl.Int64)
     keep = codes_expr(coverage.codes) if coverage.codes is not None else pl.lit(True)
     if coverage.last is not None:
         keep = keep & (date <= coverage.last)
+    start = day
+    if coverage.first is not None:
+        first = pl.lit(_number(coverage.first), dtype=pl.Int64)
+        keep = keep & (duration.is_null() | (day + duration - 1 >= first))
+        start = pl.max_horizontal(day, first)
+    last = pl.lit(FAR if coverage.last is None else _number(coverage.last), dtype=pl.Int64)
     sure: pl.Expr = pl.lit(True)
     maybe: pl.Expr = pl.lit(False)
     if coverage.dose is not None:
         sure, maybe = dose_compare(coverage.dose).fill_null(False), dose_unknown(coverage.dose)
-    start = date.cast(pl.Int64)
-    if coverage.first is not None:
-        start = pl.max_horizontal(start, pl.lit(_number(coverage.first), dtype=pl.Int64))
-    last = FAR if coverage.last is None else _number(coverage.last)
-    duration = pl.col("duration_days").cast(pl.Int64)
-    end = pl.min_horizontal(date.cast(pl.Int64) + duration - 1, pl.lit(last, dtype=pl.Int64))
+    end = pl.min_horizontal(day + duration - 1, last)
     rows = (
         source.filter(keep)
         .with_columns(_sure=sure, _maybe=maybe.fill_null(False), _s=start, _d=duration, _e=end)
         .filter(pl.col("_sure") | pl.col("_maybe"))
         .select(key, "_sure", "_s", "_d", "_e")
+        .sort([key, "_s"])
     )
-    low_name, high_name = f"__c{n}_low", f"__c{n}_high"
-    known = rows.filter(pl.col("_sure") & pl.col("_d").is_not_null())
-    low = covered_days(known, key, low_name)
-    open_end = pl.when(pl.col("_d").is_null()).then(pl.lit(last, dtype=pl.Int64))
-    high = covered_days(rows.with_columns(_e=open_end.otherwise(pl.col("_e"))), key, high_name)
-    return high.join(low, on=key, how="left").with_columns(pl.col(low_name).fill_null(0))
+    known = pl.col("_d").is_not_null()
+    open_start = pl.when(~known).then(pl.col("_s")).min().over(key)
+    rows = rows.with_columns(_m=open_start)
+    empty = pl.col("_s") - 1
+    low_end = pl.when(pl.col("_sure") & known).then(pl.col("_e")).otherwise(empty)
+    before_m = pl.min_horizontal(pl.col("_e"), pl.col("_m") - 1)
+    high_end = pl.when(known).then(before_m).otherwise(empty)
+    open_days = (last - pl.col("_m").first() + 1).fill_null(0)
+    return rows.group_by(key).agg(
+        _gain(low_end, key).sum().cast(pl.Int64).alias(f"__c{n}_low"),
+        (_gain(high_end, key).sum() + open_days).cast(pl.Int64).alias(f"__c{n}_high"),
+    )
 
 
 EventReader = Callable[[str, Mapping[str, Collection[str]] | None], pl.LazyFrame]
