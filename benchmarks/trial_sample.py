@@ -80,6 +80,8 @@ CONSTRUCT_PATTERNS = (
     (r"variation of", "variation of a value"),
     (r"on the same day", "cause of an event"),  # issue 18: the cause of an event
     (r"(stopped smoking|smoking for) at least", "smoking history"),  # issue 18: histories
+    (r"covering (at least|at most|more than|less than)", "treatment length"),  # issue 18
+    (r"is one of", "coded answer"),  # issue 18: coded answers
 )
 TABLE_LOAD = "full ATC table"
 

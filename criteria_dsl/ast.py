@@ -345,6 +345,28 @@ class Spanning:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerC:
+    """``latest observation nyha ... is one of (LA28405-1, LA28406-9)`` (issue 18, coded
+    answers): ``which`` is the aggregate word as written (``latest``, ``first``...)."""
+
+    which: str
+    event: Event
+    answers: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Covering:
+    """``covering at least 30 days``: an event option (days of the window covered by the
+    prescriptions of the set); ``op`` is ``>=``, ``<=``, ``>`` or ``<`` (issue 18, treatment
+    length)."""
+
+    op: str
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class DoseFilter:
     """``with daily dose >= 40 mg`` / ``with dose >= 500 mg`` / ``with daily dose >= 1 DDD``."""
 
@@ -435,6 +457,7 @@ Condition = (
     | FirstEvent
     | VariationC
     | SmokingHistoryC
+    | AnswerC
 )
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
+from criteria_dsl.answers import AnswerConditions
+from criteria_dsl.coverage import CoverageConditions
 from criteria_dsl.drugs import DrugConditions
 from criteria_dsl.ir import Span
 from criteria_dsl.limits import MAX_CONDITION_DEPTH, MAX_CONDITIONS, MAX_STUDY_CONDITIONS
@@ -34,7 +36,7 @@ from criteria_dsl.quantities import OPS
 from criteria_dsl.variation import VariationConditions
 
 
-class ConditionCompiler(DrugConditions, VariationConditions):
+class ConditionCompiler(DrugConditions, VariationConditions, CoverageConditions, AnswerConditions):
     """Conditions and definitions (see the module docstring)."""
 
     def atc_level(self, level: A.Literal_ | None) -> int | None:
@@ -79,7 +81,9 @@ class ConditionCompiler(DrugConditions, VariationConditions):
 
     def _condition(self, node: A.Condition, owner: str) -> ir.Predicate:
         span = node.span
-        drug = self.drug_condition(node, owner)  # issue 18: drugs
+        drug = self.coverage_condition(node, owner)  # issue 18: treatment length
+        if drug is None:  # issue 18: drugs
+            drug = self.drug_condition(node, owner)
         if drug is not None:
             return drug
         if isinstance(node, A.AndC | A.OrC | A.AtLeastOf):
@@ -174,6 +178,8 @@ class ConditionCompiler(DrugConditions, VariationConditions):
             return ir.Compare(agg, OPS[node.op], q, span=span)  # type: ignore[arg-type]
         if isinstance(node, A.DefinitionRef):
             return self.definition(node.name, span)
+        if isinstance(node, A.AnswerC):  # issue 18: coded answers
+            return self.answer_condition(node, owner)
         if isinstance(node, A.VariationC):  # issue 18: language reach
             return self.variation(node, owner)
         if isinstance(node, A.SmokingStatusC | A.SmokingQuantityC | A.StateC):

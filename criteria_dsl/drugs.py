@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from criteria_dsl import ast as A
 from criteria_dsl import ir
+from criteria_dsl.coverage import COVERING_WHERE
 from criteria_dsl.names import Failed
 from criteria_dsl.quantities import OPS
 from criteria_dsl.windows import EventCompiler
@@ -93,9 +94,10 @@ class DrugConditions(EventCompiler):
         """``node`` without its dose filter, and that filter compiled (``None``: none).
 
         A ``spanning`` left on an event that takes none is ``E310 misplaced-option``."""
-        misplaced = [o for o in node.options if isinstance(o, A.Spanning)]
+        misplaced = [o for o in node.options if isinstance(o, A.Spanning | A.Covering)]
         for item in misplaced:
-            self.error(item.span, "E310 misplaced-option", SPANNING_WHERE)
+            where = SPANNING_WHERE if isinstance(item, A.Spanning) else COVERING_WHERE
+            self.error(item.span, "E310 misplaced-option", where)
         if misplaced:
             raise Failed
         filters = [o for o in node.options if isinstance(o, A.DoseFilter)]

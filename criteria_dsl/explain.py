@@ -160,6 +160,10 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             f"the first and last {events(p.events, plural=True)} are at least "
             f"{duration(p.duration)} apart"
         )
+    if isinstance(p, ir.Covers):  # issue 18: treatment length
+        return coverage(p)
+    if isinstance(p, ir.AnswerIs):  # issue 18: coded answers
+        return answer(p)
     if isinstance(p, ir.FirstEvent):
         return f"has a {events(p.events)}, and none of the set before it (the first ever)"
     if isinstance(p, ir.StableDose):
@@ -180,6 +184,41 @@ def predicate(p: ir.Predicate, depth: int = 0) -> str:
             f"{p.unit}; unknown with values on fewer than two dates)"
         )
     raise TypeError(type(p).__name__)  # pragma: no cover
+
+
+# ---- issue 18: coded answers ----
+def answer(p: ir.AnswerIs) -> str:
+    """The coded answer of the latest (first) record, in words, with the known answers' labels.
+
+    >>> ev = ir.EventSet(ir.Domain.OBSERVATION, ir.CodeSetRef("nyha"), ir.Window.up_to_index())
+    >>> answer(ir.AnswerIs(ev, "latest", ("LA28405-1",)))[:70]
+    "the coded answer of the latest measurement from code set 'nyha', dated"
+    """
+    from criteria_dsl.answers import KNOWN_ANSWERS
+
+    listed = ", ".join(f"{a} ({KNOWN_ANSWERS[a]})" if a in KNOWN_ANSWERS else a for a in p.answers)
+    return (
+        f"the coded answer of the {p.which} {events(p.events)} is one of {listed} (every "
+        "record of that day; unknown without a record, with a record without an answer, or "
+        "with answers of that day that disagree)"
+    )
+
+
+# ---- issue 18: treatment length ----
+def coverage(p: ir.Covers) -> str:
+    """Days covered by prescriptions, in words, with the rule that counts them.
+
+    >>> ev = ir.EventSet(ir.Domain.PRESCRIPTION, ir.CodeSetRef("insulin"), ir.Window.up_to_index())
+    >>> coverage(ir.Covers(ev, ">", 7))[:73]
+    'the days on or before the index date covered by prescriptions from code s'
+    """
+    what = events(p.events, plural=True).rsplit(", dated ", 1)[0]
+    return (
+        f"the days {window(p.events.window)} covered by {what} are {_OPS[p.op]} {p.days} "
+        "(each prescription covers its duration_days from its date, a day covered twice "
+        "counts once, one dated before the window counts for its days inside it; unknown "
+        "where a prescription without a duration, or of unknown dose, could change the answer)"
+    )
 
 
 # ---- issue 18: status ----
@@ -243,6 +282,8 @@ def can_be_unknown(p: ir.Predicate) -> bool:
         return can_be_unknown(p.item)
     if isinstance(p, ir.And | ir.Or | ir.AtLeast):
         return any(can_be_unknown(item) for item in p.items)
+    if isinstance(p, ir.Covers | ir.AnswerIs):  # issue 18: missing durations, answers
+        return True
     if isinstance(p, ir.Spans | ir.FirstEvent):  # issue 18: drugs
         return p.events.value is not None
     # stable dose and no change: unknown when a dose needed is; Exists: a missing record is absence

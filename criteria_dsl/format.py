@@ -23,6 +23,10 @@ from dataclasses import dataclass
 
 from criteria_dsl import ast as A
 from criteria_dsl.parser import normalise_source, parse
+from criteria_dsl.transform import COVERING_OPS
+
+COVERING_WORDS = {op: written for written, op in COVERING_OPS.items()}
+"""Issue 18, treatment length: ``covering at least`` ... as written for each comparison."""
 
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
@@ -106,6 +110,8 @@ def window(w: A.WindowNode | A.ValueFilter) -> str:
         return "ever"
     if isinstance(w, A.Spanning):  # issue 18: drugs
         return f"spanning at least {duration(w.duration)}"
+    if isinstance(w, A.Covering):  # issue 18: treatment length
+        return f"covering {COVERING_WORDS[w.op]} {duration(w.duration)}"
     if isinstance(w, A.DoseFilter):
         return f"with {'daily dose' if w.daily else 'dose'} {w.op} {quantity(w.quantity)}"
     if isinstance(w, A.SameDay):  # issue 18: cause of an event
@@ -200,6 +206,9 @@ def condition(c: A.Condition) -> str:
         return status_condition(c)
     if isinstance(c, A.FirstEvent):  # issue 18: drugs
         return f"first {event(c.event)}"
+    if isinstance(c, A.AnswerC):  # issue 18: coded answers
+        answers = c.answers[0] if len(c.answers) == 1 else f"({', '.join(c.answers)})"
+        return f"{c.which} {event(c.event)} is one of {answers}"
     if isinstance(c, A.VariationC):  # issue 18: language reach
         return f"variation of {event(c.event)} {c.op} {quantity(c.quantity)}"
     if isinstance(c, A.StableDoseC):

@@ -790,6 +790,101 @@ Predicate = Predicate | Spans | FirstEvent | StableDose | NoChange  # type: igno
 PREDICATE_TYPES = (*PREDICATE_TYPES, Spans, FirstEvent, StableDose, NoChange)
 
 
+# ---- issue 18: treatment length ----
+COVERAGE_OPS = (">=", ">", "<=", "<")
+"""The comparisons of ``covering at least / more than / at most / less than N days``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Covers:
+    """``has <prescriptions> covering OP N days <window>``: the number of days of the window
+    covered by the prescriptions of the set, compared with ``days``.
+
+    Each prescription covers ``[date, date + duration_days - 1]`` (none with 0 days); periods
+    that overlap are merged (a day counts once) and clipped to the window (``events.window``
+    bounds the *days counted*, so a prescription dated before the window counts for the days
+    it covers inside it). A prescription without a duration covers an unknown number of days
+    from its date on (zero up to the window's end), and a row whose membership is unknown (a
+    dose filter it may satisfy) may count or not: the covered days then lie between ``low``
+    (rows surely in the set with a duration) and ``high`` (every row that may be in it, those
+    without a duration reaching the window's end). *True* when the comparison holds at both
+    ends, *false* when at neither, *unknown* otherwise. The window's bounds are fixed dates
+    (the index date or calendar dates, moved by an offset).
+
+    >>> ev = EventSet(Domain.PRESCRIPTION, CodeSetRef("insulin"), Window.up_to_index())
+    >>> Covers(ev, ">", 7).days
+    7
+    >>> Covers(ev, "==", 7)
+    Traceback (most recent call last):
+    criteria_dsl.ir.IRError: a coverage compares with at least / more than / at most / less than
+    """
+
+    events: EventSet
+    op: Comparator
+    days: int
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "Covers.events")
+        if self.events.domain is not Domain.PRESCRIPTION or self.events.same_day is not None:
+            raise IRError("only prescriptions cover days, without 'on the same day'")
+        if self.op not in COVERAGE_OPS:
+            raise IRError("a coverage compares with at least / more than / at most / less than")
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 0:
+            raise IRError("a coverage counts a whole number of days >= 0")
+
+
+Predicate = Predicate | Covers  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, Covers)
+
+
+# ---- issue 18: coded answers ----
+ANSWER_RECORDS = ("latest", "first")
+"""The record whose coded answer is read: the set's latest or first."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerIs:
+    """``latest <observations> is one of (A, B)``: the coded answer (``value_code``) of the
+    set's latest (``which`` first: earliest) record in its window is one of ``answers``.
+
+    All the records of the set on that day count: *true* when every one of their answers is
+    listed, *false* when every one has an answer and none is listed, *unknown* otherwise (a
+    record without an answer, answers that disagree) and when the set has no record. Answers
+    are compared as written, spaces around them left out. The window's bounds are fixed dates.
+
+    >>> ev = EventSet(Domain.OBSERVATION, CodeSetRef("nyha"), Window.up_to_index())
+    >>> AnswerIs(ev, "latest", ("LA28406-9", "LA28405-1")).answers
+    ('LA28405-1', 'LA28406-9')
+    >>> AnswerIs(ev, "max", ("LA28405-1",))
+    Traceback (most recent call last):
+    criteria_dsl.ir.IRError: a coded answer is read from the latest or first record, not max
+    """
+
+    events: EventSet
+    which: str
+    answers: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect(self.events, EventSet, "AnswerIs.events")
+        events = self.events
+        if events.domain is not Domain.OBSERVATION or events.value or events.same_day:
+            raise IRError("a coded answer is read from observations, without another condition")
+        if self.which not in ANSWER_RECORDS:
+            raise IRError(
+                f"a coded answer is read from the latest or first record, not {self.which}"
+            )
+        answers = tuple(sorted({str(a).strip() for a in self.answers}))
+        if not answers or "" in answers:
+            raise IRError("a coded answer is compared with at least one answer code")
+        object.__setattr__(self, "answers", answers)
+
+
+Predicate = Predicate | AnswerIs  # type: ignore[misc]
+PREDICATE_TYPES = (*PREDICATE_TYPES, AnswerIs)
+
+
 # ---- issue 18: language reach ----
 VARIATION_UNIT = "%"
 """A variation is compared in per cent of the latest value."""

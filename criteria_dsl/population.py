@@ -37,10 +37,13 @@ def is_positive(p: ir.Predicate) -> bool:
             ir.FirstEvent,
             ir.StableDose,
             ir.ValueVariation,  # issue 18: language reach
+            ir.AnswerIs,  # issue 18: coded answers
             *ir.STATUS_PREDICATES,
         ),
     ):
         return True  # true only with a record
+    if isinstance(p, ir.Covers):  # issue 18: treatment length (no prescription: 0 days)
+        return (p.op == ">=" and p.days >= 1) or p.op == ">"
     if isinstance(p, ir.Compare):
         if isinstance(p.left, ir.Count):
             n = p.right.value

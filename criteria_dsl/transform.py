@@ -28,6 +28,10 @@ def span_of(meta: Meta | Token) -> Span | None:
     return Span(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
+COVERING_OPS = {"at least": ">=", "at most": "<=", "more than": ">", "less than": "<"}
+"""Issue 18, treatment length: the words of ``covering ... N days`` → the comparison."""
+
+
 def words(token: Token) -> str:
     """A multi-word keyword with single spaces: ``'on  or\\tbefore'`` → ``'on or before'``."""
     return _SPACES.sub(" ", str(token))
@@ -450,6 +454,16 @@ class ToAst(Transformer):  # type: ignore[type-arg]
     def spanning(self, meta: Meta, c: list[Any]) -> A.Spanning:
         duration = A.Duration(c[2], str(c[3]), span=span_of(meta))
         return A.Spanning(duration, span=span_of(meta))
+
+    def covering(self, meta: Meta, c: list[Any]) -> A.Covering:  # issue 18: treatment length
+        duration = A.Duration(c[2], str(c[3]), span=span_of(meta))
+        return A.Covering(COVERING_OPS[words(c[1])], duration, span=span_of(meta))
+
+    def answer_is(self, meta: Meta, c: list[Any]) -> A.AnswerC:  # issue 18: coded answers
+        return A.AnswerC(str(c[0]), c[1], c[3], span=span_of(meta))
+
+    def answer_list(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in c)
 
     def dose_filter(self, meta: Meta, c: list[Any]) -> A.DoseFilter:
         daily = words(c[0]) == "daily dose"

@@ -76,6 +76,53 @@ class DrugReference:
             return True
         return None
 
+    def visit_Covers(self, node: ir.Covers) -> bool | None:
+        """Issue 18, treatment length: the covered days listed one by one, as a set of
+        dates, for the rows surely in the set with a duration (low) and for every row that
+        may be in it, those without a duration covering every day from their date to the
+        window's end (high; without an end, as many days as wanted)."""
+        sure, maybe = self.visit_EventSet(replace(node.events, window=ir.Window()))
+        window = node.events.window
+        first = self._day(window.start, after=True)
+        last = self._day(window.end, after=False)
+
+        def days(row: dict, duration: int) -> set[dt.date]:
+            out = set()
+            for n in range(duration):
+                day = row["date"] + dt.timedelta(days=n)
+                if (first is None or day >= first) and (last is None or day <= last):
+                    out.add(day)
+            return out
+
+        low: set[dt.date] = set()
+        for row in sure:
+            if row.get("duration_days") is not None:
+                low |= days(row, row["duration_days"])
+        high = set(low)
+        endless = False
+        for row in sure + maybe:
+            duration = row.get("duration_days")
+            if duration is None and last is None:
+                endless = True
+            elif duration is None:
+                high |= days(row, (last - row["date"]).days + 1)
+            else:
+                high |= days(row, duration)
+        lowest, highest = len(low), math.inf if endless else len(high)
+        holds = [_holds(n, node.op, node.days) for n in (lowest, highest)]
+        if all(holds):
+            return True
+        return None if any(holds) else False
+
+    def _day(self, bound: ir.Bound | None, *, after: bool) -> dt.date | None:
+        """The first (``after``) or last day of a window end, inclusive."""
+        if bound is None:
+            return None
+        day = self.bound(bound)
+        if bound.inclusive:
+            return day
+        return day + (_DAY if after else -_DAY)
+
     def dose_in(self, row: dict, condition: ir.DoseCondition) -> float | None:
         """The row's dose in the condition's unit (in DDDs for ``DDD``), or ``None`` when it
         cannot be known: no dose (NaN and infinity are none), no unit, a unit that does not
@@ -158,3 +205,8 @@ def _comparable(row: dict) -> tuple[float, str] | None:
     if unit in _MILLIGRAMS:
         return amount * _MILLIGRAMS[unit], "mg"
     return amount, unit
+
+
+def _holds(n: float, op: str, days: int) -> bool:
+    """``n op days`` for the comparisons of a coverage."""
+    return {">=": n >= days, ">": n > days, "<=": n <= days, "<": n < days}[op]

@@ -1,5 +1,6 @@
 """The reference evaluator's issue-18 value predicates, written out per patient (see
-:mod:`matcher.reference`): the variation of a value over a window.
+:mod:`matcher.reference`): the variation of a value over a window, and the coded answer of the
+latest or first record.
 
 Kept apart from the engine on purpose: the rule is applied here to the list of a patient's
 values, not through the engine's per-patient reductions.
@@ -17,6 +18,26 @@ class ValueReference:
 
     visit: Any
     convert: Any
+
+    def visit_AnswerIs(self, node: ir.AnswerIs) -> bool | None:
+        """The answers of the records on the set's latest (first) day, listed one by one:
+        true when all are among those asked, false when all are known and none is, unknown
+        otherwise (no record included)."""
+        rows, _ = self.visit(node.events)  # no value condition: every row is surely in it
+        if not rows:
+            return None
+        days = [r["date"] for r in rows]
+        day = max(days) if node.which == "latest" else min(days)
+        answers = []
+        for row in rows:
+            if row["date"] == day:
+                code = row.get("value_code")
+                answers.append(None if code is None else code.strip())
+        if all(a is not None and a in node.answers for a in answers):
+            return True
+        if all(a is not None and a not in node.answers for a in answers):
+            return False
+        return None
 
     def visit_ValueVariation(self, node: ir.ValueVariation) -> bool | None:
         """Unknown when a value of the window cannot be used, when the usable values are on

@@ -21,7 +21,16 @@ from functools import singledispatch
 import polars as pl
 
 from criteria_dsl import ir
-from matcher.engine import changes, classes, drugs, same_day, status, variation
+from matcher.engine import (
+    answers,
+    changes,
+    classes,
+    coverage,
+    drugs,
+    same_day,
+    status,
+    variation,
+)
 from matcher.engine.dates import shift_date
 from matcher.engine.plan import (
     FILLS,
@@ -244,6 +253,16 @@ def _(node: ir.ValueVariation, ctx: Context) -> pl.Expr:  # issue 18: language r
 
 
 @_predicate.register
+def _(node: ir.Covers, ctx: Context) -> pl.Expr:  # issue 18: treatment length
+    return coverage.predicate(node, ctx)
+
+
+@_predicate.register
+def _(node: ir.AnswerIs, ctx: Context) -> pl.Expr:  # issue 18: coded answers
+    return answers.predicate(node, ctx)
+
+
+@_predicate.register
 def _(node: ir.StableDose, ctx: Context) -> pl.Expr:
     return changes.predicate(node, ctx)
 
@@ -453,6 +472,8 @@ def compile_many(
     aggregated = _aggregate(plan, tables, key, read=events, separate=dense)
     aggregated += status.status_frames(plan.status, tables, key, events)  # issue 18
     aggregated += changes.history_frames(plan, tables, key, events)  # issue 18: drugs
+    aggregated += coverage.coverage_frames(plan, tables, key, events)  # issue 18
+    aggregated += answers.answer_frames(plan, tables, key, events)  # issue 18
     # only the patients of some study's base population get aggregates and rule columns
     dates = sorted({spec.index for spec in layout})
     in_a_base = pl.any_horizontal(base_population(d) for d in dates) if dates else None

@@ -82,6 +82,10 @@ class Plan:
     histories: dict = field(default_factory=dict)
     """Issue 18: the dose histories (stable dose, no change) and their numbers
     (:mod:`matcher.engine.changes`)."""
+    coverages: dict = field(default_factory=dict)
+    """Issue 18: the treatment-length questions and their numbers (:mod:`.coverage`)."""
+    answers: dict = field(default_factory=dict)
+    """Issue 18: the coded-answer questions and their numbers (:mod:`.answers`)."""
     same_days: dict[CodeTuple, str] = field(default_factory=dict)
     """Issue 18 (cause of an event): per diagnosis code set of an ``on the same day`` option,
     the row column flagging the days with such a diagnosis (:mod:`matcher.engine.same_day`)."""

@@ -60,8 +60,8 @@ def absent_warnings(study: ir.Study, absent: Collection[str]) -> list[str]:
 # ---- issue 18: language reach ----
 COLUMN_READERS: dict[str, tuple[tuple[type, ...], str]] = {
     "observations.value_code": (
-        (ir.SmokingStatusIs, ir.SmokingHistory),
-        "a smoking status is read from the coded answer of a smoking-status record",
+        (ir.SmokingStatusIs, ir.SmokingHistory, ir.AnswerIs),
+        "a smoking status or an 'is one of' answer is read from the coded answer of a record",
     ),
 }
 """Per optional column: the predicates that cannot be decided without it, and why."""

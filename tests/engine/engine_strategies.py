@@ -6,6 +6,7 @@ units that do not convert."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import polars as pl
 from engine_helpers import codeset
@@ -294,6 +295,38 @@ def drug_leaves(depth: int) -> st.SearchStrategy:
         st.builds(ir.NoChange, codeset_refs, durations, durations),
         drug_counts(depth),  # issue 18, language reach: distinct drugs
         variations(depth),  # issue 18, language reach: the variation of a value
+        coverages(),  # issue 18: treatment length
+        answer_questions(),  # issue 18: coded answers
+    )
+
+
+ANSWER_POOL = (None, "LA28404-4", "LA28405-1", " LA28406-9 ", "421704003", "xyz")
+"""Coded answers of the generated observations (issue 18, coded answers): none, listed or
+not, padded."""
+
+
+@st.composite
+def answer_questions(draw) -> ir.AnswerIs:
+    """Issue 18, coded answers: the latest or first answer of a set of observations in a
+    window of fixed dates, against one to three answers."""
+    events = draw(event_sets(0, ir.Domain.OBSERVATION))
+    events = replace(events, value=None, same_day=None)
+    listed = draw(st.lists(st.sampled_from(ANSWER_POOL[1:]), min_size=1, max_size=3))
+    return ir.AnswerIs(events, draw(st.sampled_from(ir.ANSWER_RECORDS)), tuple(listed))
+
+
+COVERED_DAYS = (0, 1, 7, 8, 30, 31, 365)
+"""Thresholds of ``covering ... N days``, colliding with the generated durations."""
+
+
+@st.composite
+def coverages(draw) -> ir.Covers:
+    """Issue 18, treatment length: days covered by prescriptions, in a window of fixed dates
+    (the index date or calendar dates: depth 0), with or without a dose filter."""
+    events = draw(event_sets(0, ir.Domain.PRESCRIPTION))
+    events = replace(events, same_day=None)  # the compiler refuses 'on the same day' with it
+    return ir.Covers(
+        events, draw(st.sampled_from(ir.COVERAGE_OPS)), draw(st.sampled_from(COVERED_DAYS))
     )
 
 
@@ -438,6 +471,23 @@ def datasets(draw, index: dt.date) -> Dataset:
         st.sampled_from(STATUS_DIAGNOSES).flatmap(spelled),
     )
     tables["observations"] += draw(st.lists(status_obs, min_size=3, max_size=16))
+    # issue 18, coded answers: observations of the code sets' LOINC codes with an answer
+    answer_obs = st.builds(
+        lambda p, d, c, a: {
+            "patient_id": p,
+            "date": d,
+            "system": c[0],
+            "code": c[1],
+            "value": None,
+            "unit": None,
+            "value_code": a,
+        },
+        patient_ids,
+        days,
+        st.sampled_from([c for c in CODES if c[0] == "loinc"]),
+        st.sampled_from(ANSWER_POOL),
+    )
+    tables["observations"] += draw(st.lists(answer_obs, max_size=8))
     tables["diagnoses"] += draw(st.lists(status_diag, max_size=6))
     # issue 18: the optional procedures table is sometimes not provided (criteria unknown)
     provided = draw(st.sampled_from([True, True, True, False]))
@@ -467,7 +517,8 @@ def prescription_extra() -> dict:
     that do not, and none."""
     amounts = st.none() | st.sampled_from((*DOSE_NUMBERS, 0.04, 40.0, 40.0, 1000.0, float("nan")))
     return {
-        "duration_days": st.none(),
+        # issue 18, treatment length: none, zero, and lengths around the thresholds
+        "duration_days": st.none() | st.sampled_from((0, 1, 6, 7, 8, 30, 90, 400)),
         "dose": amounts,
         "daily_dose": amounts,
         "dose_unit": st.sampled_from(DOSE_UNITS),
