@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 
 class PendingValidation:
@@ -78,4 +79,62 @@ def confirm_valid(dataset: object) -> None:
         pending.wait()
 
 
-__all__ = ["PendingValidation", "confirm_valid"]
+_STARTED: dict[str, tuple[list[tuple[str, int, int]], object]] = {}
+"""Raw directories opened by :func:`start_early`, by resolved path, until taken."""
+_LOCK = threading.Lock()
+
+
+def start_early(path: Path) -> None:
+    """Open the raw directory ``path`` with its validation deferred now, so that the
+    validation also overlaps what the command does before it evaluates (imports, compiling
+    the criteria, opening the ledger); :func:`take_started` hands it over. Anything that
+    goes wrong (a snapshot, a missing table) is left for the later open to report, in its
+    place among the command's checks.
+
+    >>> import tempfile, pathlib
+    >>> from matcher.synth import generate
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = generate(20, seed=1, out=root)
+    >>> start_early(root)
+    >>> dataset = take_started(root)
+    >>> confirm_valid(dataset); take_started(root) is None  # taken once
+    True
+    """
+    from matcher.data.loader import load_dataset
+    from matcher.errors import MatcherError
+    from matcher.snapshot import is_snapshot
+    from matcher.snapshot.partition import is_partitioned
+
+    try:
+        if not path.is_dir() or is_snapshot(path) or is_partitioned(path):
+            return
+        dataset = load_dataset(path, defer_validation=True)
+    except (MatcherError, OSError):
+        return
+    with _LOCK:
+        _STARTED.clear()  # one command, one directory: nothing left from an earlier one
+        _STARTED[str(path.resolve())] = (_files(path), dataset)
+
+
+def _files(path: Path) -> list[tuple[str, int, int]]:
+    """Name, size and modification time (ns) of every file under ``path``."""
+    out = []
+    for item in sorted(path.rglob("*")):
+        if item.is_file():
+            stat = item.stat()
+            out.append((str(item.relative_to(path)), stat.st_size, stat.st_mtime_ns))
+    return out
+
+
+def take_started(path: Path) -> object | None:
+    """The data set :func:`start_early` opened for ``path`` (once), or None; None too when a
+    file under ``path`` was added, removed or changed (size, modification time) since."""
+    with _LOCK:
+        started = _STARTED.pop(str(path.resolve()), None)
+    if started is None:
+        return None
+    files, dataset = started
+    return dataset if _files(path) == files else None
+
+
+__all__ = ["PendingValidation", "confirm_valid", "start_early", "take_started"]

@@ -96,6 +96,12 @@ def open_data(
     if ingest:
         shown = _progress_default() if progress is None else progress
         return ingest_temporary(path, progress=shown, validate=validate)
+    if validate and defer_validation:
+        from matcher.data.deferred import take_started
+
+        started = take_started(path)  # opened at the start of the command (start_early)
+        if isinstance(started, Dataset):
+            return started
     return load_dataset(path, validate=validate, defer_validation=defer_validation)
 
 

@@ -192,3 +192,44 @@ def test_issue16_target1_count_on_valid_raw_data_same_answer_and_recorded(
     assert [(r["counts"], r["attrition"]) for r in released] == [
         (released[1]["counts"], released[1]["attrition"])
     ] * 2
+
+
+def test_issue16_target1_started_early_is_taken_once_and_only_if_unchanged(
+    raw: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``p4dp count`` opens the raw directory at its start (the validation then overlaps
+    compiling the criteria and opening the ledger); the data set is handed over once, and
+    not at all when a file changed in between (then opened and validated afresh)."""
+    from matcher.data.deferred import start_early, take_started
+    from matcher.data.open import open_data
+
+    monkeypatch.setenv("P4DP_VALIDATION_CACHE", "off")
+    start_early(raw)
+    dataset = take_started(raw)
+    assert dataset is not None and take_started(raw) is None
+    confirm_valid(dataset)
+    start_early(raw)
+    started = open_data(raw, defer_validation=True)  # what run_feasibility calls
+    assert take_started(raw) is None  # taken by open_data
+    confirm_valid(started)
+    start_early(raw)
+    diagnoses = pl.read_parquet(raw / "diagnoses.parquet")
+    bad = diagnoses.with_columns(pl.lit("not-a-patient").alias("patient_id"))
+    bad.write_parquet(raw / "diagnoses.parquet")
+    assert take_started(raw) is None  # changed since: not handed over
+    fresh = open_data(raw, defer_validation=True)
+    with pytest.raises(DataError, match="diagnoses"):
+        confirm_valid(fresh)
+
+
+def test_issue16_target1_start_early_leaves_snapshots_and_bad_paths_alone(
+    tmp_path: Path,
+) -> None:
+    from matcher.data.deferred import start_early, take_started
+
+    start_early(tmp_path / "missing")
+    assert take_started(tmp_path / "missing") is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    start_early(empty)  # missing tables: reported by the later open, in its place
+    assert take_started(empty) is None
