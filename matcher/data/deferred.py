@@ -18,8 +18,10 @@ anything leaves the process. Nothing is weakened:
 * the directory is recorded as validated (:mod:`matcher.data.validcache`) only once the
   validation has passed.
 
-Only a caller that confirms asks for this (``p4dp count``); every other caller of
-``load_dataset`` validates before it returns, as before.
+Only a caller that confirms asks for this (``p4dp count``, which also opens the directory
+as it starts, :func:`start_early`, so that the validation overlaps compiling the criteria and
+opening the ledger too); every other caller of ``load_dataset`` validates before it
+returns, as before.
 
     >>> pending = PendingValidation(lambda: None)
     >>> pending.wait()  # passed: returns
