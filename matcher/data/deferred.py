@@ -96,7 +96,7 @@ def start_early(path: Path) -> None:
     >>> import tempfile, pathlib
     >>> from matcher.synth import generate
     >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = generate(20, seed=1, out=root)
+    >>> _ = generate(50, seed=3, out=root)
     >>> start_early(root)
     >>> dataset = take_started(root)
     >>> confirm_valid(dataset); take_started(root) is None  # taken once
