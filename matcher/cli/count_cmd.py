@@ -159,6 +159,10 @@ def count(
       p4dp count study.p4dp --data data/ --role steward --format csv --out counts.csv
       p4dp count study.p4dp --data snapshots/parts/ --workers 2
     """
+    from matcher.data.deferred import start_early
+
+    if not cluster and workers is None:  # validation overlaps the set-up below (issue 16)
+        start_early(data_dir)
     from criteria_dsl import compile_file
     from matcher.disclosure import ViewOptions
     from matcher.disclosure.ledger import Ledger

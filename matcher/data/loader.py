@@ -33,6 +33,7 @@ import polars as pl
 from matcher.data import validcache
 from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
+from matcher.data.deferred import PendingValidation, confirm_valid
 from matcher.data.schema import OPTIONAL_TABLES, TABLES
 from matcher.data.screen import screen_errors
 from matcher.data.sources import TableSource, frame_source, locate_sources
@@ -70,6 +71,10 @@ class Dataset:
     """Optional columns the files do not hold, as ``table.column`` (read as their default:
     ``observations.value_code`` null); for a snapshot, those of its source as its manifest
     records them (issue 18, :mod:`matcher.snapshot.absent`)."""
+    pending_validation: PendingValidation | None = field(default=None, compare=False, repr=False)
+    """A validation still running (``load_dataset(..., defer_validation=True)``): nothing
+    computed from this data set may leave the process before
+    :func:`~matcher.data.deferred.confirm_valid` returns."""
 
     def table(self, name: str) -> pl.LazyFrame:
         """The frame of table ``name`` (``KeyError`` for a name outside the contract); an
@@ -234,29 +239,62 @@ def typed_frame(source: TableSource) -> pl.LazyFrame:
 
 
 def _build(
-    sources: dict[str, TableSource], path: Path | None, *, validate: bool, label: str
+    sources: dict[str, TableSource],
+    path: Path | None,
+    *,
+    validate: bool,
+    label: str,
+    defer: bool = False,
 ) -> Dataset:
-    groups: dict[str, pl.DataFrame] = {}
     cached: dict[str, pl.DataFrame] | None = None
     before: validcache.Fingerprint | None = None
     if validate and path is not None:  # a directory that passed before, unchanged: no pass
         before, cached = validcache.lookup(path)
-    if validate and cached is None and not screen_errors(sources):  # may hold an error
-        report = validate_sources(sources, label=label, plausibility=False)
-        report.raise_for_errors()
-        groups = report.code_groups
-    frames: dict[str, pl.LazyFrame | None] = {
-        name: typed_frame(sources[name]) if name in sources else None for name in TABLES
-    }
+    pending: PendingValidation | None = None
+    groups: dict[str, pl.DataFrame] = {}
     parts = {name: s.parts for name, s in sources.items() if s.fmt == "parquet"}
+    if validate and cached is None and not defer:
+        groups = _validate(sources, label)
+    try:
+        frames: dict[str, pl.LazyFrame | None] = {
+            name: typed_frame(sources[name]) if name in sources else None for name in TABLES
+        }
+    except DataError:
+        if validate and cached is None and defer:  # the validation's full report instead
+            _validate(sources, label)
+        raise
     forms = CodeForms({n: f for n, f in frames.items() if f is not None}, parquet_parts=parts)
-    for table, pairs in groups.items():  # the validator's distinct codes: no second scan
-        forms.prime(table, pairs)
     for table, mapping in (cached or {}).items():
         forms.prime_mapping(table, mapping)
-    if before is not None and cached is None:
-        validcache.remember(before, forms.known())
-    return Dataset(path=path, **frames, code_forms=forms, absent_columns=absent_columns(sources))
+    if validate and cached is None:
+
+        def passed(groups: dict[str, pl.DataFrame]) -> None:
+            for table, pairs in groups.items():  # the validator's distinct codes: no rescan
+                forms.prime(table, pairs)
+            if before is not None:
+                validcache.remember(before, forms.known())
+
+        if defer:  # evaluated meanwhile: the caller calls confirm_valid before releasing
+            pending = PendingValidation(lambda: passed(_validate(sources, label)))
+        else:
+            passed(groups)
+    return Dataset(
+        path=path,
+        **frames,
+        code_forms=forms,
+        absent_columns=absent_columns(sources),
+        pending_validation=pending,
+    )
+
+
+def _validate(sources: dict[str, TableSource], label: str) -> dict[str, pl.DataFrame]:
+    """Raise the :class:`DataError` of every error in ``sources``; return the distinct code
+    pairs per table when the full pass ran (empty when the screen proved the data clean)."""
+    if screen_errors(sources):
+        return {}
+    report = validate_sources(sources, label=label, plausibility=False)
+    report.raise_for_errors()
+    return report.code_groups
 
 
 def raise_if_unreadable(dataset: object) -> None:
@@ -273,6 +311,7 @@ def raise_if_unreadable(dataset: object) -> None:
     path = getattr(dataset, "path", None)
     if not isinstance(dataset, Dataset) or path is None:
         return
+    confirm_valid(dataset)  # a validation still running: its error, if it finds one
     sources, missing = locate_sources(path)
     if missing:
         return
@@ -296,7 +335,9 @@ def absent_columns(sources: dict[str, TableSource]) -> frozenset[str]:
     return frozenset(out)
 
 
-def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
+def load_dataset(
+    path: Path | str, *, validate: bool = True, defer_validation: bool = False
+) -> Dataset:
     """Open the data directory ``path`` as a :class:`Dataset` (lazy scans, contract types).
 
     With ``validate`` (the default) every table is checked first and all problems are raised
@@ -305,6 +346,10 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     are checked and a bad value raises when the frame is collected. A Parquet directory is
     first screened from its dictionary pages and statistics (:mod:`matcher.data.screen`):
     the full pass, which names the offending rows, runs only when an error may be there.
+
+    ``defer_validation``: that validation runs in a background thread while the caller
+    evaluates, and the caller must call :func:`~matcher.data.deferred.confirm_valid` before
+    releasing anything (see :mod:`matcher.data.deferred`).
     """
     path = Path(path)
     sources, missing = locate_sources(path)
@@ -314,7 +359,8 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
         if validate and sources:
             report.errors.extend(validate_sources(sources, label=str(path)).errors)
         report.raise_for_errors()
-    return _build(sources, path, validate=validate, label=str(path))
+    defer = validate and defer_validation
+    return _build(sources, path, validate=validate, label=str(path), defer=defer)
 
 
 __all__ = [

@@ -71,8 +71,13 @@ def open_data(
     progress: bool | None = None,
     ingest: bool = False,
     validate: bool = True,
+    defer_validation: bool = False,
 ) -> Dataset:
-    """Open ``data`` (see the module docstring); ``progress=None`` shows it on a terminal."""
+    """Open ``data`` (see the module docstring); ``progress=None`` shows it on a terminal.
+
+    ``defer_validation``: a raw directory is validated in the background while the caller
+    evaluates; the caller must call :func:`~matcher.data.deferred.confirm_valid` before it
+    releases anything (:mod:`matcher.data.deferred`)."""
     if isinstance(data, Dataset):
         return data
     if isinstance(data, Mapping):
@@ -91,7 +96,13 @@ def open_data(
     if ingest:
         shown = _progress_default() if progress is None else progress
         return ingest_temporary(path, progress=shown, validate=validate)
-    return load_dataset(path, validate=validate)
+    if validate and defer_validation:
+        from matcher.data.deferred import take_started
+
+        started = take_started(path)  # opened at the start of the command (start_early)
+        if isinstance(started, Dataset):
+            return started
+    return load_dataset(path, validate=validate, defer_validation=defer_validation)
 
 
 __all__ = ["DataArg", "ingest_temporary", "open_data", "open_snapshot"]

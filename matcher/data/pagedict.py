@@ -57,7 +57,7 @@ in two incompatible ways by different writers, is not among them)."""
 DICTIONARY_ENCODINGS = frozenset({2, 8})
 """``PLAIN_DICTIONARY`` and ``RLE_DICTIONARY``: a data page of indices into the dictionary."""
 _DATA_PAGE, _INDEX_PAGE, _DICTIONARY_PAGE, _DATA_PAGE_V2 = 0, 1, 2, 3
-_PLAIN, _PLAIN_DICTIONARY = 0, 2
+_PLAIN, _PLAIN_DICTIONARY, _RLE = 0, 2, 3
 
 
 @dataclass(frozen=True)
@@ -161,14 +161,9 @@ def plain_strings(data: bytes, count: int) -> pa.Array:
     if count == 0:
         return pa.array([], type=pa.large_string())
     buffer = np.frombuffer(data, dtype=np.uint8)
-    width = int.from_bytes(data[:4], "little")
-    if len(data) == count * (4 + width):  # the same length throughout (pseudonyms): vectorised
-        table = buffer.reshape(count, 4 + width)
-        lengths = table[:, :4].copy().view("<u4").ravel()
-        if (lengths == width).all():
-            offsets = np.arange(count + 1, dtype=np.int64) * width
-            body = np.ascontiguousarray(table[:, 4:]).ravel()
-            return _strings(offsets, body)
+    fixed = _fixed_width(buffer, count)  # the same length throughout (pseudonyms): vectorised
+    if fixed is not None:
+        return _strings(np.arange(count + 1, dtype=np.int64) * fixed.shape[1], fixed.ravel())
     offsets = np.empty(count + 1, dtype=np.int64)
     starts = np.empty(count, dtype=np.int64)
     pos, total = 0, 0
@@ -185,6 +180,70 @@ def plain_strings(data: bytes, count: int) -> pa.Array:
     lengths = np.diff(offsets)
     take = np.repeat(starts - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
     return _strings(offsets, buffer[take])
+
+
+def _fixed_width(buffer: np.ndarray, count: int) -> np.ndarray | None:
+    """``count`` PLAIN byte arrays of one length as a ``(count, length)`` byte matrix; None
+    when their lengths differ."""
+    if count == 0 or len(buffer) < 4:
+        return None
+    width = int(buffer[:4].view("<u4")[0])
+    if len(buffer) != count * (4 + width):
+        return None
+    table = buffer.reshape(count, 4 + width)
+    if not (table[:, :4].copy().view("<u4").ravel() == width).all():
+        return None
+    return np.ascontiguousarray(table[:, 4:])
+
+
+def plain_page_values(data: bytes) -> pa.Array:
+    """The values of a PLAIN data page's value section, when they all have one byte length
+    (pseudonyms), runs of a repeated value kept once (rows ordered by patient repeat each
+    pseudonym); ``_Unsupported`` otherwise (strings of varying lengths would need a loop).
+
+    >>> rows = [b"p1", b"p1", b"p2", b"p1"]
+    >>> plain_page_values(b"".join(b"\\x02\\x00\\x00\\x00" + r for r in rows)).to_pylist()
+    ['p1', 'p2', 'p1']
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if len(buffer) == 0:  # only nulls
+        return pa.array([], type=pa.large_string())
+    width = int(buffer[:4].view("<u4")[0]) if len(buffer) >= 4 else 0
+    count = len(buffer) // (4 + width)
+    matrix = _fixed_width(buffer, count)
+    if matrix is None or width == 0:
+        raise _Unsupported("plain values of varying lengths")
+    keep = np.ones(count, dtype=bool)
+    keep[1:] = (matrix[1:] != matrix[:-1]).any(axis=1)
+    kept = matrix[keep]
+    return _strings(np.arange(len(kept) + 1, dtype=np.int64) * width, kept.ravel())
+
+
+def _plain_data_page(
+    chunk: bytes, header: dict[int, object], body: int, codec: str | None, max_def: int
+) -> pa.Array:
+    """The values of the PLAIN data page (v1 or v2) of ``header``, whose body starts at
+    ``body`` in ``chunk`` (levels skipped: the chunk's statistics count the nulls)."""
+    kind, raw_size, size = header.get(1), header.get(2), header.get(3)
+    assert isinstance(raw_size, int) and isinstance(size, int)
+    raw = chunk[body : body + size]
+    if kind == _DATA_PAGE:
+        data = raw if codec is None else pa.decompress(raw, raw_size, codec=codec).to_pybytes()
+        page = header.get(5)
+        pos = 0
+        if max_def > 0:  # definition levels: a 4-byte length, then RLE runs
+            if not isinstance(page, dict) or page.get(3) != _RLE:
+                raise _Unsupported("definition levels not RLE-encoded")
+            pos = 4 + int.from_bytes(data[:4], "little")
+        return plain_page_values(data[pos:])
+    page = header.get(8)
+    if not isinstance(page, dict):
+        raise _Unsupported("malformed data page v2 header")
+    levels = int(page.get(5) or 0) + int(page.get(6) or 0)  # uncompressed, before the values
+    values = raw[levels:]
+    if codec is not None and page.get(7, True):
+        values = pa.decompress(values, raw_size - levels, codec=codec).to_pybytes()
+    return plain_page_values(values)
 
 
 def _strings(offsets: np.ndarray, body: np.ndarray) -> pa.Array:
@@ -230,11 +289,17 @@ def _only_dictionary_pages(encoding_stats: object) -> bool:
 
 
 def _chunk(
-    view: mmap.mmap, column: pq.ColumnChunkMetaData, rows: int, encoding_stats: object = None
+    view: mmap.mmap,
+    column: pq.ColumnChunkMetaData,
+    rows: int,
+    encoding_stats: object = None,
+    max_def: int | None = None,
 ) -> ChunkDictionary:
     """The dictionary of one column chunk, after checking that every data page uses it:
     from the footer's page encoding statistics when the writer recorded them, else by
-    walking the page headers of the chunk."""
+    walking the page headers of the chunk. With ``max_def`` (the column's maximum
+    definition level), PLAIN data pages of one-length values are read too and their values
+    added (a dictionary that outgrew its page)."""
     stats = column.statistics
     if stats is None or not stats.has_null_count or column.physical_type != "BYTE_ARRAY":
         raise _Unsupported("no null count, or not text")
@@ -256,6 +321,7 @@ def _chunk(
     chunk = view[start : start + column.total_compressed_size]
     end = len(chunk)
     values: pa.Array | None = None
+    plain: list[pa.Array] = []
     data_values = 0
     pos = 0
     while pos < end:
@@ -270,7 +336,9 @@ def _chunk(
         elif kind in (_DATA_PAGE, _DATA_PAGE_V2):
             page = header.get(5 if kind == _DATA_PAGE else 8)
             encoding = page.get(2 if kind == _DATA_PAGE else 4) if isinstance(page, dict) else None
-            if encoding not in DICTIONARY_ENCODINGS:
+            if encoding == _PLAIN and max_def is not None and max_def <= 1:
+                plain.append(_plain_data_page(chunk, header, body, codec, max_def))
+            elif encoding not in DICTIONARY_ENCODINGS:
                 raise _Unsupported("a data page that is not dictionary-encoded")
             data_values += int(page.get(1) or 0)
         elif kind != _INDEX_PAGE:
@@ -278,6 +346,8 @@ def _chunk(
         pos = body + size
     if values is None or pos != end or data_values != rows:
         raise _Unsupported("pages do not cover the chunk")
+    if plain:
+        values = pa.concat_arrays([values, *plain])
     return ChunkDictionary(values, nulls, rows)
 
 
@@ -308,11 +378,16 @@ def _encoding_stats(path: str, size: int, mtime_ns: int) -> dict[tuple[int, str]
 
 
 def chunk_dictionaries(
-    path: Path, columns: Sequence[str]
+    path: Path, columns: Sequence[str], *, plain_pages: bool = False
 ) -> dict[str, list[ChunkDictionary]] | None:
     """Per column, the dictionary of each non-empty row group of the Parquet file ``path``
     (in row-group order); None when one chunk cannot be answered this way (see the module
-    docstring) or the file cannot be read."""
+    docstring) or the file cannot be read.
+
+    ``plain_pages``: a chunk whose dictionary outgrew its page (later data pages PLAIN) is
+    answered too when those pages hold values of one byte length (pseudonyms): its values
+    are the dictionary's followed by those pages' values (repeats of the previous row left
+    out), so a check over them still covers every row."""
     try:
         meta = pq.read_metadata(path)
         positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
@@ -328,7 +403,16 @@ def chunk_dictionaries(
                     continue
                 for name in columns:
                     chunk = row_group.column(positions[name])
-                    found = _chunk(m, chunk, row_group.num_rows, pages.get((group, name)))
+                    described = meta.schema.column(positions[name])
+                    flat = plain_pages and described.max_repetition_level == 0
+                    max_def = described.max_definition_level if flat else None
+                    found = _chunk(
+                        m,
+                        chunk,
+                        row_group.num_rows,
+                        pages.get((group, name)),
+                        max_def,
+                    )
                     out[name].append(found)
     except (_Unsupported, pa.ArrowException, OSError, ValueError, IndexError):
         return None

@@ -68,7 +68,7 @@ def text_dictionaries(parts: Sequence[Path], column: str) -> tuple[pa.Array, int
     values: list[pa.Array] = []
     nulls = 0
     for part in parts:
-        found = chunk_dictionaries(part, [column])
+        found = chunk_dictionaries(part, [column], plain_pages=True)
         if found is not None:
             values += [chunk.values for chunk in found[column]]
             nulls += sum(chunk.nulls for chunk in found[column])

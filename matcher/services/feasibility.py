@@ -164,6 +164,7 @@ def run_feasibility(
     """
     import os
 
+    from matcher.data.deferred import confirm_valid
     from matcher.data.extract_date import index_date_notes
     from matcher.data.open import open_data
     from matcher.scaleout.service import evaluate_for_count, refuse_noise_on_cluster, wants_cluster
@@ -176,18 +177,23 @@ def run_feasibility(
     query, sponsor = request.query, request.role == "sponsor"
     # Sponsors: sketches of every counted set, for sticky answers (they stay in the ledger).
     sketch_secret = ledger.sketch_secret() if sponsor else None
-    with progress(f"loading {request.data}"):
-        dataset = open_data(request.data)
+    with progress(f"loading {request.data}"):  # a raw directory validates meanwhile
+        dataset = open_data(request.data, defer_validation=True)
     with progress(f"evaluating {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"):
-        results = evaluate_for_count(  # on a cluster: histograms combined from the parts
-            studies,
-            dataset,
-            query=query,
-            index_date=request.index_date,
-            cluster=request.cluster,
-            workers=request.workers,
-            sketch_secret=sketch_secret,
-        )
+        try:
+            results = evaluate_for_count(  # on a cluster: histograms combined from the parts
+                studies,
+                dataset,
+                query=query,
+                index_date=request.index_date,
+                cluster=request.cluster,
+                workers=request.workers,
+                sketch_secret=sketch_secret,
+            )
+        except Exception:
+            confirm_valid(dataset)  # bad data: the validation's error, not the engine's
+            raise
+        confirm_valid(dataset)  # nothing is released before the data has passed
     warnings: list[str] = []
     for kind, text in index_date_notes(
         dataset, [r.index_date for r in results], defaulted=request.index_date is None

@@ -345,3 +345,98 @@ def test_issue16_target1_damaged_data_page_is_named_not_an_internal_error(
     with pytest.raises(DataError, match=named):
         evaluate(study, root)
     assert validcache.lookup(root)[1] is None  # validated in full next time
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("compression", ["none", "snappy", "zstd"])
+@pytest.mark.parametrize("nullable", [True, False])
+def test_issue16_target1_overflowing_pseudonyms_read_from_plain_pages(
+    tmp_path: Path, version: str, compression: str, nullable: bool
+) -> None:
+    """A pseudonym dictionary that outgrew its page: the PLAIN pages after it are read
+    directly (levels skipped, repeats of the previous row kept once), not by pyarrow; the
+    values found are exactly those of the rows."""
+    path = tmp_path / "t.parquet"
+    values = [f"patient-{i // 3:06d}" for i in range(15_000)]  # sorted, each thrice
+    if nullable:
+        values[7] = values[9_001] = None
+    field = pa.field("patient_id", pa.string(), nullable=nullable)
+    table = pa.table({"patient_id": values}, schema=pa.schema([field]))
+    pq.write_table(
+        table,
+        path,
+        dictionary_pagesize_limit=2000,
+        data_page_size=4000,
+        data_page_version=version,
+        compression=compression,
+        row_group_size=6000,
+    )
+    assert pagedict.chunk_dictionaries(path, ["patient_id"]) is None  # dictionary only: no
+    found = pagedict.chunk_dictionaries(path, ["patient_id"], plain_pages=True)
+    assert found is not None
+    chunks = found["patient_id"]
+    seen = pa.concat_arrays([c.values for c in chunks]).to_pylist()
+    assert set(seen) == {v for v in values if v is not None}
+    assert len(seen) < len(values) // 2  # repeats of the previous row left out
+    assert sum(c.nulls for c in chunks) == (2 if nullable else 0)
+    assert [c.rows for c in chunks] == [6000, 6000, 3000]
+
+
+def test_issue16_target1_plain_pages_of_varying_lengths_fall_back_to_pyarrow(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.parquet"
+    values = [f"p{i:04d}" + "x" * (i % 3) for i in range(5000)]  # lengths vary in every page
+    pq.write_table(pa.table({"patient_id": values}), path, dictionary_pagesize_limit=2000)
+    assert pagedict.chunk_dictionaries(path, ["patient_id"]) is None  # it did overflow
+    assert pagedict.chunk_dictionaries(path, ["patient_id"], plain_pages=True) is None
+    found = screen.text_dictionaries([path], "patient_id")
+    assert found is not None and set(found[0].to_pylist()) == set(values)
+
+
+def test_issue16_target1_orphan_in_a_plain_page_is_screened_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown pseudonym stored only in a PLAIN page after an outgrown dictionary is seen
+    by the screen, and the error is the full validation's."""
+    frames = valid_frames()
+    ids = [f"patient{i:07d}" for i in range(3000)]
+    extra = pl.concat([frames["patients"].head(1)] * 3000).with_columns(patient_id=pl.Series(ids))
+    patients = pl.concat([frames["patients"], extra])
+    encounters = pl.DataFrame(
+        {
+            "patient_id": [*ids[:2999], "nobody-000000x"],  # the last row, in a plain page
+            "date": [D(2015, 1, 1)] * 3000,
+            "practice_id": ["pr1"] * 3000,
+            "kind": ["visit"] * 3000,
+        }
+    )
+    assert len("nobody-000000x") == len(ids[0])
+    frames = {**frames, "patients": patients, "encounters": encounters}
+    frames = {k: v for k, v in frames.items() if k in ("patients", "encounters")}
+    directory = tmp_path / "data"
+    directory.mkdir()
+    for name, frame in {**valid_frames(), **frames}.items():
+        pq.write_table(
+            frame.to_arrow(), directory / f"{name}.parquet", dictionary_pagesize_limit=2000
+        )
+    found = pagedict.chunk_dictionaries(
+        directory / "encounters.parquet", ["patient_id"], plain_pages=True
+    )
+    assert (
+        found is not None
+        and pagedict.chunk_dictionaries(directory / "encounters.parquet", ["patient_id"]) is None
+    )  # the dictionary did overflow
+    sources = locate_sources(directory)[0]
+    assert not screen.screen_errors(sources)
+    screened = _error_text(directory, monkeypatch, screened=True)
+    assert "nobody" not in screened  # no pseudonym in an error text
+    assert "encounters" in screened and "patient_id" in screened
+    assert screened == _error_text(directory, monkeypatch, screened=False)
+    ok = {**valid_frames(), **frames}
+    ok["encounters"] = encounters.with_columns(patient_id=pl.Series(ids))
+    for name, frame in ok.items():
+        pq.write_table(
+            frame.to_arrow(), directory / f"{name}.parquet", dictionary_pagesize_limit=2000
+        )
+    assert screen.screen_errors(locate_sources(directory)[0])  # proved from the plain pages
