@@ -66,6 +66,9 @@ class Context:
     number of stages of shared columns they read."""
     absent: frozenset[str] = frozenset()
     """Optional tables the data does not provide: predicates reading them are unknown."""
+    ages: bool = False
+    """Whether age criteria read the columns of :func:`age_columns` (computed once per index
+    date by ``compile_many``) instead of computing the bounds themselves."""
 
     def events(self, events: ir.EventSet, need: tuple) -> str:
         resolved = resolve_events(self.study, events, self.index, self.plan)
@@ -110,6 +113,16 @@ def predicate(node: object, ctx: Context) -> pl.Expr:
     return expr
 
 
+def age_columns(index: dt.date) -> tuple[str, str]:
+    """The hidden columns holding :func:`age_bounds` at ``index`` (every age criterion of the
+    studies at that date reads them: computed once, not once per criterion).
+
+    >>> age_columns(dt.date(2024, 1, 15))
+    ('__age_low@2024-01-15', '__age_high@2024-01-15')
+    """
+    return f"__age_low@{index}", f"__age_high@{index}"
+
+
 @singledispatch
 def _predicate(node: object, ctx: Context) -> pl.Expr:
     raise MatcherError(f"no translation for {type(node).__name__}")
@@ -134,6 +147,8 @@ def _(node: ir.Compare, ctx: Context) -> pl.Expr:
     left, op, right = node.left, node.op, node.right.value
     if isinstance(left, ir.Age):
         low, high = age_bounds(ctx.index)
+        if ctx.ages:
+            low, high = (pl.col(name) for name in age_columns(ctx.index))
         return _both(compare(low, op, right), compare(high, op, right))
     if isinstance(left, ir.Count) and ctx.uncertain(left.events):
         high = ctx.events(left.events, (count_need(left) + "q",))
@@ -334,13 +349,17 @@ class StudyColumns:
         return self.prefix + "base"
 
 
-def _rule_columns(study: ir.Study, prefix: str) -> tuple[list[pl.Expr], pl.Expr]:
+def _rule_columns(
+    study: ir.Study, prefix: str, same: Mapping[str, str]
+) -> tuple[list[pl.Expr], pl.Expr]:
     """The two bitmasks after ``unknown_as``, from the raw rule columns, and the verdict (to
-    compute in a later stage: it reads the bitmasks)."""
+    compute in a later stage: it reads the bitmasks). ``same``: the rule columns equal to an
+    earlier one (read instead: a flag several studies compute the same way is computed once,
+    Polars' common sub-expressions)."""
     failed: list[pl.Expr] = []
     unknown: list[pl.Expr] = []
     for rule in study.rules:
-        value = pl.col(prefix + rule.name)
+        value = pl.col(same.get(prefix + rule.name, prefix + rule.name))
         if rule.unknown_as is not None:
             value = value.fill_null(rule.unknown_as)
         bad = ~value if rule.section is ir.Section.INCLUSION else value
@@ -462,7 +481,7 @@ def compile_many(
         # '#' never appears in a rule name, so these never collide with rule columns
         shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
         plan.index = index
-        ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent))
+        ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent), ages=True)
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
         layout.append(StudyColumns(study, index, prefix))
 
@@ -470,16 +489,17 @@ def compile_many(
     aggregated += status.status_frames(plan.status, tables, key, events)  # issue 18
     aggregated += changes.history_frames(plan, tables, key, events)  # issue 18: drugs
     named: list[tuple[str, pl.Expr]] = []
-    bits: list[pl.Expr] = []
-    verdicts: list[pl.Expr] = []
     for spec, raw in zip(layout, raw_by_study, strict=True):
         named.append((spec.base, base_population(spec.index)))
         named.extend((spec.prefix + name, expr) for name, expr in raw.items())
-        study_bits, verdict = _rule_columns(spec.study, spec.prefix)
+    # a rule column equal to one of an earlier study (variants, shared base) is computed once
+    raw_columns, aliases, same = distinct_columns(named)
+    bits: list[pl.Expr] = []
+    verdicts: list[pl.Expr] = []
+    for spec in layout:
+        study_bits, verdict = _rule_columns(spec.study, spec.prefix, same)
         bits.extend(study_bits)
         verdicts.append(verdict)
-    # a rule column equal to one of an earlier study (variants, shared base) is computed once
-    raw_columns, aliases = distinct_columns(named)
     for spec in layout:
         spec.code_rows.update(code_row_columns(spec.study, spec.index, plan))
     # keep what the results are made of: no patient column nor aggregate is materialised
@@ -504,7 +524,12 @@ def compile_many(
         )
     else:
         patients = _join_once(tables["patients"].filter(keep), aggregated, key)
-    patients = with_shared_columns(patients, shared)
+    ages = [
+        bound.alias(name)
+        for day in dates
+        for bound, name in zip(age_bounds(day), age_columns(day), strict=True)
+    ]
+    patients = with_shared_columns(patients.with_columns(ages), shared)
     wide = patients.with_columns(raw_columns).with_columns(aliases)
     return wide.with_columns(bits).with_columns(verdicts).select(outputs), layout
 

@@ -8,10 +8,12 @@ that column under its own name (a zero-copy alias in a second stage), so no per-
 value changes, only how many times it is computed.
 
     >>> age = (pl.col("age") >= 18)
-    >>> first, aliases = distinct_columns([
+    >>> first, aliases, same = distinct_columns([
     ...     ("__s0:adult", age), ("__s1:adult", age), ("__s1:old", pl.col("age") >= 75)])
     >>> [e.meta.output_name() for e in first], [str(e) for e in aliases]
     (['__s0:adult', '__s1:old'], ['col("__s0:adult").alias("__s1:adult")'])
+    >>> same
+    {'__s1:adult': '__s0:adult'}
     >>> frame = pl.LazyFrame({"age": [17, 80]}).with_columns(first).with_columns(aliases)
     >>> frame.collect().rows()
     [(17, False, False, False), (80, True, True, True)]
@@ -41,10 +43,11 @@ def signature(expr: pl.Expr) -> bytes | None:
 
 def distinct_columns(
     named: Iterable[tuple[str, pl.Expr]],
-) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """The expressions to compute (one per distinct expression, named after its first use)
-    and the aliases giving the later uses their names: ``with_columns(first)`` then
-    ``with_columns(aliases)``."""
+) -> tuple[list[pl.Expr], list[pl.Expr], dict[str, str]]:
+    """The expressions to compute (one per distinct expression, named after its first use),
+    the aliases giving the later uses their names (``with_columns(first)`` then
+    ``with_columns(aliases)``), and the first use of each later one (what reads a later use
+    may read the first: the same values)."""
     seen: dict[bytes, str] = {}
     first: list[pl.Expr] = []
     aliases: list[pl.Expr] = []
@@ -57,7 +60,8 @@ def distinct_columns(
             first.append(expr.alias(name))
         else:
             aliases.append(pl.col(known).alias(name))
-    return first, aliases
+    same = {alias.meta.output_name(): alias.meta.root_names()[0] for alias in aliases}
+    return first, aliases, same
 
 
 def by_frame(
