@@ -14,7 +14,7 @@ own ``&``/``|``/``~`` on nullable Booleans.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import singledispatch
 
@@ -32,6 +32,7 @@ from matcher.engine import (
     variation,
 )
 from matcher.engine.dates import shift_date
+from matcher.engine.distinct import by_frame, distinct_columns, sparse_columns
 from matcher.engine.plan import (
     FILLS,
     CodeTuple,
@@ -74,6 +75,9 @@ class Context:
     number of stages of shared columns they read."""
     absent: frozenset[str] = frozenset()
     """Optional tables the data does not provide: predicates reading them are unknown."""
+    ages: bool = False
+    """Whether age criteria read the columns of :func:`age_columns` (computed once per index
+    date by ``compile_many``) instead of computing the bounds themselves."""
 
     def events(self, events: ir.EventSet, need: tuple) -> str:
         resolved = resolve_events(self.study, events, self.index, self.plan)
@@ -118,6 +122,16 @@ def predicate(node: object, ctx: Context) -> pl.Expr:
     return expr
 
 
+def age_columns(index: dt.date) -> tuple[str, str]:
+    """The hidden columns holding :func:`age_bounds` at ``index`` (every age criterion of the
+    studies at that date reads them: computed once, not once per criterion).
+
+    >>> age_columns(dt.date(2024, 1, 15))
+    ('__age_low@2024-01-15', '__age_high@2024-01-15')
+    """
+    return f"__age_low@{index}", f"__age_high@{index}"
+
+
 @singledispatch
 def _predicate(node: object, ctx: Context) -> pl.Expr:
     raise MatcherError(f"no translation for {type(node).__name__}")
@@ -142,6 +156,8 @@ def _(node: ir.Compare, ctx: Context) -> pl.Expr:
     left, op, right = node.left, node.op, node.right.value
     if isinstance(left, ir.Age):
         low, high = age_bounds(ctx.index)
+        if ctx.ages:
+            low, high = (pl.col(name) for name in age_columns(ctx.index))
         return _both(compare(low, op, right), compare(high, op, right))
     if isinstance(left, ir.Count) and ctx.uncertain(left.events):
         high = ctx.events(left.events, (count_need(left) + "q",))
@@ -352,18 +368,27 @@ class StudyColumns:
         return self.prefix + "base"
 
 
-def _rule_columns(study: ir.Study, prefix: str) -> list[pl.Expr]:
-    """Bitmasks and verdict after ``unknown_as``, from the raw rule columns."""
+def _rule_columns(
+    study: ir.Study, prefix: str, same: Mapping[str, str]
+) -> tuple[list[pl.Expr], pl.Expr]:
+    """The two bitmasks after ``unknown_as``, from the raw rule columns, and the verdict (to
+    compute in a later stage: it reads the bitmasks). ``same``: the rule columns equal to an
+    earlier one (read instead: a flag several studies compute the same way is computed once,
+    Polars' common sub-expressions)."""
     failed: list[pl.Expr] = []
     unknown: list[pl.Expr] = []
     for rule in study.rules:
-        value = pl.col(prefix + rule.name)
+        value = pl.col(same.get(prefix + rule.name, prefix + rule.name))
         if rule.unknown_as is not None:
             value = value.fill_null(rule.unknown_as)
         bad = ~value if rule.section is ir.Section.INCLUSION else value
         failed.append(bad.fill_null(False))
         unknown.append(value.is_null())
-    return _bits_and_verdict(prefix, failed, unknown)
+    bits = [
+        bitmask(failed).alias(prefix + "rule_bits"),
+        bitmask(unknown).alias(prefix + "unknown_bits"),
+    ]
+    return bits, verdict_of(prefix).alias(prefix + "verdict")
 
 
 def bits_dtype(rules: int) -> pl.DataType:
@@ -379,34 +404,44 @@ def bits_dtype(rules: int) -> pl.DataType:
     return pl.UInt64
 
 
-def _bits_and_verdict(prefix: str, failed: list[pl.Expr], unknown: list[pl.Expr]) -> list:
-    dtype = bits_dtype(len(failed))
+def bitmask(flags: list[pl.Expr]) -> pl.Expr:
+    """Bit ``i`` set where ``flags[i]`` (never null) holds, as a UInt64.
 
-    def bits(flags: list[pl.Expr]) -> pl.Expr:
-        # OR of per-rule constants: several times faster than sum_horizontal of casts
-        zero = pl.lit(0, dtype=dtype)
-        out = zero
-        for i, flag in enumerate(flags):
-            out = out | pl.when(flag).then(pl.lit(1 << i, dtype=dtype)).otherwise(zero)
-        return out.cast(pl.UInt64)
+    >>> frame = pl.DataFrame({"a": [True, False, True], "b": [True, False, False]})
+    >>> frame.select(bitmask([pl.col("a"), pl.col("b")])).to_series().to_list()
+    [3, 0, 1]
+    """
+    dtype = bits_dtype(len(flags))
+    # OR of per-rule constants: several times faster than sum_horizontal of casts, or than
+    # casts multiplied by the constants
+    zero = pl.lit(0, dtype=dtype)
+    out = zero
+    for i, flag in enumerate(flags):
+        out = out | pl.when(flag).then(pl.lit(1 << i, dtype=dtype)).otherwise(zero)
+    return out.cast(pl.UInt64)
+
+
+def verdict_of(prefix: str) -> pl.Expr:
+    """The verdict from the study's bitmasks: not eligible when a rule failed, possibly
+    eligible when none failed and some is unknown, else eligible (issue 16: reading the two
+    bitmasks costs a third of testing every rule's flags again).
+
+    >>> frame = pl.DataFrame({"p:rule_bits": [0, 2, 0], "p:unknown_bits": [0, 1, 4]},
+    ...                      schema={"p:rule_bits": pl.UInt64, "p:unknown_bits": pl.UInt64})
+    >>> frame.select(verdict_of("p:")).to_series().cast(pl.String).to_list()
+    ['eligible', 'not_eligible', 'possibly_eligible']
+    """
 
     def verdict_literal(verdict: ir.Verdict) -> pl.Expr:
         return pl.lit(verdict.value, dtype=VERDICTS)  # an Enum literal: no per-row string
 
-    any_failed = pl.any_horizontal(failed) if failed else pl.lit(False)
-    any_unknown = pl.any_horizontal(unknown) if unknown else pl.lit(False)
-    verdict = (
-        pl.when(any_failed)
+    return (
+        pl.when(pl.col(prefix + "rule_bits") != 0)
         .then(verdict_literal(ir.Verdict.NOT_ELIGIBLE))
-        .when(any_unknown)
+        .when(pl.col(prefix + "unknown_bits") != 0)
         .then(verdict_literal(ir.Verdict.POSSIBLY_ELIGIBLE))
         .otherwise(verdict_literal(ir.Verdict.ELIGIBLE))
     )
-    return [
-        bits(failed).alias(prefix + "rule_bits"),
-        bits(unknown).alias(prefix + "unknown_bits"),
-        verdict.alias(prefix + "verdict"),
-    ]
 
 
 def code_row_columns(study: ir.Study, index: dt.date, plan: Plan) -> dict[str, tuple[str, ...]]:
@@ -465,7 +500,7 @@ def compile_many(
         # '#' never appears in a rule name, so these never collide with rule columns
         shared.append(SharedPredicates.of_rules(study.rules, f"__s{n}#"))
         plan.index = index
-        ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent))
+        ctx = Context(study, index, plan, shared[-1], absent=frozenset(absent), ages=True)
         raw_by_study.append({r.name: predicate(r.predicate, ctx) for r in study.rules})
         layout.append(StudyColumns(study, index, prefix))
 
@@ -474,28 +509,50 @@ def compile_many(
     aggregated += changes.history_frames(plan, tables, key, events)  # issue 18: drugs
     aggregated += coverage.coverage_frames(plan, tables, key, events)  # issue 18
     aggregated += answers.answer_frames(plan, tables, key, events)  # issue 18
+    named: list[tuple[str, pl.Expr]] = []
+    for spec, raw in zip(layout, raw_by_study, strict=True):
+        named.append((spec.base, base_population(spec.index)))
+        named.extend((spec.prefix + name, expr) for name, expr in raw.items())
+    # a rule column equal to one of an earlier study (variants, shared base) is computed once
+    raw_columns, aliases, same = distinct_columns(named)
+    bits: list[pl.Expr] = []
+    verdicts: list[pl.Expr] = []
+    for spec in layout:
+        study_bits, verdict = _rule_columns(spec.study, spec.prefix, same)
+        bits.extend(study_bits)
+        verdicts.append(verdict)
+    for spec in layout:
+        spec.code_rows.update(code_row_columns(spec.study, spec.index, plan))
+    # keep what the results are made of: no patient column nor aggregate is materialised
+    # beyond what the studies' outputs need
+    outputs = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
+    outputs += list(plan.row_counts.values())
     # only the patients of some study's base population get aggregates and rule columns
     dates = sorted({spec.index for spec in layout})
     in_a_base = pl.any_horizontal(base_population(d) for d in dates) if dates else None
     keep = in_a_base if in_a_base is not None else ~pl.col("opted_out")
     if dense:
-        patients = attach_dense(tables["patients"], aggregated, key, keep=keep)
+        shared_reads = [
+            n for s in shared for st in s.stages for e in st for n in e.meta.root_names()
+        ]
+        patients, raw_columns = attach_dense(
+            tables["patients"],
+            aggregated,
+            key,
+            keep=keep,
+            rules=raw_columns,
+            reads={*outputs, *shared_reads},
+        )
     else:
         patients = _join_once(tables["patients"].filter(keep), aggregated, key)
-    patients = with_shared_columns(patients, shared)
-    raw_columns: list[pl.Expr] = []
-    derived: list[pl.Expr] = []
-    for spec, raw in zip(layout, raw_by_study, strict=True):
-        raw_columns.append(base_population(spec.index).alias(spec.prefix + "base"))
-        raw_columns.extend(expr.alias(spec.prefix + name) for name, expr in raw.items())
-        derived.extend(_rule_columns(spec.study, spec.prefix))
-    # keep what the results are made of: no patient column nor aggregate is materialised
-    # beyond what the studies' outputs need
-    for spec in layout:
-        spec.code_rows.update(code_row_columns(spec.study, spec.index, plan))
-    keep = [*FIXED_INPUTS, *(c for spec in layout for c in spec.columns())]
-    keep += list(plan.row_counts.values())
-    return patients.with_columns(raw_columns).with_columns(derived).select(keep), layout
+    ages = [
+        bound.alias(name)
+        for day in dates
+        for bound, name in zip(age_bounds(day), age_columns(day), strict=True)
+    ]
+    patients = with_shared_columns(patients.with_columns(ages), shared)
+    wide = patients.with_columns(raw_columns).with_columns(aliases)
+    return wide.with_columns(bits).with_columns(verdicts).select(outputs), layout
 
 
 def attach_dense(
@@ -504,9 +561,18 @@ def attach_dense(
     key: str,
     *,
     keep: pl.Expr | None = None,
-) -> pl.LazyFrame:
+    rules: Sequence[pl.Expr] = (),
+    reads: Collection[str] = (),
+) -> tuple[pl.LazyFrame, list[pl.Expr]]:
     """``patients`` (the rows where ``keep`` holds) with every aggregate column, placed by
-    row number.
+    row number, and the named ``rules`` it did not compute.
+
+    ``rules`` (row-wise rule columns to compute): those reading the columns of one aggregate
+    frame only are computed over that frame's rows (the patients with events: a tenth to a
+    third of the population) and placed like the aggregates, each absent patient getting the
+    rule's value at the columns' fills; an aggregate column that only these read, and that
+    ``reads`` (the columns the caller reads itself) does not name, is not placed at all. The
+    other rules are returned, to compute over the whole frame.
 
     ``key`` must be the row number of ``patients`` (0 .. n-1, as in a snapshot): each
     aggregate's values are scattered into a column of nulls (or the column's fill value), so
@@ -520,9 +586,11 @@ def attach_dense(
 
         >>> patients = pl.LazyFrame({"k": [0, 1, 2, 3], "in": [False, True, False, True]})
         >>> counts = pl.LazyFrame({"k": [3, 1, 2], "n": [5, 7, 9]})
-        >>> wide = attach_dense(patients, [(counts, {"n": 0})], "k", keep=pl.col("in"))
-        >>> wide.collect()["n"].to_list()
-        [7, 5]
+        >>> rules = [(pl.col("n") > 6).alias("r")]
+        >>> wide, rest = attach_dense(patients, [(counts, {"n": 0})], "k", keep=pl.col("in"),
+        ...                           rules=rules, reads=["n"])
+        >>> wide.collect().select("n", "r").rows(), rest
+        ([(7, True), (5, False)], [])
     """
     height = patients.select(pl.len()).collect().item()
     place = None
@@ -534,19 +602,29 @@ def attach_dense(
         place = patients.select(place).collect().to_series()
         patients = patients.filter(keep)
     collected = pl.collect_all([frame for frame, _ in aggregated])
-    columns: list[pl.Series] = []
-    for got, (_, fills) in zip(collected, aggregated, strict=True):
-        positions = got[key] if place is None else place.gather(got[key])
-        length = height if place is None else height + 1
-        for name in got.columns:
-            if name == key:
-                continue
-            dtype = got.schema[name]
-            full = pl.repeat(fills.get(name), length, dtype=dtype, eager=True).alias(name)
-            if got.height:
-                full = full.scatter(positions, got[name])
+    sparse, dense = by_frame(list(rules), collected, key)
+    # an aggregate column only sparse rule columns read is not placed itself
+    wanted = set(reads).union(*(rule.meta.root_names() for rule in dense))
+    read = set().union(*(rule.meta.root_names() for group in sparse.values() for rule in group))
+    length = height if place is None else height + 1
+
+    def put(positions: pl.Series, placed: list[tuple[pl.Series, object]]) -> None:
+        for values, fill in placed:
+            full = pl.repeat(fill, length, dtype=values.dtype, eager=True).alias(values.name)
+            if len(positions):
+                full = full.scatter(positions, values)
             columns.append(full.slice(0, height))
-    return patients.with_columns(columns)
+
+    columns: list[pl.Series] = []
+    where: list[pl.Series] = []
+    for got, (_, fills) in zip(collected, aggregated, strict=True):
+        where.append(got[key] if place is None else place.gather(got[key]))
+        placed = [(got[c], fills.get(c)) for c in got.columns if c != key]
+        put(where[-1], [(s, f) for s, f in placed if s.name in wanted or s.name not in read])
+    for n, group in sparse.items():  # rule columns over the patients with events
+        values, absent = sparse_columns(group, collected[n].drop(key), aggregated[n][1])
+        put(where[n], [(s, absent[s.name]) for s in values.get_columns()])
+    return patients.with_columns(columns), dense
 
 
 def _join_once(

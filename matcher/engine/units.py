@@ -27,8 +27,10 @@ def candidate_units(target: str) -> tuple[str, ...]:
     return tuple(sorted(set(units.known_units(include_aliases=True)) | {target}))
 
 
+@functools.lru_cache(maxsize=65536)
 def convert_factor(unit: str, target: str, code: str) -> tuple[float, float] | None:
-    """``(factor, offset)`` turning ``unit`` into ``target`` for analyte ``code``, or ``None``."""
+    """``(factor, offset)`` turning ``unit`` into ``target`` for analyte ``code``, or ``None``
+    (remembered: every table pass reading observations builds the conversion table)."""
     try:
         factor, offset = units.conversion(unit, target, analyte=code)
     except UnitConversionError:

@@ -64,9 +64,9 @@ def test_issue16_engine_dense_path_is_taken(monkeypatch):
     calls = []
     real = compiled.attach_dense
 
-    def spy(patients, aggregated, key, *, keep=None):
+    def spy(patients, aggregated, key, *, keep=None, **rules):
         calls.append((key, keep is not None))
-        return real(patients, aggregated, key, keep=keep)
+        return real(patients, aggregated, key, keep=keep, **rules)
 
     monkeypatch.setattr(compiled, "attach_dense", spy)
     rows = [patient("a"), patient("b", opted_out=True), patient("c")]
