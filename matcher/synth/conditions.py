@@ -182,9 +182,10 @@ def _pregnancies(pat: Patients, rng: np.random.Generator) -> Episodes:
     start = uniform_days(rng, lo[owner], hi[owner]).astype(np.int64)
     order = np.lexsort((start, owner))
     owner, start = owner[order], start[order]
-    same = np.r_[False, owner[1:] == owner[:-1]]
-    gap = np.r_[0, np.diff(start)]
-    keep = ~same | (gap >= 400)  # drop a pregnancy that would overlap the previous one
+    # a pregnancy that would overlap the previous one of the same woman is dropped (no
+    # pregnancy at all is an empty array, not one padded element)
+    keep = np.ones(len(owner), dtype=bool)
+    keep[1:] = (owner[1:] != owner[:-1]) | (np.diff(start) >= 400)
     owner, start = owner[keep], start[keep]
     return Episodes(
         patient=owner,

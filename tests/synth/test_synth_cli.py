@@ -29,6 +29,19 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert a["observations.parquet"] != c["observations.parquet"]
 
 
+def test_tiny_populations_generate_and_validate(tmp_path: Path) -> None:
+    """A population too small to hold one pregnancy is generated, not an IndexError (found in
+    the issue 16 round: ``generate(20, 1, ...)`` failed in the pregnancy episodes)."""
+    from matcher.data.validate import validate_dataset
+
+    for n, seed in [(1, 2), (2, 3), (5, 1), (20, 1)]:
+        out = tmp_path / f"{n}-{seed}"
+        summary = generate(n, seed, out)
+        assert summary.patients == n
+        report = validate_dataset(out)
+        assert report.ok, report.error_text()
+
+
 def test_output_validates_with_the_data_contract_checker(population) -> None:
     from matcher.data.validate import validate_dataset
 
