@@ -34,10 +34,11 @@ from matcher.data import validcache
 from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.schema import OPTIONAL_TABLES, TABLES
-from matcher.data.screen import screen_errors
 from matcher.data.sources import TableSource, frame_source, locate_sources
-from matcher.data.validate import Problem, ValidationReport, validate_sources
 from matcher.errors import DataError
+
+# The validation modules (and pyarrow.parquet, pyarrow.compute behind them) are imported by
+# the functions that validate: a snapshot, opened as a Dataset, never needs them.
 
 FrameLike = pl.DataFrame | pl.LazyFrame
 
@@ -236,6 +237,9 @@ def typed_frame(source: TableSource) -> pl.LazyFrame:
 def _build(
     sources: dict[str, TableSource], path: Path | None, *, validate: bool, label: str
 ) -> Dataset:
+    from matcher.data.screen import screen_errors
+    from matcher.data.validate import validate_sources
+
     groups: dict[str, pl.DataFrame] = {}
     cached: dict[str, pl.DataFrame] | None = None
     before: validcache.Fingerprint | None = None
@@ -270,6 +274,8 @@ def raise_if_unreadable(dataset: object) -> None:
     returns when the validation finds nothing, or for data that is not a raw directory: the
     caller then re-raises its own error.
     """
+    from matcher.data.validate import validate_sources
+
     path = getattr(dataset, "path", None)
     if not isinstance(dataset, Dataset) or path is None:
         return
@@ -306,6 +312,8 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     first screened from its dictionary pages and statistics (:mod:`matcher.data.screen`):
     the full pass, which names the offending rows, runs only when an error may be there.
     """
+    from matcher.data.validate import Problem, ValidationReport, validate_sources
+
     path = Path(path)
     sources, missing = locate_sources(path)
     if missing:
