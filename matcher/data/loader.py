@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -36,9 +37,6 @@ from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.schema import OPTIONAL_TABLES, TABLES
 from matcher.data.sources import TableSource, frame_source, locate_sources
 from matcher.errors import DataError
-
-# The validation modules (and pyarrow.parquet, pyarrow.compute behind them) are imported by
-# the functions that validate: a snapshot, opened as a Dataset, never needs them.
 
 FrameLike = pl.DataFrame | pl.LazyFrame
 
@@ -234,12 +232,25 @@ def typed_frame(source: TableSource) -> pl.LazyFrame:
     return source.frame.select(exprs)
 
 
+# The validation modules (and pyarrow.parquet, pyarrow.compute behind them) are imported when
+# a directory is validated: a count from a snapshot never needs them.
+def screen_errors(sources: dict[str, TableSource]) -> bool:
+    """:func:`matcher.data.screen.screen_errors`, imported on first use."""
+    from matcher.data.screen import screen_errors as screen
+
+    return screen(sources)
+
+
+def validate_sources(sources: dict[str, TableSource], **options: Any) -> Any:
+    """:func:`matcher.data.validate.validate_sources`, imported on first use."""
+    from matcher.data.validate import validate_sources as validate
+
+    return validate(sources, **options)
+
+
 def _build(
     sources: dict[str, TableSource], path: Path | None, *, validate: bool, label: str
 ) -> Dataset:
-    from matcher.data.screen import screen_errors
-    from matcher.data.validate import validate_sources
-
     groups: dict[str, pl.DataFrame] = {}
     cached: dict[str, pl.DataFrame] | None = None
     before: validcache.Fingerprint | None = None
@@ -274,8 +285,6 @@ def raise_if_unreadable(dataset: object) -> None:
     returns when the validation finds nothing, or for data that is not a raw directory: the
     caller then re-raises its own error.
     """
-    from matcher.data.validate import validate_sources
-
     path = getattr(dataset, "path", None)
     if not isinstance(dataset, Dataset) or path is None:
         return
@@ -312,7 +321,7 @@ def load_dataset(path: Path | str, *, validate: bool = True) -> Dataset:
     first screened from its dictionary pages and statistics (:mod:`matcher.data.screen`):
     the full pass, which names the offending rows, runs only when an error may be there.
     """
-    from matcher.data.validate import Problem, ValidationReport, validate_sources
+    from matcher.data.validate import Problem, ValidationReport
 
     path = Path(path)
     sources, missing = locate_sources(path)
