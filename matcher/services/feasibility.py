@@ -205,12 +205,16 @@ def run_feasibility(
             check_rule_names(request)
             studies, notes = distinct_studies(request)
             n_studies = len(studies)
-            opening.start()  # imported and opened while the engine evaluates
             with progress(f"loading {request.data}"):
                 dataset = open_data(request.data)
             with progress(f"evaluating {n_studies} stud{'y' if n_studies == 1 else 'ies'}"):
+                # the ledger is imported and opened while Polars runs the plan (no GIL)
                 results = evaluate_for_count(
-                    studies, dataset, query=query, index_date=request.index_date
+                    studies,
+                    dataset,
+                    query=query,
+                    index_date=request.index_date,
+                    on_plan=opening.start,
                 )
         except Exception:
             # As with an opened ledger: its own error first, then a refusal, then this one.

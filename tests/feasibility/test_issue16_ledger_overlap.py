@@ -238,3 +238,19 @@ def test_issue16_cold_count_services_import_no_database_layer() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_issue16_cold_count_on_plan_is_called_once_the_plan_is_built(workspace):
+    """The engine calls ``on_plan`` once, before running the plan; the results do not change."""
+    from criteria_dsl import compile_file
+
+    from matcher.engine.evaluate import evaluate_many
+
+    _, data, criteria, other = workspace
+    studies = [compile_file(criteria), compile_file(other)]
+    calls: list[int] = []
+    with_hook = evaluate_many(studies, data, on_plan=lambda: calls.append(1))
+    without = evaluate_many(studies, data)
+    assert calls == [1]
+    assert [r.counts for r in with_hook] == [r.counts for r in without]
+    assert all(a.patients.equals(b.patients) for a, b in zip(with_hook, without, strict=True))
