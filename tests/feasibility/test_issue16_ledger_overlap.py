@@ -243,7 +243,6 @@ def test_issue16_cold_count_services_import_no_database_layer() -> None:
 def test_issue16_cold_count_on_plan_is_called_once_the_plan_is_built(workspace):
     """The engine calls ``on_plan`` once, before running the plan; the results do not change."""
     from criteria_dsl import compile_file
-
     from matcher.engine.evaluate import evaluate_many
 
     _, data, criteria, other = workspace
