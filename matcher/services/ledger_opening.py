@@ -72,6 +72,9 @@ class LedgerOpening:
             from matcher.disclosure.ledger import Ledger
 
             self._ledger = Ledger.open(self.location)
+            # what the release step imports next, loaded here off the main thread: Polars
+            # looks for numpy.ma when the sketches turn numpy arrays into Series
+            import numpy.ma  # noqa: F401
         except BaseException as exc:  # re-raised in the caller's thread by result()
             self._error = exc
 
