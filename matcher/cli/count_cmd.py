@@ -218,6 +218,10 @@ def count(
     for path in (out, plot):
         if path is not None:
             click.echo(f"Wrote {path}", err=True)
+    if not cluster and not workers:  # nothing left running: no need to free 1 GiB piecemeal
+        from matcher.cli._fast_exit import allow_fast_exit
+
+        allow_fast_exit()
 
 
 COMMANDS = [count]

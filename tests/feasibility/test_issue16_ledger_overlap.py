@@ -253,3 +253,52 @@ def test_issue16_cold_count_on_plan_is_called_once_the_plan_is_built(workspace):
     assert calls == [1]
     assert [r.counts for r in with_hook] == [r.counts for r in without]
     assert all(a.patients.equals(b.patients) for a, b in zip(with_hook, without, strict=True))
+
+
+_ENTRY = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+    "from matcher.cli import main\n"
+    "main()\n"
+)
+
+
+def _p4dp(*args: str) -> subprocess.CompletedProcess:
+    """The console entry point (``p4dp``): ``main()`` with the arguments on the command line."""
+    command = [sys.executable, "-c", _ENTRY, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_issue16_cold_count_fast_exit_keeps_output_ledger_and_atexit(workspace, ledger_path):
+    """A finished count ends without the interpreter's teardown: its whole output is there,
+    its --out file written, the ledger committed, the atexit handlers run, exit status 0."""
+    _, data, criteria, other = workspace
+    out = ledger_path.parent / "counts.json"
+    common = ["--data", str(data), "--ledger", str(ledger_path), "--format", "json"]
+    shown = _p4dp("count", str(criteria), *common, "--requester", "ana")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["study"] == "FEAS-TEST"
+    assert shown.stderr.rstrip().endswith("atexit ran")
+    written = _p4dp("count", str(other), *common, "--requester", "bo", "--out", str(out))
+    assert written.returncode == 0, written.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["study"] == "FEAS-OTHER"
+    ledger = Ledger.open(ledger_path)
+    assert sorted(q.requester for q in ledger.queries()) == ["ana", "bo"] and ledger.verify().ok
+
+
+def test_issue16_cold_count_errors_end_the_usual_way(workspace, ledger_path):
+    _release(ledger_path, "bob", 50)
+    _, data, criteria, _ = workspace
+    res = _p4dp(
+        "count",
+        str(criteria),
+        "--data",
+        str(data),
+        "--ledger",
+        str(ledger_path),
+        "--requester",
+        "bob",
+    )
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith("Error: requester 'bob' used 50 of 50")
+    assert "Traceback" not in res.stderr and res.stderr.rstrip().endswith("atexit ran")
