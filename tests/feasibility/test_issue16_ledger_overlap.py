@@ -13,15 +13,12 @@ import json
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from feasibility_helpers import CRITERIA, SECOND, write_dataset
+from feasibility_helpers import release_many
 
 from matcher.cli import main
-from matcher.disclosure import RawFeasibility
 from matcher.disclosure.ledger import BudgetExceededError, Ledger, LedgerError, QueryFrozenError
 from matcher.services import FeasibilityRequest, run_feasibility
 from matcher.services.ledger_opening import LedgerOpening
@@ -29,46 +26,9 @@ from matcher.services.ledger_opening import LedgerOpening
 OPENER = "p4dp-ledger-open"
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("overlap")
-    data = write_dataset(root / "data")
-    criteria = root / "study.p4dp"
-    criteria.write_text(CRITERIA, encoding="utf-8")
-    other = root / "other.p4dp"
-    other.write_text(SECOND, encoding="utf-8")
-    return root, data, criteria, other
-
-
-@pytest.fixture()
-def ledger_path(tmp_path):
-    path = tmp_path / "ledger.sqlite"
-    res = CliRunner().invoke(main, ["ledger", "init", "--ledger", str(path)])
-    assert res.exit_code == 0, res.output
-    return path
-
-
 def count(args, ledger, *, requester="ana"):
     base = ["count", *args, "--ledger", str(ledger), "--requester", requester]
     return CliRunner().invoke(main, base)
-
-
-def _release(ledger_path: Path, requester: str, n: int, *, eligible: int | None = None) -> None:
-    ledger = Ledger.open(ledger_path)
-    now = datetime.now(UTC) - timedelta(hours=1)
-    for i in range(n):
-        raw = RawFeasibility(
-            base=1000, eligible=eligible if eligible is not None else 100 + i, possibly_eligible=0
-        )
-        ledger.release(
-            raw,
-            requester=requester,
-            role="sponsor",
-            study_id=f"S{i}",
-            criteria_hash=f"h{i}",
-            data_snapshot="x",
-            now=now,
-        )
 
 
 def _request(workspace, requester: str, **kw) -> FeasibilityRequest:
@@ -127,7 +87,7 @@ def test_issue16_cold_count_same_numbers_with_an_opened_ledger(workspace, tmp_pa
 
 
 def test_issue16_cold_count_budget_spent_releases_and_records_nothing(workspace, ledger_path):
-    _release(ledger_path, "bob", 50)
+    release_many(ledger_path, "bob", 50)
     delivered: list[object] = []
     with pytest.raises(BudgetExceededError, match="used 50 of 50"):
         run_feasibility(
@@ -150,7 +110,7 @@ def test_issue16_cold_count_budget_spent_releases_and_records_nothing(workspace,
 
 def test_issue16_cold_count_frozen_requester_releases_and_records_nothing(workspace, ledger_path):
     with pytest.raises(QueryFrozenError):
-        _release(ledger_path, "eve", 7, eligible=123)  # the 7th repeat freezes eve
+        release_many(ledger_path, "eve", 7, eligible=123)  # the 7th repeat freezes eve
     before = len(Ledger.open(ledger_path).queries("eve"))
     delivered: list[object] = []
     with pytest.raises(QueryFrozenError, match="is frozen since"):
@@ -168,7 +128,7 @@ def test_issue16_cold_count_frozen_requester_releases_and_records_nothing(worksp
 
 def test_issue16_cold_count_refusal_is_reported_before_a_data_error(workspace, ledger_path):
     """As when the ledger was opened first: the refusal, not the bad data, is reported."""
-    _release(ledger_path, "bob", 50)
+    release_many(ledger_path, "bob", 50)
     missing = workspace[0] / "empty-folder"  # exists (the option checks that), holds no data
     missing.mkdir(exist_ok=True)
     res = count([str(workspace[2]), "--data", str(missing)], ledger_path, requester="bob")
@@ -287,7 +247,7 @@ def test_issue16_cold_count_fast_exit_keeps_output_ledger_and_atexit(workspace, 
 
 
 def test_issue16_cold_count_errors_end_the_usual_way(workspace, ledger_path):
-    _release(ledger_path, "bob", 50)
+    release_many(ledger_path, "bob", 50)
     _, data, criteria, _ = workspace
     res = _p4dp(
         "count",
