@@ -10,6 +10,8 @@ User errors print one ``Error: ...`` line and exit with status 1; no traceback i
 
 from __future__ import annotations
 
+from typing import Any
+
 from matcher.cli._interrupt import defer_interrupts, quiet_interrupts, resume_interrupts
 
 quiet_interrupts()  # first: Ctrl-C while the imports below run prints no traceback
@@ -29,6 +31,13 @@ class _GuardedGroup(LazyGroup):
 
     def invoke(self, ctx: click.Context) -> object:
         return run_guarded(lambda: super(_GuardedGroup, self).invoke(ctx))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:  # main([...]) from Python: the usual exit
+            return super().__call__(*args, **kwargs)
+        from matcher.cli._fast_exit import run_then_exit  # the console entry point
+
+        return run_then_exit(lambda: super(_GuardedGroup, self).__call__())
 
 
 @click.group(

@@ -1,8 +1,9 @@
 """``p4dp count``: feasibility counts with the attrition funnel, under disclosure control.
 
 A thin wrapper of :func:`matcher.services.feasibility.run_feasibility`: it compiles the
-criteria files, opens the ledger (which must exist: ``p4dp ledger init``), and writes what
-the service released. The ledger records the run only once the output is written (``--out``
+criteria files, opens the ledger (which must exist: ``p4dp ledger init``; opened in a thread
+while the engine evaluates, :mod:`matcher.services.ledger_opening`), and writes what the
+service released. The ledger records the run only once the output is written (``--out``
 and ``--plot`` files), in one transaction. See ``docs/feasibility.md``.
 """
 
@@ -165,11 +166,11 @@ def count(
         start_early(data_dir)
     from criteria_dsl import compile_file
     from matcher.disclosure import ViewOptions
-    from matcher.disclosure.ledger import Ledger
     from matcher.feasibility import FeasibilityQuery, parse_dimensions
     from matcher.feasibility.plot import draw_funnel, plot_format
     from matcher.feasibility.render import RENDERERS
     from matcher.services import FeasibilityRequest, operator_name, run_feasibility
+    from matcher.services.ledger_opening import LedgerOpening
 
     dims = parse_dimensions(by)
     plot_kind = plot_format(plot) if plot is not None else None
@@ -181,8 +182,9 @@ def count(
     order_list = tuple(r.strip() for r in order.split(",") if r.strip()) if order else None
     operator = operator_name()
     steps = _Steps(progress_enabled())
-    the_ledger = Ledger.open(ledger)
-    with steps.step("compiling criteria"):
+    # Opened in a thread while the engine evaluates; a ledger error is still reported first.
+    the_ledger = LedgerOpening(ledger)
+    with steps.step("compiling criteria"), the_ledger.reported_first():
         studies = [compile_file(f, params=_params(params)) for f in files]
     request = FeasibilityRequest(
         studies=studies,
@@ -220,6 +222,10 @@ def count(
     for path in (out, plot):
         if path is not None:
             click.echo(f"Wrote {path}", err=True)
+    if not cluster and not workers:  # nothing left running: no need to free 1 GiB piecemeal
+        from matcher.cli._fast_exit import allow_fast_exit
+
+        allow_fast_exit()
 
 
 COMMANDS = [count]

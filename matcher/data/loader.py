@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -35,9 +36,7 @@ from matcher.data.codenorm import CodeForms, recode, spellings
 from matcher.data.convert import conversion, expected_text, type_name
 from matcher.data.deferred import PendingValidation, confirm_valid
 from matcher.data.schema import OPTIONAL_TABLES, TABLES
-from matcher.data.screen import screen_errors
 from matcher.data.sources import TableSource, frame_source, locate_sources
-from matcher.data.validate import Problem, ValidationReport, validate_sources
 from matcher.errors import DataError
 
 FrameLike = pl.DataFrame | pl.LazyFrame
@@ -238,6 +237,22 @@ def typed_frame(source: TableSource) -> pl.LazyFrame:
     return source.frame.select(exprs)
 
 
+# The validation modules (and pyarrow.parquet, pyarrow.compute behind them) are imported when
+# a directory is validated: a count from a snapshot never needs them.
+def screen_errors(sources: dict[str, TableSource]) -> bool:
+    """:func:`matcher.data.screen.screen_errors`, imported on first use."""
+    from matcher.data.screen import screen_errors as screen
+
+    return screen(sources)
+
+
+def validate_sources(sources: dict[str, TableSource], **options: Any) -> Any:
+    """:func:`matcher.data.validate.validate_sources`, imported on first use."""
+    from matcher.data.validate import validate_sources as validate
+
+    return validate(sources, **options)
+
+
 def _build(
     sources: dict[str, TableSource],
     path: Path | None,
@@ -351,6 +366,8 @@ def load_dataset(
     evaluates, and the caller must call :func:`~matcher.data.deferred.confirm_valid` before
     releasing anything (see :mod:`matcher.data.deferred`).
     """
+    from matcher.data.validate import Problem, ValidationReport
+
     path = Path(path)
     sources, missing = locate_sources(path)
     if missing:

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import polars as pl
@@ -168,6 +168,7 @@ def evaluate_many(
     validate: Validation = True,
     cluster: object = None,
     data_end: dt.date | None = None,
+    on_plan: Callable[[], object] | None = None,
 ) -> list[Result]:
     """Evaluate several studies in one plan: each event table is scanned once for all of them.
 
@@ -179,6 +180,8 @@ def evaluate_many(
     of the data on Dask workers; a partitioned snapshot is evaluated part by part even
     without one (see ``docs/scale-out.md``). ``data_end``: the end of the data when the
     caller knows it better than ``data`` does (a part of a partitioned snapshot: the whole's).
+    ``on_plan`` is called once the plan is built, as Polars starts running it without the GIL
+    (``p4dp count`` opens the ledger then; not called on a cluster or a partitioned snapshot).
     """
     from matcher.snapshot.partition import PartitionedSnapshot, is_partitioned
 
@@ -198,6 +201,8 @@ def evaluate_many(
     events = getattr(dataset, "events", None)
     dense = not streaming and key_is_row_number(tables["patients"], key)
     frame, layout = compile_many(pairs, tables, key=key, events=events, dense=dense, absent=absent)
+    if on_plan is not None:
+        on_plan()
     try:
         wide = frame.collect(engine="streaming" if streaming else "auto").lazy()
     except (pl.exceptions.ComputeError, OSError):  # a raw file damaged inside a data page

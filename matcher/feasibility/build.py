@@ -111,6 +111,20 @@ def status_columns(patients: pl.DataFrame, rule_names: Sequence[str], active: Se
     )
 
 
+def _status_counts(classes: pl.DataFrame) -> tuple[int, int]:
+    """Eligible and possibly eligible patients, summed over :func:`patient_classes`'s classes
+    (bits restricted to the active rules): no pass over the patients.
+
+    >>> classes = pl.DataFrame({"rule_bits": [0, 0, 1], "unknown_bits": [0, 2, 0],
+    ...                         "n": [5, 3, 4]})
+    >>> _status_counts(classes)
+    (5, 3)
+    """
+    passed = classes.filter(pl.col("rule_bits") == 0)
+    unknown = passed["unknown_bits"] != 0
+    return int(passed["n"].filter(~unknown).sum()), int(passed["n"].filter(unknown).sum())
+
+
 def _breakdowns(
     frame: pl.DataFrame, dims: tuple[str, ...], keys: dict[str, bytes], secret: bytes | None
 ) -> dict[str, dict[str, int]]:
@@ -161,10 +175,10 @@ def build_raw(
     active = [n for n in names if n not in set(query.without)]
     from matcher.engine.result import funnel
 
-    frame = status_columns(result.patients, names, active)
-    eligible = frame.filter(pl.col("__eligible"))
-    possibly = frame.filter(pl.col("__possibly"))
     keys: dict[str, bytes] | None = {} if with_keys else None
+    # the status columns only for what needs the patients themselves (keys, breakdowns)
+    wanted = keys is not None or bool(query.by)
+    frame = status_columns(result.patients, names, active) if wanted else result.patients
     hashes = None
     if sketch_secret:
         hashes = keyed_hashes(frame["patient_id"], hash_key(sketch_secret))
@@ -179,7 +193,10 @@ def build_raw(
         sketches = class_sketches(classes, steps, names)
         if query.by:
             sketches.update(breakdown_sketches(frame, hashes, tuple(query.by), pooled=True))
+    eligible_n, possibly_n = _status_counts(classes)
     if keys is not None:
+        eligible = frame.filter(pl.col("__eligible"))
+        possibly = frame.filter(pl.col("__possibly"))
         keys["base"] = set_key(frame["patient_id"], secret)
         keys["possibly_eligible"] = set_key(possibly["patient_id"], secret)
         bits = pl.col("rule_bits")
@@ -199,8 +216,8 @@ def build_raw(
     ).digest()
     return RawFeasibility(
         base=frame.height,
-        eligible=eligible.height,
-        possibly_eligible=possibly.height,
+        eligible=eligible_n,
+        possibly_eligible=possibly_n,
         attrition=attrition,
         breakdowns=breakdowns,
         patient_set_key=set_key(eligible["patient_id"], secret) if keys is not None else b"",

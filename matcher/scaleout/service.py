@@ -14,7 +14,7 @@ snapshot part by part).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from matcher.disclosure import DisclosureError
@@ -48,13 +48,15 @@ def evaluate_for_count(
     cluster: Any = None,
     workers: int | None = None,
     sketch_secret: bytes | None = None,
+    on_plan: Callable[[], object] | None = None,
 ) -> list[Any]:
     """What feasibility releases from: engine results in this process, or combined
-    histograms (:class:`~matcher.scaleout.histogram.HistogramResult`) on a cluster."""
+    histograms (:class:`~matcher.scaleout.histogram.HistogramResult`) on a cluster.
+    ``on_plan``: see :func:`~matcher.engine.evaluate.evaluate_many` (this process only)."""
     from matcher.engine.evaluate import evaluate_many
 
     if not wants_cluster(cluster, workers):
-        return evaluate_many(studies, data, index_date=index_date, validate=False)
+        return evaluate_many(studies, data, index_date=index_date, validate=False, on_plan=on_plan)
     from matcher.scaleout import connect, count_parts
 
     with connect(cluster or None, workers=workers) as client:

@@ -1,11 +1,12 @@
 """One feasibility request, from compiled criteria to released numbers: the service layer.
 
 :func:`run_feasibility` is what ``p4dp count`` wraps and what the HTTP service will call:
-it authorises the request, checks the budget, evaluates the studies (one plan for all),
-releases each under the platform's policy (stored in the ledger), applies the requester's
-view options to the released values, hands the result to ``deliver`` (which writes the
-output), and only then commits the ledger, in one transaction: a run that fails or is killed
-before its output is written records nothing.
+it authorises the request, checks the budget, evaluates the studies (one plan for all; given a
+:class:`~matcher.services.ledger_opening.LedgerOpening`, while the ledger is being opened, and
+authorised before anything is released), releases each under the platform's policy (stored
+in the ledger), applies the requester's view options to the released values, hands the
+result to ``deliver`` (which writes the output), and only then commits the ledger, in one
+transaction: a run that fails or is killed before its output is written records nothing.
 
     >>> request = FeasibilityRequest(studies=(), data=Path("data"), requester="ana", operator="op")
     >>> request.role, request.view.active
@@ -19,12 +20,15 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matcher.disclosure import DisclosureError, ViewOptions, check_role
-from matcher.disclosure.ledger import BudgetExceededError, Ledger
 from matcher.errors import MatcherError
 from matcher.feasibility import FeasibilityQuery, StudyFeasibility, build_raw, resolve_order
+from matcher.services.ledger_opening import LedgerOpening
+
+if TYPE_CHECKING:  # the database layer is imported with the ledger (LedgerOpening)
+    from matcher.disclosure.ledger import Ledger
 
 Progress = Callable[[str], contextlib.AbstractContextManager[None]]
 NOISE_SECRET_ENV = "P4DP_NOISE_SECRET"
@@ -74,7 +78,7 @@ class FeasibilityOutcome:
 
 
 def authorise(request: FeasibilityRequest, ledger: Ledger) -> None:
-    """Refuse what the requester may not ask, before anything is counted."""
+    """Refuse what the requester may not ask, before anything is released."""
     check_role(request.role)
     if not request.requester:
         raise MatcherError("a feasibility request needs a requester name")
@@ -86,6 +90,11 @@ def authorise(request: FeasibilityRequest, ledger: Ledger) -> None:
             "group); a steward may use --role steward"
         )
     request.view.check(ledger.policy, request.role)
+    check_rule_names(request)
+
+
+def check_rule_names(request: FeasibilityRequest) -> None:
+    """Refuse an ``--order`` or ``--without`` naming a rule a study does not have."""
     for i, study in enumerate(request.studies):
         names = [r.name for r in study.rules]
         label = f"{study.id} ({request.sources[i]})" if i < len(request.sources) else study.id
@@ -113,6 +122,8 @@ def distinct_studies(request: FeasibilityRequest) -> tuple[list[Any], list[str]]
 
 
 def _check_budget(ledger: Ledger, request: FeasibilityRequest, n: int) -> None:
+    from matcher.disclosure.ledger import BudgetExceededError
+
     if request.role != "sponsor":
         return
     left = ledger.check_budget(request.requester)
@@ -145,9 +156,21 @@ def release_study(txn: Any, request: FeasibilityRequest, result: Any, raw: Any) 
     return StudyFeasibility.from_result(result, query, request.view.apply(released))
 
 
+def allowed(request: FeasibilityRequest, ledger: Ledger, n_studies: int) -> None:
+    """Everything the ledger must allow before a number is released: the requester's role
+    and options (:func:`authorise`), no noise on a cluster, a frozen requester or a spent
+    budget refused."""
+    from matcher.scaleout.service import refuse_noise_on_cluster, wants_cluster
+
+    authorise(request, ledger)
+    if wants_cluster(request.cluster, request.workers):
+        refuse_noise_on_cluster(ledger.policy.noise)
+    _check_budget(ledger, request, n_studies)
+
+
 def run_feasibility(
     request: FeasibilityRequest,
-    ledger: Ledger,
+    ledger: Ledger | LedgerOpening,
     *,
     deliver: Callable[[list[StudyFeasibility]], None] | None = None,
     progress: Progress = quiet,
@@ -161,38 +184,74 @@ def run_feasibility(
     (the HTTP service's worker stores the run's result there:
     :mod:`matcher.services.run_release`). Raises :class:`MatcherError` subclasses
     (refusals) with nothing recorded, except a freeze, which is recorded alone.
+
+    ``ledger`` may be a :class:`~matcher.services.ledger_opening.LedgerOpening` (what
+    ``p4dp count`` passes): the ledger is then imported and opened in a thread while the
+    engine evaluates in this process, and the request authorised once both are done, before
+    anything is released (a refused request's evaluation is dropped; errors are reported in
+    the same order as with an opened ledger). On a cluster the ledger is opened first.
     """
     import os
 
     from matcher.data.deferred import confirm_valid
     from matcher.data.extract_date import index_date_notes
     from matcher.data.open import open_data
-    from matcher.scaleout.service import evaluate_for_count, refuse_noise_on_cluster, wants_cluster
+    from matcher.scaleout.service import evaluate_for_count, wants_cluster
 
-    authorise(request, ledger)
-    if wants_cluster(request.cluster, request.workers):
-        refuse_noise_on_cluster(ledger.policy.noise)
-    studies, notes = distinct_studies(request)
-    _check_budget(ledger, request, len(studies))
     query, sponsor = request.query, request.role == "sponsor"
-    # Sponsors: sketches of every counted set, for sticky answers (they stay in the ledger).
-    sketch_secret = ledger.sketch_secret() if sponsor else None
-    with progress(f"loading {request.data}"):  # a raw directory validates meanwhile
-        dataset = open_data(request.data, defer_validation=True)
-    with progress(f"evaluating {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"):
+    if isinstance(ledger, LedgerOpening) and not wants_cluster(request.cluster, request.workers):
+        opening, n_studies = ledger, len(request.studies)
+        dataset = None
         try:
-            results = evaluate_for_count(  # on a cluster: histograms combined from the parts
-                studies,
-                dataset,
-                query=query,
-                index_date=request.index_date,
-                cluster=request.cluster,
-                workers=request.workers,
-                sketch_secret=sketch_secret,
-            )
+            check_role(request.role)
+            check_rule_names(request)
+            studies, notes = distinct_studies(request)
+            n_studies = len(studies)
+            with progress(f"loading {request.data}"):  # a raw directory validates meanwhile
+                dataset = open_data(request.data, defer_validation=True)
+            with progress(f"evaluating {n_studies} stud{'y' if n_studies == 1 else 'ies'}"):
+                # the ledger is imported and opened while Polars runs the plan (no GIL)
+                results = evaluate_for_count(
+                    studies,
+                    dataset,
+                    query=query,
+                    index_date=request.index_date,
+                    on_plan=opening.start,
+                )
         except Exception:
-            confirm_valid(dataset)  # bad data: the validation's error, not the engine's
+            # As with an opened ledger: its own error first, then a refusal, then bad data
+            # (the validation's error, not the engine's), then this one.
+            allowed(request, opening.result(), n_studies)
+            if dataset is not None:
+                confirm_valid(dataset)
             raise
+        ledger = opening.result()
+        allowed(request, ledger, len(studies))
+        confirm_valid(dataset)  # nothing is released before the data has passed
+        sketch_secret = ledger.sketch_secret() if sponsor else None
+    else:
+        if isinstance(ledger, LedgerOpening):
+            ledger = ledger.result()
+        studies, notes = distinct_studies(request)
+        allowed(request, ledger, len(studies))
+        # Sponsors: sketches of every counted set, for sticky answers (they stay in the ledger).
+        sketch_secret = ledger.sketch_secret() if sponsor else None
+        with progress(f"loading {request.data}"):  # a raw directory validates meanwhile
+            dataset = open_data(request.data, defer_validation=True)
+        with progress(f"evaluating {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}"):
+            try:
+                results = evaluate_for_count(  # on a cluster: histograms combined from the parts
+                    studies,
+                    dataset,
+                    query=query,
+                    index_date=request.index_date,
+                    cluster=request.cluster,
+                    workers=request.workers,
+                    sketch_secret=sketch_secret,
+                )
+            except Exception:
+                confirm_valid(dataset)  # bad data: the validation's error, not the engine's
+                raise
         confirm_valid(dataset)  # nothing is released before the data has passed
     warnings: list[str] = []
     for kind, text in index_date_notes(

@@ -35,7 +35,6 @@ from matcher.data.schema import EVENT_TABLES
 from matcher.data.sources import TableSource, locate_sources
 from matcher.errors import DataError, OutputExistsError
 from matcher.snapshot.absent import recorded_absent
-from matcher.snapshot.dictencode import dictionary_encoding
 from matcher.snapshot.encode import (
     CODED_TABLES,
     KEY,
@@ -54,6 +53,15 @@ from matcher.snapshot.manifest import (
 
 COMPRESSION = "uncompressed"
 """IPC compression: none, so files are memory-mapped zero-copy (see docs/snapshots.md)."""
+
+
+def dictionary_encoding(*args, **kwargs):
+    """:func:`matcher.snapshot.dictencode.dictionary_encoding`, imported when an ingest needs
+    it: ``import matcher.snapshot`` (what opening a snapshot does) then loads neither
+    pyarrow.parquet nor pyarrow.compute."""
+    from matcher.snapshot.dictencode import dictionary_encoding as encode
+
+    return encode(*args, **kwargs)
 
 
 def table_file(table: str) -> str:

@@ -52,6 +52,15 @@ class _Stored:
         return lazy.with_columns(pl.col(c).cat.to(e) for c, e in self.enums.items())
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    """Whether ``to_pylist()`` of an array of this type gives ``str`` values.
+
+    >>> _is_text(pa.string_view()), _is_text(pa.large_string()), _is_text(pa.binary())
+    (True, True, False)
+    """
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
+
+
 def _map_table(path: Path, name: str, rows: int) -> _Stored:
     """Memory-map one IPC file; dictionary columns become (indices, enum) pairs."""
     if not path.is_file():
@@ -75,7 +84,9 @@ def _map_table(path: Path, name: str, rows: int) -> _Stored:
         if pa.types.is_dictionary(column.type):
             chunks = column.chunks
             dictionary = chunks[0].dictionary if chunks else pa.array([], pa.string())
-            enums[col_name] = pl.Enum(dictionary.cast(pa.string()).to_pylist())
+            if not _is_text(dictionary.type):  # a cast loads pyarrow.compute: only if needed
+                dictionary = dictionary.cast(pa.string())
+            enums[col_name] = pl.Enum(dictionary.to_pylist())
             column = pa.chunked_array([c.indices for c in chunks], type=column.type.index_type)
         columns.append(column)
     arrays = pa.Table.from_arrays(columns, names=table.column_names)

@@ -180,3 +180,27 @@ def brute_force(
         "attrition": steps,
         "eligible_rows": eligible,
     }
+
+
+def release_many(ledger_path: Path, requester: str, n: int, *, eligible: int | None = None):
+    """Record ``n`` sponsor releases for ``requester`` an hour ago (a budget spent, or the
+    same ``eligible`` count again and again: a freeze on the 7th)."""
+    from datetime import UTC, datetime, timedelta
+
+    from matcher.disclosure import RawFeasibility
+    from matcher.disclosure.ledger import Ledger
+
+    ledger = Ledger.open(ledger_path)
+    now = datetime.now(UTC) - timedelta(hours=1)
+    for i in range(n):
+        count = eligible if eligible is not None else 100 + i
+        raw = RawFeasibility(base=1000, eligible=count, possibly_eligible=0)
+        ledger.release(
+            raw,
+            requester=requester,
+            role="sponsor",
+            study_id=f"S{i}",
+            criteria_hash=f"h{i}",
+            data_snapshot="x",
+            now=now,
+        )

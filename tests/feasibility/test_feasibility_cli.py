@@ -6,11 +6,10 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from feasibility_helpers import CRITERIA, SECOND, brute_force, write_dataset
+from feasibility_helpers import brute_force, release_many
 
 from matcher.cli import main
 from matcher.data import load_dataset
@@ -19,26 +18,6 @@ from matcher.disclosure.ledger import Ledger
 from matcher.engine.evaluate import evaluate
 
 MASK = "<10"
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("feas-cli")
-    data = write_dataset(root / "data")
-    criteria = root / "study.p4dp"
-    criteria.write_text(CRITERIA, encoding="utf-8")
-    other = root / "other.p4dp"
-    other.write_text(SECOND, encoding="utf-8")
-    return root, data, criteria, other
-
-
-@pytest.fixture()
-def ledger_path(tmp_path):
-    """A ledger made by ``p4dp ledger init``: the account running the tests is its steward."""
-    path = tmp_path / "ledger.sqlite"
-    res = CliRunner().invoke(main, ["ledger", "init", "--ledger", str(path)])
-    assert res.exit_code == 0, res.output
-    return path
 
 
 def count(args, ledger, *, requester="ana", **kw):
@@ -287,25 +266,9 @@ def test_existing_out_is_refused_and_nothing_is_counted(workspace, ledger_path, 
     assert res.exit_code == 1 and ".png or .svg" in res.stderr
 
 
-def _use_budget(ledger_path, requester, n):
-    ledger = Ledger.open(ledger_path)
-    now = datetime.now(UTC) - timedelta(hours=1)
-    for i in range(n):
-        raw = RawFeasibility(base=1000, eligible=100 + i, possibly_eligible=0)
-        ledger.release(
-            raw,
-            requester=requester,
-            role="sponsor",
-            study_id=f"S{i}",
-            criteria_hash=f"h{i}",
-            data_snapshot="x",
-            now=now,
-        )
-
-
 def test_over_budget_is_refused_and_nothing_written(workspace, ledger_path, tmp_path):
     _, data, criteria, other = workspace
-    _use_budget(ledger_path, "bob", 49)
+    release_many(ledger_path, "bob", 49)
     out = tmp_path / "counts.json"
     res = count(
         [str(criteria), str(other), "--data", str(data), "--out", str(out)],
