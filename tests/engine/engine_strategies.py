@@ -331,6 +331,32 @@ def coverages(draw) -> ir.Covers:
 
 
 @st.composite
+def one_rule_studies(draw, predicates: st.SearchStrategy) -> ir.Study:
+    """A study of one inclusion rule ``r`` drawn from ``predicates``, at a random index date:
+    a construct alone, patient by patient against the reference."""
+    rule_ = ir.Rule("r", ir.Section.INCLUSION, draw(predicates))
+    return ir.Study("s", 1, None, draw(st.sampled_from(INDEXES)), (), CODESETS, (rule_,), ())
+
+
+def answers_reached(studies: st.SearchStrategy, examples: int = 150) -> set:
+    """The answers (True, False, None) the reference gives rule ``r`` of the generated
+    studies on generated data: a guard that random cases reach every answer."""
+    from engine_helpers import reference_rows
+    from hypothesis import given, settings
+
+    seen: set = set()
+
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=None)
+    @given(studies, st.data())
+    def collect(study, data):
+        rows = data.draw(datasets(study.index_date))
+        seen.update(r["r"] for r in reference_rows(study, rows).values())
+
+    collect()
+    return seen
+
+
+@st.composite
 def drug_counts(draw, depth: int) -> ir.Compare:
     """Issue 18, language reach: a count of distinct drugs among prescriptions, or of distinct
     ATC classes of a level (langdata)."""

@@ -19,7 +19,7 @@ from engine_helpers import (
     rule,
     window_before,
 )
-from engine_strategies import CODESETS, INDEXES, coverages, datasets
+from engine_strategies import answers_reached, coverages, datasets, one_rule_studies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -223,26 +223,11 @@ def test_issue18_treatment_length_engine_agrees_with_reference_on_random_data(da
     """A coverage alone in a study, on random prescriptions (durations none, zero, around the
     thresholds), patient by patient with the reference; the full differential test mixes it
     with every other construct."""
-    study = data.draw(one_coverage_study())
+    study = data.draw(one_rule_studies(coverages()))
     rows = data.draw(datasets(study.index_date))
     assert engine_rows(evaluate(study, rows, validate=False)) == reference_rows(study, rows)
 
 
-@st.composite
-def one_coverage_study(draw) -> ir.Study:
-    rule_ = ir.Rule("r", ir.Section.INCLUSION, draw(coverages()))
-    return ir.Study("s", 1, None, draw(st.sampled_from(INDEXES)), (), CODESETS, (rule_,), ())
-
-
 def test_issue18_guard_coverage_meets_true_false_and_unknown():
     """The random cases above reach every answer, unknowns (missing durations) included."""
-    seen: set = set()
-
-    @settings(max_examples=150, derandomize=True, database=None, deadline=None)
-    @given(one_coverage_study(), st.data())
-    def collect(study, data):
-        rows = data.draw(datasets(study.index_date))
-        seen.update(r["r"] for r in reference_rows(study, rows).values())
-
-    collect()
-    assert seen == {True, False, None}
+    assert answers_reached(one_rule_studies(coverages())) == {True, False, None}
